@@ -1,0 +1,81 @@
+# Two commands matter to a newcomer: `make demo` (a whole payment, end to end, locally) and
+# `make test` (lint, type check, tests). Both set everything up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 is the Lambda runtime; pyenv exposes it as python3.13 (sam build needs it).
+export PYENV_VERSION ?= 3.11.7:3.13.0
+export SAM_CLI_TELEMETRY ?= 0
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+SAM_BUILD_FLAGS ?= --cached --parallel
+
+.PHONY: help venv lint format typecheck test test-fast validate build bench demo serve sandbox browser-deps clean
+
+help:
+	@echo "make demo       run one complete payment locally, end to end"
+	@echo "make test       lint, type check, validate the template and run every test"
+	@echo "make serve      keep the local stack up and print a checkout link for a browser"
+	@echo "make sandbox    run the Pay1st sandbox alone"
+	@echo "make bench      print the benchmark figures"
+	@echo "make lint | format | typecheck | validate | build"
+
+$(STAMP): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian chromium for the browser test"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is missing: run 'sudo apt-get install -y chromium' (the browser test needs it)"; exit 1; \
+		fi; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy layers/pay1st local functions
+
+validate: venv
+	$(BIN)/sam validate --lint
+
+build: venv
+	$(BIN)/sam build $(SAM_BUILD_FLAGS)
+
+test: venv browser-deps lint typecheck validate
+	$(BIN)/pytest
+
+test-fast: venv
+	$(BIN)/pytest -m "not browser and not slow" -x -q
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+demo: venv
+	$(BIN)/python -m local_stack demo
+
+serve: venv
+	$(BIN)/python -m local_stack serve
+
+sandbox: venv
+	$(BIN)/python -m pay1st_sandbox
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

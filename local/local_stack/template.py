@@ -1,0 +1,86 @@
+"""Read template.yaml, the single source of truth for what the local stack creates and runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+# create_table takes these properties of AWS::DynamoDB::Table as they are; the others (PITR, SSE, TTL,
+# deletion policies) are deployment concerns that the emulator either ignores or sets through other calls.
+_CREATE_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "StreamSpecification",
+)
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that turns short-form intrinsics (!Ref, !Sub, !GetAtt, ...) into their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unexpected node for !{tag_suffix}", node.start_mark
+        )
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: str | Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as plain data, intrinsics in their long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``)."""
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return data
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id → resource, for every resource of one type."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == resource_type
+    }
+
+
+def dynamodb_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Logical id → ``create_table`` kwargs (table named after its logical id), from the template's own tables."""
+    tables: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        properties = resource.get("Properties", {})
+        kwargs = {key: properties[key] for key in _CREATE_TABLE_KEYS if key in properties}
+        kwargs["TableName"] = logical_id
+        tables[logical_id] = kwargs
+    return tables
+
+
+def time_to_live(template: dict[str, Any]) -> dict[str, str]:
+    """Logical id → TTL attribute name, for tables that declare one."""
+    ttl: dict[str, str] = {}
+    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        spec = resource.get("Properties", {}).get("TimeToLiveSpecification")
+        if spec and spec.get("Enabled"):
+            ttl[logical_id] = spec["AttributeName"]
+    return ttl
