@@ -69,13 +69,13 @@ bench: venv
 	$(BIN)/python bench/run.py
 
 demo: venv
-	$(BIN)/python -m local_stack demo
+	PYTHONPATH=local $(BIN)/python -m local_stack demo
 
 serve: venv
-	$(BIN)/python -m local_stack serve
+	PYTHONPATH=local $(BIN)/python -m local_stack serve
 
 sandbox: venv
-	$(BIN)/python -m pay1st_sandbox
+	PYTHONPATH=local $(BIN)/python -m pay1st_sandbox
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,27 @@
+"""Run every benchmark and print its figures (`make bench`). Each script stands alone and prints its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+SCRIPTS = ("layer.py", "functions.py", "demo.py")
+
+
+def main() -> int:
+    failed = []
+    for name in SCRIPTS:
+        script = BENCH_DIR / name
+        print(f"\n=== bench/{name} ===", flush=True)
+        if subprocess.run([sys.executable, str(script)], cwd=BENCH_DIR.parent, check=False).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
