@@ -1,0 +1,11 @@
+"""AWS adapters for the layer's ports (these may import boto3 and Powertools; the core never does).
+
+- :class:`SsmTokenStore`: the shared token cache in an SSM SecureString parameter, with a lease lock in
+  the DynamoDB locks table.
+- :func:`load_credentials`: API key, API secret and Signing Key from one Secrets Manager secret.
+"""
+
+from pay1st.aws.credentials import load_credentials
+from pay1st.aws.token_store import SsmTokenStore
+
+__all__ = ["SsmTokenStore", "load_credentials"]

@@ -1,0 +1,38 @@
+"""Gateway credentials from one Secrets Manager secret, through Powertools parameters (cached)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from pay1st.client import Credentials
+from pay1st.errors import ConfigurationError
+
+__all__ = ["SECRET_KEYS", "load_credentials"]
+
+# secret JSON key -> Credentials field
+SECRET_KEYS: Mapping[str, str] = {"apiKey": "api_key", "apiSecret": "api_secret", "signingKey": "signing_key"}
+
+
+def load_credentials(secret_name: str, *, max_age: int = 300) -> Credentials:
+    """Read ``{"apiKey", "apiSecret", "signingKey"}`` from the secret (cached ``max_age`` seconds per container).
+
+    Raises :class:`ConfigurationError` naming a missing or empty key, never showing any value.
+    """
+    try:
+        value: Any = parameters.get_secret(secret_name, transform="json", max_age=max_age)
+    except parameters.exceptions.TransformParameterError:
+        raise ConfigurationError(f"credentials secret {secret_name!r} is not a JSON object") from None
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(f"could not read credentials secret {secret_name!r}") from exc
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"credentials secret {secret_name!r} is not a JSON object")
+    fields: dict[str, str] = {}
+    for key, attr in SECRET_KEYS.items():
+        item = value.get(key)
+        if not isinstance(item, str) or not item:
+            raise ConfigurationError(f"credentials secret {secret_name!r} has no non-empty string {key!r}")
+        fields[attr] = item
+    return Credentials(**fields)

@@ -1,0 +1,192 @@
+"""One error hierarchy for everything the layer raises (contract §13).
+
+Messages never contain tokens, secrets, signing keys, signatures or checkout links: only the HTTP
+status, the gateway's ``errorCode``/``errorMessage`` and its ``sessionId`` (what Pay1st support asks for).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "GatewayServerError",
+    "InvalidRequestError",
+    "OutcomeUnknownError",
+    "Pay1stAPIError",
+    "Pay1stConnectionError",
+    "Pay1stError",
+    "RateLimitError",
+    "SignatureVerificationError",
+    "UnexpectedResponseError",
+    "ValidationError",
+    "error_for_status",
+]
+
+# The gateway's errorMessage is echoed into our messages; keep it to a sane size.
+_MAX_TEXT = 300
+
+
+class Pay1stError(Exception):
+    """Base class of every error raised by the layer."""
+
+
+class Pay1stConnectionError(Pay1stError):
+    """No response, and the request is known NOT to have been processed (e.g. the connection failed).
+
+    ``status``/``error_code``/``session_id`` are set only on the :class:`OutcomeUnknownError` raised for a
+    create answered by an ambiguous 5xx.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.session_id = session_id
+
+
+class OutcomeUnknownError(Pay1stConnectionError):
+    """The request may have reached the gateway, and there is no definitive answer.
+
+    Raised for a create payment after a read timeout or a dropped connection once the body was sent, or
+    a 5xx that may have followed processing. The caller must NOT treat this as a failure that invites a
+    new partnerReference: query the payment (§9) or retry with the same partnerReference later.
+    """
+
+
+class Pay1stAPIError(Pay1stError):
+    """The gateway answered with an HTTP error status (§13)."""
+
+    def __init__(
+        self,
+        status: int,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error_code = error_code
+        self.error_message = error_message
+        self.session_id = session_id
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"Pay1st API error: HTTP {self.status}"]
+        if self.error_code:
+            parts.append(f"errorCode={self.error_code}")
+        if self.error_message:
+            parts.append(f"errorMessage={self.error_message!r}")
+        if self.session_id:
+            parts.append(f"sessionId={self.session_id}")
+        return ", ".join(parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps the error picklable (multiprocessing, powertools batch) despite the custom __init__.
+        return (type(self), (self.status, self.error_code, self.error_message, self.session_id))
+
+
+class InvalidRequestError(Pay1stAPIError):
+    """400/404/405 (and any other 4xx not listed below): the request itself was wrong. Never retried."""
+
+
+class AuthenticationError(Pay1stAPIError):
+    """401/403: bad credentials or token, or not permitted."""
+
+
+class RateLimitError(Pay1stAPIError):
+    """429: too many requests (retried with backoff before this is raised)."""
+
+
+class GatewayServerError(Pay1stAPIError):
+    """5xx: a gateway fault (retried where safe before this is raised)."""
+
+
+class UnexpectedResponseError(Pay1stError):
+    """A 2xx response whose body does not have the documented shape."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SignatureVerificationError(Pay1stError):
+    """A webhook's signature or timestamp did not verify (§10). ``reason`` says which check failed."""
+
+    MISSING_HEADER = "missing_header"
+    MALFORMED_TIMESTAMP = "malformed_timestamp"
+    BAD_SIGNATURE = "bad_signature"
+    TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    REASONS = frozenset(
+        {MISSING_HEADER, MALFORMED_TIMESTAMP, BAD_SIGNATURE, TIMESTAMP_TOO_OLD, TIMESTAMP_IN_FUTURE}
+    )
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown signature failure reason {reason!r}")
+        self.reason = reason
+        super().__init__(message or reason.replace("_", " "))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason, str(self)))
+
+
+class ValidationError(Pay1stError, ValueError):
+    """A model rejected its input. ``field`` names the offending field (wire name where there is one)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.field, str(self).removeprefix(f"{self.field}: ")))
+
+
+class ConfigurationError(Pay1stError):
+    """The layer was given unusable configuration (e.g. a credentials secret without a required key)."""
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:_MAX_TEXT] if text else None
+
+
+def error_for_status(status: int, body: bytes) -> Pay1stAPIError:
+    """Map an HTTP error status and its body to the error class: the one place this mapping lives.
+
+    Non-JSON bodies (an HTML page from a load balancer, an empty body) are tolerated: the error then
+    carries only the status.
+    """
+    error_code = error_message = session_id = None
+    try:
+        payload = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    if isinstance(payload, dict):
+        error_code = _text(payload.get("errorCode"))
+        error_message = _text(payload.get("errorMessage"))
+        session_id = _text(payload.get("sessionId"))
+
+    cls: type[Pay1stAPIError]
+    if status in (401, 403):
+        cls = AuthenticationError
+    elif status == 429:
+        cls = RateLimitError
+    elif 500 <= status <= 599:
+        cls = GatewayServerError
+    elif 400 <= status <= 499:
+        cls = InvalidRequestError
+    else:
+        cls = Pay1stAPIError
+    return cls(status, error_code, error_message, session_id)

@@ -1,0 +1,105 @@
+"""Retry policy as small pure functions (the client's one retry loop calls these; tests pin them).
+
+Contract §13: retry only 429, 5xx and connection failures, capped exponential backoff with jitter,
+inside the Lambda's remaining time. Create payment is special because a retry may create a second
+payment:
+
+* connect failure (nothing was sent)         -> retry
+* 429 (rejected before processing)           -> retry
+* 503 (service unavailable: not processed)   -> retry
+* 500 / 502 / 504 and any other 5xx          -> OUTCOME UNKNOWN, no retry: the gateway (or a proxy in
+  front of it) may have processed the create before failing, and a blind retry could pay twice
+* read timeout / connection dropped after the body was sent -> OUTCOME UNKNOWN, no retry
+* any other 4xx                              -> fail (401 is handled by the client: re-auth once, retry once)
+
+Every other operation (token, refresh, methods, status query, fulfilment) is safe to repeat and is
+retried on 429, every 5xx and every connection failure.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal, Protocol
+
+__all__ = [
+    "NOT_SENT",
+    "SENT",
+    "Decision",
+    "Failure",
+    "RandomSource",
+    "backoff_delay",
+    "can_wait",
+    "deadline_after",
+    "decide",
+    "remaining",
+    "should_retry",
+]
+
+# How a transport failure relates to the request: known not to have left us, or possibly delivered.
+NOT_SENT: Literal["not_sent"] = "not_sent"
+SENT: Literal["sent"] = "sent"
+Failure = Literal["not_sent", "sent"]
+
+Decision = Literal["done", "retry", "fail", "unknown"]
+
+_CREATE_RETRYABLE_STATUSES = frozenset({429, 503})
+
+
+class RandomSource(Protocol):
+    def random(self) -> float: ...
+
+
+def deadline_after(seconds: float) -> float:
+    """An absolute ``time.monotonic()`` deadline ``seconds`` from now (negative counts as 0)."""
+    return time.monotonic() + max(0.0, seconds)
+
+
+def remaining(deadline: float | None, now: float) -> float | None:
+    """Seconds left before ``deadline`` (``None`` = no deadline), never negative."""
+    return None if deadline is None else max(0.0, deadline - now)
+
+
+def decide(*, status: int | None = None, failure: Failure | None = None, create: bool = False) -> Decision:
+    """Classify one attempt's outcome: ``done`` (a final answer, success or error), ``retry``, ``fail`` or ``unknown``.
+
+    Pass either the HTTP ``status`` or the transport ``failure``.
+    """
+    if failure is not None:
+        if failure == NOT_SENT:
+            return "retry"
+        return "unknown" if create else "retry"
+    if status is None:
+        raise ValueError("decide() needs a status or a failure")
+    if status < 400:
+        return "done"
+    if create:
+        if status in _CREATE_RETRYABLE_STATUSES:
+            return "retry"
+        if status >= 500:
+            return "unknown"
+        return "fail"
+    if status == 429 or status >= 500:
+        return "retry"
+    return "fail"
+
+
+def should_retry(*, status: int | None = None, failure: Failure | None = None, create: bool = False) -> bool:
+    """True when the attempt may be repeated (see the table in the module docstring)."""
+    return decide(status=status, failure=failure, create=create) == "retry"
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: RandomSource) -> float:
+    """Full-jitter capped exponential backoff before retry number ``attempt`` (1 = the first retry).
+
+    Uniform in ``[0, min(cap, base * 2 ** (attempt - 1))]``.
+    """
+    if attempt < 1:
+        raise ValueError("attempt counts retries from 1")
+    ceiling = min(cap, base * 2.0 ** min(attempt - 1, 32))
+    return rng.random() * ceiling
+
+
+def can_wait(delay: float, *, now: float, deadline: float | None, attempt_budget: float) -> bool:
+    """Whether sleeping ``delay`` and then running an attempt that needs ``attempt_budget`` seconds fits
+    before ``deadline``. A retry that cannot finish in time is not started: the last error is raised."""
+    return deadline is None or now + delay + attempt_budget <= deadline

@@ -1,0 +1,60 @@
+"""The layer as `sam build` produces it imports on the Lambda runtime's Python (3.13)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SAM = REPO / ".venv" / "bin" / "sam"
+
+# Run where Lambda would: only the layer's python/ directory on the path (Lambda's /opt/python).
+CHECK = """
+import sys
+layer = sys.argv[1]
+assert sys.version_info[:2] == (3, 13), sys.version
+import pay1st.client, pay1st.webhooks, pay1st.models, pay1st.tokens
+import urllib3
+for module in (pay1st.client, urllib3):
+    assert module.__file__.startswith(layer), module.__file__
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_sam_built_layer_imports_with_python313(tmp_path: Path) -> None:
+    env = {**os.environ, "PYENV_VERSION": "3.11.7:3.13.0", "SAM_CLI_TELEMETRY": "0"}
+    build_dir = tmp_path / "build"
+    build = subprocess.run(  # noqa: S603 - fixed arguments
+        [str(SAM), "build", "Pay1stLayer", "--build-dir", str(build_dir), "--template", "template.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+
+    python_dir = build_dir / "Pay1stLayer" / "python"
+    assert (python_dir / "pay1st" / "__init__.py").is_file()
+    assert (python_dir / "pay1st" / "aws" / "__init__.py").is_file()
+    assert not (python_dir / "python").exists()
+
+    python313 = shutil.which("python3.13")
+    assert python313 is not None, (
+        "python3.13 (the Lambda runtime) is needed: see the Makefile's PYENV_VERSION"
+    )
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [python313, "-c", CHECK, str(python_dir)],
+        cwd=tmp_path,  # not the repo: nothing but the built layer can satisfy the imports
+        env={**env, "PYTHONPATH": str(python_dir), "PYTHONNOUSERSITE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
