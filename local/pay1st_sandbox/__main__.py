@@ -1,0 +1,86 @@
+"""`python -m pay1st_sandbox`: run the sandbox standalone (the README lists every flag)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from .config import DEFAULT_API_KEY, DEFAULT_HOST, DEFAULT_PORT, SandboxConfig
+from .server import SandboxServer
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pay1st_sandbox", description=__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST, help="interface to bind (default loopback only)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default 0)")
+    parser.add_argument(
+        "--default-webhook-url", help="the Console's webhook URL (a payment's webhookUrl wins)"
+    )
+    parser.add_argument(
+        "--default-callback-base",
+        help="the Console's callback URLs are <base>/success, /failure, /pending and /cancel",
+    )
+    parser.add_argument("--api-key", help="overrides PAY1ST_SANDBOX_API_KEY and the default")
+    parser.add_argument("--api-secret", help="overrides PAY1ST_SANDBOX_API_SECRET and the default")
+    parser.add_argument("--signing-key", help="overrides PAY1ST_SANDBOX_SIGNING_KEY and the default")
+    parser.add_argument("--token-lifetime", type=float, default=300.0, help="access token lifetime, s (300)")
+    parser.add_argument(
+        "--offline-settle-seconds",
+        type=float,
+        default=30.0,
+        help="an offline payment settles to SUCCESSFUL after this long; 0 = only via the control API (30)",
+    )
+    parser.add_argument("--webhook-attempts", type=int, default=6, help="attempts per webhook delivery (6)")
+    parser.add_argument(
+        "--webhook-backoff", type=float, default=1.0, help="first retry delay, doubling, s (1)"
+    )
+    parser.add_argument("--webhook-backoff-cap", type=float, default=30.0, help="longest retry delay, s (30)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = SandboxConfig.from_env(
+        api_key=args.api_key,
+        api_secret=args.api_secret,
+        signing_key=args.signing_key,
+        seed=args.seed,
+        default_webhook_url=args.default_webhook_url,
+        default_callback_base=args.default_callback_base,
+        token_lifetime=args.token_lifetime,
+        offline_settle_seconds=args.offline_settle_seconds or None,
+        webhook_max_attempts=args.webhook_attempts,
+        webhook_backoff_base=args.webhook_backoff,
+        webhook_backoff_cap=args.webhook_backoff_cap,
+    )
+    server = SandboxServer(config, host=args.host, port=args.port)
+    server.start()
+    # Custom credentials are never printed, not even the API key.
+    credentials = f"the documented defaults (API key {DEFAULT_API_KEY})"
+    if config.api_key != DEFAULT_API_KEY:
+        credentials = "custom, from flags/environment"
+    print(f"Pay1st sandbox listening on {server.base_url} (API, checkout page and /_sandbox/ control API)")
+    print(f"Credentials: {credentials}; see local/pay1st_sandbox/README.md")
+    print("Press Ctrl+C to stop.", flush=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

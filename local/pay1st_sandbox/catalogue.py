@@ -1,0 +1,184 @@
+"""Payment methods per country, in the §6 shape (groups → channel entries).
+
+The channels are the kind Pay1st offers in these markets (cards, mobile money, instant EFT, bank
+transfer, USSD, vouchers and cash); ids are stable so tests and checkout links can name them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+ACTIVE = "ACTIVE"
+SUSPENDED = "SUSPENDED"
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    name: str
+    code: str
+
+
+@dataclass(frozen=True)
+class ChannelEntry:
+    """One channel entry; `entry_id` is what a checkout link's channelId takes."""
+
+    entry_id: int
+    country: str
+    group: Group
+    name: str
+    code: str
+    payment_method: str
+    method_type: str
+    required_parameters: tuple[dict[str, Any], ...] = ()
+    offline: bool = False
+    status: str = ACTIVE
+
+    def to_json(self) -> dict[str, Any]:
+        channel_id = self.entry_id * 10
+        return {
+            "id": self.entry_id,
+            "paymentOption": {
+                "id": self.entry_id * 100,
+                "name": self.name,
+                "code": f"{self.country}_{self.code}",
+                "status": self.status,
+            },
+            "channel": {
+                "id": channel_id,
+                "name": self.name,
+                "code": self.code,
+                "paymentMethod": self.payment_method,
+                "status": self.status,
+                "channelCode": f"{self.code}_{self.country}",
+                "imageLocation": f"/static/channels/{self.code.lower()}.svg",
+            },
+            "paymentMethodType": {
+                "id": self.group.id,
+                "name": self.method_type,
+                "code": self.payment_method,
+                # §6: requiredParameters is a JSON document encoded as a string.
+                "requiredParameters": json.dumps({"fields": list(self.required_parameters)}),
+                "offline": self.offline,
+            },
+        }
+
+
+CARDS = Group(1, "Cards", "CARD")
+MOBILE_MONEY = Group(2, "Mobile Money", "MOBILE_MONEY")
+BANK = Group(3, "Bank Transfer", "BANK_TRANSFER")
+EFT = Group(4, "Instant EFT", "INSTANT_EFT")
+CASH = Group(5, "Cash and Vouchers", "CASH")
+USSD = Group(6, "USSD", "USSD")
+WALLETS = Group(7, "Wallets", "WALLET")
+
+
+def _phone(country_prefix: str, digits: int) -> dict[str, Any]:
+    return {
+        "name": "msisdn",
+        "label": "Mobile number",
+        "type": "PHONE",
+        "required": True,
+        "pattern": rf"^\+{country_prefix}\d{{{digits}}}$",
+    }
+
+
+_EMAIL = {"name": "email", "label": "Email", "type": "EMAIL", "required": True}
+_BANK = {"name": "bankCode", "label": "Bank", "type": "SELECT", "required": True}
+
+CHANNELS: tuple[ChannelEntry, ...] = (
+    # Nigeria
+    ChannelEntry(101, "NG", CARDS, "Visa / Mastercard / Verve", "CARD_PAYSTACK", "CARD", "Card", (_EMAIL,)),
+    ChannelEntry(102, "NG", BANK, "Bank Transfer", "BANK_TRANSFER_NG", "BANK_TRANSFER", "Bank Transfer"),
+    ChannelEntry(103, "NG", USSD, "USSD", "USSD_NG", "USSD", "USSD", (_BANK,)),
+    ChannelEntry(
+        104, "NG", WALLETS, "OPay", "OPAY", "WALLET", "Wallet", (_phone("234", 10),), status=SUSPENDED
+    ),
+    # South Africa
+    ChannelEntry(201, "ZA", CARDS, "Visa / Mastercard", "CARD_PEACH", "CARD", "Card", (_EMAIL,)),
+    ChannelEntry(202, "ZA", EFT, "Ozow Instant EFT", "OZOW", "INSTANT_EFT", "Instant EFT"),
+    ChannelEntry(203, "ZA", CASH, "1Voucher", "ONE_VOUCHER", "VOUCHER", "Voucher", offline=True),
+    ChannelEntry(204, "ZA", WALLETS, "SnapScan", "SNAPSCAN", "WALLET", "Wallet", status=SUSPENDED),
+    # Kenya
+    ChannelEntry(301, "KE", CARDS, "Visa / Mastercard", "CARD_KE", "CARD", "Card", (_EMAIL,)),
+    ChannelEntry(
+        302, "KE", MOBILE_MONEY, "M-Pesa", "MPESA", "MOBILE_MONEY", "Mobile Money", (_phone("254", 9),)
+    ),
+    ChannelEntry(
+        303,
+        "KE",
+        MOBILE_MONEY,
+        "Airtel Money",
+        "AIRTEL_KE",
+        "MOBILE_MONEY",
+        "Mobile Money",
+        (_phone("254", 9),),
+    ),
+    # Ghana
+    ChannelEntry(401, "GH", CARDS, "Visa / Mastercard", "CARD_GH", "CARD", "Card", (_EMAIL,)),
+    ChannelEntry(
+        402, "GH", MOBILE_MONEY, "MTN MoMo", "MTN_GH", "MOBILE_MONEY", "Mobile Money", (_phone("233", 9),)
+    ),
+    ChannelEntry(
+        403,
+        "GH",
+        MOBILE_MONEY,
+        "Telecel Cash",
+        "TELECEL_GH",
+        "MOBILE_MONEY",
+        "Mobile Money",
+        (_phone("233", 9),),
+    ),
+    ChannelEntry(
+        404,
+        "GH",
+        MOBILE_MONEY,
+        "AirtelTigo Money",
+        "AIRTELTIGO_GH",
+        "MOBILE_MONEY",
+        "Mobile Money",
+        (_phone("233", 9),),
+        status=SUSPENDED,
+    ),
+    # Egypt
+    ChannelEntry(501, "EG", CARDS, "Visa / Mastercard / Meeza", "CARD_EG", "CARD", "Card", (_EMAIL,)),
+    ChannelEntry(502, "EG", CASH, "Fawry", "FAWRY", "CASH", "Cash", (_phone("20", 10),), offline=True),
+    ChannelEntry(503, "EG", WALLETS, "Vodafone Cash", "VODAFONE_EG", "WALLET", "Wallet", (_phone("20", 10),)),
+)
+
+COUNTRIES = tuple(sorted({entry.country for entry in CHANNELS}))
+
+
+def entries_for(country: str) -> list[ChannelEntry]:
+    return [entry for entry in CHANNELS if entry.country == country]
+
+
+def find_entry(country: str, entry_id: int) -> ChannelEntry | None:
+    return next((entry for entry in entries_for(country) if entry.entry_id == entry_id), None)
+
+
+def grouped(country: str) -> list[tuple[Group, list[ChannelEntry]]]:
+    """The country's entries grouped by payment-method group, in group id order."""
+    groups: dict[Group, list[ChannelEntry]] = {}
+    for entry in entries_for(country):
+        groups.setdefault(entry.group, []).append(entry)
+    return sorted(groups.items(), key=lambda item: item[0].id)
+
+
+def payment_methods_document(country: str) -> dict[str, Any]:
+    """The §6 200 body; an unsupported country simply has no groups."""
+    return {
+        "data": {
+            "groups": [
+                {
+                    "id": group.id,
+                    "name": group.name,
+                    "imageLocation": f"/static/groups/{group.code.lower()}.svg",
+                    "channels": [entry.to_json() for entry in entries],
+                }
+                for group, entries in grouped(country)
+            ]
+        }
+    }

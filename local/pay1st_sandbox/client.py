@@ -1,0 +1,115 @@
+"""`SandboxControl`: a small HTTP client of the control API, usable from any process."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+
+from . import jsonutil
+
+OUTCOMES = ("pay", "fail", "cancel", "offline", "abandon", "settle-offline")
+
+
+class SandboxControlError(Exception):
+    """The control API refused a call (`status`, `code`, `message` from its JSON body)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class SandboxControl:
+    def __init__(
+        self, base_url: str, *, timeout: float = 10.0, http: urllib3.PoolManager | None = None
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._http = http or urllib3.PoolManager(retries=False)
+
+    def __repr__(self) -> str:
+        return f"SandboxControl({self.base_url!r})"
+
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        response = self._http.request(
+            method,
+            f"{self.base_url}/_sandbox{path}",
+            body=None if body is None else jsonutil.dumps(body),
+            headers={"Content-Type": "application/json"} if body is not None else None,
+            timeout=timeout or self._timeout,
+        )
+        document = jsonutil.loads(response.data) if response.data else None
+        if response.status >= 300:
+            error = document if isinstance(document, dict) else {}
+            raise SandboxControlError(response.status, str(error.get("code")), str(error.get("message")))
+        return document
+
+    def health(self) -> bool:
+        return bool(self._call("GET", "/health").get("ok"))
+
+    def counters(self) -> dict[str, Any]:
+        """Flat: ``tokens_issued`` etc. and ``"POST /api/pay1st/auth/token": n``; also ``requests``, ``errors``."""
+        result: dict[str, Any] = self._call("GET", "/counters")
+        return result
+
+    def reset_counters(self) -> None:
+        self._call("POST", "/counters/reset")
+
+    def payments(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/payments")
+        return result
+
+    def payment(self, reference: str) -> dict[str, Any]:
+        """By Pay1st reference or by partnerReference; includes ``history`` and the §9 ``statusDocument``."""
+        result: dict[str, Any] = self._call("GET", f"/payments/{quote(reference, safe='')}")
+        return result
+
+    def settle(self, reference: str, outcome: str) -> dict[str, Any]:
+        """Press a checkout button without a browser: outcome is one of `OUTCOMES`."""
+        result: dict[str, Any] = self._call(
+            "POST", f"/payments/{quote(reference, safe='')}/settle", {"outcome": outcome}
+        )
+        return result
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/webhooks")
+        return result
+
+    def flush_webhooks(self, timeout: float = 10.0) -> None:
+        """Release held deliveries and wait until none is queued, delayed, retrying or in flight."""
+        result = self._call("POST", "/webhooks/flush", {"timeout": timeout}, timeout=timeout + 5.0)
+        if not result["done"]:
+            raise TimeoutError(f"{result['pending']} webhook deliveries still pending after {timeout} s")
+
+    def fulfilments(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/fulfilments")
+        return result
+
+    def faults(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/faults")
+        return result
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        """Merge these faults into the current ones (see the README for names); returns them all."""
+        result: dict[str, Any] = self._call("POST", "/faults", faults)
+        return result
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def expire_tokens(self, *, refresh_tokens: bool = True) -> None:
+        """Revoke every access token; refresh tokens too unless `refresh_tokens` is False."""
+        self._call("POST", "/tokens/expire", {"refreshTokens": refresh_tokens})
+
+    def reset(self) -> None:
+        """Forget payments, tokens, deliveries, fulfilments, faults and counters."""
+        self._call("POST", "/reset")
+
+    def config(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/config")
+        return result

@@ -1,0 +1,82 @@
+"""What a partner would configure in the Pay1st Console, plus the sandbox's own knobs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+# Documented local defaults (COMMON.md "Local defaults"); the signing key is the contract's vector key.
+DEFAULT_API_KEY = "pk_sandbox_local"
+DEFAULT_API_SECRET = "sk_sandbox_local_secret"  # noqa: S105 - a published sandbox default, not a secret
+DEFAULT_SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8090
+
+ENV_API_KEY = "PAY1ST_SANDBOX_API_KEY"
+ENV_API_SECRET = "PAY1ST_SANDBOX_API_SECRET"  # noqa: S105 - the name of a variable
+ENV_SIGNING_KEY = "PAY1ST_SANDBOX_SIGNING_KEY"
+
+# Callback outcome -> path appended to default_callback_base.
+CALLBACK_OUTCOMES = ("success", "failure", "pending", "cancel")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Immutable settings; faults that change at run time live in `faults.Faults` instead."""
+
+    api_key: str = field(default=DEFAULT_API_KEY, repr=False)
+    api_secret: str = field(default=DEFAULT_API_SECRET, repr=False)
+    signing_key: str = field(default=DEFAULT_SIGNING_KEY, repr=False)
+    partner_id: int = 4242
+    partner_code: str = "SANDBOX-PARTNER"
+    # §3 decision: an access token signs requests for 5 minutes from its issue or refresh.
+    token_lifetime: float = 300.0
+    refresh_token_lifetime: float = 3600.0
+    # §4: X-TIMESTAMP must be within this many seconds of the token's issue/refresh (both ways).
+    signature_window: float = 300.0
+    # Console defaults; a payment's own webhookUrl / callback*Url override them.
+    default_webhook_url: str | None = None
+    default_callback_base: str | None = None
+    seed: int = 0
+    # Small defaults keep test suites fast; the command line uses gentler ones.
+    webhook_max_attempts: int = 4
+    webhook_backoff_base: float = 0.05
+    webhook_backoff_cap: float = 1.0
+    webhook_timeout: float = 5.0
+    # A payment paid "offline" settles to SUCCESSFUL after this long (None: only via the control API).
+    offline_settle_seconds: float | None = None
+    checkout_session_lifetime: float = 1800.0
+    max_body_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        if self.webhook_max_attempts < 1:
+            raise ValueError("webhook_max_attempts must be at least 1")
+        for name in ("token_lifetime", "refresh_token_lifetime", "signature_window", "webhook_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    def default_callback_url(self, outcome: str) -> str | None:
+        """The Console default for a callback outcome: ``<default_callback_base>/<outcome>``."""
+        if not self.default_callback_base:
+            return None
+        return f"{self.default_callback_base.rstrip('/')}/{outcome}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SandboxConfig:
+        """Credentials from PAY1ST_SANDBOX_* variables when set; keyword overrides win over both."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for variable, name in (
+            (ENV_API_KEY, "api_key"),
+            (ENV_API_SECRET, "api_secret"),
+            (ENV_SIGNING_KEY, "signing_key"),
+        ):
+            if env.get(variable):
+                values[name] = env[variable]
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown SandboxConfig fields: {sorted(unknown)}")
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return replace(cls(), **values)

@@ -1,0 +1,140 @@
+"""A payment as the gateway keeps it, its lifecycle, and the documents it appears in (§7, §9, §10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .catalogue import ChannelEntry
+from .signing import format_timestamp
+
+NEW = "NEW"
+PENDING = "PENDING"
+SUCCESSFUL = "SUCCESSFUL"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+ABANDONED = "ABANDONED"
+FINAL_STATUSES = frozenset({SUCCESSFUL, FAILED, CANCELLED, ABANDONED})
+
+# Outcome (button or control call) -> (status it leads to, statuses it may start from).
+OUTCOMES: dict[str, tuple[str, frozenset[str]]] = {
+    "pay": (SUCCESSFUL, frozenset({NEW, PENDING})),
+    "fail": (FAILED, frozenset({NEW, PENDING})),
+    "cancel": (CANCELLED, frozenset({NEW, PENDING})),
+    "offline": (PENDING, frozenset({NEW})),
+    "abandon": (ABANDONED, frozenset({NEW, PENDING})),
+    "settle-offline": (SUCCESSFUL, frozenset({PENDING})),
+}
+
+# Status -> the callback (§11) the browser is sent to. ABANDONED has no callback of its own in the
+# contract; the customer did not complete, so it goes to the failure callback.
+CALLBACK_FOR_STATUS = {
+    SUCCESSFUL: "success",
+    FAILED: "failure",
+    CANCELLED: "cancel",
+    PENDING: "pending",
+    ABANDONED: "failure",
+}
+
+# §7 field of each per-payment callback override, and the §9 partnerSettings key it is echoed as.
+CALLBACK_FIELDS = {
+    "success": ("callbackSuccessUrl", "successCallbackUrl"),
+    "failure": ("callbackFailureUrl", "failureCallbackUrl"),
+    "pending": ("callbackPendingUrl", "pendingCallbackUrl"),
+    "cancel": ("callbackCancelUrl", "cancelCallbackUrl"),
+}
+
+
+@dataclass
+class Payment:
+    reference: str
+    partner_reference: str
+    amount: Decimal
+    country_code: str
+    currency_code: str
+    products: list[dict[str, Any]]
+    request: dict[str, Any]
+    webhook_url: str | None
+    callback_urls: dict[str, str | None]
+    created_at: float
+    updated_at: float
+    status: str = NEW
+    channel: ChannelEntry | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, status: str, at: float, source: str) -> None:
+        self.status = status
+        self.updated_at = at
+        self.history.append({"status": status, "at": format_timestamp(at), "source": source})
+
+    def created_document(self) -> dict[str, Any]:
+        """The §7 201 body."""
+        return {
+            "reference": self.reference,
+            "partnerReference": self.partner_reference,
+            "countryCode": self.country_code,
+            "currencyCode": self.currency_code,
+            "amount": self.amount,
+            "status": self.status,
+        }
+
+    def status_document(self, partner_id: int) -> dict[str, Any]:
+        """The §9 200 body: the create request echoed, plus reference, status and partnerSettings."""
+        document = dict(self.request)
+        document.update(
+            reference=self.reference,
+            status=self.status,
+            partnerSettings={
+                "partnerId": partner_id,
+                "webhookUrl": self.webhook_url,
+                **{
+                    settings_key: self.callback_urls[outcome]
+                    for outcome, (_, settings_key) in CALLBACK_FIELDS.items()
+                },
+            },
+        )
+        if self.channel is not None:
+            document.update(channelId=self.channel.entry_id, channelName=self.channel.name)
+        return document
+
+    def webhook_document(
+        self, partner_id: int, partner_code: str, event_id: str, at: float
+    ) -> dict[str, Any]:
+        """The §10 event: the documented fields, then extras a partner must tolerate."""
+        return {
+            "partnerId": partner_id,
+            "partnerCode": partner_code,
+            "partnerReference": self.partner_reference,
+            "reference": self.reference,
+            "orderAmount": self.amount,
+            "currencyCode": self.currency_code,
+            "countryCode": self.country_code,
+            "status": self.status,
+            "eventId": event_id,
+            "eventTime": format_timestamp(at),
+            "channelId": self.channel.entry_id if self.channel else None,
+            "channelName": self.channel.name if self.channel else None,
+            "paymentMethod": self.channel.payment_method if self.channel else None,
+            "customer": {"name": "Sandbox Customer", "email": "customer@sandbox.pay1st.invalid"},
+        }
+
+    def control_document(self, partner_id: int) -> dict[str, Any]:
+        """Everything, for the control API."""
+        return {
+            "reference": self.reference,
+            "partnerReference": self.partner_reference,
+            "status": self.status,
+            "amount": self.amount,
+            "currencyCode": self.currency_code,
+            "countryCode": self.country_code,
+            "products": self.products,
+            "channelId": self.channel.entry_id if self.channel else None,
+            "channelName": self.channel.name if self.channel else None,
+            "webhookUrl": self.webhook_url,
+            "callbackUrls": dict(self.callback_urls),
+            "createdAt": format_timestamp(self.created_at),
+            "updatedAt": format_timestamp(self.updated_at),
+            "history": list(self.history),
+            "statusDocument": self.status_document(partner_id),
+        }

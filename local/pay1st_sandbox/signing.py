@@ -1,0 +1,48 @@
+"""The gateway's side of request signing (contract §4), written from the contract, not from the layer.
+
+X-SIGNATURE is lowercase hex HMAC-SHA256, keyed with the Signing Key, over the UTF-8 bytes of
+``timestamp + body`` where body is the exact byte string on the wire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime
+
+# ISO-8601 date-time with an explicit UTC designator or offset; fractions of a second optional.
+_TIMESTAMP = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$",
+)
+
+
+def sign(signing_key: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(signing_key.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(signing_key: str, timestamp: str, body: bytes, signature: str) -> bool:
+    """Constant-time check; the contract's signatures are lowercase hex, so only that form matches."""
+    return hmac.compare_digest(
+        sign(signing_key, timestamp, body).encode(), signature.encode("utf-8", "replace")
+    )
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """The instant an ``X-TIMESTAMP`` names, or None when it is not ISO-8601 with a zone."""
+    match = _TIMESTAMP.match(text.strip())
+    if match is None:
+        return None
+    date, clock, fraction, zone = match.groups()
+    # fromisoformat takes at most microseconds; nanoseconds are truncated, never rounded up.
+    micros = f".{(fraction or '0')[:6]:0<6}"
+    try:
+        return datetime.fromisoformat(f"{date}T{clock}{micros}{'+00:00' if zone == 'Z' else zone}")
+    except ValueError:
+        return None
+
+
+def format_timestamp(epoch_seconds: float) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``, the form of the contract's first vector."""
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
