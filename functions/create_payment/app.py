@@ -1,0 +1,44 @@
+"""POST /payments (partner auth): create a payment at Pay1st, idempotent on partnerReference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pay1st_partner import runtime
+from pay1st_partner.api import json_body, make_resolver, response
+from pay1st_partner.callbacks import public_base_url
+from pay1st_partner.observability import logger, metrics, tracer
+from pay1st_partner.payments import create_payment, parse_create_request
+
+MAX_BODY_BYTES = 32 * 1024
+
+app = make_resolver()
+
+
+@app.post("/payments")
+def create() -> Response[Any]:
+    command = parse_create_request(json_body(app, MAX_BODY_BYTES))
+    result = create_payment(
+        command,
+        base_url=public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {}),
+        repository=runtime.payments(),
+        gateway=runtime.gateway(),
+        deadline=runtime.deadline_for(app.lambda_context),
+    )
+    # A repeat answers like the original (201, same payment), flagged the way Stripe flags replays.
+    headers = {} if result.created else {"Idempotent-Replayed": "true"}
+    return response(201, result.to_body(), headers)
+
+
+# capture_response=False: the response carries a checkout link with an access token in it.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return app.resolve(event, context)
+    finally:
+        runtime.emit_token_metrics()

@@ -1,0 +1,42 @@
+"""POST /payments/{partnerReference}/fulfilment (partner auth): record fulfilled products, queue the §12 notice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pay1st_partner import runtime
+from pay1st_partner.api import json_body, make_resolver, response
+from pay1st_partner.callbacks import is_partner_reference
+from pay1st_partner.errors import PaymentNotFound
+from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
+from pay1st_partner.observability import logger, metrics, tracer
+
+MAX_BODY_BYTES = 32 * 1024
+
+app = make_resolver()
+
+
+@app.post("/payments/<partnerReference>/fulfilment")
+def fulfil(partnerReference: str) -> Response[Any]:
+    if not is_partner_reference(partnerReference):
+        raise PaymentNotFound()
+    items = parse_fulfilment_request(json_body(app, MAX_BODY_BYTES))
+    settings = runtime.settings()
+    accepted = request_fulfilment(
+        partnerReference,
+        items,
+        repository=runtime.payments(),
+        sqs=runtime.boto3_client("sqs"),
+        queue_url=settings.fulfilment_queue_url,
+    )
+    return response(202, accepted.to_body())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,48 @@
+"""FulfilmentQueue consumer: sends each recorded fulfilment to Pay1st (contract §12).
+
+Partial batch responses: a failed message is retried by SQS on its own and, after maxReceiveCount,
+moved to the dead-letter queue (alarmed); the others in the batch are not held back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pay1st_partner import runtime
+from pay1st_partner.fulfilment import deliver_fulfilment, parse_queue_message
+from pay1st_partner.observability import logger, metrics, tracer
+
+# A batch where every record failed is reported item by item too (rather than raised): SQS then retries
+# each message on its own schedule, exactly as for a partial failure.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    partner_reference = parse_queue_message(record.body)
+    logger.append_keys(partner_reference=partner_reference)
+    try:
+        return deliver_fulfilment(
+            partner_reference,
+            repository=runtime.payments(),
+            gateway=runtime.gateway(),
+            deadline=runtime.deadline_for(lambda_context),
+        )
+    finally:
+        logger.remove_keys(["partner_reference"])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        )
+    finally:
+        runtime.emit_token_metrics()

@@ -1,0 +1,37 @@
+"""GET /payment-methods?countryCode= (partner auth): the gateway's payment channels, cached briefly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pay1st_partner import runtime
+from pay1st_partner.api import make_resolver, response
+from pay1st_partner.methods import list_payment_methods, parse_country_code
+from pay1st_partner.observability import logger, metrics, tracer
+
+app = make_resolver()
+
+
+@app.get("/payment-methods")
+def payment_methods() -> Response[Any]:
+    country_code = parse_country_code(app.current_event.query_string_parameters)
+    body, cached = list_payment_methods(
+        country_code,
+        gateway=runtime.gateway(),
+        cache=runtime.payment_methods_cache(),
+        deadline=runtime.deadline_for(app.lambda_context),
+    )
+    return response(200, body, {"X-Cache": "hit" if cached else "miss"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return app.resolve(event, context)
+    finally:
+        runtime.emit_token_metrics()

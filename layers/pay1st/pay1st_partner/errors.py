@@ -1,0 +1,106 @@
+"""Domain errors of the partner bundle, each with a stable ``code`` and the HTTP status it maps to.
+
+They are plain exceptions raised by the use cases; ``pay1st_partner.api`` turns them into
+``{"code", "message"}`` JSON responses in one place. Messages are shown to API callers, so they must
+never carry tokens, secrets, signatures or raw gateway bodies.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the HTTP layer knows how to answer."""
+
+    code: str = "domain_error"
+    http_status: int = 400
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+    http_status = 400
+
+
+class PaymentNotFound(DomainError):
+    code = "payment_not_found"
+    http_status = 404
+
+    def __init__(self, message: str = "No payment with this partnerReference.") -> None:
+        super().__init__(message)
+
+
+class PaymentConflict(DomainError):
+    """409: codes ``payment_conflict``, ``create_in_progress``, ``payment_not_successful``, ``fulfilment_conflict``."""
+
+    code = "payment_conflict"
+    http_status = 409
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    http_status = 413
+
+    def __init__(self, message: str = "The request body is too large.") -> None:
+        super().__init__(message)
+
+
+class WebhookRejected(DomainError):
+    """401 with the rejection reason as code (``missing_signature``, ``invalid_signature``, ``stale_timestamp``)."""
+
+    code = "invalid_signature"
+    http_status = 401
+
+    def __init__(self, reason: str, message: str = "The webhook signature could not be verified.") -> None:
+        super().__init__(message, code=reason)
+
+    @property
+    def reason(self) -> str:
+        return self.code
+
+
+class NotRecorded(DomainError):
+    """503: the event could not be stored durably, so the sender must retry."""
+
+    code = "not_recorded"
+    http_status = 503
+
+    def __init__(self, message: str = "The event could not be recorded; please retry.") -> None:
+        super().__init__(message)
+
+
+class GatewayUnavailable(DomainError):
+    code = "gateway_unavailable"
+    http_status = 502
+
+    def __init__(self, message: str = "The Pay1st Gateway could not be reached; please retry.") -> None:
+        super().__init__(message)
+
+
+class CreateOutcomeUnknown(DomainError):
+    code = "create_outcome_unknown"
+    http_status = 502
+
+    def __init__(
+        self,
+        message: str = (
+            "The Pay1st Gateway did not confirm whether the payment was created; "
+            "it is kept as unknown and will be reconciled."
+        ),
+    ) -> None:
+        super().__init__(message)
+
+
+class GatewayRejected(DomainError):
+    """The gateway refused a request cleanly (4xx); its errorCode is surfaced, never its body or tokens."""
+
+    code = "gateway_rejected"
+    http_status = 502
+
+    def __init__(self, message: str, *, http_status: int = 502) -> None:
+        super().__init__(message)
+        self.http_status = http_status

@@ -1,0 +1,190 @@
+"""Fulfilment: record what the partner delivered, then get the signed §12 notice to the gateway.
+
+Two halves, joined by the FulfilmentQueue:
+
+- ``request_fulfilment`` (POST /payments/{partnerReference}/fulfilment): only for a SUCCESSFUL payment;
+  records the items on the payment once (same items again → same answer; different items → 409) and
+  enqueues a message naming the payment. Standard SQS may deliver a message twice, so delivery is made
+  idempotent by ``fulfilment.deliveredAt`` instead of message deduplication.
+- ``deliver_fulfilment`` (the SQS consumer): sends §12 from what is recorded and marks it delivered;
+  a failure raises, SQS retries it and, after maxReceiveCount, dead-letters it (alarmed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pay1st.models import FulfilmentItem
+
+from pay1st_partner import state
+from pay1st_partner.errors import DomainError, InvalidRequest, PaymentConflict, PaymentNotFound
+from pay1st_partner.observability import count, logger
+
+if TYPE_CHECKING:
+    from pay1st.client import Pay1stClient
+
+    from pay1st_partner.repository import PaymentRecord, PaymentRepository
+
+MAX_ITEMS = 50
+QUEUED = "QUEUED"
+DELIVERED = "DELIVERED"
+_ITEM_FIELDS = frozenset({"sku", "quantity", "fulfilmentStatus", "fulfilmentTime"})
+
+
+class FulfilmentNotQueued(DomainError):
+    """The fulfilment is recorded but could not be queued; repeating the request queues it."""
+
+    code = "fulfilment_not_queued"
+    http_status = 503
+
+
+@dataclass(frozen=True)
+class FulfilmentAccepted:
+    partner_reference: str
+    fulfilment_status: str  # QUEUED | DELIVERED
+
+    def to_body(self) -> dict[str, Any]:
+        return {"partnerReference": self.partner_reference, "fulfilmentStatus": self.fulfilment_status}
+
+
+def _parse_time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidRequest("products.fulfilmentTime: must be an ISO-8601 string")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest("products.fulfilmentTime: must be an ISO-8601 date-time") from None
+    if moment.tzinfo is None:
+        raise InvalidRequest("products.fulfilmentTime: must include a time zone (e.g. Z)")
+    return moment
+
+
+def parse_fulfilment_request(
+    body: Mapping[str, Any], *, now: datetime | None = None
+) -> tuple[FulfilmentItem, ...]:
+    """``{"products": [{"sku", "quantity", "fulfilmentStatus"?, "fulfilmentTime"?}]}`` → items."""
+    unknown = sorted(set(body) - {"products"})
+    if unknown:
+        raise InvalidRequest(f"{unknown[0]}: is not a recognised field")
+    products = body.get("products")
+    if not isinstance(products, list) or not products:
+        raise InvalidRequest("products: must be a non-empty list")
+    if len(products) > MAX_ITEMS:
+        raise InvalidRequest(f"products: must contain at most {MAX_ITEMS} items")
+    moment = now or datetime.now(UTC)
+    items = []
+    for raw in products:
+        if not isinstance(raw, dict):
+            raise InvalidRequest("products: items must be JSON objects")
+        extra = sorted(set(raw) - _ITEM_FIELDS)
+        if extra:
+            raise InvalidRequest(f"products.{extra[0]}: is not a recognised field")
+        sku, quantity, status = raw.get("sku"), raw.get("quantity"), raw.get("fulfilmentStatus", "FULFILLED")
+        if not isinstance(sku, str) or not sku or len(sku) > 100:
+            raise InvalidRequest("products.sku: must be a non-empty string of at most 100 characters")
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise InvalidRequest("products.quantity: must be an integer")
+        if not isinstance(status, str) or not status or len(status) > 40:
+            raise InvalidRequest("products.fulfilmentStatus: must be a non-empty string")
+        when = _parse_time(raw["fulfilmentTime"]) if "fulfilmentTime" in raw else moment
+        items.append(
+            FulfilmentItem(sku=sku, quantity=quantity, fulfilment_time=when, fulfilment_status=status)
+        )
+    return tuple(items)
+
+
+def _check_against_payment(record: PaymentRecord, items: Sequence[FulfilmentItem]) -> None:
+    """Only products of this payment, and never more of one than was bought."""
+    bought: dict[str, int] = {}
+    for product in record.products:
+        bought[product.sku] = bought.get(product.sku, 0) + product.quantity
+    claimed: dict[str, int] = {}
+    for item in items:
+        if item.sku not in bought:
+            raise InvalidRequest(f"products.sku: {item.sku!r} is not a product of this payment")
+        claimed[item.sku] = claimed.get(item.sku, 0) + item.quantity
+        if claimed[item.sku] > bought[item.sku]:
+            raise InvalidRequest(f"products.quantity: more of {item.sku!r} than the payment bought")
+
+
+def queue_message(partner_reference: str) -> str:
+    return json.dumps({"partnerReference": partner_reference}, separators=(",", ":"))
+
+
+def request_fulfilment(
+    partner_reference: str,
+    items: Sequence[FulfilmentItem],
+    *,
+    repository: PaymentRepository,
+    sqs: Any,
+    queue_url: str,
+) -> FulfilmentAccepted:
+    record = repository.get(partner_reference)
+    if record is None:
+        raise PaymentNotFound()
+    if record.status != state.SUCCESSFUL:
+        raise PaymentConflict(
+            f"The payment is {record.status}, not SUCCESSFUL: nothing may be fulfilled yet.",
+            code="payment_not_successful",
+        )
+    _check_against_payment(record, items)
+    recorded = repository.record_fulfilment(partner_reference, items)  # 409s for a different body
+    if recorded.fulfilment and recorded.fulfilment.get("deliveredAt"):
+        return FulfilmentAccepted(partner_reference, DELIVERED)
+    try:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=queue_message(partner_reference))
+    except Exception as exc:  # botocore's errors are many; any of them means "not queued"
+        logger.exception("fulfilment recorded but not queued", extra={"partner_reference": partner_reference})
+        raise FulfilmentNotQueued(
+            "The fulfilment is recorded but not yet queued; repeat the request."
+        ) from exc
+    logger.info("fulfilment queued", extra={"partner_reference": partner_reference})
+    return FulfilmentAccepted(partner_reference, QUEUED)
+
+
+class UndeliverableFulfilment(Exception):
+    """A queue message that names no deliverable fulfilment; retrying cannot help."""
+
+
+def parse_queue_message(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise UndeliverableFulfilment("message body is not JSON") from None
+    partner_reference = data.get("partnerReference") if isinstance(data, dict) else None
+    if not isinstance(partner_reference, str) or not partner_reference:
+        raise UndeliverableFulfilment("message has no partnerReference")
+    return partner_reference
+
+
+def deliver_fulfilment(
+    partner_reference: str,
+    *,
+    repository: PaymentRepository,
+    gateway: Pay1stClient,
+    deadline: float | None = None,
+) -> str:
+    """Send §12 for the recorded fulfilment; returns ``"delivered"`` or ``"already_delivered"``.
+
+    Raises on any failure so that the queue retries (and finally dead-letters) the message.
+    """
+    record = repository.get(partner_reference)
+    if record is None or not record.fulfilment or record.reference is None:
+        raise UndeliverableFulfilment(f"no recorded fulfilment for payment {partner_reference!r}")
+    if record.fulfilment.get("deliveredAt"):
+        return "already_delivered"
+    try:
+        gateway.notify_fulfilment(record.reference, record.fulfilment_items(), deadline=deadline)
+    except Exception:
+        count("FulfilmentsFailed")
+        raise
+    repository.mark_fulfilment_delivered(partner_reference)
+    count("FulfilmentsDelivered")
+    logger.info(
+        "fulfilment delivered", extra={"partner_reference": partner_reference, "reference": record.reference}
+    )
+    return "delivered"

@@ -1,0 +1,116 @@
+"""Typed configuration, parsed once from the environment the template sets (Globals)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed (a deployment fault, never the caller's)."""
+
+
+# Required everywhere: the template sets them in Globals, so every function sees the same settings.
+_REQUIRED = (
+    "PAYMENTS_TABLE",
+    "WEBHOOK_EVENTS_TABLE",
+    "LOCKS_TABLE",
+    "CREDENTIALS_SECRET_NAME",
+    "TOKEN_PARAMETER_NAME",
+    "EVENT_BUS_NAME",
+    "FULFILMENT_QUEUE_URL",
+    "PAY1ST_API_BASE_URL",
+    "PAY1ST_PAY_BASE_URL",
+    "RESULT_PAGE_URL",
+)
+_SIGNATURE_MODES = ("required", "off")
+_ENVIRONMENTS = ("sandbox", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    payments_table: str
+    webhook_events_table: str
+    locks_table: str
+    credentials_secret_name: str
+    token_parameter_name: str
+    event_bus_name: str
+    fulfilment_queue_url: str
+    pay1st_api_base_url: str
+    pay1st_pay_base_url: str
+    result_page_url: str
+    public_base_url: str | None = None
+    webhook_signature_mode: str = "required"
+    webhook_tolerance_seconds: float = 300.0
+    status_stale_seconds: float = 30.0
+    poll_min_age_seconds: float = 120.0
+    poll_batch_size: int = 25
+    payment_methods_cache_seconds: float = 300.0
+
+    @property
+    def webhook_signature_required(self) -> bool:
+        return self.webhook_signature_mode == "required"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting; a missing required one fails loudly instead of defaulting silently."""
+        env = os.environ if environ is None else environ
+        missing = sorted(name for name in _REQUIRED if not env.get(name, "").strip())
+        if missing:
+            raise ConfigurationError(f"missing required environment variables: {', '.join(missing)}")
+
+        def required(name: str) -> str:
+            return env[name].strip()
+
+        environment = env.get("ENVIRONMENT", "sandbox").strip() or "sandbox"
+        if environment not in _ENVIRONMENTS:
+            raise ConfigurationError(f"ENVIRONMENT must be one of {_ENVIRONMENTS}, got {environment!r}")
+        mode = env.get("WEBHOOK_SIGNATURE_MODE", "required").strip().lower() or "required"
+        if mode not in _SIGNATURE_MODES:
+            raise ConfigurationError(
+                f"WEBHOOK_SIGNATURE_MODE must be one of {_SIGNATURE_MODES}, got {mode!r}"
+            )
+
+        return cls(
+            environment=environment,
+            payments_table=required("PAYMENTS_TABLE"),
+            webhook_events_table=required("WEBHOOK_EVENTS_TABLE"),
+            locks_table=required("LOCKS_TABLE"),
+            credentials_secret_name=required("CREDENTIALS_SECRET_NAME"),
+            token_parameter_name=required("TOKEN_PARAMETER_NAME"),
+            event_bus_name=required("EVENT_BUS_NAME"),
+            fulfilment_queue_url=required("FULFILMENT_QUEUE_URL"),
+            pay1st_api_base_url=required("PAY1ST_API_BASE_URL").rstrip("/"),
+            pay1st_pay_base_url=required("PAY1ST_PAY_BASE_URL").rstrip("/"),
+            result_page_url=required("RESULT_PAGE_URL"),
+            public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None,
+            webhook_signature_mode=mode,
+            webhook_tolerance_seconds=_number(env, "WEBHOOK_TOLERANCE_SECONDS", 300.0),
+            status_stale_seconds=_number(env, "STATUS_STALE_SECONDS", 30.0),
+            poll_min_age_seconds=_number(env, "POLL_MIN_AGE_SECONDS", 120.0),
+            poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
+            payment_methods_cache_seconds=_number(env, "PAYMENT_METHODS_CACHE_SECONDS", 300.0),
+        )
+
+    def __post_init__(self) -> None:
+        for url_field in ("pay1st_api_base_url", "pay1st_pay_base_url", "result_page_url"):
+            value = getattr(self, url_field)
+            if not value.startswith(("https://", "http://")):
+                raise ConfigurationError(f"{url_field} must be an http(s) URL")
+        if self.public_base_url is not None and not self.public_base_url.startswith(("https://", "http://")):
+            raise ConfigurationError("public_base_url must be an http(s) URL")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {raw!r}")
+    return value

@@ -1,0 +1,144 @@
+"""The FulfilmentQueue consumer: §12 to the sandbox, partial batch failures, and the DLQ after maxReceiveCount."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pay1st_partner import runtime
+
+from tests.functions.outbound import SKU, call, successful_payment
+
+FULFILMENT_ROUTE = "POST /api/pay1st/payments/fulfilments"
+
+
+def _fulfil(http_event, lambda_context, partner_reference):
+    from functions.fulfilment import app
+
+    body = {"products": [{"sku": SKU, "quantity": 1, "fulfilmentTime": "2026-01-15T10:35:00Z"}]}
+    event = http_event(
+        "POST",
+        f"/payments/{partner_reference}/fulfilment",
+        body=body,
+        path_params={"partnerReference": partner_reference},
+    )
+    assert call(app.lambda_handler, event, lambda_context).status == 202
+
+
+def _sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping builds from received messages."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(m["Body"].encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:FulfilmentQueue",
+                "awsRegion": "eu-west-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def _poll_once(aws, lambda_context) -> tuple[dict[str, Any], int]:
+    """One event source mapping round: receive, invoke, delete what succeeded. Returns (response, received)."""
+    from functions.fulfilment_sender import app
+
+    messages = aws.sqs.receive_message(
+        QueueUrl=aws.fulfilment_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+    ).get("Messages", [])
+    if not messages:
+        return {"batchItemFailures": []}, 0
+    response = app.lambda_handler(_sqs_event(messages), lambda_context)
+    failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            aws.sqs.delete_message(QueueUrl=aws.fulfilment_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return response, len(messages)
+
+
+def test_delivers_the_recorded_fulfilment_to_the_gateway(aws, sandbox, lambda_context, http_event, capsys):
+    # Given a paid payment whose fulfilment is queued
+    created = successful_payment(http_event, lambda_context, sandbox, "order-s1")
+    _fulfil(http_event, lambda_context, "order-s1")
+
+    # When the sender consumes the queue
+    response, received = _poll_once(aws, lambda_context)
+
+    # Then the gateway has the signed §12 notice and the payment notes the delivery
+    assert received == 1
+    assert response == {"batchItemFailures": []}
+    delivered = sandbox.control.fulfilments()
+    assert len(delivered) == 1
+    text = json.dumps(delivered, default=str)
+    assert created.body["reference"] in text
+    assert SKU in text
+    assert runtime.payments().get("order-s1").fulfilment["deliveredAt"]
+    assert '"FulfilmentsDelivered":[1.0]' in capsys.readouterr().out
+
+
+def test_a_duplicate_message_does_not_notify_twice(aws, sandbox, lambda_context, http_event):
+    successful_payment(http_event, lambda_context, sandbox, "order-s2")
+    _fulfil(http_event, lambda_context, "order-s2")
+    _fulfil(http_event, lambda_context, "order-s2")  # a retried request queues a second message
+
+    for _ in range(3):
+        _poll_once(aws, lambda_context)
+
+    assert int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0)) == 1
+
+
+def test_a_failure_is_reported_for_that_message_only(aws, sandbox, lambda_context, http_event, capsys):
+    # Given one good message and one that names no fulfilment
+    successful_payment(http_event, lambda_context, sandbox, "order-s3")
+    _fulfil(http_event, lambda_context, "order-s3")
+    aws.sqs.send_message(QueueUrl=aws.fulfilment_queue_url, MessageBody='{"partnerReference": "nobody"}')
+    aws.sqs.send_message(QueueUrl=aws.fulfilment_queue_url, MessageBody="not json")
+
+    response, received = _poll_once(aws, lambda_context)
+
+    assert received == 3
+    assert len(response["batchItemFailures"]) == 2
+    assert runtime.payments().get("order-s3").fulfilment["deliveredAt"]
+
+
+def test_a_gateway_failure_is_retried_then_dead_lettered(aws, sandbox, lambda_context, http_event, capsys):
+    # Given a queued fulfilment and a gateway that keeps failing it
+    successful_payment(http_event, lambda_context, sandbox, "order-s4")
+    _fulfil(http_event, lambda_context, "order-s4")
+    sandbox.control.set_faults(rate_5xx={FULFILMENT_ROUTE: 1.0})
+
+    # When the queue is polled until the message leaves it (maxReceiveCount is 5 in the test queue)
+    failures = 0
+    for _ in range(8):
+        response, received = _poll_once(aws, lambda_context)
+        if not received:
+            break
+        failures += len(response["batchItemFailures"])
+
+    # Then each attempt failed, the payment is not marked delivered, and the message sits in the DLQ
+    assert failures == 5
+    assert "deliveredAt" not in runtime.payments().get("order-s4").fulfilment
+    dead = aws.queue_messages(aws.fulfilment_dlq_url)
+    assert [json.loads(m["Body"]) for m in dead] == [{"partnerReference": "order-s4"}]
+    assert '"FulfilmentsFailed":[1.0]' in capsys.readouterr().out
+
+
+def test_the_gateway_coming_back_delivers_on_the_next_attempt(aws, sandbox, lambda_context, http_event):
+    successful_payment(http_event, lambda_context, sandbox, "order-s5")
+    _fulfil(http_event, lambda_context, "order-s5")
+    sandbox.control.set_faults(rate_5xx={FULFILMENT_ROUTE: 1.0})
+    first, _ = _poll_once(aws, lambda_context)
+    assert len(first["batchItemFailures"]) == 1
+
+    sandbox.control.clear_faults()
+    second, _ = _poll_once(aws, lambda_context)
+
+    assert second == {"batchItemFailures": []}
+    assert runtime.payments().get("order-s5").fulfilment["deliveredAt"]

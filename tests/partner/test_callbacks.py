@@ -1,0 +1,83 @@
+"""pay1st_partner.callbacks: our public URLs and a redirect that can only go to the result page."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from pay1st_partner.callbacks import (
+    callback_urls,
+    is_partner_reference,
+    public_base_url,
+    redirect_params,
+    result_page_location,
+    webhook_url,
+)
+from pay1st_partner.settings import Settings
+
+from tests.partner.test_settings import BASE
+
+
+def test_public_base_url_prefers_the_configured_one():
+    settings = Settings.from_env({**BASE, "PUBLIC_BASE_URL": "https://pay.shop.example"})
+    assert public_base_url(settings, {"domainName": "x.execute-api"}) == "https://pay.shop.example"
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        ("$default", "https://abc.execute-api.eu-west-1.amazonaws.com"),
+        ("prod", "https://abc.execute-api.eu-west-1.amazonaws.com/prod"),
+    ],
+)
+def test_public_base_url_from_the_request(stage, expected):
+    settings = Settings.from_env(BASE)
+    context = {"domainName": "abc.execute-api.eu-west-1.amazonaws.com", "stage": stage}
+    assert public_base_url(settings, context) == expected
+
+
+@pytest.mark.parametrize("domain", ["", "evil.example/path", "a@b", None])
+def test_public_base_url_refuses_an_unusable_domain(domain):
+    with pytest.raises(ValueError):
+        public_base_url(Settings.from_env(BASE), {"domainName": domain})
+
+
+def test_callback_urls_carry_the_partner_reference_encoded():
+    urls = callback_urls("https://api.example", "order:1")
+    assert set(urls) == {"success", "failure", "pending", "cancel"}
+    assert urls["success"] == "https://api.example/callbacks/success?partnerReference=order%3A1"
+    assert webhook_url("https://api.example") == "https://api.example/webhooks/pay1st"
+
+
+@pytest.mark.parametrize("value", ["order-1", "A", "a.b_c:d-e", "x" * 64])
+def test_accepts_safe_partner_references(value):
+    assert is_partner_reference(value)
+
+
+@pytest.mark.parametrize("value", ["", "-x", "a/b", "a b", "x" * 65, "é", None, 12, "a?b", "a#b"])
+def test_refuses_unsafe_partner_references(value):
+    assert not is_partner_reference(value)
+
+
+def test_the_location_only_ever_changes_the_query():
+    location = result_page_location(
+        "https://shop.example/result?lang=fr&status=x#top", {"status": "NEW", "partnerReference": "o&1"}
+    )
+    parts = urlsplit(location)
+    assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == (
+        "https",
+        "shop.example",
+        "/result",
+        "top",
+    )
+    assert parse_qs(parts.query) == {"lang": ["fr"], "status": ["NEW"], "partnerReference": ["o&1"]}
+
+
+def test_redirect_params():
+    assert redirect_params("success", "o-1", "PENDING") == {
+        "partnerReference": "o-1",
+        "status": "PENDING",
+        "outcome": "success",
+    }
+    assert redirect_params("success", None, None) == {"error": "unknown_payment", "outcome": "success"}
+    assert redirect_params("bogus", "o-1", "NEW") == {"error": "invalid_outcome"}

@@ -1,0 +1,78 @@
+"""Settings.from_env: required settings fail loudly, optional ones have the documented defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pay1st_partner.settings import ConfigurationError, Settings
+
+BASE = {
+    "PAYMENTS_TABLE": "P",
+    "WEBHOOK_EVENTS_TABLE": "W",
+    "LOCKS_TABLE": "L",
+    "CREDENTIALS_SECRET_NAME": "s",
+    "TOKEN_PARAMETER_NAME": "/t",
+    "EVENT_BUS_NAME": "b",
+    "FULFILMENT_QUEUE_URL": "https://sqs/q",
+    "PAY1ST_API_BASE_URL": "https://api.example/",
+    "PAY1ST_PAY_BASE_URL": "https://pay.example",
+    "RESULT_PAGE_URL": "https://shop.example/result",
+}
+
+
+def test_reads_required_settings_and_defaults():
+    settings = Settings.from_env(BASE)
+    assert settings.payments_table == "P"
+    assert settings.pay1st_api_base_url == "https://api.example"  # trailing slash dropped
+    assert settings.environment == "sandbox"
+    assert settings.public_base_url is None
+    assert settings.webhook_signature_required
+    assert (settings.webhook_tolerance_seconds, settings.status_stale_seconds) == (300.0, 30.0)
+    assert (settings.poll_min_age_seconds, settings.poll_batch_size) == (120.0, 25)
+    assert settings.payment_methods_cache_seconds == 300.0
+
+
+def test_reads_optional_settings():
+    env = {
+        **BASE,
+        "ENVIRONMENT": "production",
+        "PUBLIC_BASE_URL": "https://pay.shop.example/",
+        "WEBHOOK_SIGNATURE_MODE": "off",
+        "POLL_BATCH_SIZE": "5",
+        "STATUS_STALE_SECONDS": "2.5",
+    }
+    settings = Settings.from_env(env)
+    assert settings.environment == "production"
+    assert settings.public_base_url == "https://pay.shop.example"
+    assert not settings.webhook_signature_required
+    assert settings.poll_batch_size == 5
+    assert settings.status_stale_seconds == 2.5
+
+
+@pytest.mark.parametrize("missing", sorted(BASE))
+def test_a_missing_required_setting_is_named(missing):
+    env = {k: v for k, v in BASE.items() if k != missing}
+    with pytest.raises(ConfigurationError, match=missing):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"ENVIRONMENT": "staging"},
+        {"WEBHOOK_SIGNATURE_MODE": "maybe"},
+        {"POLL_BATCH_SIZE": "many"},
+        {"POLL_BATCH_SIZE": "2.5"},
+        {"STATUS_STALE_SECONDS": "-1"},
+        {"RESULT_PAGE_URL": "javascript:alert(1)"},
+        {"PUBLIC_BASE_URL": "ftp://x"},
+    ],
+)
+def test_malformed_settings_are_rejected(changes):
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({**BASE, **changes})
+
+
+def test_is_frozen():
+    settings = Settings.from_env(BASE)
+    with pytest.raises(AttributeError):
+        settings.payments_table = "other"  # type: ignore[misc]
