@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ class _CloudFormationLoader(yaml.SafeLoader):
     """SafeLoader that turns short-form intrinsics (!Ref, !Sub, !GetAtt, ...) into their long form."""
 
 
-def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+def _intrinsic(loader: Any, tag_suffix: str, node: Any) -> dict[str, Any]:
     name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
     value: Any
     if isinstance(node, yaml.ScalarNode):
@@ -56,7 +57,7 @@ def load_template(path: str | Path = TEMPLATE_PATH) -> dict[str, Any]:
     return data
 
 
-def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+def resources_of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     """Logical id → resource, for every resource of one type."""
     return {
         logical_id: resource
@@ -65,7 +66,7 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
     }
 
 
-def dynamodb_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def dynamodb_tables(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Logical id → ``create_table`` kwargs (table named after its logical id), from the template's own tables."""
     tables: dict[str, dict[str, Any]] = {}
     for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
@@ -76,7 +77,7 @@ def dynamodb_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return tables
 
 
-def time_to_live(template: dict[str, Any]) -> dict[str, str]:
+def time_to_live(template: Mapping[str, Any]) -> dict[str, str]:
     """Logical id → TTL attribute name, for tables that declare one."""
     ttl: dict[str, str] = {}
     for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():

@@ -1,0 +1,270 @@
+"""The local HTTP API: exactly the template's HttpApi routes, as API Gateway (payload 2.0) would call them.
+
+Routes under ``/_local/`` are the runner's own (the result page), never the template's.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.datastructures import Headers
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from local_stack.aws import ACCOUNT_ID
+from local_stack.runtime import InvokeResult
+from local_stack.spec import Route
+
+LOCAL_PREFIX = "/_local/"
+RESULT_PATH = "/_local/result"
+FINAL_STATUSES = frozenset({"SUCCESSFUL", "FAILED", "CANCELLED", "ABANDONED"})
+_TEXT_TYPES = ("text/", "application/json", "+json", "application/x-www-form-urlencoded", "xml", "javascript")
+
+log = logging.getLogger("local_stack")
+
+Invoker = Callable[[str, Any], InvokeResult]
+
+
+def sorted_routes(routes: Iterable[Route]) -> list[Route]:
+    """Most specific first, as API Gateway picks: literal paths, then parameters, then greedy, then $default."""
+
+    def specificity(route: Route) -> tuple[bool, int, int, int, bool]:
+        return (
+            route.path == "$default",
+            route.path.count("+}"),
+            route.path.count("{"),
+            -len(route.path),
+            route.method == "ANY",
+        )
+
+    return sorted(routes, key=specificity)
+
+
+def build_event(
+    request: Request, route: Route, path_parameters: Mapping[str, str], domain: str
+) -> dict[str, Any]:
+    """An HTTP API payload 2.0 event, as API Gateway builds it."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
+    raw_query = request.query_string.decode("latin-1")
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    now = datetime.now(UTC)
+    authorizer = _authorizer_context(route.authorizer)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": request.path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": route.api_id,
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": request.remote_addr or "127.0.0.1",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+            **({"authorizer": authorizer} if authorizer else {}),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    body = request.get_data()
+    if body:
+        content_type = headers.get("content-type", "")
+        is_text = any(marker in content_type for marker in _TEXT_TYPES)
+        try:
+            text = body.decode("utf-8") if is_text else None
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+        else:
+            event["body"] = text
+    return event
+
+
+def _authorizer_context(authorizer: str) -> dict[str, Any] | None:
+    if authorizer == "NONE":
+        return None
+    if authorizer == "AWS_IAM":
+        return {
+            "iam": {
+                "accessKey": "ASIALOCALPARTNER",
+                "accountId": ACCOUNT_ID,
+                "callerId": "AIDALOCALPARTNER",
+                "principalOrgId": None,
+                "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/local-partner",
+                "userId": "AIDALOCALPARTNER",
+                "cognitoIdentity": None,
+            }
+        }
+    return {"jwt": {"claims": {"sub": "local-partner"}, "scopes": None}}
+
+
+def to_response(result: InvokeResult) -> Response:
+    """Map a payload 2.0 function result to HTTP, as API Gateway does (errors → its generic 500/503)."""
+    if not result.ok:
+        error = result.error or {}
+        if error.get("errorType") == "Sandbox.Timedout":
+            return _json_response(503, {"message": "Service Unavailable"})
+        return _json_response(500, {"message": "Internal Server Error"})
+    value = result.result
+    if not (isinstance(value, dict) and "statusCode" in value):
+        # HTTP API's inferred format: any other JSON result is a 200 with that JSON as the body.
+        body = value if isinstance(value, str) else json.dumps(value)
+        return Response(body, status=200, headers={"Content-Type": "application/json"})
+    headers = Headers()
+    for name, header_value in (value.get("headers") or {}).items():
+        headers.add(name, str(header_value))
+    for cookie in value.get("cookies") or []:
+        headers.add("Set-Cookie", cookie)
+    raw_body = value.get("body") or ""
+    body_bytes = base64.b64decode(raw_body) if value.get("isBase64Encoded") else str(raw_body).encode("utf-8")
+    if "Content-Type" not in headers:
+        headers["Content-Type"] = "application/json"
+    return Response(body_bytes, status=int(value["statusCode"]), headers=headers)
+
+
+def _json_response(status: int, body: Mapping[str, Any]) -> Response:
+    return Response(json.dumps(body), status=status, headers={"Content-Type": "application/json"})
+
+
+class LocalApi:
+    """WSGI app routing the template's routes to their functions, plus the runner's own result page."""
+
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        invoke: Invoker,
+        *,
+        status_lookup: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.routes = sorted_routes(routes)
+        self._invoke = invoke
+        self._status_lookup = status_lookup
+        self._auth_noted = False
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        if request.path == RESULT_PATH:
+            return self._result_page(request)
+        for route in self.routes:
+            path_parameters = route.match(request.method, request.path)
+            if path_parameters is not None:
+                self._note_auth(route)
+                event = build_event(request, route, path_parameters, request.host)
+                started = time.perf_counter()
+                result = self._invoke(route.function_id, event)
+                response = to_response(result)
+                log.info(
+                    "%s %s -> %s %s (%.0f ms%s)",
+                    request.method,
+                    request.full_path.rstrip("?"),
+                    route.function_id,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                    ", cold" if result.cold else "",
+                )
+                if not result.ok:
+                    error = result.error or {}
+                    log.error(
+                        "%s failed: %s: %s",
+                        route.function_id,
+                        error.get("errorType"),
+                        error.get("errorMessage"),
+                    )
+                return response
+        return _json_response(404, {"message": "Not Found"})
+
+    def _note_auth(self, route: Route) -> None:
+        if route.authorizer == "NONE":
+            return
+        with self._lock:
+            if self._auth_noted:
+                return
+            self._auth_noted = True
+        log.warning(
+            "routes with %s auth are treated as authorized locally (there is no IAM or JWT issuer here)",
+            route.authorizer,
+        )
+
+    def _result_page(self, request: Request) -> Response:
+        """The partner's result page: shows the payment's current status, refreshing until it is final."""
+        reference = request.args.get("partnerReference", "")
+        reported = request.args.get("status", "")
+        error = request.args.get("error", "")
+        status = (self._status_lookup(reference) if self._status_lookup and reference else None) or reported
+        refresh = (
+            '<meta http-equiv="refresh" content="1">' if status not in FINAL_STATUSES and not error else ""
+        )
+        rows = [
+            ("Payment", reference or "(none)"),
+            ("Status", status or "(unknown)"),
+            ("Callback said", f"{reported or '-'} / outcome {request.args.get('outcome', '-')}"),
+        ]
+        if error:
+            rows.append(("Error", error))
+        cells = "".join(
+            f'<tr><th>{html.escape(k)}</th><td id="{html.escape(k.lower().replace(" ", "-"))}">'
+            f"{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>Payment result</title></head>"
+            f"<body><h1>Payment result</h1><table>{cells}</table></body></html>"
+        )
+        return Response(page, status=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+class ApiServer:
+    """A threaded Werkzeug server for the local API, in a background thread."""
+
+    def __init__(self, app: LocalApi, host: str = "127.0.0.1", port: int = 3000) -> None:
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        reachable = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - mapping a wildcard bind
+        self.base_url = f"http://{reachable}:{self._server.server_port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop that never ran
+            self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,259 @@
+"""The embedded AWS emulator: moto in server mode, provisioned from template.yaml's own resources.
+
+Functions reach it through ``AWS_ENDPOINT_URL`` (boto3 honours it natively), so their code is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import urllib3
+from moto.server import ThreadedMotoServer
+
+from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
+from local_stack.template import dynamodb_tables, resources_of_type
+
+REGION = PSEUDO_PARAMETERS["AWS::Region"]
+ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
+# moto accepts any credentials; these make sure nothing ever reaches a real account by accident.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+TAP_QUEUE_NAME = "local-partner-tap"
+TAP_RULE_NAME = "local-partner-tap"
+
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+
+log = logging.getLogger("local_stack")
+
+
+class MotoServer:
+    """moto's threaded server on loopback; ``port=0`` picks a free port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host, self._port = host, port
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.endpoint_url = ""
+
+    def start(self) -> str:
+        if self._port:  # moto's server thread would die on a busy port and leave start() waiting forever
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((self._host, self._port))  # OSError "Address already in use"
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - mapping a wildcard bind
+        self.endpoint_url = f"http://{host}:{port}"
+        # moto's state is per process, not per server: start from nothing, like a new AWS account.
+        urllib3.request("POST", f"{self.endpoint_url}/moto-api/reset", retries=False)
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        if self.endpoint_url:
+            self._server.stop()
+            self.endpoint_url = ""
+
+
+def client(service: Any, endpoint_url: str) -> Any:
+    """A boto3 client for the emulator (never the real AWS: explicit endpoint and fake credentials)."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
+
+
+@dataclass
+class Provisioned:
+    """What the template's resources are called locally: ``Ref`` and ``Fn::GetAtt`` values, plus the tap."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    tap_queue_url: str = ""
+
+
+def provision(
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    endpoint_url: str,
+    *,
+    template_dir: Path,
+    secret_values: Mapping[str, str],
+) -> Provisioned:
+    """Create the template's tables, queues, buses, secrets and parameters in the emulator.
+
+    Names come from the resources' own name properties, else their logical ids. Every secret is filled with
+    ``secret_values`` (the sandbox's local credentials): the template cannot hold real secret values.
+    """
+    out = Provisioned()
+    names = Resolver(template, parameters, refs={}, attributes={})  # names may only use parameters
+    # Resources whose Condition is false are not created, as in CloudFormation.
+    template = {
+        **template,
+        "Resources": {k: v for k, v in template.get("Resources", {}).items() if names.included(v)},
+    }
+
+    def name_of(resource: Mapping[str, Any], name_property: str, logical_id: str) -> str:
+        raw = resource.get("Properties", {}).get(name_property)
+        return str(names.resolve(raw)) if raw is not None else logical_id
+
+    _provision_tables(template, endpoint_url, out, name_of)
+    _provision_queues(template, parameters, endpoint_url, out, name_of)
+    _provision_buses(template, endpoint_url, out, name_of)
+    _provision_secrets(template, endpoint_url, out, name_of, secret_values)
+    _provision_parameters(template, parameters, endpoint_url, out, name_of)
+
+    for logical_id, resource in {
+        **resources_of_type(template, "AWS::Serverless::LayerVersion"),
+        **resources_of_type(template, "AWS::Lambda::LayerVersion"),
+    }.items():
+        properties = resource.get("Properties", {})
+        content = properties.get("ContentUri") or properties.get("Content")
+        if not isinstance(content, str):
+            raise ValueError(f"layer {logical_id}: only a local ContentUri directory can run locally")
+        out.refs[logical_id] = str((template_dir / content).resolve())
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        function_name = name_of(resource, "FunctionName", logical_id)
+        out.refs[logical_id] = function_name
+        out.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+    return out
+
+
+def _provision_tables(template: Mapping[str, Any], endpoint_url: str, out: Provisioned, name_of: Any) -> None:
+    dynamodb = client("dynamodb", endpoint_url)
+    resources = resources_of_type(template, "AWS::DynamoDB::Table")
+    for logical_id, kwargs in dynamodb_tables(dict(template)).items():
+        resource = resources[logical_id]
+        kwargs = {**kwargs, "TableName": name_of(resource, "TableName", logical_id)}
+        stream = kwargs.get("StreamSpecification")
+        if stream is not None:  # CloudFormation implies StreamEnabled; the API wants it spelled out
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **stream}
+        description = dynamodb.create_table(**kwargs)["TableDescription"]
+        ttl = resource.get("Properties", {}).get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=kwargs["TableName"],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+        out.refs[logical_id] = kwargs["TableName"]
+        out.attributes[(logical_id, "Arn")] = description["TableArn"]
+        if "LatestStreamArn" in description:
+            out.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
+
+
+def _provision_queues(
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    endpoint_url: str,
+    out: Provisioned,
+    name_of: Any,
+) -> None:
+    sqs = client("sqs", endpoint_url)
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    for logical_id, resource in queues.items():  # first all queues, so redrive targets exist
+        properties = resource.get("Properties", {})
+        queue_name = name_of(resource, "QueueName", logical_id)
+        if properties.get("FifoQueue") and not queue_name.endswith(".fifo"):
+            queue_name += ".fifo"
+        attributes = {
+            key: _attribute_string(properties[key]) for key in _QUEUE_ATTRIBUTES if key in properties
+        }
+        url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        out.refs[logical_id] = url
+        out.attributes[(logical_id, "Arn")] = arn
+        out.attributes[(logical_id, "QueueName")] = queue_name
+        out.attributes[(logical_id, "QueueUrl")] = url
+    resolver = Resolver(template, parameters, out.refs, out.attributes)
+    for logical_id, resource in queues.items():  # then the redrive policies that point at them
+        redrive = resource.get("Properties", {}).get("RedrivePolicy")
+        if redrive is not None:
+            sqs.set_queue_attributes(
+                QueueUrl=out.refs[logical_id],
+                Attributes={"RedrivePolicy": json.dumps(resolver.resolve(redrive))},
+            )
+
+
+def _provision_buses(template: Mapping[str, Any], endpoint_url: str, out: Provisioned, name_of: Any) -> None:
+    events = client("events", endpoint_url)
+    sqs = client("sqs", endpoint_url)
+    tap_url = sqs.create_queue(QueueName=TAP_QUEUE_NAME)["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    out.tap_queue_url = tap_url
+    for logical_id, resource in resources_of_type(template, "AWS::Events::EventBus").items():
+        bus_name = name_of(resource, "Name", logical_id)
+        arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
+        out.refs[logical_id] = bus_name
+        out.attributes[(logical_id, "Arn")] = arn
+        out.attributes[(logical_id, "Name")] = bus_name
+        # The "partner tap": what a partner's own rule would do, so the demo and tests can read the events.
+        events.put_rule(
+            Name=TAP_RULE_NAME, EventBusName=bus_name, EventPattern=json.dumps({"source": [{"prefix": ""}]})
+        )
+        events.put_targets(Rule=TAP_RULE_NAME, EventBusName=bus_name, Targets=[{"Id": "tap", "Arn": tap_arn}])
+
+
+def _provision_secrets(
+    template: Mapping[str, Any],
+    endpoint_url: str,
+    out: Provisioned,
+    name_of: Any,
+    secret_values: Mapping[str, str],
+) -> None:
+    secrets = client("secretsmanager", endpoint_url)
+    for logical_id, resource in resources_of_type(template, "AWS::SecretsManager::Secret").items():
+        secret_name = name_of(resource, "Name", logical_id)
+        arn = secrets.create_secret(Name=secret_name, SecretString=json.dumps(dict(secret_values)))["ARN"]
+        out.refs[logical_id] = arn  # Ref of a secret is its ARN, as in CloudFormation
+        out.attributes[(logical_id, "Id")] = arn
+
+
+def _provision_parameters(
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    endpoint_url: str,
+    out: Provisioned,
+    name_of: Any,
+) -> None:
+    ssm = client("ssm", endpoint_url)
+    resolver = Resolver(template, parameters, out.refs, out.attributes)
+    for logical_id, resource in resources_of_type(template, "AWS::SSM::Parameter").items():
+        properties = resolver.resolve(resource.get("Properties", {}))
+        parameter_name = properties.get("Name") or logical_id
+        ssm.put_parameter(
+            Name=parameter_name,
+            Value=str(properties["Value"]),
+            Type=properties.get("Type", "String"),
+            Overwrite=True,
+        )
+        out.refs[logical_id] = parameter_name
+        out.attributes[(logical_id, "Type")] = properties.get("Type", "String")
+        out.attributes[(logical_id, "Value")] = str(properties["Value"])
+
+
+def _attribute_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

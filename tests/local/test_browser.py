@@ -1,0 +1,68 @@
+"""A real browser (Debian's headless Chromium via Playwright) pays on the sandbox's hosted page."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+import urllib3
+from local_stack.stack import LocalStack
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def create_payment(api_url: str) -> dict[str, str]:
+    order = {
+        "partnerReference": f"browser-{uuid.uuid4().hex[:10]}",
+        "amount": 99.99,
+        "currencyCode": "NGN",
+        "countryCode": "NG",
+        "products": [
+            {"title": "Battle Pass", "sku": "PASS-1", "price": 99.99, "quantity": 1, "currencyCode": "NGN"}
+        ],
+        "metadata": [],
+    }
+    response = urllib3.request("POST", f"{api_url}/payments", json=order, retries=False)
+    assert response.status == 201, response.data
+    created: dict[str, str] = json.loads(response.data)
+    return created
+
+
+def test_customer_pays_in_a_browser_and_lands_on_the_result_page(local_stack: LocalStack) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's chromium")
+    created = create_payment(local_stack.api_url)
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)  # a ceiling for a loaded CI machine, not a timing assertion
+            page.goto(created["checkoutUrl"])
+            sync_api.expect(page.locator("#pay")).to_be_visible()
+            page.click("#pay")
+            page.wait_for_url(f"{local_stack.result_page_url}*")
+            # The result page asks our API for the status and refreshes until it is final.
+            sync_api.expect(page.locator("#status")).to_have_text("SUCCESSFUL", timeout=30_000)
+            assert page.locator("#payment").inner_text() == created["partnerReference"]
+        finally:
+            browser.close()
+
+    status = urllib3.request(
+        "GET", f"{local_stack.api_url}/payments/{created['partnerReference']}", retries=False
+    )
+    assert json.loads(status.data)["status"] == "SUCCESSFUL"

@@ -1,0 +1,77 @@
+"""`python -m local_stack` as a user runs it (a subprocess), with the samples in events/."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from local_stack.template import PROJECT_ROOT
+
+SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+        [sys.executable, "-m", "local_stack", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "local")},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def output(completed: subprocess.CompletedProcess[str]) -> Any:
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_invoke_prints_the_result_like_sam() -> None:
+    result = output(run("invoke", "CreatePaymentFunction", "--event", "events/create_payment.json"))
+    assert result["statusCode"] == 201
+    assert json.loads(result["body"])["status"] == "NEW"
+
+
+def test_invoke_with_setup_and_settle_reaches_a_paid_payment() -> None:
+    completed = run(
+        "invoke",
+        "PaymentStatusFunction",
+        "-e",
+        "events/payment_status.json",
+        "--setup",
+        "CreatePaymentFunction=events/create_payment.json",
+        "--settle",
+        "pay",
+    )
+    result = output(completed)
+    assert result["statusCode"] == 200 and json.loads(result["body"])["status"] == "SUCCESSFUL"
+
+
+def test_sign_event_signs_the_body_with_a_fresh_timestamp_and_invoke_accepts_it() -> None:
+    signed = output(run("sign-event", "events/webhook_intake.json"))
+    stamp, signature = signed["headers"]["x-timestamp"], signed["headers"]["x-signature"]
+    expected = hmac.new(SIGNING_KEY.encode(), (stamp + signed["body"]).encode(), hashlib.sha256).hexdigest()
+    assert signature == expected and stamp != "2026-01-15T10:30:00.000Z"
+
+    result = output(run("invoke", "WebhookIntakeFunction", "-e", "-", stdin=json.dumps(signed)))
+    assert result["statusCode"] == 200 and json.loads(result["body"])["matched"] is False
+
+
+def test_invoke_reports_a_function_error_with_exit_1() -> None:
+    completed = run("invoke", "CallbackRedirectFunction", "-e", "-", stdin="[]")  # not an API Gateway event
+    assert completed.returncode == 1
+    error = json.loads(completed.stdout)
+    assert error["errorType"] == "TypeError" and error["stackTrace"]
+
+
+def test_unknown_function_is_a_clear_error() -> None:
+    completed = run("invoke", "NoSuchFunction", "-e", "events/create_payment.json")
+    assert completed.returncode == 2
+    assert "NoSuchFunction is not a function of template.yaml" in completed.stderr
