@@ -1,0 +1,47 @@
+"""GET /payments/{partnerReference} (partner auth): the payment as we recorded it.
+
+Read from DynamoDB; when the payment is open and its status older than STATUS_STALE_SECONDS it is first
+refreshed from the gateway (§9). If the gateway cannot be reached the stored status is answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pay1st_partner import runtime
+from pay1st_partner.api import make_resolver, response
+from pay1st_partner.callbacks import is_partner_reference
+from pay1st_partner.errors import PaymentNotFound
+from pay1st_partner.observability import logger, metrics, tracer
+from pay1st_partner.reconcile import LazyStatusSource, Reconciler, current_payment, payment_view
+
+app = make_resolver()
+
+
+@app.get("/payments/<partnerReference>")
+def payment_status(partnerReference: str) -> Response[Any]:
+    if not is_partner_reference(partnerReference):
+        raise PaymentNotFound()
+    logger.append_keys(partnerReference=partnerReference)
+    payments = runtime.payments()
+    record = current_payment(
+        partnerReference,
+        payments=payments,
+        reconciler=Reconciler(payments, LazyStatusSource(runtime.gateway), runtime.publisher()),
+        stale_after=runtime.settings().status_stale_seconds,
+        deadline=runtime.deadline_for(app.lambda_context),
+    )
+    return response(200, payment_view(record))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return app.resolve(event, context)
+    finally:
+        runtime.emit_token_metrics()

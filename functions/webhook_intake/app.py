@@ -1,0 +1,60 @@
+"""POST /webhooks/pay1st (public): verify, record durably, confirm and apply a Pay1st payment event.
+
+2xx once the event is recorded (also for duplicates, late events and payments that are not ours);
+401/413/400 for what must not or cannot be processed; 503 ``not_recorded`` when it could not be stored,
+so the gateway delivers it again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pay1st.aws import load_credentials
+from pay1st_partner import runtime
+from pay1st_partner.api import make_resolver, response
+from pay1st_partner.intake import WebhookIntake, raw_webhook_body
+from pay1st_partner.observability import logger, metrics, tracer
+from pay1st_partner.reconcile import LazyStatusSource, Reconciler
+
+app = make_resolver()
+
+
+def _signing_key() -> str:
+    # Powertools caches the secret (max_age), so a warm container does not read Secrets Manager per event.
+    return load_credentials(runtime.settings().credentials_secret_name).signing_key
+
+
+def _intake() -> WebhookIntake:
+    settings = runtime.settings()
+    payments = runtime.payments()
+    return WebhookIntake(
+        store=runtime.webhook_events(),
+        payments=payments,
+        reconciler=Reconciler(payments, LazyStatusSource(runtime.gateway), runtime.publisher()),
+        signing_key=_signing_key,
+        signature_required=settings.webhook_signature_required,
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+    )
+
+
+@app.post("/webhooks/pay1st")
+def webhook() -> Response[Any]:
+    result = _intake().handle(
+        raw_webhook_body(app),
+        app.current_event.headers,
+        deadline=runtime.deadline_for(app.lambda_context),
+    )
+    return response(200, result.body())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return app.resolve(event, context)
+    finally:
+        runtime.emit_token_metrics()

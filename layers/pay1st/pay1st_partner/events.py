@@ -1,0 +1,109 @@
+"""Payment events to the partner's systems, on EventBridge, after the state change is committed.
+
+Events (``source`` = ``pay1st.partner``), one per status a payment reaches:
+
+=====================  =============  ===============================================
+detail-type            status         meaning for the partner
+=====================  =============  ===============================================
+``Payment Pending``    PENDING        processing (offline/cash methods): wait
+``Payment Succeeded``  SUCCESSFUL     paid, confirmed with the gateway: fulfil now
+``Payment Failed``     FAILED         the payment failed
+``Payment Cancelled``  CANCELLED      the customer cancelled
+``Payment Abandoned``  ABANDONED      not completed; the gateway expired the session
+=====================  =============  ===============================================
+
+There is no event for NEW: the partner learns of it synchronously from ``POST /payments``.
+
+``detail`` is ``{eventId, partnerReference, reference, status, previousStatus, amount (decimal string),
+currencyCode, countryCode, occurredAt}``. ``eventId`` is ``"{partnerReference}:{status}"``: a status is
+reached at most once, so the id is stable and unique, and consumers dedupe on it (delivery is
+at-least-once: a publisher may die after EventBridge accepted an event and before clearing it).
+
+How nothing is lost: the transition and its event are written in one conditional update (the item's
+``outbox``, see ``pay1st_partner.repository``). :meth:`EventPublisher.publish` then sends the events and
+clears each one EventBridge accepted. Whatever is left (a crash, an EventBridge error) is re-published by
+the status poller once it is older than a minute.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pay1st_partner.observability import count, logger
+from pay1st_partner.repository import EVENT_SOURCE, OutboxEvent
+
+# put_events takes at most 10 entries per call.
+_MAX_ENTRIES = 10
+
+
+class Outbox(Protocol):
+    def clear_event(self, partner_reference: str, event_id: str) -> None: ...
+
+
+class EventPublisher:
+    def __init__(self, bus_name: str, *, client: Any = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("events")
+        self._bus = bus_name
+        self._client = client
+
+    def _entry(self, event: OutboxEvent) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "Source": EVENT_SOURCE,
+            "DetailType": event.detail_type,
+            "Detail": json.dumps(dict(event.detail), separators=(",", ":")),
+            "EventBusName": self._bus,
+        }
+        occurred_at = event.detail.get("occurredAt")
+        if isinstance(occurred_at, str):
+            entry["Time"] = datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
+        return entry
+
+    def publish(self, events: Sequence[OutboxEvent], outbox: Outbox) -> list[OutboxEvent]:
+        """Send ``events`` and clear each accepted one from ``outbox``; returns the ones sent.
+
+        Never raises for EventBridge or DynamoDB trouble: the events stay in the outbox and the poller
+        sends them later, so a committed transition is never turned into a failed request.
+        """
+        published: list[OutboxEvent] = []
+        for start in range(0, len(events), _MAX_ENTRIES):
+            chunk = events[start : start + _MAX_ENTRIES]
+            try:
+                response = self._client.put_events(Entries=[self._entry(event) for event in chunk])
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning(
+                    "events not published; the poller will retry",
+                    extra={"error_type": type(exc).__name__, "event_ids": [e.event_id for e in chunk]},
+                )
+                continue
+            for event, result in zip(chunk, response.get("Entries", []), strict=False):
+                if result.get("ErrorCode") or not result.get("EventId"):
+                    logger.warning(
+                        "event rejected by EventBridge; the poller will retry",
+                        extra={"event_id": event.event_id, "error_code": result.get("ErrorCode")},
+                    )
+                    continue
+                published.append(event)
+                self._clear(outbox, event)
+        if published:
+            count("EventsPublished", len(published))
+            logger.info("events published", extra={"event_ids": [e.event_id for e in published]})
+        return published
+
+    @staticmethod
+    def _clear(outbox: Outbox, event: OutboxEvent) -> None:
+        try:
+            outbox.clear_event(event.partner_reference, event.event_id)
+        except (ClientError, BotoCoreError) as exc:
+            # Published but still in the outbox: the poller sends it again; consumers dedupe on eventId.
+            logger.warning(
+                "published event not cleared",
+                extra={"event_id": event.event_id, "error_type": type(exc).__name__},
+            )

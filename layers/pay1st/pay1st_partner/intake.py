@@ -1,0 +1,212 @@
+"""Webhook intake (contract §10): verify, record durably, then apply; a webhook is a hint, never proof.
+
+Order, and why:
+
+1. size limit (413): the route is public;
+2. signature and timestamp over the RAW body, before parsing (401 ``missing_signature`` /
+   ``invalid_signature`` / ``stale_timestamp``); with ``WEBHOOK_SIGNATURE_MODE=off`` an unsigned event is
+   accepted, a signed one is still verified;
+3. durable record in WebhookEventsTable, or 503 ``not_recorded`` so the gateway retries;
+4. parse (400 ``invalid_json`` / ``invalid_request``; the raw event stays recorded for investigation);
+5. match it to our payment (``partnerReference``, the Pay1st ``reference``, amount and currency);
+6. apply: SUCCESSFUL only after the gateway confirms it with a §9 status query; adopting a payment whose
+   create answer was lost also goes through that query; other known statuses are applied directly
+   (conditional, never regressing); unknown statuses are recorded and never applied;
+7. answer 200: duplicates, late events, payments that are not ours and an unreachable gateway are all
+   acknowledged (the event is recorded; the poller reconciles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pay1st.errors import SignatureVerificationError, ValidationError
+from pay1st.models import WebhookEvent
+from pay1st.webhooks import has_signature_headers, verify_webhook
+
+from pay1st_partner import state
+from pay1st_partner.api import parse_json_object, raw_body
+from pay1st_partner.callbacks import is_partner_reference
+from pay1st_partner.errors import InvalidRequest, PayloadTooLarge, WebhookRejected
+from pay1st_partner.observability import count, logger
+from pay1st_partner.reconcile import AMOUNT_MISMATCH, REFERENCE_MISMATCH, Outcome, Reconciler
+from pay1st_partner.repository import PaymentRepository, utcnow
+from pay1st_partner.webhook_events import WebhookEventStore
+
+MAX_WEBHOOK_BYTES = 64 * 1024
+UNMATCHED = "unmatched"
+
+_REJECTION_CODES = {
+    SignatureVerificationError.MISSING_HEADER: "missing_signature",
+    SignatureVerificationError.MALFORMED_TIMESTAMP: "invalid_signature",
+    SignatureVerificationError.BAD_SIGNATURE: "invalid_signature",
+    SignatureVerificationError.TIMESTAMP_TOO_OLD: "stale_timestamp",
+    SignatureVerificationError.TIMESTAMP_IN_FUTURE: "stale_timestamp",
+}
+_REJECTION_MESSAGES = {
+    "missing_signature": "The webhook must carry X-SIGNATURE and X-TIMESTAMP headers.",
+    "invalid_signature": "The webhook signature could not be verified.",
+    "stale_timestamp": "The webhook timestamp is outside the accepted window.",
+}
+
+
+def raw_webhook_body(app: APIGatewayHttpResolver, max_bytes: int = MAX_WEBHOOK_BYTES) -> bytes:
+    """The exact bytes the gateway sent (what the signature covers), size-limited; rejections counted."""
+    try:
+        return raw_body(app, max_bytes)
+    except PayloadTooLarge:
+        count("WebhookRejected", reason="payload_too_large")
+        raise
+    except InvalidRequest as exc:
+        count("WebhookRejected", reason=exc.code)
+        raise
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    event_id: str
+    duplicate: bool
+    matched: bool
+    outcome: str
+    status: str | None = None  # the payment's status after processing (when matched)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"received": True, "matched": self.matched, "outcome": self.outcome}
+        if self.duplicate:
+            body["duplicate"] = True
+        if self.status is not None:
+            body["status"] = self.status
+        return body
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        *,
+        store: WebhookEventStore,
+        payments: PaymentRepository,
+        reconciler: Reconciler,
+        signing_key: Callable[[], str],
+        signature_required: bool = True,
+        tolerance_seconds: float = 300.0,
+        max_bytes: int = MAX_WEBHOOK_BYTES,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._payments = payments
+        self._reconciler = reconciler
+        self._signing_key = signing_key  # a callable: the secret is only read when a signature needs it
+        self._signature_required = signature_required
+        self._tolerance = tolerance_seconds
+        self._max_bytes = max_bytes
+        self._clock = clock
+
+    def handle(
+        self, raw_body: bytes, headers: Mapping[str, str], *, deadline: float | None = None
+    ) -> IntakeResult:
+        if len(raw_body) > self._max_bytes:
+            self._rejected("payload_too_large")
+            raise PayloadTooLarge()
+        verified = self._verify(raw_body, headers)
+        recorded = self._store.record(raw_body, signature_verified=verified)  # NotRecorded → 503
+        try:
+            event = WebhookEvent.from_dict(parse_json_object(raw_body))
+        except InvalidRequest:
+            self._store.set_outcome(recorded.event_id, "invalid_json")
+            self._rejected("invalid_json")
+            raise
+        except ValidationError as exc:
+            self._store.set_outcome(recorded.event_id, "invalid_event", field=exc.field)
+            self._rejected("invalid_event")
+            raise InvalidRequest(f"Invalid webhook event: {exc}", code="invalid_request") from None
+
+        count("WebhookAccepted")
+        log = {
+            "partnerReference": event.partner_reference,
+            "reference": event.reference,
+            "reported_status": event.status,
+            "event_id": recorded.event_id,
+            "duplicate": recorded.duplicate,
+        }
+        logger.info("webhook received", extra=log)
+        result = self._process(event, deadline=deadline)
+        matched = result is not None and result.outcome != REFERENCE_MISMATCH
+        outcome = result.outcome if result is not None else UNMATCHED
+        self._store.set_outcome(
+            recorded.event_id,
+            outcome,
+            partnerReference=event.partner_reference,
+            reference=event.reference,
+            reportedStatus=event.status,
+        )
+        logger.info("webhook processed", extra={**log, "outcome": outcome})
+        return IntakeResult(
+            event_id=recorded.event_id,
+            duplicate=recorded.duplicate,
+            matched=matched,
+            outcome=outcome,
+            status=result.record.status if result is not None and matched else None,
+        )
+
+    def _verify(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+        if not self._signature_required and not has_signature_headers(headers):
+            return False
+        try:
+            verify_webhook(
+                raw_body, headers, self._signing_key(), tolerance_seconds=self._tolerance, now=self._clock()
+            )
+        except SignatureVerificationError as exc:
+            code = _REJECTION_CODES.get(exc.reason, "invalid_signature")
+            self._rejected(code)
+            raise WebhookRejected(code, _REJECTION_MESSAGES[code]) from None
+        return True
+
+    def _process(self, event: WebhookEvent, *, deadline: float | None) -> Outcome | None:
+        # Every partnerReference we create matches this pattern; anything else (an oversized key would
+        # even be a DynamoDB error) cannot be ours.
+        record = (
+            self._payments.get(event.partner_reference)
+            if is_partner_reference(event.partner_reference)
+            else None
+        )
+        if record is None:
+            logger.info(
+                "webhook for a payment that is not ours", extra={"partnerReference": event.partner_reference}
+            )
+            return None
+        if record.reference is not None and record.reference != event.reference:
+            logger.warning(
+                "webhook reference does not match the payment",
+                extra={"partnerReference": event.partner_reference, "reference": event.reference},
+            )
+            count("StatusRejected", reason=REFERENCE_MISMATCH)
+            return Outcome(REFERENCE_MISMATCH, record)
+        if event.order_amount != record.amount or event.currency_code != record.currency_code:
+            logger.error(
+                "webhook amount or currency does not match the payment",
+                extra={"partnerReference": event.partner_reference, "reference": event.reference},
+            )
+            count("StatusRejected", reason=AMOUNT_MISMATCH)
+            return Outcome(AMOUNT_MISMATCH, record)
+
+        decision = state.decide(record.status, event.status)
+        needs_confirmation = decision.applies and (
+            event.status == state.SUCCESSFUL or record.reference is None
+        )
+        if needs_confirmation:
+            # The gateway's own answer is what gets applied (it may be further along, or not paid at all).
+            return self._reconciler.refresh(
+                record, source="webhook", reference=event.reference, deadline=deadline
+            )
+        if record.reference is None and decision.verdict is not state.Verdict.UNKNOWN:
+            # Not adopting without the gateway's confirmation: nothing to apply.
+            return Outcome(decision.verdict.value, record)
+        return self._reconciler.apply(record, event.status, source="webhook", reference=event.reference)
+
+    @staticmethod
+    def _rejected(reason: str) -> None:
+        count("WebhookRejected", reason=reason)

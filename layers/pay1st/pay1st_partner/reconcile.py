@@ -1,0 +1,229 @@
+"""Bring one payment in line with what the gateway says (§9), and apply reported statuses.
+
+Used by the webhook intake (to confirm a SUCCESSFUL before it counts, and to adopt a payment whose create
+answer was lost), by the status poller, and by ``GET /payments/{partnerReference}`` when the stored status
+is open and stale. The gateway's answer is only applied when it describes *our* payment: same
+partnerReference, same Pay1st reference (or none known yet) and the amount and currency we created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from pay1st.errors import InvalidRequestError, Pay1stError
+from pay1st.models import PaymentDetails
+
+from pay1st_partner import state
+from pay1st_partner.errors import PaymentNotFound
+from pay1st_partner.events import EventPublisher
+from pay1st_partner.observability import count, logger
+from pay1st_partner.repository import PaymentRecord, PaymentRepository, ReferenceMismatch, Transition, utcnow
+
+
+class StatusSource(Protocol):
+    """The one gateway operation reconciliation needs (``pay1st.client.Pay1stClient`` has it)."""
+
+    def get_payment(self, reference: str, *, deadline: float | None = None) -> PaymentDetails: ...
+
+
+class LazyStatusSource:
+    """Builds the gateway client on the first status query only (most requests never need one)."""
+
+    def __init__(self, factory: Callable[[], StatusSource]) -> None:
+        self._factory = factory
+
+    def get_payment(self, reference: str, *, deadline: float | None = None) -> PaymentDetails:
+        return self._factory().get_payment(reference, deadline=deadline)
+
+
+# Outcomes beyond the state verdicts ("applied", "duplicate", "stale", "conflict", "unknown_status").
+AMOUNT_MISMATCH = "amount_mismatch"
+REFERENCE_MISMATCH = "reference_mismatch"
+GATEWAY_UNAVAILABLE = "gateway_unavailable"
+GATEWAY_REJECTED = "gateway_rejected"
+NO_REFERENCE = "no_reference"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a report or a refresh did to a payment."""
+
+    outcome: str
+    record: PaymentRecord
+    transition: Transition | None = None
+    gateway_status: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.transition is not None and self.transition.applied
+
+
+class Reconciler:
+    def __init__(self, payments: PaymentRepository, gateway: StatusSource, publisher: EventPublisher) -> None:
+        self._payments = payments
+        self._gateway = gateway
+        self._publisher = publisher
+
+    def apply(
+        self, record: PaymentRecord, status: str, *, source: str, reference: str | None = None
+    ) -> Outcome:
+        """Report ``status`` for ``record``: a conditional transition, then its event is published."""
+        log = {"partnerReference": record.partner_reference, "reference": reference or record.reference}
+        try:
+            transition = self._payments.apply_status(
+                record.partner_reference, status, source=source, reference=reference
+            )
+        except ReferenceMismatch:
+            logger.warning("status report for another Pay1st reference ignored", extra=log)
+            count("StatusRejected", reason=REFERENCE_MISMATCH)
+            return Outcome(REFERENCE_MISMATCH, record)
+        verdict = transition.verdict
+        if transition.applied:
+            logger.info(
+                "payment status changed",
+                extra={**log, "from": transition.previous_status, "to": status, "source": source},
+            )
+            count("StatusTransition", status=status)
+            if transition.event is not None:
+                self._publisher.publish([transition.event], self._payments)
+        elif verdict is state.Verdict.CONFLICT:
+            logger.error(
+                "conflicting final status recorded",
+                extra={**log, "recorded": transition.previous_status, "reported": status, "source": source},
+            )
+            count("StatusConflict")
+        elif verdict is state.Verdict.UNKNOWN:
+            logger.warning(
+                "unknown payment status recorded", extra={**log, "reported": status, "source": source}
+            )
+        return Outcome(verdict.value, transition.record, transition)
+
+    def refresh(
+        self,
+        record: PaymentRecord,
+        *,
+        source: str,
+        reference: str | None = None,
+        deadline: float | None = None,
+    ) -> Outcome:
+        """Ask the gateway for the payment's status and apply it if it describes our payment.
+
+        ``reference`` is the Pay1st reference to ask about when we have none yet (a webhook adopting a
+        payment whose create answer was lost). Gateway trouble is an outcome, never an exception: the
+        poller will try again.
+        """
+        query_reference = record.reference or reference
+        log = {"partnerReference": record.partner_reference, "reference": query_reference}
+        if query_reference is None:
+            return Outcome(NO_REFERENCE, record)
+        try:
+            details = self._gateway.get_payment(query_reference, deadline=deadline)
+        except InvalidRequestError as exc:
+            logger.warning(
+                "gateway refused the status query",
+                extra={
+                    **log,
+                    "status": exc.status,
+                    "error_code": exc.error_code,
+                    "session_id": exc.session_id,
+                },
+            )
+            return Outcome(GATEWAY_REJECTED, self._touch(record))
+        except Pay1stError as exc:
+            logger.warning(
+                "gateway status query failed",
+                extra={
+                    **log,
+                    "error_type": type(exc).__name__,
+                    "status": getattr(exc, "status", None),
+                    "session_id": getattr(exc, "session_id", None),
+                },
+            )
+            return Outcome(GATEWAY_UNAVAILABLE, self._touch(record))
+
+        problem = mismatch(record, details)
+        if problem is not None:
+            logger.error(
+                "gateway answer does not match the payment",
+                extra={**log, "problem": problem, "gateway_status": details.status},
+            )
+            count("StatusRejected", reason=problem)
+            return Outcome(problem, self._touch(record), gateway_status=details.status)
+
+        outcome = self.apply(record, details.status, source=source, reference=details.reference)
+        after = outcome.record if outcome.applied else self._touch(outcome.record)
+        return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
+
+    def _touch(self, record: PaymentRecord) -> PaymentRecord:
+        """Note the check on payments the poller sees (those with a reference); the record after it."""
+        if record.reference is None:
+            return record
+        return self._payments.touch_checked(record.partner_reference) or record
+
+
+def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:
+    """Why a §9 answer does not describe ``record`` (None when it does)."""
+    if details.partner_reference != record.partner_reference:
+        return REFERENCE_MISMATCH
+    if record.reference is not None and details.reference != record.reference:
+        return REFERENCE_MISMATCH
+    if details.amount != record.amount or details.currency_code != record.currency_code:
+        return AMOUNT_MISMATCH
+    return None
+
+
+# ------------------------------------------------------------------------------ payment status route
+
+
+def is_stale(record: PaymentRecord, *, now: datetime, stale_after: float) -> bool:
+    """Open, known to the gateway, and not written or checked for ``stale_after`` seconds."""
+    if not record.is_open or record.reference is None:
+        return False
+    updated = datetime.fromisoformat(record.updated_at.replace("Z", "+00:00"))
+    return now - updated >= timedelta(seconds=stale_after)
+
+
+def current_payment(
+    partner_reference: str,
+    *,
+    payments: PaymentRepository,
+    reconciler: Reconciler,
+    stale_after: float,
+    deadline: float | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> PaymentRecord:
+    """The stored payment, refreshed from the gateway first when open and stale (404 when unknown)."""
+    record = payments.get(partner_reference)
+    if record is None:
+        raise PaymentNotFound()
+    if is_stale(record, now=clock(), stale_after=stale_after):
+        # If the gateway cannot be reached the stored status is still the best answer we have.
+        record = reconciler.refresh(record, source="status", deadline=deadline).record
+    return record
+
+
+def payment_view(record: PaymentRecord) -> dict[str, Any]:
+    """The partner-facing JSON of a payment (money as decimal strings; nothing internal or secret)."""
+    view: dict[str, Any] = {
+        "partnerReference": record.partner_reference,
+        "reference": record.reference,
+        "status": record.status,
+        "amount": format(record.amount, "f"),
+        "currencyCode": record.currency_code,
+        "countryCode": record.country_code,
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
+        "lastCheckedAt": record.last_checked_at,
+    }
+    if record.channel_id is not None:
+        view["channelId"] = record.channel_id
+    if record.fulfilment is not None:
+        view["fulfilment"] = {
+            "status": "DELIVERED" if record.fulfilment.get("deliveredAt") else "QUEUED",
+            "recordedAt": record.fulfilment.get("recordedAt"),
+            "deliveredAt": record.fulfilment.get("deliveredAt"),
+        }
+    return view

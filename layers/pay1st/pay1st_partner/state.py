@@ -1,0 +1,120 @@
+"""Payment statuses and the transitions allowed between them, as data plus pure functions.
+
+Two internal statuses come before the gateway's own (contract §9):
+
+- ``CREATING``: the partnerReference is claimed and the gateway create call is in flight.
+- ``CREATE_UNKNOWN``: the create call ended without a definitive answer; a later webhook (or a retried
+  create) carrying our partnerReference and the gateway's reference adopts the payment.
+
+The gateway's lifecycle is ``NEW → PENDING → {SUCCESSFUL, FAILED, CANCELLED, ABANDONED}``, ``NEW → final``
+is allowed and finals are terminal. The graph has no cycles, so every status is reached at most once: that
+is what makes ``"{partnerReference}:{status}"`` a stable, unique event id. Any other status the gateway
+sends (PAY_OFFLINE, REFUND, CHARGEBACK, ...) is *unknown*: recorded, never a transition, never paid.
+
+The repository turns :func:`decide` into conditional writes; nothing here touches AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+CREATING = "CREATING"
+CREATE_UNKNOWN = "CREATE_UNKNOWN"
+NEW = "NEW"
+PENDING = "PENDING"
+SUCCESSFUL = "SUCCESSFUL"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+ABANDONED = "ABANDONED"
+
+INTERNAL_STATUSES = frozenset({CREATING, CREATE_UNKNOWN})
+FINAL_STATUSES = frozenset({SUCCESSFUL, FAILED, CANCELLED, ABANDONED})
+GATEWAY_STATUSES = frozenset({NEW, PENDING}) | FINAL_STATUSES
+ALL_STATUSES = INTERNAL_STATUSES | GATEWAY_STATUSES
+
+# Where each status may go next. Adoption (CREATING/CREATE_UNKNOWN → any gateway status) happens when
+# the gateway tells us about a payment whose create answer we never saw.
+ALLOWED_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    CREATING: frozenset({CREATE_UNKNOWN}) | GATEWAY_STATUSES,
+    CREATE_UNKNOWN: GATEWAY_STATUSES,
+    NEW: frozenset({PENDING}) | FINAL_STATUSES,
+    PENDING: FINAL_STATUSES,
+    SUCCESSFUL: frozenset(),
+    FAILED: frozenset(),
+    CANCELLED: frozenset(),
+    ABANDONED: frozenset(),
+}
+
+
+class Verdict(StrEnum):
+    """What to do with a reported status, given the current one."""
+
+    APPLY = "applied"  # an allowed transition: write it (conditionally) and emit its event
+    SAME = "duplicate"  # already in that status: acknowledge, nothing to do
+    STALE = "stale"  # an earlier status arriving late (out of order): acknowledge, nothing to do
+    CONFLICT = "conflict"  # a different final after a final: record it and alarm, never apply
+    UNKNOWN = "unknown_status"  # not a status we know: record it, never apply
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    current: str
+    reported: str
+
+    @property
+    def applies(self) -> bool:
+        return self.verdict is Verdict.APPLY
+
+
+def is_known(status: str) -> bool:
+    return status in GATEWAY_STATUSES
+
+
+def is_final(status: str) -> bool:
+    return status in FINAL_STATUSES
+
+
+def is_open(status: str) -> bool:
+    """Open = may still change; internal statuses are open too (they wait for the gateway)."""
+    return status in ALL_STATUSES and status not in FINAL_STATUSES
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in ALLOWED_TRANSITIONS.get(current, frozenset())
+
+
+def predecessors(target: str) -> frozenset[str]:
+    """Every status from which ``target`` may be reached (what a conditional write accepts)."""
+    return frozenset(source for source, targets in ALLOWED_TRANSITIONS.items() if target in targets)
+
+
+def decide(current: str, reported: str) -> Decision:
+    """Classify a reported gateway status against the current one."""
+    if reported not in GATEWAY_STATUSES:
+        verdict = Verdict.UNKNOWN
+    elif reported == current:
+        verdict = Verdict.SAME
+    elif can_transition(current, reported):
+        verdict = Verdict.APPLY
+    elif is_final(current) and is_final(reported):
+        verdict = Verdict.CONFLICT
+    else:
+        verdict = Verdict.STALE
+    return Decision(verdict=verdict, current=current, reported=reported)
+
+
+# EventBridge detail-type per status reached; NEW has none (see pay1st_partner.events).
+DETAIL_TYPES: Mapping[str, str] = {
+    PENDING: "Payment Pending",
+    SUCCESSFUL: "Payment Succeeded",
+    FAILED: "Payment Failed",
+    CANCELLED: "Payment Cancelled",
+    ABANDONED: "Payment Abandoned",
+}
+
+
+def detail_type(status: str) -> str | None:
+    return DETAIL_TYPES.get(status)

@@ -1,0 +1,124 @@
+"""The durable record of every webhook received (WebhookEventsTable), written before anything acts on it.
+
+Keyed by ``eventId`` = sha256 hex of the raw body, so a redelivered event lands on the same item (counted,
+flagged as a duplicate) and is processed again: processing is idempotent, and a delivery whose first
+processing crashed after recording must still be applied. Items expire through the table's TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pay1st_partner.errors import NotRecorded
+from pay1st_partner.observability import logger
+from pay1st_partner.repository import isoformat, utcnow
+
+DEFAULT_RETENTION = timedelta(days=90)
+
+
+def event_id(raw_body: bytes) -> str:
+    return hashlib.sha256(raw_body).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordedWebhook:
+    event_id: str
+    duplicate: bool
+
+
+class WebhookEventStore:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any = None,
+        clock: Callable[[], datetime] = utcnow,
+        retention: timedelta = DEFAULT_RETENTION,
+    ) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("dynamodb")
+        self._table = table_name
+        self._client = client
+        self._clock = clock
+        self._retention = retention
+
+    def record(self, raw_body: bytes, *, signature_verified: bool) -> RecordedWebhook:
+        """Store the raw body (once per distinct body). Raises :class:`NotRecorded` when it cannot."""
+        key = event_id(raw_body)
+        now = self._clock()
+        try:
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item={
+                        "eventId": {"S": key},
+                        "body": {"B": raw_body},
+                        "receivedAt": {"S": isoformat(now)},
+                        "lastReceivedAt": {"S": isoformat(now)},
+                        "receivedCount": {"N": "1"},
+                        "signatureVerified": {"BOOL": signature_verified},
+                        "outcome": {"S": "received"},
+                        "expiresAt": {"N": str(int((now + self._retention).timestamp()))},
+                    },
+                    ConditionExpression="attribute_not_exists(eventId)",
+                )
+                return RecordedWebhook(event_id=key, duplicate=False)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+            self._client.update_item(
+                TableName=self._table,
+                Key={"eventId": {"S": key}},
+                UpdateExpression="SET lastReceivedAt = :now ADD receivedCount :one",
+                ExpressionAttributeValues={":now": {"S": isoformat(now)}, ":one": {"N": "1"}},
+            )
+            return RecordedWebhook(event_id=key, duplicate=True)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("webhook not recorded", extra={"event_id": key, "error_type": type(exc).__name__})
+            raise NotRecorded() from exc
+
+    def set_outcome(self, key: str, outcome: str, **details: str | None) -> None:
+        """Note what processing made of the event; best effort (the event itself is already stored)."""
+        values: dict[str, Any] = {":outcome": {"S": outcome}, ":now": {"S": isoformat(self._clock())}}
+        sets = ["outcome = :outcome", "processedAt = :now"]
+        names: dict[str, str] = {}
+        for index, (name, value) in enumerate(sorted(details.items())):
+            if value is None:
+                continue
+            names[f"#d{index}"] = name
+            values[f":d{index}"] = {"S": value}
+            sets.append(f"#d{index} = :d{index}")
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"eventId": {"S": key}},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            self._client.update_item(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning(
+                "webhook outcome not saved", extra={"event_id": key, "error_type": type(exc).__name__}
+            )
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        """The stored record, deserialized (for operators and tests)."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        item = self._client.get_item(
+            TableName=self._table, Key={"eventId": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        deserializer = TypeDeserializer()
+        return {name: deserializer.deserialize(value) for name, value in item.items()}

@@ -1,0 +1,123 @@
+"""The scheduled status poller: the real handler on moto, querying the Pay1st sandbox over HTTP."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pay1st_partner import runtime
+from pay1st_partner.repository import PaymentRepository
+
+from tests.conftest import FakeLambdaContext
+from tests.functions.inbound import STATUS_QUERY_ROUTE, create_at_sandbox, route_count
+
+# An EventBridge scheduled event, as `sam local generate-event eventbridge scheduled-event` makes it.
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-01-15T10:30:00Z",
+    "region": "eu-west-1",
+    "resources": ["arn:aws:events:eu-west-1:123456789012:rule/pay1st-status-poller"],
+    "detail": {},
+}
+
+
+def poll(context: Any = None) -> dict[str, Any]:
+    from functions.status_poller import app
+
+    result: dict[str, Any] = app.lambda_handler(SCHEDULED_EVENT, context or FakeLambdaContext())
+    return result
+
+
+@pytest.fixture
+def no_min_age(monkeypatch: pytest.MonkeyPatch, aws: Any) -> None:
+    monkeypatch.setenv("POLL_MIN_AGE_SECONDS", "0.01")
+    runtime.reset()
+
+
+def test_lost_webhooks_are_caught_and_expired_payments_closed(
+    aws: Any, sandbox: Any, no_min_age: None
+) -> None:
+    # Given three payments whose webhooks are all lost: one paid, one abandoned, one still open
+    sandbox.control.set_faults(webhook_drop_rate=1.0)
+    paid = create_at_sandbox("order-paid")
+    abandoned = create_at_sandbox("order-abandoned")
+    create_at_sandbox("order-open")
+    sandbox.control.settle(paid.reference, "pay")
+    sandbox.control.settle(abandoned.reference, "abandon")
+    time.sleep(0.05)
+    # When the poller runs
+    report = poll()
+    # Then each open payment was queried once and what the gateway said was applied and announced
+    assert report["checked"] == 3
+    assert report["outcomes"] == {"applied": 2, "duplicate": 1}
+    payments = runtime.payments()
+    assert payments.get("order-paid").status == "SUCCESSFUL"  # type: ignore[union-attr]
+    assert payments.get("order-abandoned").status == "ABANDONED"  # type: ignore[union-attr]
+    assert payments.get("order-open").status == "NEW"  # type: ignore[union-attr]
+    assert sorted(e["detail-type"] for e in aws.published_events()) == [
+        "Payment Abandoned",
+        "Payment Succeeded",
+    ]
+    # And the next run only looks at the payment that is still open
+    queries = route_count(sandbox, STATUS_QUERY_ROUTE)
+    time.sleep(0.05)
+    assert poll()["checked"] == 1
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries + 1
+
+
+def test_young_payments_are_left_alone(aws: Any, sandbox: Any) -> None:
+    create_at_sandbox("order-young")
+    queries = route_count(sandbox, STATUS_QUERY_ROUTE)
+    assert poll()["checked"] == 0  # POLL_MIN_AGE_SECONDS defaults to 120
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries
+
+
+def test_work_per_run_is_bounded_by_the_batch_size(
+    aws: Any, sandbox: Any, no_min_age: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLL_BATCH_SIZE", "2")
+    runtime.reset()
+    for index in range(3):
+        create_at_sandbox(f"order-{index}")
+    time.sleep(0.05)
+    assert poll()["checked"] == 2
+    time.sleep(0.05)
+    assert poll()["checked"] == 2  # round-robin: the third one, then the oldest checked again
+
+
+def test_a_run_with_too_little_time_left_checks_nothing(aws: Any, sandbox: Any, no_min_age: None) -> None:
+    create_at_sandbox("order-late")
+    time.sleep(0.05)
+    report = poll(FakeLambdaContext(timeout_seconds=3))
+    assert report["checked"] == 0 and report["skippedForTime"] == 1
+
+
+def test_events_lost_between_commit_and_publish_are_republished(aws: Any, sandbox: Any) -> None:
+    # Given a transition committed two minutes ago whose publisher died before publishing
+    create_at_sandbox("order-crashed")
+    two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
+    crashed = PaymentRepository("PaymentsTable", client=aws.dynamodb, clock=lambda: two_minutes_ago)
+    assert crashed.apply_status("order-crashed", "FAILED", source="webhook").applied
+    assert aws.published_events() == []
+    # When the poller runs (twice)
+    first = poll()
+    second = poll()
+    # Then the event went out exactly once, with its stable id
+    assert first["republished"] == 1 and second["republished"] == 0
+    [event] = aws.published_events()
+    assert event["detail-type"] == "Payment Failed" and event["detail"]["eventId"] == "order-crashed:FAILED"
+
+
+def test_gateway_down_is_survived_and_reported(aws: Any, sandbox: Any, no_min_age: None) -> None:
+    create_at_sandbox("order-down")
+    sandbox.control.set_faults(rate_5xx={STATUS_QUERY_ROUTE: 1.0}, server_error_status=503)
+    time.sleep(0.05)
+    report = poll()
+    assert report["outcomes"] == {"gateway_unavailable": 1}
+    assert runtime.payments().get("order-down").status == "NEW"  # type: ignore[union-attr]

@@ -1,0 +1,377 @@
+"""PaymentRepository on moto: claims, conditional transitions, the outbox and fulfilment records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pay1st.models import FulfilmentItem
+from pay1st_partner.errors import PaymentConflict, PaymentNotFound
+from pay1st_partner.repository import PaymentRepository, ReferenceMismatch, fingerprint
+from pay1st_partner.state import Verdict
+
+from tests.partner.helpers import Clock, created_payment, payment_request
+
+
+def raw_item(aws: Any, partner_reference: str) -> dict[str, Any]:
+    return aws.dynamodb.get_item(
+        TableName="PaymentsTable", Key={"partnerReference": {"S": partner_reference}}
+    )["Item"]
+
+
+# ---------------------------------------------------------------------------- fingerprint
+
+
+def test_fingerprint_ignores_how_an_amount_is_written_but_not_what_it_is() -> None:
+    assert fingerprint(payment_request(amount="250.50")) == fingerprint(payment_request(amount="250.5"))
+    assert fingerprint(payment_request(amount="250.50")) != fingerprint(payment_request(amount="250.51"))
+    assert fingerprint(payment_request(currency="NGN", country="NG")) != fingerprint(payment_request())
+
+
+def test_fingerprint_ignores_the_partner_reference_and_metadata() -> None:
+    assert fingerprint(payment_request("a")) == fingerprint(payment_request("b"))
+
+
+# ---------------------------------------------------------------------------- claim / create
+
+
+def test_claim_creates_a_creating_item_once(repo: PaymentRepository) -> None:
+    # Given a create request
+    request = payment_request()
+    # When it is claimed twice
+    first = repo.claim(request, fingerprint(request), "ch-1")
+    second = repo.claim(request, fingerprint(request), None)
+    # Then the first claim wins and the second sees the first's record
+    assert first.created and not second.created
+    assert second.record == first.record
+    assert first.record.status == "CREATING"
+    assert first.record.channel_id == "ch-1"
+    assert first.record.amount == Decimal("250.50")
+    assert first.record.products == request.products
+    assert first.record.metadata == request.metadata
+    assert first.record.reference is None and first.record.is_open
+
+
+def test_amounts_read_back_exactly_as_written(repo: PaymentRepository, aws: Any) -> None:
+    request = payment_request(amount="250.50")
+    repo.claim(request, fingerprint(request), None)
+    record = repo.get("order-1001")
+    assert record is not None and str(record.amount) == "250.50"
+    assert str(record.products[0].price) == "250.50"
+
+
+def test_claimed_payment_is_not_open_for_the_poller_until_it_has_a_reference(
+    repo: PaymentRepository, aws: Any
+) -> None:
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    assert "openMarker" not in raw_item(aws, "order-1001")
+
+
+def test_mark_created_moves_to_new_with_the_reference(
+    repo: PaymentRepository, aws: Any, clock: Clock
+) -> None:
+    # Given a claimed payment
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    clock.advance(2)
+    # When the gateway's answer arrives
+    record = repo.mark_created("order-1001", created_payment(request))
+    # Then it is NEW, open and findable by the Pay1st reference
+    assert record.status == "NEW" and record.reference == "C-113976984708914-P"
+    assert record.updated_at == "2026-01-15T10:30:02.000Z" and record.created_at == "2026-01-15T10:30:00.000Z"
+    assert raw_item(aws, "order-1001")["openMarker"] == {"S": "OPEN"}
+    assert repo.find_by_reference("C-113976984708914-P") == record
+    assert repo.find_by_reference("C-other-P") is None
+
+
+def test_mark_created_after_unknown_outcome_adopts(repo: PaymentRepository) -> None:
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    repo.mark_outcome_unknown("order-1001")
+    assert repo.get("order-1001").status == "CREATE_UNKNOWN"  # type: ignore[union-attr]
+    assert repo.mark_created("order-1001", created_payment(request)).status == "NEW"
+
+
+def test_mark_created_when_a_webhook_adopted_it_first_returns_the_moved_on_payment(
+    repo: PaymentRepository,
+) -> None:
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    repo.mark_outcome_unknown("order-1001")
+    repo.apply_status("order-1001", "PENDING", source="webhook", reference="C-113976984708914-P")
+    record = repo.mark_created("order-1001", created_payment(request))
+    assert record.status == "PENDING"
+
+
+def test_mark_created_with_another_reference_after_adoption_conflicts(repo: PaymentRepository) -> None:
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    repo.apply_status("order-1001", "PENDING", source="webhook", reference="C-1-P")
+    with pytest.raises(PaymentConflict):
+        repo.mark_created("order-1001", created_payment(request, "C-2-P"))
+
+
+def test_mark_outcome_unknown_only_from_creating(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    repo.mark_outcome_unknown("order-1001")
+    assert repo.get("order-1001").status == "NEW"  # type: ignore[union-attr]
+
+
+def test_release_claim_deletes_only_a_creating_item(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    request = payment_request("order-2")
+    repo.claim(request, fingerprint(request), None)
+    repo.release_claim("order-2")
+    assert repo.get("order-2") is None
+    assert repo.claim(request, fingerprint(request), None).created
+
+    new_payment("order-3")
+    repo.release_claim("order-3")
+    assert repo.get("order-3") is not None
+
+
+# ---------------------------------------------------------------------------- transitions
+
+
+def test_a_transition_writes_status_and_outbox_event_together(
+    repo: PaymentRepository, new_payment: Callable[..., Any], aws: Any, clock: Clock
+) -> None:
+    # Given a NEW payment
+    new_payment()
+    clock.advance(5)
+    # When the gateway reports SUCCESSFUL
+    transition = repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    # Then the status moved, the payment left the open index and the event waits in the outbox
+    assert transition.applied and transition.previous_status == "NEW"
+    assert transition.record.status == "SUCCESSFUL" and transition.record.is_final
+    assert transition.event is not None
+    assert transition.event.event_id == "order-1001:SUCCESSFUL"
+    assert transition.event.detail_type == "Payment Succeeded"
+    assert dict(transition.event.detail) == {
+        "eventId": "order-1001:SUCCESSFUL",
+        "partnerReference": "order-1001",
+        "reference": "C-order-1001-P",
+        "status": "SUCCESSFUL",
+        "previousStatus": "NEW",
+        "amount": "250.50",
+        "currencyCode": "ZAR",
+        "countryCode": "ZA",
+        "occurredAt": "2026-01-15T10:30:05.000Z",
+    }
+    item = raw_item(aws, "order-1001")
+    assert "openMarker" not in item
+    assert item["outboxMarker"] == {"S": "PENDING"}
+    assert json.loads(item["outbox"]["M"]["order-1001:SUCCESSFUL"]["S"])["detail"]["status"] == "SUCCESSFUL"
+    assert transition.record.pending_event_ids == ("order-1001:SUCCESSFUL",)
+
+
+def test_duplicates_and_late_statuses_change_nothing(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    assert repo.apply_status("order-1001", "PENDING", source="webhook").applied
+    again = repo.apply_status("order-1001", "PENDING", source="webhook")
+    late = repo.apply_status("order-1001", "NEW", source="webhook")
+    assert again.verdict is Verdict.SAME and again.event is None
+    assert late.verdict is Verdict.STALE and late.event is None
+    assert repo.get("order-1001").status == "PENDING"  # type: ignore[union-attr]
+
+
+def test_new_after_adoption_emits_no_event(repo: PaymentRepository) -> None:
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    repo.mark_outcome_unknown("order-1001")
+    transition = repo.apply_status("order-1001", "NEW", source="webhook", reference="C-1-P")
+    assert transition.applied and transition.event is None
+    assert transition.record.reference == "C-1-P"
+
+
+def test_a_payment_without_reference_needs_one_to_change(repo: PaymentRepository) -> None:
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    with pytest.raises(ValueError, match="reference"):
+        repo.apply_status("order-1001", "PENDING", source="webhook")
+
+
+def test_a_report_with_another_reference_is_refused(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    with pytest.raises(ReferenceMismatch):
+        repo.apply_status("order-1001", "SUCCESSFUL", source="webhook", reference="C-someone-else-P")
+    assert repo.get("order-1001").status == "NEW"  # type: ignore[union-attr]
+
+
+def test_final_vs_final_is_recorded_once_as_a_conflict(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    repo.apply_status("order-1001", "FAILED", source="webhook")
+    first = repo.apply_status("order-1001", "SUCCESSFUL", source="poller")
+    second = repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    assert first.verdict is Verdict.CONFLICT and second.verdict is Verdict.CONFLICT
+    record = repo.get("order-1001")
+    assert record is not None and record.status == "FAILED"
+    assert [dict(c) for c in record.conflicts] == [
+        {
+            "status": "SUCCESSFUL",
+            "recordedStatus": "FAILED",
+            "at": "2026-01-15T10:30:00.000Z",
+            "source": "poller",
+        }
+    ]
+
+
+def test_unknown_status_is_recorded_not_applied(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    transition = repo.apply_status("order-1001", "PAY_OFFLINE", source="webhook")
+    assert transition.verdict is Verdict.UNKNOWN and transition.event is None
+    assert transition.record.status == "NEW" and transition.record.last_unknown_status == "PAY_OFFLINE"
+
+
+def test_unknown_payment_raises_not_found(repo: PaymentRepository) -> None:
+    with pytest.raises(PaymentNotFound):
+        repo.apply_status("nope", "SUCCESSFUL", source="webhook")
+
+
+def test_a_lost_race_is_decided_again(
+    repo: PaymentRepository, new_payment: Callable[..., Any], aws: Any
+) -> None:
+    # Given a writer that moves the payment to PENDING just before our conditional write
+    new_payment()
+    real_update = aws.dynamodb.update_item
+    raced = False
+
+    def racing_update(**kwargs: Any) -> Any:
+        nonlocal raced
+        if not raced and ":current" in kwargs.get("ExpressionAttributeValues", {}):
+            raced = True
+            other = PaymentRepository("PaymentsTable", client=aws.dynamodb)
+            other.apply_status("order-1001", "PENDING", source="other")
+        return real_update(**kwargs)
+
+    racing = PaymentRepository("PaymentsTable", client=_Proxy(aws.dynamodb, update_item=racing_update))
+    # When we report SUCCESSFUL
+    transition = racing.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    # Then our write failed its condition, was re-decided from PENDING, and applied with the right previous status
+    assert raced and transition.applied and transition.previous_status == "PENDING"
+    assert repo.get("order-1001").pending_event_ids == ("order-1001:PENDING", "order-1001:SUCCESSFUL")  # type: ignore[union-attr]
+
+
+class _Proxy:
+    def __init__(self, target: Any, **overrides: Any) -> None:
+        self._target = target
+        self._overrides = overrides
+
+    def __getattr__(self, name: str) -> Any:
+        return self._overrides.get(name) or getattr(self._target, name)
+
+
+# ---------------------------------------------------------------------------- poller queries
+
+
+def test_open_payments_are_the_least_recently_touched_older_than_the_cutoff(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock
+) -> None:
+    # Given three payments created a minute apart, one of them already final
+    for name in ("a", "b", "c"):
+        new_payment(name)
+        clock.advance(60)
+    repo.apply_status("b", "FAILED", source="webhook")
+    # When asked for open payments older than "now"
+    found = repo.open_payments(older_than=clock(), limit=10)
+    # Then the final one is not there and the oldest comes first
+    assert [r.partner_reference for r in found] == ["a", "c"]
+    # And a check moves a payment to the back of the queue
+    clock.advance(1)
+    repo.touch_checked("a")
+    clock.advance(1)
+    assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=10)] == ["c", "a"]
+    assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=1)] == ["c"]
+    assert repo.get("a").last_checked_at == "2026-01-15T10:33:01.000Z"  # type: ignore[union-attr]
+
+
+def test_pending_events_and_clear_event(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, aws: Any
+) -> None:
+    # Given two committed transitions on one payment
+    new_payment()
+    repo.apply_status("order-1001", "PENDING", source="webhook")
+    clock.advance(1)
+    repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    # When the outbox is read before and after the cutoff
+    assert repo.pending_events(older_than=clock() - timedelta(seconds=30), limit=10) == []
+    clock.advance(60)
+    pending = repo.pending_events(older_than=clock(), limit=10)
+    # Then both events are there, and clearing them one by one empties the outbox and drops the markers
+    assert sorted(e.event_id for e in pending) == ["order-1001:PENDING", "order-1001:SUCCESSFUL"]
+    repo.clear_event("order-1001", "order-1001:PENDING")
+    assert raw_item(aws, "order-1001")["outboxMarker"] == {"S": "PENDING"}
+    repo.clear_event("order-1001", "order-1001:SUCCESSFUL")
+    repo.clear_event("order-1001", "order-1001:SUCCESSFUL")  # twice is harmless
+    item = raw_item(aws, "order-1001")
+    assert "outboxMarker" not in item and "outboxSince" not in item and item["outbox"] == {"M": {}}
+    assert repo.pending_events(older_than=clock(), limit=10) == []
+
+
+# ---------------------------------------------------------------------------- fulfilment
+
+
+def _items(quantity: int = 1, when: datetime | None = None) -> list[FulfilmentItem]:
+    return [
+        FulfilmentItem(
+            sku="GEM-500", quantity=quantity, fulfilment_time=when or datetime(2026, 1, 15, tzinfo=UTC)
+        )
+    ]
+
+
+def test_fulfilment_needs_a_successful_payment(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    with pytest.raises(PaymentConflict) as caught:
+        repo.record_fulfilment("order-1001", _items())
+    assert caught.value.code == "payment_not_successful"
+    with pytest.raises(PaymentNotFound):
+        repo.record_fulfilment("nope", _items())
+
+
+def test_fulfilment_is_recorded_once_and_repeats_are_idempotent(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    # Given a paid payment
+    new_payment()
+    repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    # When the fulfilment is recorded, then repeated with a later time, then changed
+    first = repo.record_fulfilment("order-1001", _items())
+    again = repo.record_fulfilment("order-1001", _items(when=datetime(2026, 1, 16, tzinfo=UTC)))
+    # Then the repeat returns the first record, the change is a conflict
+    assert first.fulfilment == again.fulfilment
+    assert first.fulfilment_items() == tuple(_items())
+    with pytest.raises(PaymentConflict) as caught:
+        repo.record_fulfilment("order-1001", _items(quantity=2))
+    assert caught.value.code == "fulfilment_conflict"
+
+
+def test_fulfilment_delivery_is_marked_once(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock
+) -> None:
+    new_payment()
+    repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    repo.record_fulfilment("order-1001", _items())
+    repo.mark_fulfilment_delivered("order-1001")
+    clock.advance(10)
+    repo.mark_fulfilment_delivered("order-1001")
+    record = repo.get("order-1001")
+    assert record is not None and record.fulfilment is not None
+    assert record.fulfilment["deliveredAt"] == "2026-01-15T10:30:00.000Z"
