@@ -175,6 +175,36 @@ def test_a_create_still_in_flight_is_409_create_in_progress(aws, sandbox, lambda
     assert _creates(sandbox) == 0
 
 
+def test_a_claim_abandoned_by_a_killed_invocation_is_created_on_repeat(
+    aws, sandbox, lambda_context, http_event
+):
+    # Given an invocation claimed the reference and was killed before calling the gateway
+    # (a Lambda timeout runs no except/finally), three minutes ago
+    from pay1st_partner.payments import parse_create_request
+    from pay1st_partner.repository import fingerprint
+
+    request = parse_create_request(
+        json.loads(create_body("order-orphan"), parse_float=__import__("decimal").Decimal)
+    )
+    payment_request = request.to_request(PUBLIC_BASE_URL)
+    runtime.payments().claim(payment_request, fingerprint(payment_request), None)
+    aws.dynamodb.update_item(
+        TableName="PaymentsTable",
+        Key={"partnerReference": {"S": "order-orphan"}},
+        UpdateExpression="SET updatedAt = :old",
+        ExpressionAttributeValues={":old": {"S": "2026-01-15T10:30:00.000Z"}},
+    )
+
+    # When the partner retries
+    result = create(http_event, lambda_context, create_body("order-orphan"))
+
+    # Then the payment is created once at the gateway and recorded as NEW
+    assert result.status == 201
+    assert result.body["status"] == "NEW"
+    assert _item(aws, "order-orphan")["status"]["S"] == "NEW"
+    assert _creates(sandbox) == 1
+
+
 # --- gateway failures -----------------------------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ never be stored, and it cannot answer our own 409 codes for a different body):
 - a repeat with the same fingerprint returns the same payment with a fresh checkout link and no second
   gateway create;
 - a different amount, currency, country or products for a claimed reference → 409 ``payment_conflict``;
-- a claim whose create is still in flight → 409 ``create_in_progress``;
+- a claim whose create is still in flight → 409 ``create_in_progress``; a claim left ``CREATING`` for
+  longer than any invocation can run (its Lambda was killed mid-call) is treated as ``CREATE_UNKNOWN``;
 - a create whose outcome is unknown → the payment is kept as ``CREATE_UNKNOWN`` and 502
   ``create_outcome_unknown``. A repeat of such a request asks the gateway again with the SAME
   partnerReference: the gateway refuses a partnerReference it already has, so this can never create
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,9 @@ MAX_METADATA = 20
 _TOP_LEVEL_FIELDS = frozenset(
     {"partnerReference", "amount", "currencyCode", "countryCode", "products", "metadata", "channelId"}
 )
+# Longer than any create invocation can last (the template's function Timeout is 15 s): a claim still
+# CREATING after this belongs to a Lambda that was killed mid-call and will never finish it.
+STALE_CLAIM_AGE = timedelta(minutes=2)
 _PRODUCT_FIELDS = frozenset({"title", "sku", "price", "quantity", "currencyCode"})
 _METADATA_FIELDS = frozenset({"key", "value"})
 
@@ -266,14 +271,20 @@ def create_payment(
                 code="payment_conflict",
             )
         if existing.status == state.CREATING:
-            raise PaymentConflict(
-                "This payment is still being created; retry shortly.", code="create_in_progress"
+            if not _is_stale(existing.updated_at):
+                raise PaymentConflict(
+                    "This payment is still being created; retry shortly.", code="create_in_progress"
+                )
+            logger.warning(
+                "abandoned create claim taken over", extra={"partner_reference": existing.partner_reference}
             )
-        if existing.status != state.CREATE_UNKNOWN:
+            repository.mark_outcome_unknown(existing.partner_reference)
+        elif existing.status != state.CREATE_UNKNOWN:
             logger.info("create repeated", extra={"partner_reference": existing.partner_reference})
             channel_id = command.channel_id or existing.channel_id
             return CreatePaymentResult(existing, _checkout(gateway, existing, channel_id, deadline), False)
-        # CREATE_UNKNOWN: ask again with the same partnerReference (see the module docstring).
+        # CREATE_UNKNOWN (or an abandoned CREATING): ask again with the same partnerReference (see the
+        # module docstring).
 
     created = _create_at_gateway(
         request, claim_is_new=claim.created, repository=repository, gateway=gateway, deadline=deadline
@@ -285,6 +296,11 @@ def create_payment(
         extra={"partner_reference": record.partner_reference, "reference": record.reference},
     )
     return CreatePaymentResult(record, _checkout(gateway, record, command.channel_id, deadline), True)
+
+
+def _is_stale(updated_at: str) -> bool:
+    moment = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+    return datetime.now(UTC) - moment > STALE_CLAIM_AGE
 
 
 def _create_at_gateway(
