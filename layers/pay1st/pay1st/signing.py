@@ -44,4 +44,7 @@ def parse_timestamp(value: str) -> datetime:
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError("timestamp has no timezone")
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00: valid ISO, but no UTC datetime exists
+        raise ValueError("timestamp out of range") from None

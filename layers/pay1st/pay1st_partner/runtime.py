@@ -36,10 +36,16 @@ def settings() -> Settings:
 
 @functools.cache
 def boto3_client(service: str) -> Any:
-    """One boto3 client per service per container (endpoint and region from the environment)."""
-    import boto3
+    """One boto3 client per service per container (endpoint and region from the environment).
 
-    return boto3.client(service)  # type: ignore[call-overload]
+    botocore's defaults (legacy mode: 10 attempts, 60 s timeouts) would outlast the functions' 15 s timeout,
+    ending a webhook as a bare Lambda timeout instead of our JSON 503 ``not_recorded``; these fail in time.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 @functools.cache
