@@ -138,7 +138,7 @@ def _body(request: Request) -> dict[str, Any]:
         raise ControlError(415, "UNSUPPORTED_MEDIA_TYPE", "control requests carry application/json")
     try:
         document = jsonutil.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise ControlError(400, "INVALID_JSON", "the body is not valid JSON") from None
     if not isinstance(document, dict):
         raise ControlError(400, "INVALID_JSON", "the body must be a JSON object")

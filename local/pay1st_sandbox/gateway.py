@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import catalogue, jsonutil
 from .errors import GatewayError, bad_request, not_allowed, unauthorized
+from .iso_codes import COUNTRIES, CURRENCY_DIGITS, fits_minor_unit
 from .payments import CALLBACK_FIELDS
 from .signing import parse_timestamp, signature_matches
 from .state import AccessToken, NewPayment, SandboxState
@@ -34,8 +35,6 @@ CREATE_PATH = "/api/pay1st/payments/create"
 STATUS_PATH = "/api/pay1st/payments"
 FULFILMENT_PATH = "/api/pay1st/payments/fulfilments"
 
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 MAX_REFERENCE_LENGTH = 128
 MAX_PRODUCTS = 100
@@ -98,7 +97,7 @@ class GatewayApi:
         _require_content_type(request, CHANNEL_MEDIA_TYPE)
         self._access_token(request)
         country = request.args.get("countryCode", "")
-        if not _COUNTRY.match(country):
+        if country not in COUNTRIES:
             raise bad_request("INVALID_REQUEST", "countryCode must be an ISO-3166 alpha-2 code.")
         return json_response(200, catalogue.payment_methods_document(country), CHANNEL_MEDIA_TYPE)
 
@@ -214,7 +213,7 @@ def _require_api_user_role(body: dict[str, Any]) -> None:
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         document = jsonutil.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise bad_request("INVALID_JSON", "The body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise bad_request("INVALID_JSON", "The body must be a JSON object.")
@@ -238,11 +237,16 @@ def _text(document: dict[str, Any], field: str, *, path: str = "", max_length: i
     return value
 
 
-def _code(document: dict[str, Any], field: str, pattern: re.Pattern[str], what: str, path: str = "") -> str:
+def _code(document: dict[str, Any], field: str, known: Collection[str], what: str, path: str = "") -> str:
     value = document.get(field)
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or value not in known:
         raise _invalid(f"{path}{field}", f"must be {what}")
     return value
+
+
+def _in_minor_units(number: Decimal, currency: str, name: str) -> None:
+    if not fits_minor_unit(number, currency):
+        raise _invalid(name, f"at most {CURRENCY_DIGITS[currency]} decimal places in {currency}")
 
 
 def _decimal(document: dict[str, Any], field: str, *, path: str = "", positive: bool) -> Decimal:
@@ -290,18 +294,20 @@ def _list(document: dict[str, Any], field: str, *, allow_empty: bool) -> list[di
 def parse_payment_request(body: dict[str, Any]) -> NewPayment:
     """Validate a §7 body: every required field present and well-formed."""
     amount = _decimal(body, "amount", positive=True)
-    country = _code(body, "countryCode", _COUNTRY, "an ISO-3166 alpha-2 code")
-    currency = _code(body, "currencyCode", _CURRENCY, "an ISO-4217 code")
+    country = _code(body, "countryCode", COUNTRIES, "an ISO-3166 alpha-2 code")
+    currency = _code(body, "currencyCode", CURRENCY_DIGITS, "an ISO-4217 code")
+    _in_minor_units(amount, currency, "amount")
     partner_reference = _text(body, "partnerReference", max_length=MAX_REFERENCE_LENGTH)
     products = _list(body, "products", allow_empty=False)
     for index, product in enumerate(products):
         path = f"products[{index}]."
         _text(product, "title", path=path)
         _text(product, "sku", path=path)
-        _decimal(product, "price", path=path, positive=False)
+        price = _decimal(product, "price", path=path, positive=False)
         _quantity(product, "quantity", path)
-        if _code(product, "currencyCode", _CURRENCY, "an ISO-4217 code", path) != currency:
+        if _code(product, "currencyCode", CURRENCY_DIGITS, "an ISO-4217 code", path) != currency:
             raise _invalid(f"{path}currencyCode", "must equal the payment's currencyCode")
+        _in_minor_units(price, currency, f"{path}price")
     metadata = _list(body, "metadata", allow_empty=True)
     for index, item in enumerate(metadata):
         _text(item, "key", path=f"metadata[{index}].")

@@ -8,9 +8,11 @@ import socket
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import urllib3
 from layer_fakes import (
     CREATE,
     CREDENTIALS,
@@ -274,6 +276,35 @@ def test_read_timeout_is_cut_to_the_deadline(gateway: FakeGateway) -> None:
     assert gateway.count(STATUS) == 1  # no time left for a retry
 
 
+class TimeoutRecordingPool(urllib3.PoolManager):
+    """A real PoolManager that remembers the timeout each request was given."""
+
+    def __init__(self) -> None:
+        super().__init__(retries=False)
+        self.timeouts: list[urllib3.Timeout] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        self.timeouts.append(kwargs["timeout"])
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_an_attempt_with_a_deadline_is_bounded_as_a_whole(gateway: FakeGateway, clock: FakeClock) -> None:
+    pool = TimeoutRecordingPool()
+    config = ClientConfig(gateway.base_url, "https://pay.example.com", connect_timeout=3.0, read_timeout=10.0)
+    client = Pay1stClient(
+        config, CREDENTIALS, http=pool, clock=clock.time, sleep=clock.sleep, monotonic=clock.monotonic
+    )
+    client.get_payment("C-1-P")  # no deadline: the configured per-phase timeouts
+    client.get_payment("C-1-P", deadline=clock.monotonic() + 5.0)
+    unbounded, bounded = pool.timeouts[-2:]
+    assert unbounded.total is None
+    assert (unbounded.connect_timeout, unbounded.read_timeout) == (3.0, 10.0)
+    # Connect and read share the 5 s left (urllib3 gives the read what the connect left of ``total``):
+    # a slow connect leaves less time to read, never 5 s more.
+    assert bounded.total == 5.0
+    assert (bounded.connect_timeout, bounded.read_timeout) == (3.0, 5.0)
+
+
 # --- create: unknown outcomes are never clean failures ----------------------------------------------
 
 
@@ -318,6 +349,46 @@ def test_create_exhausted_503_is_a_clean_failure(gateway: FakeGateway, clock: Fa
         make_client(gateway, clock).create_payment(payment())
 
 
+DUPLICATE = {"errorCode": "DUPLICATE_PARTNER_REFERENCE", "errorMessage": "already used", "sessionId": "s-d"}
+
+
+def test_create_refused_after_a_503_is_outcome_unknown(gateway: FakeGateway, clock: FakeClock) -> None:
+    # The 503'd attempt did create the payment; the retry is refused for the partnerReference.
+    gateway.script(CREATE, Reply(503), Reply(400, DUPLICATE))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        make_client(gateway, clock).create_payment(payment())
+    error = caught.value
+    assert (error.status, error.error_code, error.session_id) == (400, "DUPLICATE_PARTNER_REFERENCE", "s-d")
+    assert isinstance(error.__cause__, InvalidRequestError)
+    assert gateway.count(CREATE) == 2
+
+
+def test_create_refused_after_a_503_and_a_reauthentication_is_outcome_unknown(
+    gateway: FakeGateway, clock: FakeClock
+) -> None:
+    gateway.script(CREATE, Reply(503), Reply(401, {"errorCode": "UNAUTHORIZED"}), Reply(400, DUPLICATE))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        make_client(gateway, clock).create_payment(payment())
+    assert caught.value.error_code == "DUPLICATE_PARTNER_REFERENCE"
+    assert gateway.count(CREATE) == 3 and gateway.count(TOKEN) == 2
+
+
+def test_create_refused_after_only_a_429_is_a_clean_failure(gateway: FakeGateway, clock: FakeClock) -> None:
+    gateway.script(CREATE, Reply(429, ERROR), Reply(400, DUPLICATE))
+    with pytest.raises(InvalidRequestError) as caught:
+        make_client(gateway, clock).create_payment(payment())
+    assert caught.value.error_code == "DUPLICATE_PARTNER_REFERENCE"
+
+
+def test_a_safe_operation_refused_after_a_503_is_a_plain_error(
+    gateway: FakeGateway, clock: FakeClock
+) -> None:
+    gateway.script(STATUS, Reply(503), Reply(404, {"errorCode": "NOT_FOUND", "sessionId": "s-n"}))
+    with pytest.raises(InvalidRequestError) as caught:
+        make_client(gateway, clock).get_payment("C-1-P")
+    assert type(caught.value) is InvalidRequestError and caught.value.status == 404
+
+
 def test_create_connect_failure_is_a_clean_failure(clock: FakeClock, gateway: FakeGateway) -> None:
     client = make_client(gateway, clock)
     client.tokens.get()
@@ -342,6 +413,25 @@ def test_create_400_is_a_clean_failure(gateway: FakeGateway) -> None:
     with pytest.raises(InvalidRequestError) as caught:
         make_client(gateway).create_payment(payment())
     assert caught.value.error_code == "BAD_SIGNATURE"
+
+
+NESTED_TOO_DEEPLY = b"[" * 100_000  # json.loads raises RecursionError, not ValueError
+
+
+def test_bodies_nested_too_deeply_are_treated_as_unreadable(gateway: FakeGateway) -> None:
+    gateway.script(TOKEN, Reply(200, NESTED_TOO_DEEPLY))
+    with pytest.raises(UnexpectedResponseError):
+        make_client(gateway).generate_token()
+    client = make_client(gateway)
+    gateway.script(STATUS, Reply(200, NESTED_TOO_DEEPLY), Reply(404, NESTED_TOO_DEEPLY))
+    with pytest.raises(UnexpectedResponseError):
+        client.get_payment("C-1-P")
+    with pytest.raises(InvalidRequestError) as caught:
+        client.get_payment("C-1-P")
+    assert caught.value.status == 404 and caught.value.error_code is None
+    gateway.script(CREATE, Reply(201, NESTED_TOO_DEEPLY))
+    with pytest.raises(OutcomeUnknownError):
+        client.create_payment(payment())
 
 
 def test_unexpected_response_shape(gateway: FakeGateway) -> None:

@@ -50,7 +50,22 @@ def test_status_maps_to_class(status: int, cls: type[Pay1stAPIError]) -> None:
     assert "sess-123" in str(error) and "INVALID_SIGNATURE" in str(error)
 
 
-@pytest.mark.parametrize("body", [b"<html>502 Bad Gateway</html>", b"", b"[1]", b'"text"', b"\xff\xfe"])
+NESTED_TOO_DEEPLY = b"[" * 100_000  # json.loads raises RecursionError, not ValueError
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>502 Bad Gateway</html>",
+        b"",
+        b"[1]",
+        b'"text"',
+        b"\xff\xfe",
+        NESTED_TOO_DEEPLY,
+        b'{"errorCode": ' + NESTED_TOO_DEEPLY,
+    ],
+    ids=["html", "empty", "list", "string", "not-utf8", "deeply-nested", "deeply-nested-in-object"],
+)
 def test_non_json_bodies_are_tolerated(body: bytes) -> None:
     error = error_for_status(502, body)
     assert isinstance(error, GatewayServerError)

@@ -272,3 +272,28 @@ def test_webhook_event_accepts_unknown_statuses() -> None:
 def test_webhook_event_rejects_incomplete_documents(body: bytes) -> None:
     with pytest.raises(ValidationError):
         WebhookEvent.from_json(body)
+
+
+NESTED_TOO_DEEPLY = b"[" * 100_000  # json.loads raises RecursionError, not ValueError
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [CreatedPayment.from_json, PaymentDetails.from_json, PaymentMethods.from_json, WebhookEvent.from_json],
+    ids=["created", "details", "methods", "webhook"],
+)
+@pytest.mark.parametrize("body", [NESTED_TOO_DEEPLY, b'{"data": ' + NESTED_TOO_DEEPLY + b"]}"])
+def test_documents_nested_too_deeply_are_invalid_json(parse: Any, body: bytes) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse(body)
+    assert caught.value.field == "body"
+    with pytest.raises(ValidationError):
+        parse(body.decode())
+
+
+def test_required_parameters_nested_too_deeply_are_kept_as_the_string() -> None:
+    document = json.loads(json.dumps(METHODS_DOCUMENT))
+    deep = NESTED_TOO_DEEPLY.decode()
+    document["data"]["groups"][0]["channels"][0]["paymentMethodType"]["requiredParameters"] = deep
+    card = PaymentMethods.from_json(json.dumps(document)).channel(101)
+    assert card is not None and card.required_parameters == deep

@@ -45,6 +45,16 @@ def test_decide_by_status(status: int, plain: str, create: str) -> None:
     assert decide(status=status, create=True) == create
 
 
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(201, "done"), (400, "unknown"), (403, "unknown"), (404, "unknown"), (401, "fail"), (429, "retry")],
+)
+def test_create_refused_after_a_server_error_is_unknown(status: int, expected: str) -> None:
+    assert decide(status=status, create=True, after_server_error=True) == expected
+    # Only create is ambiguous: a safe operation's refusal stays a plain failure.
+    assert decide(status=status, after_server_error=True) == decide(status=status)
+
+
 def test_decide_by_transport_failure() -> None:
     assert decide(failure=NOT_SENT) == "retry"
     assert decide(failure=NOT_SENT, create=True) == "retry"

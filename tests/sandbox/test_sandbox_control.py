@@ -99,8 +99,11 @@ def test_control_api_errors(gw: GatewayClient, server: SandboxServer) -> None:
         "message": "no such control route",
     }
     assert gw.request("PUT", "/_sandbox/faults").status == 405
-    reply = gw.request("POST", "/_sandbox/faults", body=b"{", headers={"Content-Type": "application/json"})
-    assert reply.status == 400 and reply.json()["code"] == "INVALID_JSON"
+    for body in (b"{", b"[" * 100_000):
+        reply = gw.request(
+            "POST", "/_sandbox/faults", body=body, headers={"Content-Type": "application/json"}
+        )
+        assert reply.status == 400 and reply.json()["code"] == "INVALID_JSON"
     reply = gw.request("POST", "/_sandbox/faults", body=b"rate_429=1", headers={"Content-Type": "text/plain"})
     assert reply.status == 415
     reply = gw.request(

@@ -65,7 +65,7 @@ def test_payment_methods_of_an_unsupported_country_are_empty(gw: GatewayClient) 
     assert gw.methods(gw.access_token(), "FR").json() == {"data": {"groups": []}}
 
 
-@pytest.mark.parametrize("country", [None, "", "za", "ZAF", "Z1"])
+@pytest.mark.parametrize("country", [None, "", "za", "ZAF", "Z1", "QQ", "XX"])
 def test_payment_methods_need_a_country_code(gw: GatewayClient, country: str | None) -> None:
     assert_gateway_error(gw.methods(gw.access_token(), country), 400, "INVALID_REQUEST")
 
@@ -147,9 +147,14 @@ def test_create_with_per_payment_overrides(gw: GatewayClient, server: SandboxSer
         {"amount": True},
         {"countryCode": "za"},
         {"countryCode": "ZAF"},
+        {"countryCode": "QQ"},  # shaped like a code, but not an assigned one
         {"countryCode": None},
         {"currencyCode": "ZA"},
+        {"currencyCode": "QQQ"},
         {"currencyCode": None},
+        {"amount": Decimal("250.505")},  # finer than the cent
+        {"amount": Decimal("250.5"), "currencyCode": "JPY"},  # the yen has no minor unit
+        {"amount": Decimal("1.2345"), "currencyCode": "KWD"},  # 3 digits at most
         {"partnerReference": ""},
         {"partnerReference": None},
         {"partnerReference": "x" * 129},
@@ -174,6 +179,8 @@ def test_create_with_an_invalid_body_is_400(
             body.pop(name)
         else:
             body[name] = value
+    if "amount" in change and "currencyCode" in change:  # only the amount is wrong, not the products
+        body["products"] = [{**body["products"][0], "price": 1, "currencyCode": change["currencyCode"]}]
 
     assert_gateway_error(gw.create(gw.access_token(), body), 400, "INVALID_REQUEST")
     assert server.control.payments() == []
@@ -187,6 +194,7 @@ def test_create_with_an_invalid_body_is_400(
         {"quantity": "1"},
         {"price": "250.50"},
         {"price": -1},
+        {"price": Decimal("250.505")},
         {"currencyCode": "NGN"},
         {"sku": ""},
         {"title": None},
@@ -200,9 +208,37 @@ def test_create_with_an_invalid_product_is_400(gw: GatewayClient, product_change
     assert_gateway_error(reply, 400, "INVALID_REQUEST")
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b"[]", b'"order"', b'{"amount": NaN}'])
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b"[]", b'"order"', b'{"amount": NaN}', b"[" * 100_000],
+    ids=["empty", "truncated", "list", "string", "nan", "nested-too-deeply"],
+)
 def test_create_with_a_body_that_is_not_a_json_object_is_400(gw: GatewayClient, body: bytes) -> None:
     assert_gateway_error(gw.create(gw.access_token(), body), 400, "INVALID_JSON")
+
+
+@pytest.mark.parametrize(
+    ("currency", "country", "amount"),
+    [
+        ("ZAR", "ZA", b"250.500"),  # trailing zeros are not extra precision
+        ("ZAR", "ZA", b"250"),
+        ("JPY", "JP", b"1500"),
+        ("KWD", "KW", b"1.234"),
+        ("EUR", "FR", b"9.99"),  # assigned codes the catalogue has no methods for
+    ],
+)
+def test_create_accepts_amounts_within_the_minor_unit(
+    gw: GatewayClient, currency: str, country: str, amount: bytes
+) -> None:
+    body = (
+        EXACT_BODY.replace(b"ZAR", currency.encode())
+        .replace(b'"ZA"', f'"{country}"'.encode())
+        .replace(b"250.50", amount)
+        .replace(b"exact-1", f"fits-{currency}-{amount.decode()}".encode())
+    )
+    reply = gw.create(gw.access_token(), body)
+    assert reply.status == 201, reply.data
+    assert b'"amount":' + amount + b"," in reply.data
 
 
 def test_create_with_an_oversized_body_is_400(gw: GatewayClient) -> None:

@@ -153,6 +153,8 @@ class _Response:
     status: int
     headers: Mapping[str, str]
     body: bytes
+    # An earlier attempt of this call was answered with a 5xx (for create: it may have been processed).
+    after_server_error: bool = False
 
 
 def _classify(exc: HTTPError) -> Failure:
@@ -266,7 +268,7 @@ class Pay1stClient:
         try:
             data = _json.loads(response.body)
             access, refresh = data["accessToken"], data["refreshToken"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
             access = refresh = None
         if not isinstance(access, str) or not access or not isinstance(refresh, str):
             raise UnexpectedResponseError(
@@ -368,6 +370,7 @@ class Pay1stClient:
                 deadline,
                 create,
                 token,
+                after_server_error=response.after_server_error,
             )
         if response.status >= 400:
             raise self._api_error(op, response, _token_values(token))
@@ -397,10 +400,13 @@ class Pay1stClient:
         deadline: float | None,
         create: bool = False,
         token: Token | None = None,
+        *,
+        after_server_error: bool = False,
     ) -> _Response:
         """The one retry loop. Returns the final response (success or an error status for the caller to
         map), raises Pay1stConnectionError when every attempt failed in transport, OutcomeUnknownError for
-        create when a retry could duplicate the payment."""
+        create when a retry could duplicate the payment or a refusal may be caused by an earlier attempt.
+        ``after_server_error``: an earlier call for the same request (before a re-authentication) saw a 5xx."""
         config = self._config
         attempt = 0
         last_response: _Response | None = None
@@ -410,10 +416,7 @@ class Pay1stClient:
             left = remaining(deadline, self._monotonic())
             if left is not None and left <= 0:
                 break
-            timeout = urllib3.Timeout(
-                connect=config.connect_timeout if left is None else min(config.connect_timeout, left),
-                read=config.read_timeout if left is None else min(config.read_timeout, left),
-            )
+            timeout = self._attempt_timeout(left)
             try:
                 raw = self._http.request(
                     method,
@@ -437,8 +440,10 @@ class Pay1stClient:
                 logger.warning("pay1st %s: %s on attempt %d", op, type(exc).__name__, attempt)
                 retry_after = None
             else:
-                response = _Response(raw.status, raw.headers, raw.data)
-                decision = decide(status=response.status, create=create)
+                response = _Response(raw.status, raw.headers, raw.data, after_server_error)
+                decision = decide(
+                    status=response.status, create=create, after_server_error=after_server_error
+                )
                 if decision in ("done", "fail"):
                     return response
                 if decision == "unknown":
@@ -447,12 +452,14 @@ class Pay1stClient:
                     cause = error_for_status(
                         response.status, self._scrub(response.body, _token_values(token))
                     )
+                    why = "after an earlier 5xx" if response.status < 500 else "after the request was sent"
                     raise OutcomeUnknownError(
-                        f"{op}: HTTP {response.status} after the request was sent; outcome unknown",
+                        f"{op}: HTTP {response.status} {why}; outcome unknown",
                         status=response.status,
                         error_code=cause.error_code,
                         session_id=cause.session_id,
                     ) from cause
+                after_server_error = after_server_error or response.status >= 500
                 last_error, last_response = None, response
                 logger.warning(
                     "pay1st %s: HTTP %d on attempt %d (%s)",
@@ -482,6 +489,16 @@ class Pay1stClient:
                 f"{op}: could not reach the gateway after {attempt} attempt(s) ({type(last_error).__name__})"
             ) from None
         raise Pay1stConnectionError(f"{op}: deadline reached before the request could be sent")
+
+    def _attempt_timeout(self, left: float | None) -> urllib3.Timeout:
+        """Connect and read timeouts of one attempt; with a deadline, ``total`` also bounds connect + read
+        together, so an attempt that spends its time connecting cannot then read past the deadline."""
+        config = self._config
+        if left is None:
+            return urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout)
+        return urllib3.Timeout(
+            total=left, connect=min(config.connect_timeout, left), read=min(config.read_timeout, left)
+        )
 
     def _secrets(self, extra: Sequence[str]) -> list[bytes]:
         values = [*self._credentials.secret_values(), *extra]

@@ -37,7 +37,7 @@ class Pay1stConnectionError(Pay1stError):
     """No response, and the request is known NOT to have been processed (e.g. the connection failed).
 
     ``status``/``error_code``/``session_id`` are set only on the :class:`OutcomeUnknownError` raised for a
-    create answered by an ambiguous 5xx.
+    create answered by an ambiguous 5xx, or refused (4xx) after an earlier attempt got a 5xx.
     """
 
     def __init__(
@@ -57,9 +57,11 @@ class Pay1stConnectionError(Pay1stError):
 class OutcomeUnknownError(Pay1stConnectionError):
     """The request may have reached the gateway, and there is no definitive answer.
 
-    Raised for a create payment after a read timeout or a dropped connection once the body was sent, or
-    a 5xx that may have followed processing. The caller must NOT treat this as a failure that invites a
-    new partnerReference: query the payment (§9) or retry with the same partnerReference later.
+    Raised for a create payment after a read timeout or a dropped connection once the body was sent, a
+    5xx that may have followed processing, or a refusal (e.g. 400 "partnerReference already used") of a
+    retry after a 5xx: the 5xx'd attempt may have created the payment, and the refusal's error is chained
+    as ``__cause__``. The caller must NOT treat this as a failure that invites a new partnerReference:
+    query the payment (§9) or retry with the same partnerReference later.
     """
 
 
@@ -165,13 +167,13 @@ def _text(value: object) -> str | None:
 def error_for_status(status: int, body: bytes) -> Pay1stAPIError:
     """Map an HTTP error status and its body to the error class: the one place this mapping lives.
 
-    Non-JSON bodies (an HTML page from a load balancer, an empty body) are tolerated: the error then
-    carries only the status.
+    Non-JSON bodies (an HTML page from a load balancer, an empty body, JSON nested too deeply to parse)
+    are tolerated: the error then carries only the status.
     """
     error_code = error_message = session_id = None
     try:
         payload = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         payload = None
     if isinstance(payload, dict):
         error_code = _text(payload.get("errorCode"))

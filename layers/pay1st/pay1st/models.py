@@ -308,7 +308,7 @@ def _document(raw: bytes | str | Mapping[str, Any], name: str) -> Mapping[str, A
     if isinstance(raw, bytes | str):
         try:
             data = _json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
             raise ValidationError(name, "is not valid JSON") from None
     else:
         data = raw
@@ -451,7 +451,7 @@ def _embedded_json(value: object) -> Any:
     if isinstance(value, str):
         try:
             return _json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
 

@@ -6,11 +6,15 @@ payment:
 
 * connect failure (nothing was sent)         -> retry
 * 429 (rejected before processing)           -> retry
-* 503 (service unavailable: not processed)   -> retry
+* 503 (service unavailable: normally not processed) -> retry with the same body and partnerReference,
+  which the gateway accepts at most once, so the retry cannot pay twice (but see the last rule)
 * 500 / 502 / 504 and any other 5xx          -> OUTCOME UNKNOWN, no retry: the gateway (or a proxy in
   front of it) may have processed the create before failing, and a blind retry could pay twice
 * read timeout / connection dropped after the body was sent -> OUTCOME UNKNOWN, no retry
 * any other 4xx                              -> fail (401 is handled by the client: re-auth once, retry once)
+* a 4xx other than 401/429 AFTER an earlier 5xx -> OUTCOME UNKNOWN: the 5xx'd attempt may have created
+  the payment after all, and the retry is then refused for it (400 "partnerReference already used");
+  reporting that as a clean failure would let the caller release a partnerReference that is paid
 
 Every other operation (token, refresh, methods, status query, fulfilment) is safe to repeat and is
 retried on 429, every 5xx and every connection failure.
@@ -43,6 +47,8 @@ Failure = Literal["not_sent", "sent"]
 Decision = Literal["done", "retry", "fail", "unknown"]
 
 _CREATE_RETRYABLE_STATUSES = frozenset({429, 503})
+# Refusals that say nothing about whether an earlier attempt created the payment.
+_REAUTH_OR_THROTTLED = frozenset({401, 429})
 
 
 class RandomSource(Protocol):
@@ -59,10 +65,17 @@ def remaining(deadline: float | None, now: float) -> float | None:
     return None if deadline is None else max(0.0, deadline - now)
 
 
-def decide(*, status: int | None = None, failure: Failure | None = None, create: bool = False) -> Decision:
+def decide(
+    *,
+    status: int | None = None,
+    failure: Failure | None = None,
+    create: bool = False,
+    after_server_error: bool = False,
+) -> Decision:
     """Classify one attempt's outcome: ``done`` (a final answer, success or error), ``retry``, ``fail`` or ``unknown``.
 
-    Pass either the HTTP ``status`` or the transport ``failure``.
+    Pass either the HTTP ``status`` or the transport ``failure``. ``after_server_error``: an earlier
+    attempt of the same create was answered with a 5xx (so it may have been processed).
     """
     if failure is not None:
         if failure == NOT_SENT:
@@ -76,6 +89,8 @@ def decide(*, status: int | None = None, failure: Failure | None = None, create:
         if status in _CREATE_RETRYABLE_STATUSES:
             return "retry"
         if status >= 500:
+            return "unknown"
+        if after_server_error and status not in _REAUTH_OR_THROTTLED:
             return "unknown"
         return "fail"
     if status == 429 or status >= 500:
