@@ -5,23 +5,33 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import os
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
 import pytest
-from local_stack.template import dynamodb_tables, load_template, time_to_live
+from local_stack.aws import provision_queues, provision_tables
+from local_stack.iam import Statement, allowed, function_policies, request_resources
+from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
+from local_stack.spec import FUNCTION_TYPE
+from local_stack.template import PROJECT_ROOT, load_template, parameter_defaults, resources_of_type
 
 REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+STACK_NAME = "pay1st-test"  # AWS::StackName of the template as the tests resolve it
 SECRET_NAME = "pay1st/credentials"
-TOKEN_PARAMETER = "/pay1st/test/access-token"
 EVENT_BUS = "pay1st-events"
 RESULT_PAGE_URL = "https://shop.example.com/payment-result"
 PUBLIC_BASE_URL = "https://api.example.com"
+# Nothing listens here until the `sandbox` fixture points the gateway URLs at a running sandbox.
+NO_GATEWAY_URL = "http://127.0.0.1:9"
 
 # The sandbox's documented local credentials (local/pay1st_sandbox/README.md).
 SANDBOX_CREDENTIALS = {
@@ -42,6 +52,56 @@ def _reset_runtime() -> None:
     parameters.clear_caches()
 
 
+class PolicyCheck:
+    """Checks every AWS call a function's handler makes against the IAM policy template.yaml gives it.
+
+    moto enforces no IAM. While installed, each botocore call made from inside ``functions/<name>/app.py``
+    (found on the call stack) is evaluated against that function's statements; what they do not allow is
+    kept in ``violations`` (the ``aws`` fixture fails the test with them). Calls made by the tests
+    themselves are not checked.
+    """
+
+    def __init__(self, template: Mapping[str, Any], policies: Mapping[str, tuple[Statement, ...]]) -> None:
+        self.policies = dict(policies)
+        self.violations: list[str] = []
+        self._handlers = {
+            os.path.realpath(PROJECT_ROOT / str(resource["Properties"]["CodeUri"]) / "app.py"): logical_id
+            for logical_id, resource in resources_of_type(template, FUNCTION_TYPE).items()
+        }
+        self._frames: dict[str, str | None] = {}
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call  # every client's calls pass here, whichever session made it
+        check = self
+
+        def checked_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            function_id = check.calling_function()
+            if function_id is not None:
+                check.check(function_id, client.meta.service_model.signing_name, operation_name, api_params)
+            return original(client, operation_name, api_params)
+
+        monkeypatch.setattr(BaseClient, "_make_api_call", checked_call)
+
+    def calling_function(self) -> str | None:
+        frame: FrameType | None = sys._getframe(2)
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if filename not in self._frames:
+                self._frames[filename] = self._handlers.get(os.path.realpath(filename))
+            if self._frames[filename] is not None:
+                return self._frames[filename]
+            frame = frame.f_back
+        return None
+
+    def check(self, function_id: str, service: str, operation: str, params: Mapping[str, Any]) -> None:
+        action = f"{service}:{operation}"
+        resources = request_resources(service, operation, params, region=REGION, account=ACCOUNT_ID)
+        if not allowed(self.policies.get(function_id, ()), action, resources):
+            self.violations.append(f"{function_id} called {action} on {', '.join(resources)}")
+
+
 @dataclass
 class AwsEnv:
     """moto-backed AWS with the bundle's resources, named as the tests' environment variables say."""
@@ -56,6 +116,17 @@ class AwsEnv:
     fulfilment_dlq_url: str
     tap_queue_url: str
     env: dict[str, str] = field(default_factory=dict)
+    # template.yaml resolved against these resources, and the functions' policies checked on every call.
+    resolver: Resolver | None = None
+    policy_check: PolicyCheck | None = None
+
+    @property
+    def fulfilment_max_receive_count(self) -> int:
+        """Receives before SQS dead-letters a fulfilment message (template.yaml's redrive policy)."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.fulfilment_queue_url, AttributeNames=["RedrivePolicy"]
+        )["Attributes"]
+        return int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
 
     def published_events(self, wait_seconds: float = 0.0) -> list[dict[str, Any]]:
         """Drain the tap queue that an EventBridge rule copies every payment event into."""
@@ -83,7 +154,11 @@ class AwsEnv:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
-    """moto with every table of template.yaml, the credentials secret, the event bus (+ a tap) and the queues."""
+    """moto with template.yaml's tables and queues, the credentials secret, the event bus (+ a tap).
+
+    The functions' environment is template.yaml's Globals resolved against these resources (the gateway and
+    result page URLs are the tests'), and every AWS call a handler makes must be allowed by its policy.
+    """
     from moto import mock_aws
 
     for name, value in {
@@ -99,31 +174,31 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
 
     with mock_aws():
         template = load_template()
+        parameters = {
+            **parameter_defaults(template),
+            "Pay1stApiBaseUrl": NO_GATEWAY_URL,
+            "Pay1stPayBaseUrl": NO_GATEWAY_URL,
+            "ResultPageUrl": RESULT_PAGE_URL,
+            "PublicBaseUrl": PUBLIC_BASE_URL,
+        }
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for kwargs in dynamodb_tables(template).values():
-            dynamodb.create_table(**kwargs)
-        for table, attribute in time_to_live(template).items():
-            dynamodb.update_time_to_live(
-                TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
-            )
+        sqs = boto3.client("sqs", region_name=REGION)
+        # The local stack's own code creates them, from the template (keys, indexes, TTL, queue attributes,
+        # redrive policy): one source of truth.
+        provisioned = provision_tables(template, dynamodb, parameters)
+        table_names = dict(provisioned.refs)
+        provision_queues(template, sqs, parameters, provisioned)
 
         secrets = boto3.client("secretsmanager", region_name=REGION)
-        secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(SANDBOX_CREDENTIALS))
-
-        sqs = boto3.client("sqs", region_name=REGION)
-        dlq_url = sqs.create_queue(QueueName="FulfilmentDeadLetterQueue")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
+        secret_arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(SANDBOX_CREDENTIALS))[
+            "ARN"
         ]
-        queue_url = sqs.create_queue(
-            QueueName="FulfilmentQueue",
-            Attributes={
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
-            },
-        )["QueueUrl"]
+        provisioned.refs["Pay1stCredentialsSecret"] = secret_arn  # Ref of a secret is its ARN
 
         events = boto3.client("events", region_name=REGION)
-        events.create_event_bus(Name=EVENT_BUS)
+        bus_arn = events.create_event_bus(Name=EVENT_BUS)["EventBusArn"]
+        provisioned.refs["PaymentEventsBus"] = EVENT_BUS
+        provisioned.attributes[("PaymentEventsBus", "Arn")] = bus_arn
         tap_url = sqs.create_queue(QueueName="payment-events-tap")["QueueUrl"]
         tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -137,27 +212,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
             Rule="tap-everything", EventBusName=EVENT_BUS, Targets=[{"Id": "tap", "Arn": tap_arn}]
         )
 
-        env = {
-            "ENVIRONMENT": "sandbox",
-            "PAYMENTS_TABLE": "PaymentsTable",
-            "WEBHOOK_EVENTS_TABLE": "WebhookEventsTable",
-            "LOCKS_TABLE": "LocksTable",
-            "CREDENTIALS_SECRET_NAME": SECRET_NAME,
-            "TOKEN_PARAMETER_NAME": TOKEN_PARAMETER,
-            "EVENT_BUS_NAME": EVENT_BUS,
-            "FULFILMENT_QUEUE_URL": queue_url,
-            # Nothing listens here until the `sandbox` fixture points these at a running sandbox.
-            "PAY1ST_API_BASE_URL": "http://127.0.0.1:9",
-            "PAY1ST_PAY_BASE_URL": "http://127.0.0.1:9",
-            "RESULT_PAGE_URL": RESULT_PAGE_URL,
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-            "WEBHOOK_SIGNATURE_MODE": "required",
-            "POWERTOOLS_SERVICE_NAME": "pay1st",
-            "POWERTOOLS_METRICS_NAMESPACE": "Pay1st",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
+        resolver = Resolver(
+            template,
+            parameters,
+            provisioned.refs,
+            provisioned.attributes,
+            pseudo={**PSEUDO_PARAMETERS, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME},
+        )
+        variables = resolver.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
+        env = {name: str(value) for name, value in variables.items()}
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+
+        policy_check = PolicyCheck(template, function_policies(template, resolver))
+        policy_check.install(monkeypatch)
         _reset_runtime()
         try:
             yield AwsEnv(
@@ -166,14 +235,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
                 events=events,
                 secrets=secrets,
                 ssm=boto3.client("ssm", region_name=REGION),
-                tables={name: name for name in dynamodb_tables(template)},
-                fulfilment_queue_url=queue_url,
-                fulfilment_dlq_url=dlq_url,
+                tables=table_names,
+                fulfilment_queue_url=provisioned.refs["FulfilmentQueue"],
+                fulfilment_dlq_url=provisioned.refs["FulfilmentDeadLetterQueue"],
                 tap_queue_url=tap_url,
                 env=env,
+                resolver=resolver,
+                policy_check=policy_check,
             )
         finally:
             _reset_runtime()
+    if policy_check.violations:
+        pytest.fail(
+            "AWS calls that template.yaml's policies do not allow:\n  "
+            + "\n  ".join(sorted(set(policy_check.violations)))
+        )
 
 
 @pytest.fixture

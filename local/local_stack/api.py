@@ -9,6 +9,7 @@ import base64
 import html
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -33,6 +34,18 @@ _TEXT_TYPES = ("text/", "application/json", "+json", "application/x-www-form-url
 log = logging.getLogger("local_stack")
 
 Invoker = Callable[[str, Any], InvokeResult]
+
+# C0/C1 controls and Unicode line breaks: a decoded request path may hold any of them (%0d%0a).
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as Python escapes (CR LF → ``\\r\\n``), safe on one log line.
+
+    A request like ``GET /payments/a%0d%0aX-Injected:1`` would otherwise split the access log line and forge
+    a second one.
+    """
+    return _CONTROL_CHARACTERS.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 def sorted_routes(routes: Iterable[Route]) -> list[Route]:
@@ -194,8 +207,8 @@ class LocalApi:
                 response = to_response(result)
                 log.info(
                     "%s %s -> %s %s (%.0f ms%s)",
-                    request.method,
-                    request.full_path.rstrip("?"),
+                    printable(request.method),
+                    printable(request.full_path.rstrip("?")),
                     route.function_id,
                     response.status_code,
                     (time.perf_counter() - started) * 1000,
@@ -206,8 +219,8 @@ class LocalApi:
                     log.error(
                         "%s failed: %s: %s",
                         route.function_id,
-                        error.get("errorType"),
-                        error.get("errorMessage"),
+                        printable(str(error.get("errorType"))),
+                        printable(str(error.get("errorMessage"))),
                     )
                 return response
         return _json_response(404, {"message": "Not Found"})

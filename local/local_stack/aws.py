@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ _QUEUE_ATTRIBUTES = (
 )
 
 log = logging.getLogger("local_stack")
+
+_NameOf = Callable[[Mapping[str, Any], str, str], str]  # (resource, name property, logical id) -> name
 
 
 class MotoServer:
@@ -106,19 +108,11 @@ def provision(
     ``secret_values`` (the sandbox's local credentials): the template cannot hold real secret values.
     """
     out = Provisioned()
-    names = Resolver(template, parameters, refs={}, attributes={})  # names may only use parameters
-    # Resources whose Condition is false are not created, as in CloudFormation.
-    template = {
-        **template,
-        "Resources": {k: v for k, v in template.get("Resources", {}).items() if names.included(v)},
-    }
+    template = _created_resources(template, parameters)
+    name_of = _namer(template, parameters)
 
-    def name_of(resource: Mapping[str, Any], name_property: str, logical_id: str) -> str:
-        raw = resource.get("Properties", {}).get(name_property)
-        return str(names.resolve(raw)) if raw is not None else logical_id
-
-    _provision_tables(template, endpoint_url, out, name_of)
-    _provision_queues(template, parameters, endpoint_url, out, name_of)
+    provision_tables(template, client("dynamodb", endpoint_url), parameters, out)
+    provision_queues(template, client("sqs", endpoint_url), parameters, out)
     _provision_buses(template, endpoint_url, out, name_of)
     _provision_secrets(template, endpoint_url, out, name_of, secret_values)
     _provision_parameters(template, parameters, endpoint_url, out, name_of)
@@ -139,8 +133,37 @@ def provision(
     return out
 
 
-def _provision_tables(template: Mapping[str, Any], endpoint_url: str, out: Provisioned, name_of: Any) -> None:
-    dynamodb = client("dynamodb", endpoint_url)
+def _created_resources(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The template without the resources whose Condition is false (CloudFormation does not create them)."""
+    names = Resolver(template, parameters, refs={}, attributes={})
+    return {
+        **template,
+        "Resources": {k: v for k, v in template.get("Resources", {}).items() if names.included(v)},
+    }
+
+
+def _namer(template: Mapping[str, Any], parameters: Mapping[str, str]) -> _NameOf:
+    """A resource's name: its name property (which may only use parameters), else its logical id."""
+    names = Resolver(template, parameters, refs={}, attributes={})
+
+    def name_of(resource: Mapping[str, Any], name_property: str, logical_id: str) -> str:
+        raw = resource.get("Properties", {}).get(name_property)
+        return str(names.resolve(raw)) if raw is not None else logical_id
+
+    return name_of
+
+
+def provision_tables(
+    template: Mapping[str, Any],
+    dynamodb: Any,
+    parameters: Mapping[str, str] | None = None,
+    out: Provisioned | None = None,
+) -> Provisioned:
+    """Create the template's DynamoDB tables (with TTL) through ``dynamodb`` (any client: server or in-process)."""
+    parameters = parameters or {}
+    out = out if out is not None else Provisioned()
+    template = _created_resources(template, parameters)
+    name_of = _namer(template, parameters)
     resources = resources_of_type(template, "AWS::DynamoDB::Table")
     for logical_id, kwargs in dynamodb_tables(dict(template)).items():
         resource = resources[logical_id]
@@ -159,16 +182,20 @@ def _provision_tables(template: Mapping[str, Any], endpoint_url: str, out: Provi
         out.attributes[(logical_id, "Arn")] = description["TableArn"]
         if "LatestStreamArn" in description:
             out.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
+    return out
 
 
-def _provision_queues(
+def provision_queues(
     template: Mapping[str, Any],
-    parameters: Mapping[str, str],
-    endpoint_url: str,
-    out: Provisioned,
-    name_of: Any,
-) -> None:
-    sqs = client("sqs", endpoint_url)
+    sqs: Any,
+    parameters: Mapping[str, str] | None = None,
+    out: Provisioned | None = None,
+) -> Provisioned:
+    """Create the template's SQS queues with their attributes, then their redrive policies (DLQs exist by then)."""
+    parameters = parameters or {}
+    out = out if out is not None else Provisioned()
+    template = _created_resources(template, parameters)
+    name_of = _namer(template, parameters)
     queues = resources_of_type(template, "AWS::SQS::Queue")
     for logical_id, resource in queues.items():  # first all queues, so redrive targets exist
         properties = resource.get("Properties", {})
@@ -192,9 +219,12 @@ def _provision_queues(
                 QueueUrl=out.refs[logical_id],
                 Attributes={"RedrivePolicy": json.dumps(resolver.resolve(redrive))},
             )
+    return out
 
 
-def _provision_buses(template: Mapping[str, Any], endpoint_url: str, out: Provisioned, name_of: Any) -> None:
+def _provision_buses(
+    template: Mapping[str, Any], endpoint_url: str, out: Provisioned, name_of: _NameOf
+) -> None:
     events = client("events", endpoint_url)
     sqs = client("sqs", endpoint_url)
     tap_url = sqs.create_queue(QueueName=TAP_QUEUE_NAME)["QueueUrl"]
@@ -219,7 +249,7 @@ def _provision_secrets(
     template: Mapping[str, Any],
     endpoint_url: str,
     out: Provisioned,
-    name_of: Any,
+    name_of: _NameOf,
     secret_values: Mapping[str, str],
 ) -> None:
     secrets = client("secretsmanager", endpoint_url)
@@ -235,7 +265,7 @@ def _provision_parameters(
     parameters: Mapping[str, str],
     endpoint_url: str,
     out: Provisioned,
-    name_of: Any,
+    name_of: _NameOf,
 ) -> None:
     ssm = client("ssm", endpoint_url)
     resolver = Resolver(template, parameters, out.refs, out.attributes)

@@ -19,7 +19,7 @@ from local_stack.api import RESULT_PATH, ApiServer, LocalApi, sorted_routes
 from local_stack.resolver import Resolver, TemplateError
 from local_stack.runtime import FunctionPool, InvokeResult, LogSink, lambda_environment
 from local_stack.sources import BatchOutcome, QueuePoller, Schedule
-from local_stack.template import TEMPLATE_PATH, load_template
+from local_stack.template import TEMPLATE_PATH, load_template, parameter_defaults
 
 if TYPE_CHECKING:
     from pay1st_sandbox import SandboxServer
@@ -210,7 +210,7 @@ class LocalStack:
     def _parameters(self) -> dict[str, str]:
         """Template defaults, then the local facts (sandbox URLs, result page), then the user's overrides."""
         declared = self.template.get("Parameters", {})
-        values = {name: str(p["Default"]) for name, p in declared.items() if "Default" in p}
+        values = parameter_defaults(self.template)
         local_facts = {
             "Pay1stApiBaseUrl": self.gateway_url,
             "Pay1stPayBaseUrl": self.gateway_url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,11 @@ _CREATE_TABLE_KEYS = (
 )
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (about ten times faster on template.yaml), else the pure-Python one.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CloudFormationLoader(_SafeLoader):  # type: ignore[misc]
     """SafeLoader that turns short-form intrinsics (!Ref, !Sub, !GetAtt, ...) into their long form."""
 
 
@@ -48,13 +54,38 @@ def _intrinsic(loader: Any, tag_suffix: str, node: Any) -> dict[str, Any]:
 _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
+_cache: dict[Path, tuple[int, int, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+
+
 def load_template(path: str | Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """The template as plain data, intrinsics in their long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``)."""
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a CloudFormation template")
-    return data
+    """The template as plain data, intrinsics in their long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``).
+
+    Parsed once per file version (path, mtime and size): the test fixtures load it for every test. Each
+    caller gets its own copy, free to change.
+    """
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    with _cache_lock:
+        cached = _cache.get(resolved)
+    if cached is None or cached[:2] != (stat.st_mtime_ns, stat.st_size):
+        with open(resolved, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} is not a CloudFormation template")
+        cached = (stat.st_mtime_ns, stat.st_size, data)
+        with _cache_lock:
+            _cache[resolved] = cached
+    return copy.deepcopy(cached[2])
+
+
+def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
+    """Parameter name → its Default, as text (parameters without one are left out)."""
+    return {
+        name: str(parameter["Default"])
+        for name, parameter in template.get("Parameters", {}).items()
+        if "Default" in parameter
+    }
 
 
 def resources_of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

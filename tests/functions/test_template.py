@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_stack.iam import Statement, allowed, request_resources
+from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
+from local_stack.spec import rate_seconds
 from local_stack.template import load_template
+
+from tests.conftest import ACCOUNT_ID, REGION, AwsEnv, FakeLambdaContext, build_http_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -199,7 +208,6 @@ def test_the_fulfilment_queue_dead_letters_and_the_dlq_is_alarmed(template):
             metric = query["MetricStat"]["Metric"]
             assert (metric["Namespace"], metric["MetricName"]) == ("Pay1st", "WebhookRejected")
             dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
-            assert dimensions["service"] == "pay1st"
             reasons.add(dimensions["reason"])
     assert reasons == {"missing_signature", "invalid_signature", "stale_timestamp"}
 
@@ -207,13 +215,244 @@ def test_the_fulfilment_queue_dead_letters_and_the_dlq_is_alarmed(template):
 def test_inline_policies_name_exact_resources(template):
     for name, function in _functions(template).items():
         for policy in function["Properties"].get("Policies", []):
-            if isinstance(policy, dict) and "Statement" in policy:
-                for statement in policy["Statement"]:
-                    resource = statement["Resource"]
-                    assert resource != "*" and "*" not in str(resource), (name, statement)
-            elif isinstance(policy, dict):
-                ((template_name, args),) = policy.items()
-                assert args and all(v not in ("*", "") for v in args.values()), (name, template_name)
+            assert set(policy) == {"Statement"}, f"{name}: write policies out as statements, not {policy}"
+            for statement in policy["Statement"]:
+                assert statement["Effect"] == "Allow"
+                resource = statement["Resource"]
+                assert resource != "*" and "*" not in str(resource), (name, statement)
+                assert "*" not in str(statement["Action"]), (name, statement)
+
+
+# ------------------------------------------------------------------------------------------------- IAM
+# The AWS calls each function's code makes (functions/<name>/app.py → pay1st_partner: repository,
+# webhook_events, events, fulfilment; pay1st.aws: the token store and the credentials), as
+# (IAM action, the environment variable naming the resource[, DynamoDB index]). Its policy must allow exactly
+# these; and the `aws` fixture fails any function test whose handler makes a call its policy does not allow.
+def _dynamodb(variable: str, *operations: str) -> set[tuple[str, ...]]:
+    return {(f"dynamodb:{operation}", variable) for operation in operations}
+
+
+GATEWAY_CALLS = {  # credentials; the shared token cache and its refresh lease (conditional put, owner's delete)
+    ("secretsmanager:GetSecretValue", "CREDENTIALS_SECRET_NAME"),
+    ("ssm:GetParameter", "TOKEN_PARAMETER_NAME"),
+    ("ssm:PutParameter", "TOKEN_PARAMETER_NAME"),
+    *_dynamodb("LOCKS_TABLE", "PutItem", "DeleteItem"),
+}
+PUBLISH_CALLS = {("events:PutEvents", "EVENT_BUS_NAME")}
+AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
+    # claim (conditional put), read, mark created / outcome unknown, release a claim the gateway refused
+    "CreatePaymentFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    | GATEWAY_CALLS,
+    # read; a stale open payment is refreshed: transition, touch, outbox cleared after publishing
+    "PaymentStatusFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
+    | PUBLISH_CALLS
+    | GATEWAY_CALLS,
+    "PaymentMethodsFunction": set(GATEWAY_CALLS),
+    # read, record the fulfilment (conditional), queue the notice
+    "FulfilmentFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
+    | {("sqs:SendMessage", "FULFILMENT_QUEUE_URL")},
+    # read the recorded fulfilment, mark it delivered (receiving from SQS is the event source's own policy)
+    "FulfilmentSenderFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem") | GATEWAY_CALLS,
+    # the durable webhook record (conditional put, duplicate count, outcome), then the transition
+    "WebhookIntakeFunction": _dynamodb("WEBHOOK_EVENTS_TABLE", "PutItem", "UpdateItem")
+    | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
+    | PUBLISH_CALLS
+    | GATEWAY_CALLS,
+    "CallbackRedirectFunction": _dynamodb("PAYMENTS_TABLE", "GetItem"),
+    # the two sparse indexes; read, transition, touch, clear the outbox
+    "StatusPollerFunction": {
+        ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
+        ("dynamodb:Query", "PAYMENTS_TABLE", "pendingEvents"),
+    }
+    | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
+    | PUBLISH_CALLS
+    | GATEWAY_CALLS,
+}
+_PARAMETER_OF = {  # the API parameter that names the resource
+    "dynamodb": "TableName",
+    "ssm": "Name",
+    "secretsmanager": "SecretId",
+    "sqs": "QueueUrl",
+}
+
+
+def _call_resources(call: tuple[str, ...], env: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+    """(action, the ARNs it acts on) for one expected call, with the functions' environment."""
+    action, variable, *index = call
+    service, operation = action.split(":")
+    value = env[variable]
+    params: dict[str, Any] = (
+        {"Entries": [{"EventBusName": value}]} if service == "events" else {_PARAMETER_OF[service]: value}
+    )
+    if index:
+        params["IndexName"] = index[0]
+    return action, request_resources(service, operation, params, region=REGION, account=ACCOUNT_ID)
+
+
+def test_every_function_has_an_expected_call_list(template):
+    assert set(AWS_CALLS) == set(_functions(template))
+
+
+@pytest.mark.parametrize("function_id", sorted(AWS_CALLS))
+def test_each_policy_allows_exactly_the_calls_its_function_makes(aws: AwsEnv, function_id):
+    assert aws.policy_check is not None
+    statements = aws.policy_check.policies[function_id]
+    expected = {_call_resources(call, aws.env) for call in AWS_CALLS[function_id]}
+
+    for action, resources in sorted(expected):
+        assert allowed(statements, action, resources), f"{function_id} may not {action} on {resources}"
+    granted = {
+        (action, (resource,))
+        for statement in statements
+        for action in statement.actions
+        for resource in statement.resources
+    }
+    assert granted == expected, f"{function_id} is granted more than its code uses: {granted - expected}"
+
+
+def test_the_policy_check_fails_a_call_the_policy_does_not_allow(aws: AwsEnv, monkeypatch):
+    """The check behind every function test: a handler's call outside its policy is reported."""
+    from functions.callback_redirect import app
+
+    check = aws.policy_check
+    assert check is not None
+    event = build_http_event(
+        "GET", "/callbacks/success", path_params={"outcome": "success"}, query={"partnerReference": "ord-1"}
+    )
+    assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 302  # GetItem: allowed
+    assert check.violations == []
+
+    table_arn = aws.resolver.get_att("PaymentsTable", "Arn") if aws.resolver else ""
+    monkeypatch.setitem(
+        check.policies,
+        "CallbackRedirectFunction",
+        (Statement("Allow", ("dynamodb:Query",), (table_arn,)),),  # not GetItem
+    )
+    assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 302
+    assert check.violations == [f"CallbackRedirectFunction called dynamodb:GetItem on {table_arn}"]
+    check.violations.clear()  # seen: do not fail this test at teardown
+
+
+def test_the_test_fixtures_queues_are_the_templates(aws: AwsEnv, template):
+    """FulfilmentQueue and its DLQ come from template.yaml (redrive, visibility), not a copy."""
+    declared = template["Resources"]["FulfilmentQueue"]["Properties"]
+    attributes = aws.sqs.get_queue_attributes(QueueUrl=aws.fulfilment_queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    dlq_arn = aws.sqs.get_queue_attributes(QueueUrl=aws.fulfilment_dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"]
+    assert redrive["deadLetterTargetArn"] == dlq_arn
+    assert int(attributes["VisibilityTimeout"]) == declared["VisibilityTimeout"]
+
+
+# --------------------------------------------------------------------------------------- observability
+def _stack_resolver(template: dict[str, Any], stack_name: str) -> Resolver:
+    return Resolver(template, {}, {}, {}, pseudo={**PSEUDO_PARAMETERS, "AWS::StackName": stack_name})
+
+
+def _bundle_alarm_metrics(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric an alarm watches in the bundle's own namespace (plain alarms and metric math)."""
+    watched = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource["Properties"]
+        if "MetricName" in props:
+            watched.append({k: props[k] for k in ("Namespace", "MetricName", "Dimensions")})
+        watched += [
+            query["MetricStat"]["Metric"] for query in props.get("Metrics", []) if "MetricStat" in query
+        ]
+    return [metric for metric in watched if not str(metric["Namespace"]).startswith("AWS/")]
+
+
+def test_alarms_watch_the_service_of_their_own_stack(template):
+    """A sandbox and a production stack in one account and region never trip each other's alarms."""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    service = variables["POWERTOOLS_SERVICE_NAME"]
+    metrics = _bundle_alarm_metrics(template)
+    assert {m["MetricName"] for m in metrics} >= {"WebhookRejected", "StatusConflict", "CreateOutcomeUnknown"}
+    for metric in metrics:
+        dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert dimensions["service"] == service, metric
+        assert metric["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"], metric
+    names = {
+        _stack_resolver(template, stack).resolve(service) for stack in ("shop-sandbox", "shop-production")
+    }
+    assert len(names) == 2, "the service name must differ between stacks"
+
+
+def test_the_metrics_the_functions_emit_are_the_ones_the_alarms_watch(template, tmp_path):
+    """The layer's metrics, with the environment the template gives a stack, match its alarms exactly.
+
+    CloudWatch matches an alarm to a metric on namespace, name and the whole dimension set.
+    """
+    resolver = _stack_resolver(template, "shop-sandbox")
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")},
+        "PYTHONPATH": str(ROOT / "layers" / "pay1st"),
+        "POWERTOOLS_SERVICE_NAME": resolver.resolve(variables["POWERTOOLS_SERVICE_NAME"]),
+        "POWERTOOLS_METRICS_NAMESPACE": resolver.resolve(variables["POWERTOOLS_METRICS_NAMESPACE"]),
+    }
+    watched = [resolver.resolve(metric) for metric in _bundle_alarm_metrics(template)]
+    # The layer emits each watched metric as the code does: extra dimensions through count(), the others
+    # through the shared Metrics object.
+    (tmp_path / "watched.json").write_text(json.dumps(watched))
+    script = tmp_path / "emit.py"
+    script.write_text(
+        "import json, sys\n"
+        "from pay1st_partner.observability import count, metrics\n"
+        "for metric in json.load(open(sys.argv[1])):\n"
+        "    extra = {d['Name']: d['Value'] for d in metric['Dimensions'] if d['Name'] != 'service'}\n"
+        "    count(metric['MetricName'], **extra)\n"
+        "metrics.flush_metrics()\n"
+    )
+    completed = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, str(script), str(tmp_path / "watched.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    emitted = set()
+    for line in completed.stdout.splitlines():
+        record = json.loads(line)
+        (directive,) = record["_aws"]["CloudWatchMetrics"]
+        for dimension_set in directive["Dimensions"]:
+            for metric in directive["Metrics"]:
+                dimensions = frozenset((name, record[name]) for name in dimension_set)
+                emitted.add((directive["Namespace"], metric["Name"], dimensions))
+    for metric in watched:
+        key = (
+            metric["Namespace"],
+            metric["MetricName"],
+            frozenset((d["Name"], d["Value"]) for d in metric["Dimensions"]),
+        )
+        assert key in emitted, f"no metric matches the alarm on {key}; emitted {sorted(emitted, key=str)}"
+
+    sources = "".join(path.read_text() for path in (ROOT / "layers/pay1st/pay1st_partner").glob("*.py"))
+    for name in {metric["MetricName"] for metric in watched}:
+        assert f'count("{name}"' in sources, f"the layer never emits {name}"
+
+
+# ------------------------------------------------------------------------------------------- the poller
+def test_status_poller_runs_do_not_overlap_and_its_event_names_its_schedule(template):
+    poller = template["Resources"]["StatusPollerFunction"]["Properties"]
+    ((name, event),) = poller["Events"].items()
+    assert event["Type"] == "Schedule"
+    rate = rate_seconds(event["Properties"]["Schedule"])
+    assert rate is not None
+    assert poller["Timeout"] < rate  # a run ends before the next one is due
+    # A run that could not start on time is dropped, not run late next to the following one.
+    assert poller["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert poller["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= rate
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    minutes = int(rate // 60)
+    assert name == ("EveryMinute" if minutes == 1 else f"Every{minutes}Minutes")
 
 
 def test_every_function_reads_its_settings_from_the_globals(template):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,10 @@ from local_stack.template import PROJECT_ROOT, load_template
 from tests.local.local_kit import EVENTS_DIR, load_event
 
 SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"
+SAMPLE_REFERENCE = "sample-order-1001"
+SAMPLE_GATEWAY_REFERENCE = "C-113976984708914-P"
+# What the poller reports when it had nothing to do (events/README.md).
+IDLE_POLL = {"republished": 0, "checked": 0, "skippedForTime": 0, "outcomes": {}}
 SAMPLES = {
     "create_payment.json": "CreatePaymentFunction",
     "payment_status.json": "PaymentStatusFunction",
@@ -38,6 +43,24 @@ def invoke(stack: LocalStack, name: str, event: dict[str, Any] | None = None) ->
 
 def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
+
+
+def sample_for(name: str, partner_reference: str) -> dict[str, Any]:
+    """The sample about another payment, so that each test builds its own state (as `--setup` would)."""
+    text = (EVENTS_DIR / name).read_text(encoding="utf-8")
+    event: dict[str, Any] = json.loads(text.replace(SAMPLE_REFERENCE, partner_reference))
+    return event
+
+
+def create(stack: LocalStack, partner_reference: str) -> dict[str, Any]:
+    created = invoke(stack, "create_payment.json", sample_for("create_payment.json", partner_reference))
+    assert created["statusCode"] == 201, created
+    payment: dict[str, Any] = body(created)
+    return payment
+
+
+def poll(stack: LocalStack) -> Any:
+    return invoke(stack, "status_poller.json")
 
 
 def test_one_sample_per_function_and_route() -> None:
@@ -91,60 +114,82 @@ def test_samples_on_a_fresh_stack(local_stack: LocalStack) -> None:
     message_id = load_event("fulfilment_sender.json")["Records"][0]["messageId"]
     assert sender == {"batchItemFailures": [{"itemIdentifier": message_id}]}
 
-    poller = local_stack.invoke("StatusPollerFunction", load_event("status_poller.json"))
-    assert poller.ok, poller.error
+    assert poll(local_stack) == IDLE_POLL  # no payment at all
 
 
 def test_samples_after_create(local_stack: LocalStack) -> None:
-    created = invoke(local_stack, "create_payment.json")
-    assert created["statusCode"] == 201
-    payment = body(created)
-    assert payment["partnerReference"] == "sample-order-1001" and payment["status"] == "NEW"
+    reference = "sample-after-create"
+    payment = create(local_stack, reference)
+    assert payment["partnerReference"] == reference and payment["status"] == "NEW"
     assert re.fullmatch(r"C-\d+-P", payment["reference"])
     assert payment["checkoutUrl"].startswith(local_stack.gateway_url)
 
-    status = invoke(local_stack, "payment_status.json")
+    status = invoke(local_stack, "payment_status.json", sample_for("payment_status.json", reference))
     assert status["statusCode"] == 200 and body(status)["status"] == "NEW"
 
-    callback = invoke(local_stack, "callback_redirect.json")
+    callback = invoke(local_stack, "callback_redirect.json", sample_for("callback_redirect.json", reference))
     assert callback["statusCode"] == 302 and "status=NEW" in callback["headers"]["Location"]
 
-    fulfilment = invoke(local_stack, "fulfilment.json")
+    fulfilment = invoke(local_stack, "fulfilment.json", sample_for("fulfilment.json", reference))
     assert (fulfilment["statusCode"], body(fulfilment)["code"]) == (409, "payment_not_successful")
 
-    again = invoke(local_stack, "create_payment.json")  # idempotent: same payment, no second gateway create
+    # idempotent: same payment, no second gateway create
+    again = invoke(local_stack, "create_payment.json", sample_for("create_payment.json", reference))
     assert again["statusCode"] == 201 and body(again)["reference"] == payment["reference"]
+
+    # The poller leaves a payment alone until it has been open for POLL_MIN_AGE_SECONDS (120 s)...
+    assert poll(local_stack) == IDLE_POLL
+    # ...then asks the gateway about it (the sandbox still says NEW: nothing changes but the check time).
+    local_stack.client("dynamodb").update_item(
+        TableName="PaymentsTable",
+        Key={"partnerReference": {"S": reference}},
+        UpdateExpression="SET updatedAt = :then",
+        ExpressionAttributeValues={":then": {"S": _iso(datetime.now(UTC) - timedelta(minutes=10))}},
+    )
+    assert poll(local_stack) == {**IDLE_POLL, "checked": 1, "outcomes": {"duplicate": 1}}
+    status = invoke(local_stack, "payment_status.json", sample_for("payment_status.json", reference))
+    assert body(status)["status"] == "NEW" and body(status)["lastCheckedAt"]
+    assert poll(local_stack) == IDLE_POLL  # checked just now: not due again
 
 
 def test_samples_after_payment(local_stack: LocalStack) -> None:
     assert local_stack.sandbox is not None
     control = local_stack.sandbox.control
-    reference = control.payment("sample-order-1001")["reference"]
+    partner_reference = "sample-after-payment"
+    reference = create(local_stack, partner_reference)["reference"]
     control.settle(reference, "pay")
     control.flush_webhooks(timeout=15)
 
-    status = invoke(local_stack, "payment_status.json")
+    status = invoke(local_stack, "payment_status.json", sample_for("payment_status.json", partner_reference))
     assert status["statusCode"] == 200 and body(status)["status"] == "SUCCESSFUL"
 
     # The sample webhook, for the real payment, re-signed: a duplicate of what the gateway already sent.
-    event = load_event("webhook_intake.json")
-    event["body"] = event["body"].replace("C-113976984708914-P", reference)
+    event = sample_for("webhook_intake.json", partner_reference)
+    event["body"] = event["body"].replace(SAMPLE_GATEWAY_REFERENCE, reference)
     replay = invoke(local_stack, "webhook_intake.json", sign_event(event, SIGNING_KEY))
     assert replay["statusCode"] == 200 and body(replay)["received"] is True
 
-    fulfilment = invoke(local_stack, "fulfilment.json")
+    fulfilment = invoke(local_stack, "fulfilment.json", sample_for("fulfilment.json", partner_reference))
     assert fulfilment["statusCode"] == 202 and body(fulfilment)["fulfilmentStatus"] == "QUEUED"
 
-    sender = invoke(local_stack, "fulfilment_sender.json")
+    sender = invoke(
+        local_stack, "fulfilment_sender.json", sample_for("fulfilment_sender.json", partner_reference)
+    )
     assert sender == {"batchItemFailures": []}
     delivered = [f for f in control.fulfilments() if f["reference"] == reference]
     assert [p["sku"] for p in delivered[0]["products"]] == ["GEM-500"]
 
-    callback = invoke(local_stack, "callback_redirect.json")
+    callback = invoke(
+        local_stack, "callback_redirect.json", sample_for("callback_redirect.json", partner_reference)
+    )
     assert "status=SUCCESSFUL" in callback["headers"]["Location"]
 
-    poller = local_stack.invoke("StatusPollerFunction", load_event("status_poller.json"))
-    assert poller.ok, poller.error
+    # Final, and its events published: nothing for the poller to check or re-publish.
+    assert poll(local_stack) == IDLE_POLL
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -154,3 +199,9 @@ def test_samples_are_valid_json_without_local_urls(name: str) -> None:
     assert (
         "127.0.0.1" not in text and "localhost" not in text
     )  # the same file must work with sam local invoke
+
+
+def test_functions_use_the_stack_name_as_their_metrics_service(local_stack: LocalStack) -> None:
+    """POWERTOOLS_SERVICE_NAME is `!Ref AWS::StackName`, which the local stack resolves to `pay1st-local`."""
+    services = {spec.environment["POWERTOOLS_SERVICE_NAME"] for spec in local_stack.functions.values()}
+    assert services == {"pay1st-local"}

@@ -1,8 +1,9 @@
 """The one Logger, Metrics and Tracer of the bundle, created once per container.
 
 Service name and metrics namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE
-(set in the template's Globals). Nothing secret is ever passed to the logger: tokens, signatures,
-credentials and checkout URLs stay out of log calls by construction.
+(set in the template's Globals: the service is the stack name, so a sandbox and a production stack in one
+account and region emit, and alarm on, metrics of their own). Nothing secret is ever passed to the logger:
+tokens, signatures, credentials and checkout URLs stay out of log calls by construction.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any, cast
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = "pay1st"
-NAMESPACE = "Pay1st"
+# Read once per container, as Powertools reads them; the defaults only serve code run outside the stack.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "").strip() or "pay1st"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "").strip() or "Pay1st"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
