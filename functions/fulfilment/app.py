@@ -1,4 +1,7 @@
-"""POST /payments/{partnerReference}/fulfilment (partner auth): record fulfilled products, queue the §12 notice."""
+"""POST /payments/{partnerReference}/fulfilment (partner auth): record fulfilled products, queue the §12 notice.
+
+The use case is imported by the first request, not at cold start (budget: <= 1.3x ``import boto3``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from pay1st_partner import runtime
 from pay1st_partner.api import json_body, make_resolver, response
 from pay1st_partner.callbacks import is_partner_reference
 from pay1st_partner.errors import PaymentNotFound
-from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
 from pay1st_partner.observability import logger, metrics, tracer
 
 MAX_BODY_BYTES = 32 * 1024
@@ -23,6 +25,8 @@ app = make_resolver()
 def fulfil(partnerReference: str) -> Response[Any]:
     if not is_partner_reference(partnerReference):
         raise PaymentNotFound()
+    from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
+
     items = parse_fulfilment_request(json_body(app, MAX_BODY_BYTES))
     settings = runtime.settings()
     accepted = request_fulfilment(

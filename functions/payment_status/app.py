@@ -2,6 +2,7 @@
 
 Read from DynamoDB; when the payment is open and its status older than STATUS_STALE_SECONDS it is first
 refreshed from the gateway (§9). If the gateway cannot be reached the stored status is answered.
+Reconciliation (and the repository behind it) is imported by the first request, not at cold start.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pay1st_partner.api import make_resolver, response
 from pay1st_partner.callbacks import is_partner_reference
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.observability import logger, metrics, tracer
-from pay1st_partner.reconcile import LazyStatusSource, Reconciler, current_payment, payment_view
 
 app = make_resolver()
 
@@ -25,6 +25,8 @@ app = make_resolver()
 def payment_status(partnerReference: str) -> Response[Any]:
     if not is_partner_reference(partnerReference):
         raise PaymentNotFound()
+    from pay1st_partner.reconcile import LazyStatusSource, Reconciler, current_payment, payment_view
+
     logger.append_keys(partnerReference=partnerReference)
     payments = runtime.payments()
     record = current_payment(

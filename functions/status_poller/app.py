@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st_partner import runtime
 from pay1st_partner.observability import logger, metrics, tracer
-from pay1st_partner.poller import StatusPoller
-from pay1st_partner.reconcile import LazyStatusSource, Reconciler
+
+if TYPE_CHECKING:
+    from pay1st_partner.poller import StatusPoller
 
 
 def _poller() -> StatusPoller:
+    # Imported here, not at cold start (cold-start budget: <= 1.3x ``import boto3``).
+    from pay1st_partner.poller import StatusPoller
+    from pay1st_partner.reconcile import LazyStatusSource, Reconciler
+
     settings = runtime.settings()
     payments = runtime.payments()
     publisher = runtime.publisher()

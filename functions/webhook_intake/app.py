@@ -1,33 +1,41 @@
 """POST /webhooks/pay1st (public): verify, record durably, confirm and apply a Pay1st payment event.
 
-2xx once the event is recorded (also for duplicates, late events and payments that are not ours);
-401/413/400 for what must not or cannot be processed; 503 ``not_recorded`` when it could not be stored,
-so the gateway delivers it again.
+2xx once the event is recorded and applied (also for duplicates, late events and payments that are not
+ours); 401/413/400 for what must not or cannot be processed; 503 ``not_recorded`` when it could not be
+stored and 503 ``not_applied`` when it was stored but processing failed, so the gateway delivers it again.
+
+Only the Powertools resolver, logger and metrics are imported at cold start: the intake, reconciliation
+and the AWS adapters are imported by the first event (cold-start budget: <= 1.3x ``import boto3``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pay1st.aws import load_credentials
 from pay1st_partner import runtime
 from pay1st_partner.api import make_resolver, response
-from pay1st_partner.intake import WebhookIntake, raw_webhook_body
 from pay1st_partner.observability import logger, metrics, tracer
-from pay1st_partner.reconcile import LazyStatusSource, Reconciler
+
+if TYPE_CHECKING:
+    from pay1st_partner.intake import WebhookIntake
 
 app = make_resolver()
 
 
 def _signing_key() -> str:
+    from pay1st.aws import load_credentials
+
     # Powertools caches the secret (max_age), so a warm container does not read Secrets Manager per event.
     return load_credentials(runtime.settings().credentials_secret_name).signing_key
 
 
 def _intake() -> WebhookIntake:
+    from pay1st_partner.intake import WebhookIntake
+    from pay1st_partner.reconcile import LazyStatusSource, Reconciler
+
     settings = runtime.settings()
     payments = runtime.payments()
     return WebhookIntake(
@@ -42,6 +50,8 @@ def _intake() -> WebhookIntake:
 
 @app.post("/webhooks/pay1st")
 def webhook() -> Response[Any]:
+    from pay1st_partner.intake import raw_webhook_body
+
     result = _intake().handle(
         raw_webhook_body(app),
         app.current_event.headers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -209,7 +210,9 @@ def test_a_claim_abandoned_by_a_killed_invocation_is_created_on_repeat(
 
 
 def test_an_unknown_create_outcome_is_502_and_the_payment_is_kept_unknown(aws, sandbox, http_event):
-    # Given the gateway stores the payment but answers too late for our deadline
+    # Given a warm container (a cold one spends part of the short budget below importing and reading secrets)
+    assert create(http_event, FakeLambdaContext(), create_body("order-warm-up")).status == 201
+    # And a gateway that stores the payment but answers too late for our deadline
     sandbox.control.set_faults(create_stall_seconds=3.0, create_stall_count=1)
 
     result = create(http_event, FakeLambdaContext(timeout_seconds=2.5), create_body("order-slow"))
@@ -217,11 +220,20 @@ def test_an_unknown_create_outcome_is_502_and_the_payment_is_kept_unknown(aws, s
     assert result.status == 502
     assert result.code == "create_outcome_unknown"
     assert _item(aws, "order-slow")["status"]["S"] == "CREATE_UNKNOWN"
+    # And the message says what the partner can do about it
+    message = result.body["message"]
+    assert "CREATE_UNKNOWN until a Pay1st webhook resolves it" in message
+    assert "Repeating this same request is safe" in message
+    assert "no checkout link" in message and "NEW partnerReference is safe" in message
 
-    # When the partner repeats it, the gateway refuses the known partnerReference: still unknown, no duplicate
+    # When the partner repeats it, the gateway refuses the known partnerReference as a duplicate
+    creates_before = _creates(sandbox)
     again = create(http_event, FakeLambdaContext(), create_body("order-slow"))
+    # Then it is still unknown (same answer), and the gateway holds one payment for it, not two
+    assert _creates(sandbox) == creates_before + 1
     assert again.status == 502
-    assert again.code == "create_outcome_unknown"
+    assert again.code == "create_outcome_unknown" and again.body["message"] == message
+    assert "checkoutUrl" not in again.body
     assert _item(aws, "order-slow")["status"]["S"] == "CREATE_UNKNOWN"
     assert len([p for p in sandbox.control.payments() if p.get("partnerReference") == "order-slow"]) == 1
 
@@ -345,6 +357,28 @@ BAD_REQUESTS = {
     "channelId object": (_with(channelId={"id": 1}), 400, "invalid_request"),
     "unknown field": (_with(callbackSuccessUrl="https://evil.example"), 400, "invalid_request"),
     "oversized body": (_with(metadata=[{"key": "k", "value": "v" * 400}] * 100), 413, "payload_too_large"),
+    # Quantities beyond any basket (10**38 used to reach DynamoDB and fail there as a 500)
+    "quantity above the cap": (_product(quantity=1_000_001), 400, "invalid_request"),
+    "quantity 10**30": (_product(quantity=10**30), 400, "invalid_request"),
+    "quantity 10**38": (_product(quantity=10**38), 400, "invalid_request"),
+    # Money strings Python's Decimal takes but nobody writes money as
+    "amount with underscores": (_with(amount="1_000"), 400, "invalid_request"),
+    "amount in full-width digits": (_with(amount="\uff11\uff12"), 400, "invalid_request"),
+    "amount with spaces": (_with(amount=" 12 "), 400, "invalid_request"),
+    "amount with an exponent": (_with(amount="1e2"), 400, "invalid_request"),
+    "amount with a plus sign": (_with(amount="+12"), 400, "invalid_request"),
+    "amount as a negative string": (_with(amount="-12"), 400, "invalid_request"),
+    "amount Infinity string": (_with(amount="Infinity"), 400, "invalid_request"),
+    "price with underscores": (_product(price="2_50.50"), 400, "invalid_request"),
+    # Lone UTF-16 surrogates (valid JSON escapes, not encodable as UTF-8: DynamoDB cannot store them)
+    "title with a lone surrogate": (_product(title="a\ud800"), 400, "invalid_request"),
+    "sku with a lone surrogate": (_product(sku="GEM\udfff"), 400, "invalid_request"),
+    "metadata with a lone surrogate": (
+        _with(metadata=[{"key": "k", "value": "\udfff"}]),
+        400,
+        "invalid_request",
+    ),
+    "channelId with a lone surrogate": (_with(channelId="\ud800"), 400, "invalid_request"),
 }
 
 
@@ -358,9 +392,30 @@ def test_bad_input_is_a_4xx_with_code_and_message(aws, lambda_context, http_even
     assert _item(aws, "order-bad") is None
 
 
-def test_the_error_names_the_offending_field(aws, lambda_context, http_event):
-    result = create(http_event, lambda_context, _product(quantity="1"))
-    assert "products.quantity" in result.body["message"]
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_product(quantity="1"), "products.quantity"),
+        (_product(quantity=10**38), "products.quantity"),
+        (_with(amount="1_000"), "amount"),
+        (_product(price="\uff11\uff12"), "products.price"),
+        (_product(title="a\ud800"), "products.title"),
+        (_with(metadata=[{"key": "k\ud800", "value": "v"}]), "metadata.key"),
+    ],
+)
+def test_the_error_names_the_offending_field(aws, lambda_context, http_event, body, field):
+    result = create(http_event, lambda_context, body)
+    assert result.status == 400 and result.body["message"].startswith(f"{field}:")
+
+
+def test_the_largest_quantity_and_money_as_plain_decimal_strings_are_accepted():
+    from pay1st_partner.payments import MAX_QUANTITY, parse_create_request
+
+    body = json.loads(create_body("order-strings", amount="0"))
+    body["amount"] = "250000000.00"
+    body["products"][0].update(price="250.00", quantity=MAX_QUANTITY)
+    command = parse_create_request(body)
+    assert command.amount == Decimal("250000000.00") and command.products[0].quantity == 1_000_000
 
 
 def test_a_base64_encoded_body_is_accepted(aws, sandbox, lambda_context, http_event):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pay1st_partner import runtime
@@ -23,6 +24,10 @@ def _queued(aws) -> list[dict]:
 
 
 ITEMS = {"products": [{"sku": SKU, "quantity": 1, "fulfilmentTime": "2026-01-15T10:35:00Z"}]}
+
+
+def _at(fulfilment_time: str) -> dict:
+    return {"products": [{"sku": SKU, "quantity": 1, "fulfilmentTime": fulfilment_time}]}
 
 
 def test_records_the_fulfilment_and_queues_the_notice(aws, sandbox, lambda_context, http_event):
@@ -50,6 +55,15 @@ def test_fulfilment_time_and_status_have_defaults(aws, sandbox, lambda_context, 
     item = runtime.payments().get("order-f2").fulfilment["items"][0]
     assert item["fulfilmentStatus"] == "FULFILLED"
     assert item["fulfilmentTime"]
+
+
+def test_a_fulfilment_time_in_another_zone_is_recorded_in_utc(aws, sandbox, lambda_context, http_event):
+    successful_payment(http_event, lambda_context, sandbox, "order-f3")
+    soon = (datetime.now(UTC) + timedelta(hours=12)).astimezone(timezone(timedelta(hours=-5)))
+    result = _fulfil(http_event, lambda_context, "order-f3", _at(soon.isoformat()))
+    assert result.status == 202
+    recorded = runtime.payments().get("order-f3").fulfilment["items"][0]["fulfilmentTime"]
+    assert recorded.startswith(soon.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
 
 
 def test_the_same_fulfilment_again_is_accepted_idempotently(aws, sandbox, lambda_context, http_event):
@@ -146,6 +160,23 @@ BAD = {
         "invalid_request",
     ),
     "oversized": ({"products": [{"sku": "x" * 90, "quantity": 1}] * 400}, 413, "payload_too_large"),
+    # Times past datetime's range once converted to UTC (they used to fail in the repository as a 500)
+    "time beyond year 9999 in UTC": (_at("9999-12-31T23:59:59-05:00"), 400, "invalid_request"),
+    "time before year 1 in UTC": (_at("0001-01-01T00:00:00+05:00"), 400, "invalid_request"),
+    "time before 2020": (_at("2019-12-31T23:59:59Z"), 400, "invalid_request"),
+    "time far in the future": (_at("2999-01-01T00:00:00Z"), 400, "invalid_request"),
+    "time two days ahead": (_at((datetime.now(UTC) + timedelta(days=2)).isoformat()), 400, "invalid_request"),
+    # Lone UTF-16 surrogates: valid JSON escapes that DynamoDB cannot store
+    "sku with a lone surrogate": (
+        {"products": [{"sku": "GEM\ud800", "quantity": 1}]},
+        400,
+        "invalid_request",
+    ),
+    "status with a lone surrogate": (
+        {"products": [{"sku": SKU, "quantity": 1, "fulfilmentStatus": "\udfff"}]},
+        400,
+        "invalid_request",
+    ),
 }
 
 

@@ -299,14 +299,113 @@ def test_a_webhook_that_cannot_be_recorded_is_503_so_the_gateway_retries(
     assert result.status == 503 and result.body["code"] == "not_recorded"
 
 
-def test_signature_mode_off_accepts_unsigned_events(
+def test_signature_mode_off_accepts_unsigned_events_and_applies_what_the_gateway_reports(
     aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SIGNATURE_MODE", "off")
     runtime.reset()
+    # Given a payment the customer is paying offline (PENDING at the gateway)
     record = create_at_sandbox("order-unsigned")
+    sandbox.control.settle(record.reference, "offline")
+    queries_before = route_count(sandbox, STATUS_QUERY_ROUTE)
+    # When an unsigned PENDING event arrives
     result = post(http_event, event_body(record, "PENDING"), {})
+    # Then it is accepted, confirmed with one status query, and applied
     assert result.status == 200 and result.body["status"] == "PENDING"
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) - queries_before == 1
+    stored = runtime.webhook_events().get(hashlib.sha256(event_body(record, "PENDING")).hexdigest())
+    assert stored is not None and stored["signatureVerified"] is False
+
+
+def test_signature_mode_off_never_applies_an_unsigned_failure_the_gateway_does_not_report(
+    aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SIGNATURE_MODE", "off")
+    runtime.reset()
+    # Given a payment still NEW at the gateway
+    record = create_at_sandbox("order-forge")
+    queries_before = route_count(sandbox, STATUS_QUERY_ROUTE)
+    # When anyone posts an unsigned FAILED for it
+    forged = post(http_event, event_body(record, "FAILED"), {})
+    # Then the gateway is asked, its NEW stands, and nothing is announced
+    assert forged.status == 200 and forged.body["outcome"] == "duplicate" and forged.body["status"] == "NEW"
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) - queries_before == 1
+    assert status_of("order-forge") == "NEW"
+    assert aws.published_events() == []
+    # And when the customer really pays, the real (signed) SUCCESSFUL still counts
+    sandbox.control.settle(record.reference, "pay")
+    real = event_body(record, "SUCCESSFUL")
+    assert post(http_event, real, signed(real)).status == 200
+    stored = runtime.payments().get("order-forge")
+    assert stored is not None and stored.status == "SUCCESSFUL" and not stored.conflicts
+
+
+def test_signature_mode_off_applies_an_unsigned_report_as_the_gateway_states_it(
+    aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SIGNATURE_MODE", "off")
+    runtime.reset()
+    # Given a payment the customer cancelled at the gateway
+    record = create_at_sandbox("order-cancelled")
+    sandbox.control.settle(record.reference, "cancel")
+    # When an unsigned event claims something else (an unknown status)
+    result = post(http_event, event_body(record, "CHARGEBACK"), {})
+    # Then what the gateway reports is what is applied
+    assert result.status == 200 and result.body["status"] == "CANCELLED"
+    assert [e["detail-type"] for e in aws.published_events()] == ["Payment Cancelled"]
+
+
+def test_a_recorded_webhook_whose_processing_fails_is_503_not_applied_and_a_retry_applies_it(
+    aws: Any,
+    sandbox: Any,
+    http_event: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from botocore.exceptions import ClientError
+    from pay1st_partner.repository import PaymentRepository
+
+    record = create_at_sandbox("order-throttled")
+    body = event_body(record, "PENDING")
+    apply_status = PaymentRepository.apply_status
+
+    def throttled(*_args: Any, **_kwargs: Any) -> Any:
+        error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}
+        raise ClientError({"Error": error}, "UpdateItem")
+
+    # Given DynamoDB throttling the payment update
+    monkeypatch.setattr(PaymentRepository, "apply_status", throttled)
+    # When the event arrives
+    result = post(http_event, body, signed(body))
+    # Then it is recorded, not applied, and answered 503 so that the gateway delivers it again
+    assert result.status == 503
+    assert result.body["code"] == "not_applied" and "retry" in result.body["message"]
+    stored = runtime.webhook_events().get(hashlib.sha256(body).hexdigest())
+    assert stored is not None and stored["outcome"] == "not_applied"
+    assert status_of("order-throttled") == "NEW"
+    assert '"WebhookNotApplied":[1.0]' in capsys.readouterr().out
+    # And the redelivery, once DynamoDB is back, applies it
+    monkeypatch.setattr(PaymentRepository, "apply_status", apply_status)
+    retried = post(http_event, body, signed(body))
+    assert retried.status == 200 and retried.body["status"] == "PENDING" and retried.body["duplicate"]
+
+
+@pytest.mark.parametrize("field", ["partnerReference", "reference", "status", "currencyCode"])
+def test_a_signed_event_with_a_lone_surrogate_is_an_invalid_event_recorded_and_400(
+    aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]], field: str
+) -> None:
+    record = create_at_sandbox("order-surrogate")
+    document = json.loads(event_body(record, "PENDING"))
+    document[field] = "C\ud800"  # half a UTF-16 pair: json.dumps writes it as a valid JSON escape
+    body = json.dumps(document).encode()
+    assert b'"C\\ud800"' in body
+    result = post(http_event, body, signed(body))
+    assert (
+        result.status == 400 and result.body["code"] == "invalid_request" and field in result.body["message"]
+    )
+    stored = runtime.webhook_events().get(hashlib.sha256(body).hexdigest())
+    assert stored is not None and stored["outcome"] == "invalid_event" and stored["field"] == field
+    assert status_of("order-surrogate") == "NEW"
 
 
 def test_metrics_and_logs_carry_no_secrets(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -280,3 +281,109 @@ def test_adoption_needs_the_gateway_to_agree(
     result = deliver(intake, clock, webhook_body("PENDING", reference="C-42-P"))
     assert result.outcome == "reference_mismatch" and not result.matched
     assert repo.get("order-1001").reference is None  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- unsigned events (mode off)
+
+
+@pytest.fixture
+def lenient(
+    store: WebhookEventStore, repo: PaymentRepository, reconciler: Reconciler, clock: Clock
+) -> WebhookIntake:
+    """WEBHOOK_SIGNATURE_MODE=off: unsigned events are accepted."""
+    return WebhookIntake(
+        store=store,
+        payments=repo,
+        reconciler=reconciler,
+        signing_key=lambda: SIGNING_KEY,
+        signature_required=False,
+        clock=clock,
+    )
+
+
+@pytest.mark.parametrize("reported", ["PENDING", "SUCCESSFUL", "FAILED", "CANCELLED", "ABANDONED", "REFUND"])
+def test_an_unsigned_event_only_prompts_a_status_query_whose_answer_is_applied(
+    lenient: WebhookIntake,
+    repo: PaymentRepository,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    aws: Any,
+    reported: str,
+) -> None:
+    # Given a NEW payment the customer is still paying (PENDING at the gateway)
+    new_payment()
+    gateway.set("C-order-1001-P", "PENDING")
+    # When an unsigned event reports any status
+    result = lenient.handle(webhook_body(reported), {})
+    # Then the gateway was asked once and its PENDING is what was applied, whatever the event said
+    assert gateway.queries == ["C-order-1001-P"]
+    assert result.outcome == "applied" and result.status == "PENDING"
+    record = repo.get("order-1001")
+    assert record is not None and record.status == "PENDING" and record.last_unknown_status is None
+    assert [e["detail-type"] for e in aws.published_events()] == ["Payment Pending"]
+
+
+def test_an_unsigned_event_for_a_payment_the_gateway_cannot_confirm_changes_nothing(
+    lenient: WebhookIntake, repo: PaymentRepository, gateway: FakeGateway, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    gateway.error = Pay1stConnectionError("connection refused")
+    result = lenient.handle(webhook_body("FAILED"), {})
+    assert result.outcome == "gateway_unavailable" and result.status == "NEW"
+    assert repo.get("order-1001").status == "NEW"  # type: ignore[union-attr]
+
+
+def test_a_signed_event_in_mode_off_keeps_the_signed_rule(
+    lenient: WebhookIntake,
+    repo: PaymentRepository,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+) -> None:
+    new_payment()
+    result = deliver(lenient, clock, webhook_body("FAILED"))
+    assert result.outcome == "applied" and result.status == "FAILED"
+    assert gateway.queries == []
+
+
+# --------------------------------------------------------------------------- recorded, processing failed
+
+
+def test_a_processing_failure_after_recording_is_not_applied_and_recorded_as_such(
+    intake: WebhookIntake,
+    store: WebhookEventStore,
+    repo: PaymentRepository,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore.exceptions import ClientError
+    from pay1st_partner.errors import NotApplied
+
+    new_payment()
+
+    def throttled(*_args: Any, **_kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem")
+
+    monkeypatch.setattr(repo, "apply_status", throttled)
+    body = webhook_body("PENDING")
+    with pytest.raises(NotApplied) as caught:
+        deliver(intake, clock, body)
+    assert caught.value.http_status == 503 and caught.value.code == "not_applied"
+    assert store.get(event_id(body))["outcome"] == "not_applied"  # type: ignore[index]
+    assert repo.get("order-1001").status == "NEW"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("field", ["partnerReference", "reference", "status", "partnerCode"])
+def test_text_that_is_not_valid_unicode_is_an_invalid_event(
+    intake: WebhookIntake, store: WebhookEventStore, new_payment: Callable[..., Any], clock: Clock, field: str
+) -> None:
+    new_payment()
+    document = json.loads(webhook_body("PENDING"))
+    document[field] = "x\udfff"  # written by json.dumps as the escape "x\\udfff": valid JSON
+    body = json.dumps(document).encode()
+    with pytest.raises(InvalidRequest) as caught:
+        deliver(intake, clock, body)
+    assert caught.value.http_status == 400 and field in caught.value.message
+    item = store.get(event_id(body))
+    assert item is not None and item["outcome"] == "invalid_event" and item["field"] == field

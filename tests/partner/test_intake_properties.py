@@ -43,8 +43,12 @@ UNKNOWN_STATUSES = ("PAY_OFFLINE", "REFUND", "CHARGEBACK")
 _references = itertools.count()
 
 
-class SimulatedCrash(Exception):
-    """The Lambda died after the commit and before the publish."""
+class SimulatedCrash(BaseException):
+    """The Lambda died after the commit and before the publish.
+
+    A BaseException, like the process being killed: no handler of the code under test may turn it into an
+    answer (the intake does answer 503 ``not_applied`` for an ordinary exception).
+    """
 
 
 class CrashingPublisher(EventPublisher):

@@ -73,6 +73,18 @@ class NotRecorded(DomainError):
         super().__init__(message)
 
 
+class NotApplied(DomainError):
+    """503: the event is recorded but processing failed; the sender's retry applies it (idempotent)."""
+
+    code = "not_applied"
+    http_status = 503
+
+    def __init__(
+        self, message: str = "The event is recorded but could not be processed yet; please retry."
+    ) -> None:
+        super().__init__(message)
+
+
 class GatewayUnavailable(DomainError):
     code = "gateway_unavailable"
     http_status = 502
@@ -82,14 +94,19 @@ class GatewayUnavailable(DomainError):
 
 
 class CreateOutcomeUnknown(DomainError):
+    """502: the create may or may not have happened; the message tells the partner what is safe to do."""
+
     code = "create_outcome_unknown"
     http_status = 502
 
     def __init__(
         self,
         message: str = (
-            "The Pay1st Gateway did not confirm whether the payment was created; "
-            "it is kept as unknown and will be reconciled."
+            "The Pay1st Gateway did not confirm whether the payment was created. It is kept as "
+            "CREATE_UNKNOWN until a Pay1st webhook resolves it (GET /payments/{partnerReference} shows "
+            "its status). Repeating this same request is safe: it never creates a second payment. "
+            "The customer has no checkout link for it; if they must pay now, a new payment with a NEW "
+            "partnerReference is safe too."
         ),
     ) -> None:
         super().__init__(message)

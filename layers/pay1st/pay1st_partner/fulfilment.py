@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pay1st.models import FulfilmentItem
@@ -23,6 +23,7 @@ from pay1st.models import FulfilmentItem
 from pay1st_partner import state
 from pay1st_partner.errors import DomainError, InvalidRequest, PaymentConflict, PaymentNotFound
 from pay1st_partner.observability import count, logger
+from pay1st_partner.text import is_utf8_text
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
@@ -33,6 +34,9 @@ MAX_ITEMS = 50
 QUEUED = "QUEUED"
 DELIVERED = "DELIVERED"
 _ITEM_FIELDS = frozenset({"sku", "quantity", "fulfilmentStatus", "fulfilmentTime"})
+# A fulfilment time must be plausible: not before this bundle existed, not more than a clock skew ahead.
+EARLIEST_FULFILMENT_TIME = datetime(2020, 1, 1, tzinfo=UTC)
+MAX_FUTURE_SKEW = timedelta(days=1)
 
 
 class FulfilmentNotQueued(DomainError):
@@ -51,7 +55,8 @@ class FulfilmentAccepted:
         return {"partnerReference": self.partner_reference, "fulfilmentStatus": self.fulfilment_status}
 
 
-def _parse_time(value: object) -> datetime:
+def _parse_time(value: object, *, now: datetime) -> datetime:
+    """An ISO-8601 date-time with a zone, as UTC, between 2020 and a day from ``now``."""
     if not isinstance(value, str):
         raise InvalidRequest("products.fulfilmentTime: must be an ISO-8601 string")
     try:
@@ -60,6 +65,15 @@ def _parse_time(value: object) -> datetime:
         raise InvalidRequest("products.fulfilmentTime: must be an ISO-8601 date-time") from None
     if moment.tzinfo is None:
         raise InvalidRequest("products.fulfilmentTime: must include a time zone (e.g. Z)")
+    try:
+        # Converted here, where it is still input: 9999-12-31T23:59:59-05:00 is past datetime's range in UTC.
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest("products.fulfilmentTime: is out of range") from None
+    if not EARLIEST_FULFILMENT_TIME <= moment <= now + MAX_FUTURE_SKEW:
+        raise InvalidRequest(
+            "products.fulfilmentTime: must be after 2020-01-01 and not more than a day in the future"
+        )
     return moment
 
 
@@ -84,13 +98,13 @@ def parse_fulfilment_request(
         if extra:
             raise InvalidRequest(f"products.{extra[0]}: is not a recognised field")
         sku, quantity, status = raw.get("sku"), raw.get("quantity"), raw.get("fulfilmentStatus", "FULFILLED")
-        if not isinstance(sku, str) or not sku or len(sku) > 100:
+        if not isinstance(sku, str) or not sku or len(sku) > 100 or not is_utf8_text(sku):
             raise InvalidRequest("products.sku: must be a non-empty string of at most 100 characters")
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise InvalidRequest("products.quantity: must be an integer")
-        if not isinstance(status, str) or not status or len(status) > 40:
+        if not isinstance(status, str) or not status or len(status) > 40 or not is_utf8_text(status):
             raise InvalidRequest("products.fulfilmentStatus: must be a non-empty string")
-        when = _parse_time(raw["fulfilmentTime"]) if "fulfilmentTime" in raw else moment
+        when = _parse_time(raw["fulfilmentTime"], now=moment) if "fulfilmentTime" in raw else moment
         items.append(
             FulfilmentItem(sku=sku, quantity=quantity, fulfilment_time=when, fulfilment_status=status)
         )

@@ -8,12 +8,21 @@ Order, and why:
    accepted, a signed one is still verified;
 3. durable record in WebhookEventsTable, or 503 ``not_recorded`` so the gateway retries;
 4. parse (400 ``invalid_json`` / ``invalid_request``; the raw event stays recorded for investigation);
+   text that is not valid Unicode (a lone UTF-16 surrogate in a JSON escape) is an invalid event too,
+   caught here because neither DynamoDB nor the logs can store it;
 5. match it to our payment (``partnerReference``, the Pay1st ``reference``, amount and currency);
 6. apply: SUCCESSFUL only after the gateway confirms it with a §9 status query; adopting a payment whose
-   create answer was lost also goes through that query; other known statuses are applied directly
-   (conditional, never regressing); unknown statuses are recorded and never applied;
-7. answer 200: duplicates, late events, payments that are not ours and an unreachable gateway are all
-   acknowledged (the event is recorded; the poller reconciles).
+   create answer was lost also goes through that query; other known statuses of a *signed* event are
+   applied directly (conditional, never regressing); unknown statuses are recorded and never applied.
+   An event that was not signature-verified (mode ``off``) could come from anyone, so whatever status it
+   names only prompts a status query, and the gateway's answer is applied instead;
+7. answer.
+
+The answer rule: 2xx once the event is recorded AND applied, or safely ignorable (duplicates, late events,
+payments that are not ours, an unreachable gateway during confirmation: the poller reconciles those);
+503 ``not_recorded`` when it could not be recorded; 503 ``not_applied`` when it was recorded but processing
+failed (e.g. a DynamoDB throttle): the gateway then delivers it again, which is harmless because
+processing is idempotent.
 """
 
 from __future__ import annotations
@@ -31,10 +40,11 @@ from pay1st.webhooks import has_signature_headers, verify_webhook
 from pay1st_partner import state
 from pay1st_partner.api import parse_json_object, raw_body
 from pay1st_partner.callbacks import is_partner_reference
-from pay1st_partner.errors import InvalidRequest, PayloadTooLarge, WebhookRejected
+from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge, WebhookRejected
 from pay1st_partner.observability import count, logger
 from pay1st_partner.reconcile import AMOUNT_MISMATCH, REFERENCE_MISMATCH, Outcome, Reconciler
 from pay1st_partner.repository import PaymentRepository, utcnow
+from pay1st_partner.text import is_utf8_text
 from pay1st_partner.webhook_events import WebhookEventStore
 
 MAX_WEBHOOK_BYTES = 64 * 1024
@@ -115,6 +125,7 @@ class WebhookIntake:
         recorded = self._store.record(raw_body, signature_verified=verified)  # NotRecorded → 503
         try:
             event = WebhookEvent.from_dict(parse_json_object(raw_body))
+            _check_text(event)
         except InvalidRequest:
             self._store.set_outcome(recorded.event_id, "invalid_json")
             self._rejected("invalid_json")
@@ -131,9 +142,18 @@ class WebhookIntake:
             "reported_status": event.status,
             "event_id": recorded.event_id,
             "duplicate": recorded.duplicate,
+            "signature_verified": verified,
         }
         logger.info("webhook received", extra=log)
-        result = self._process(event, deadline=deadline)
+        try:
+            result = self._process(event, verified=verified, deadline=deadline)
+        except Exception as exc:  # whatever failed, the event is recorded but not applied: ask for a retry
+            logger.exception(
+                "webhook recorded but not applied", extra={**log, "error_type": type(exc).__name__}
+            )
+            count("WebhookNotApplied")
+            self._store.set_outcome(recorded.event_id, "not_applied")
+            raise NotApplied() from exc
         matched = result is not None and result.outcome != REFERENCE_MISMATCH
         outcome = result.outcome if result is not None else UNMATCHED
         self._store.set_outcome(
@@ -165,7 +185,7 @@ class WebhookIntake:
             raise WebhookRejected(code, _REJECTION_MESSAGES[code]) from None
         return True
 
-    def _process(self, event: WebhookEvent, *, deadline: float | None) -> Outcome | None:
+    def _process(self, event: WebhookEvent, *, verified: bool, deadline: float | None) -> Outcome | None:
         # Every partnerReference we create matches this pattern; anything else (an oversized key would
         # even be a DynamoDB error) cannot be ours.
         record = (
@@ -193,6 +213,13 @@ class WebhookIntake:
             count("StatusRejected", reason=AMOUNT_MISMATCH)
             return Outcome(AMOUNT_MISMATCH, record)
 
+        if not verified:
+            # Unsigned (WEBHOOK_SIGNATURE_MODE=off): anyone could have sent it. Applying its FAILED or
+            # CANCELLED directly would finalise the payment and block the real SUCCESSFUL, so the event
+            # only prompts a status query and the gateway's answer is what gets applied.
+            return self._reconciler.refresh(
+                record, source="webhook", reference=event.reference, deadline=deadline
+            )
         decision = state.decide(record.status, event.status)
         needs_confirmation = decision.applies and (
             event.status == state.SUCCESSFUL or record.reference is None
@@ -210,3 +237,23 @@ class WebhookIntake:
     @staticmethod
     def _rejected(reason: str) -> None:
         count("WebhookRejected", reason=reason)
+
+
+def _check_text(event: WebhookEvent) -> None:
+    """Reject text that cannot be UTF-8 encoded (a lone surrogate from a ``\\ud800`` JSON escape).
+
+    Such a string cannot be written to DynamoDB or logged; caught here, the event is an invalid one
+    (recorded, 400) instead of failing every later write.
+    """
+    fields = {
+        "partnerReference": event.partner_reference,
+        "reference": event.reference,
+        "status": event.status,
+        "currencyCode": event.currency_code,
+        "countryCode": event.country_code,
+        "partnerId": event.partner_id,
+        "partnerCode": event.partner_code,
+    }
+    for name, value in fields.items():
+        if value is not None and not is_utf8_text(value):
+            raise ValidationError(name, "is not valid Unicode text")

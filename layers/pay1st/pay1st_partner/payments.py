@@ -21,6 +21,7 @@ never be stored, and it cannot answer our own 409 codes for a different body):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,7 @@ from pay1st_partner.errors import (
     PaymentConflict,
 )
 from pay1st_partner.observability import count, logger
+from pay1st_partner.text import is_utf8_text
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
@@ -56,6 +58,12 @@ if TYPE_CHECKING:
 
 MAX_PRODUCTS = 50
 MAX_METADATA = 20
+# No basket holds more of one product; also keeps every number within DynamoDB's 38 digits.
+MAX_QUANTITY = 1_000_000
+# Money given as a string: plain ASCII digits with an optional fraction. Python's Decimal would also take
+# "1_000", full-width digits, surrounding spaces and exponents, none of which is a sane way to write money.
+# A leading '-' is allowed only so that a negative amount gets the model's clearer "must be positive".
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _TOP_LEVEL_FIELDS = frozenset(
     {"partnerReference", "amount", "currencyCode", "countryCode", "products", "metadata", "channelId"}
 )
@@ -149,38 +157,31 @@ def _object_list(
     return value
 
 
-def _string(document: Mapping[str, Any], name: str, *, max_length: int = 255) -> str:
-    value = document.get(name)
+def _string(document: Mapping[str, Any], name: str, *, max_length: int = 255, where: str = "") -> str:
+    value, field = document.get(name), f"{where}{name}"
     if value is None:
-        raise InvalidRequest(f"{name}: is required")
+        raise InvalidRequest(f"{field}: is required")
     if not isinstance(value, str):
-        raise InvalidRequest(f"{name}: must be a string")
+        raise InvalidRequest(f"{field}: must be a string")
     if len(value) > max_length:
-        raise InvalidRequest(f"{name}: must be at most {max_length} characters")
+        raise InvalidRequest(f"{field}: must be at most {max_length} characters")
+    if not is_utf8_text(value):
+        raise InvalidRequest(f"{field}: must be valid Unicode text")
     return value
 
 
-def _money(document: Mapping[str, Any], name: str) -> Decimal:
-    value = document.get(name)
+def _money(document: Mapping[str, Any], name: str, *, where: str = "") -> Decimal:
+    value, field = document.get(name), f"{where}{name}"
     if value is None:
-        raise InvalidRequest(f"{name}: is required")
+        raise InvalidRequest(f"{field}: is required")
     # JSON numbers arrive as Decimal/int (parsed with parse_float=Decimal); numeric strings are accepted too.
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        raise InvalidRequest(f"{name}: must be a number")
-    return (
-        value
-        if isinstance(value, Decimal)
-        else Decimal(value)
-        if isinstance(value, int)
-        else _parse_decimal(value, name)
-    )
-
-
-def _parse_decimal(text: str, name: str) -> Decimal:
-    try:
-        return Decimal(text.strip())
-    except ArithmeticError:
-        raise InvalidRequest(f"{name}: must be a number") from None
+        raise InvalidRequest(f"{field}: must be a number")
+    if isinstance(value, str):
+        if _PLAIN_DECIMAL.fullmatch(value) is None:
+            raise InvalidRequest(f"{field}: must be a plain decimal number such as 250 or 250.50")
+        return Decimal(value)
+    return value if isinstance(value, Decimal) else Decimal(value)
 
 
 def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
@@ -206,14 +207,16 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
         quantity = raw.get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise InvalidRequest("products.quantity: must be an integer")
+        if quantity > MAX_QUANTITY:
+            raise InvalidRequest(f"products.quantity: must be at most {MAX_QUANTITY:,}")
         product_currency = raw.get("currencyCode", currency_code)
         if not isinstance(product_currency, str):
             raise InvalidRequest("products.currencyCode: must be a string")
         products.append(
             Product(
-                title=_string(raw, "title", max_length=200),
-                sku=_string(raw, "sku", max_length=100),
-                price=_money(raw, "price"),
+                title=_string(raw, "title", max_length=200, where="products."),
+                sku=_string(raw, "sku", max_length=100, where="products."),
+                price=_money(raw, "price", where="products."),
                 quantity=quantity,
                 currency_code=product_currency,
             )
@@ -223,7 +226,10 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
     for raw in _object_list(body, "metadata", limit=MAX_METADATA, required=False):
         _reject_unknown(raw, _METADATA_FIELDS, "metadata.")
         metadata.append(
-            MetadataItem(key=_string(raw, "key", max_length=100), value=_string(raw, "value", max_length=500))
+            MetadataItem(
+                key=_string(raw, "key", max_length=100, where="metadata."),
+                value=_string(raw, "value", max_length=500, where="metadata."),
+            )
         )
 
     channel = body.get("channelId")
@@ -232,6 +238,8 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
     channel_id = str(channel) if channel is not None and str(channel) != "" else None
     if channel_id is not None and len(channel_id) > 64:
         raise InvalidRequest("channelId: must be at most 64 characters")
+    if channel_id is not None and not is_utf8_text(channel_id):
+        raise InvalidRequest("channelId: must be valid Unicode text")
 
     command = CreatePaymentCommand(
         partner_reference=partner_reference,

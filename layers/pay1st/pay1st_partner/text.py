@@ -1,0 +1,16 @@
+"""Checks on untrusted text before it reaches DynamoDB, the gateway or the logs."""
+
+from __future__ import annotations
+
+
+def is_utf8_text(value: str) -> bool:
+    """False for a string with a lone UTF-16 surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot carry it).
+
+    boto3, DynamoDB and the JSON logger all encode text as UTF-8, so such a string must be refused as
+    input (a 400) before any of them fails on it.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
