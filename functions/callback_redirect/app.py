@@ -9,12 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st_partner import runtime
-from pay1st_partner.api import make_resolver
+from pay1st_partner.api import http_handler, make_resolver
 from pay1st_partner.callbacks import redirect_location
-from pay1st_partner.observability import logger, tracer
 
 app = make_resolver()
 
@@ -33,7 +30,4 @@ def callback(outcome: str) -> Response[Any]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = http_handler(app)

@@ -9,12 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st_partner import runtime
-from pay1st_partner.api import json_body, make_resolver, response
+from pay1st_partner.api import http_handler, json_body, make_resolver, response
 from pay1st_partner.callbacks import public_base_url
-from pay1st_partner.observability import logger, metrics, tracer
 
 MAX_BODY_BYTES = 32 * 1024
 
@@ -38,12 +35,4 @@ def create() -> Response[Any]:
     return response(201, result.to_body(), headers)
 
 
-# capture_response=False: the response carries a checkout link with an access token in it.
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return app.resolve(event, context)
-    finally:
-        runtime.emit_token_metrics()
+lambda_handler = http_handler(app)

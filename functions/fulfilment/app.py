@@ -8,13 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st_partner import runtime
-from pay1st_partner.api import json_body, make_resolver, response
+from pay1st_partner.api import http_handler, json_body, make_resolver, response
 from pay1st_partner.callbacks import is_partner_reference
 from pay1st_partner.errors import PaymentNotFound
-from pay1st_partner.observability import logger, metrics, tracer
 
 MAX_BODY_BYTES = 32 * 1024
 
@@ -39,8 +36,4 @@ def fulfil(partnerReference: str) -> Response[Any]:
     return response(202, accepted.to_body())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = http_handler(app)

@@ -8,11 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st_partner import runtime
-from pay1st_partner.api import make_resolver, response
-from pay1st_partner.observability import logger, metrics, tracer
+from pay1st_partner.api import http_handler, make_resolver, response
 
 app = make_resolver()
 
@@ -31,11 +28,4 @@ def payment_methods() -> Response[Any]:
     return response(200, body, {"X-Cache": "hit" if cached else "miss"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return app.resolve(event, context)
-    finally:
-        runtime.emit_token_metrics()
+lambda_handler = http_handler(app)

@@ -82,9 +82,14 @@ def test_every_function_is_python313_arm64_with_the_layer_and_an_existing_handle
     handler = ROOT / "functions" / directory / "app.py"
     assert handler.is_file(), f"{handler} is missing"
     tree = ast.parse(handler.read_text())
-    assert any(isinstance(node, ast.FunctionDef) and node.name == "lambda_handler" for node in tree.body), (
-        f"{handler} defines no lambda_handler"
-    )
+    defines = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)} | {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert "lambda_handler" in defines, f"{handler} defines no lambda_handler"
 
 
 def test_the_layer_is_built_for_python313_arm64(template):

@@ -15,16 +15,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st.errors import ValidationError
 
+from pay1st_partner import runtime
 from pay1st_partner.errors import DomainError, InvalidRequest, PayloadTooLarge
-from pay1st_partner.observability import logger
+from pay1st_partner.observability import logger, metrics, tracer
 
 # Responses may carry a checkout link with an access token in it: no cache may keep them.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -121,3 +125,26 @@ def json_body(app: APIGatewayHttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYT
     if not data.strip():
         raise InvalidRequest("A JSON request body is required.", code="invalid_json")
     return parse_json_object(data)
+
+
+def http_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point of an HTTP API function: one place for what every route's invocation gets.
+
+    A JSON log context with the request's correlation id (cleared between invocations), a trace segment that
+    never records the response (it may carry a checkout link), metrics flushed once, and the token metrics
+    of the gateway client if this container has one.
+    """
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        try:
+            return app.resolve(event, context)
+        finally:
+            runtime.emit_token_metrics()
+
+    entry_point: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = (
+        lambda_handler  # decorators are untyped
+    )
+    return entry_point
