@@ -13,8 +13,6 @@ from pay1st_partner import runtime
 from pay1st_partner.api import http_handler, json_body, make_resolver, response
 from pay1st_partner.callbacks import public_base_url
 
-MAX_BODY_BYTES = 32 * 1024
-
 app = make_resolver()
 
 
@@ -22,7 +20,7 @@ app = make_resolver()
 def create() -> Response[Any]:
     from pay1st_partner.payments import create_payment, parse_create_request
 
-    command = parse_create_request(json_body(app, MAX_BODY_BYTES))
+    command = parse_create_request(json_body(app))
     result = create_payment(
         command,
         base_url=public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {}),

@@ -13,8 +13,6 @@ from pay1st_partner.api import http_handler, json_body, make_resolver, response
 from pay1st_partner.callbacks import is_partner_reference
 from pay1st_partner.errors import PaymentNotFound
 
-MAX_BODY_BYTES = 32 * 1024
-
 app = make_resolver()
 
 
@@ -24,7 +22,7 @@ def fulfil(partnerReference: str) -> Response[Any]:
         raise PaymentNotFound()
     from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
 
-    items = parse_fulfilment_request(json_body(app, MAX_BODY_BYTES))
+    items = parse_fulfilment_request(json_body(app))
     settings = runtime.settings()
     accepted = request_fulfilment(
         partnerReference,

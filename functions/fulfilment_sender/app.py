@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st_partner import runtime
-from pay1st_partner.observability import logger, metrics, tracer
+from pay1st_partner.observability import logger
 
 # A batch where every record failed is reported item by item too (rather than raised): SQS then retries
 # each message on its own schedule, exactly as for a partial failure.
@@ -24,7 +24,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     from pay1st_partner.fulfilment import deliver_fulfilment, parse_queue_message
 
     partner_reference = parse_queue_message(record.body)
-    logger.append_keys(partner_reference=partner_reference)
+    logger.append_keys(partnerReference=partner_reference)
     try:
         return deliver_fulfilment(
             partner_reference,
@@ -33,18 +33,15 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
             deadline=runtime.deadline_for(lambda_context),
         )
     finally:
-        logger.remove_keys(["partner_reference"])
+        logger.remove_keys(["partnerReference"])
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return dict(
-            process_partial_response(
-                event=event, record_handler=record_handler, processor=processor, context=context
-            )
+def handle_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
         )
-    finally:
-        runtime.emit_token_metrics()
+    )
+
+
+lambda_handler = runtime.lambda_entry_point(handle_batch)

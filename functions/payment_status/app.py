@@ -23,14 +23,13 @@ app = make_resolver()
 def payment_status(partnerReference: str) -> Response[Any]:
     if not is_partner_reference(partnerReference):
         raise PaymentNotFound()
-    from pay1st_partner.reconcile import LazyStatusSource, Reconciler, current_payment, payment_view
+    from pay1st_partner.reconcile import current_payment, payment_view
 
     logger.append_keys(partnerReference=partnerReference)
-    payments = runtime.payments()
     record = current_payment(
         partnerReference,
-        payments=payments,
-        reconciler=Reconciler(payments, LazyStatusSource(runtime.gateway), runtime.publisher()),
+        payments=runtime.payments(),
+        reconciler=runtime.reconciler(),
         stale_after=runtime.settings().status_stale_seconds,
         deadline=runtime.deadline_for(app.lambda_context),
     )

@@ -31,14 +31,12 @@ def _signing_key() -> str:
 
 def _intake() -> WebhookIntake:
     from pay1st_partner.intake import WebhookIntake
-    from pay1st_partner.reconcile import LazyStatusSource, Reconciler
 
     settings = runtime.settings()
-    payments = runtime.payments()
     return WebhookIntake(
         store=runtime.webhook_events(),
-        payments=payments,
-        reconciler=Reconciler(payments, LazyStatusSource(runtime.gateway), runtime.publisher()),
+        payments=runtime.payments(),
+        reconciler=runtime.reconciler(),
         signing_key=_signing_key,
         signature_required=settings.webhook_signature_required,
         tolerance_seconds=settings.webhook_tolerance_seconds,

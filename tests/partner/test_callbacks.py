@@ -9,6 +9,7 @@ from pay1st_partner.callbacks import (
     callback_urls,
     is_partner_reference,
     public_base_url,
+    redirect_location,
     redirect_params,
     result_page_location,
     webhook_url,
@@ -81,3 +82,21 @@ def test_redirect_params():
     }
     assert redirect_params("success", None, None) == {"error": "unknown_payment", "outcome": "success"}
     assert redirect_params("bogus", "o-1", "NEW") == {"error": "invalid_outcome"}
+
+
+class _BrokenRepository:
+    """A payment that cannot be read for a reason no one foresaw (not an AWS error)."""
+
+    def get(self, partner_reference: str) -> None:
+        raise KeyError("status")
+
+
+def test_any_failure_reading_the_payment_still_lands_on_the_result_page():
+    location = redirect_location(
+        "https://shop.example/result",
+        "success",
+        "order-1",
+        _BrokenRepository(),  # type: ignore[arg-type]
+    )
+    assert location.startswith("https://shop.example/result?")
+    assert parse_qs(urlsplit(location).query) == {"error": ["status_unavailable"], "outcome": ["success"]}

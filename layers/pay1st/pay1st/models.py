@@ -330,6 +330,10 @@ def _required(data: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def _required_text(data: Mapping[str, Any], key: str) -> str:
+    return _text(_required(data, key), key)
+
+
 def _optional_text(value: object) -> str | None:
     if value is None or value == "":
         return None
@@ -354,12 +358,12 @@ class CreatedPayment:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreatedPayment:
         return cls(
-            reference=_text(_required(data, "reference"), "reference"),
-            partner_reference=_text(_required(data, "partnerReference"), "partnerReference"),
-            country_code=_text(_required(data, "countryCode"), "countryCode"),
-            currency_code=_text(_required(data, "currencyCode"), "currencyCode"),
+            reference=_required_text(data, "reference"),
+            partner_reference=_required_text(data, "partnerReference"),
+            country_code=_required_text(data, "countryCode"),
+            currency_code=_required_text(data, "currencyCode"),
             amount=_decimal(_required(data, "amount"), "amount"),
-            status=_text(_required(data, "status"), "status"),
+            status=_required_text(data, "status"),
         )
 
     @classmethod
@@ -388,12 +392,12 @@ class PaymentDetails:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PaymentDetails:
         return cls(
-            reference=_text(_required(data, "reference"), "reference"),
-            partner_reference=_text(_required(data, "partnerReference"), "partnerReference"),
-            status=_text(_required(data, "status"), "status"),
+            reference=_required_text(data, "reference"),
+            partner_reference=_required_text(data, "partnerReference"),
+            status=_required_text(data, "status"),
             amount=_decimal(_required(data, "amount"), "amount"),
-            currency_code=_text(_required(data, "currencyCode"), "currencyCode"),
-            country_code=_text(_required(data, "countryCode"), "countryCode"),
+            currency_code=_required_text(data, "currencyCode"),
+            country_code=_required_text(data, "countryCode"),
             channel_id=_optional_text(data.get("channelId")),
             channel_name=_optional_text(data.get("channelName")),
             raw=_frozen(data),
@@ -526,12 +530,12 @@ class WebhookEvent:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvent:
         return cls(
-            partner_reference=_text(_required(data, "partnerReference"), "partnerReference"),
-            reference=_text(_required(data, "reference"), "reference"),
-            status=_text(_required(data, "status"), "status"),
+            partner_reference=_required_text(data, "partnerReference"),
+            reference=_required_text(data, "reference"),
+            status=_required_text(data, "status"),
             order_amount=_decimal(_required(data, "orderAmount"), "orderAmount"),
-            currency_code=_text(_required(data, "currencyCode"), "currencyCode"),
-            country_code=_text(_required(data, "countryCode"), "countryCode"),
+            currency_code=_required_text(data, "currencyCode"),
+            country_code=_required_text(data, "countryCode"),
             partner_id=_optional_text(data.get("partnerId")),
             partner_code=_optional_text(data.get("partnerCode")),
             raw=_frozen(data),

@@ -28,11 +28,12 @@ from pay1st.errors import ValidationError
 
 from pay1st_partner import runtime
 from pay1st_partner.errors import DomainError, InvalidRequest, PayloadTooLarge
-from pay1st_partner.observability import logger, metrics, tracer
+from pay1st_partner.observability import logger
 
 # Responses may carry a checkout link with an access token in it: no cache may keep them.
 _NO_STORE = {"Cache-Control": "no-store"}
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# Create and fulfilment bodies are a few KiB at most; the webhook sets a limit of its own.
+DEFAULT_MAX_BODY_BYTES = 32 * 1024
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
@@ -128,23 +129,5 @@ def json_body(app: APIGatewayHttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYT
 
 
 def http_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda entry point of an HTTP API function: one place for what every route's invocation gets.
-
-    A JSON log context with the request's correlation id (cleared between invocations), a trace segment that
-    never records the response (it may carry a checkout link), metrics flushed once, and the token metrics
-    of the gateway client if this container has one.
-    """
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        try:
-            return app.resolve(event, context)
-        finally:
-            runtime.emit_token_metrics()
-
-    entry_point: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = (
-        lambda_handler  # decorators are untyped
-    )
-    return entry_point
+    """The Lambda entry point of an HTTP API function, logging with the request's correlation id."""
+    return runtime.lambda_entry_point(app.resolve, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

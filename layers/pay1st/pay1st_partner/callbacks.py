@@ -92,13 +92,12 @@ def redirect_location(
     """Where the customer goes: always RESULT_PAGE_URL, with our recorded status or an error code."""
     if outcome not in OUTCOMES or not is_partner_reference(partner_reference):
         return result_page_location(result_page_url, redirect_params(outcome, None, None))
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         record = repository.get(partner_reference)  # type: ignore[arg-type]  # checked just above
-    except (BotoCoreError, ClientError):
-        # The customer must land on the result page whatever happens here.
-        logger.exception("callback status lookup failed")
+    except Exception:  # noqa: BLE001 - deliberately broad, see below
+        # The customer's browser is mid-checkout: whatever goes wrong reading the payment (AWS errors,
+        # an item we cannot read, a bug), they must land on the result page, never on a 500 page.
+        logger.exception("callback status lookup failed", extra={"partnerReference": partner_reference})
         params = {"error": ERROR_STATUS_UNAVAILABLE, "outcome": outcome}
     else:
         params = redirect_params(

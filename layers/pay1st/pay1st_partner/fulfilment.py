@@ -23,7 +23,7 @@ from pay1st.models import FulfilmentItem
 from pay1st_partner import state
 from pay1st_partner.errors import DomainError, InvalidRequest, PaymentConflict, PaymentNotFound
 from pay1st_partner.observability import count, logger
-from pay1st_partner.text import is_utf8_text
+from pay1st_partner.request_fields import object_list, reject_unknown, required_string
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 MAX_ITEMS = 50
 QUEUED = "QUEUED"
 DELIVERED = "DELIVERED"
+_REQUEST_FIELDS = frozenset({"products"})
 _ITEM_FIELDS = frozenset({"sku", "quantity", "fulfilmentStatus", "fulfilmentTime"})
 # A fulfilment time must be plausible: not before this bundle existed, not more than a clock skew ahead.
 EARLIEST_FULFILMENT_TIME = datetime(2020, 1, 1, tzinfo=UTC)
@@ -81,29 +82,19 @@ def parse_fulfilment_request(
     body: Mapping[str, Any], *, now: datetime | None = None
 ) -> tuple[FulfilmentItem, ...]:
     """``{"products": [{"sku", "quantity", "fulfilmentStatus"?, "fulfilmentTime"?}]}`` → items."""
-    unknown = sorted(set(body) - {"products"})
-    if unknown:
-        raise InvalidRequest(f"{unknown[0]}: is not a recognised field")
-    products = body.get("products")
-    if not isinstance(products, list) or not products:
-        raise InvalidRequest("products: must be a non-empty list")
-    if len(products) > MAX_ITEMS:
-        raise InvalidRequest(f"products: must contain at most {MAX_ITEMS} items")
+    reject_unknown(body, _REQUEST_FIELDS)
     moment = now or datetime.now(UTC)
     items = []
-    for raw in products:
-        if not isinstance(raw, dict):
-            raise InvalidRequest("products: items must be JSON objects")
-        extra = sorted(set(raw) - _ITEM_FIELDS)
-        if extra:
-            raise InvalidRequest(f"products.{extra[0]}: is not a recognised field")
-        sku, quantity, status = raw.get("sku"), raw.get("quantity"), raw.get("fulfilmentStatus", "FULFILLED")
-        if not isinstance(sku, str) or not sku or len(sku) > 100 or not is_utf8_text(sku):
-            raise InvalidRequest("products.sku: must be a non-empty string of at most 100 characters")
+    for raw in object_list(body, "products", limit=MAX_ITEMS, required=True):
+        reject_unknown(raw, _ITEM_FIELDS, "products.")
+        # Empty strings pass here and are refused by FulfilmentItem's own validation (also a 400).
+        sku = required_string(raw, "sku", max_length=100, where="products.")
+        quantity = raw.get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise InvalidRequest("products.quantity: must be an integer")
-        if not isinstance(status, str) or not status or len(status) > 40 or not is_utf8_text(status):
-            raise InvalidRequest("products.fulfilmentStatus: must be a non-empty string")
+        status = "FULFILLED"
+        if "fulfilmentStatus" in raw:
+            status = required_string(raw, "fulfilmentStatus", max_length=40, where="products.")
         when = _parse_time(raw["fulfilmentTime"], now=moment) if "fulfilmentTime" in raw else moment
         items.append(
             FulfilmentItem(sku=sku, quantity=quantity, fulfilment_time=when, fulfilment_status=status)
@@ -152,16 +143,20 @@ def request_fulfilment(
     try:
         sqs.send_message(QueueUrl=queue_url, MessageBody=queue_message(partner_reference))
     except Exception as exc:  # botocore's errors are many; any of them means "not queued"
-        logger.exception("fulfilment recorded but not queued", extra={"partner_reference": partner_reference})
+        logger.exception("fulfilment recorded but not queued", extra={"partnerReference": partner_reference})
         raise FulfilmentNotQueued(
             "The fulfilment is recorded but not yet queued; repeat the request."
         ) from exc
-    logger.info("fulfilment queued", extra={"partner_reference": partner_reference})
+    logger.info("fulfilment queued", extra={"partnerReference": partner_reference})
     return FulfilmentAccepted(partner_reference, QUEUED)
 
 
 class UndeliverableFulfilment(Exception):
-    """A queue message that names no deliverable fulfilment; retrying cannot help."""
+    """A queue message that names no deliverable fulfilment.
+
+    Retrying cannot help, yet it fails like any other delivery (SQS redelivers it up to maxReceiveCount,
+    then dead-letters it): the DLQ alarm is how an operator hears of it, which a log line alone would not do.
+    """
 
 
 def parse_queue_message(body: str) -> str:
@@ -199,6 +194,6 @@ def deliver_fulfilment(
     repository.mark_fulfilment_delivered(partner_reference)
     count("FulfilmentsDelivered")
     logger.info(
-        "fulfilment delivered", extra={"partner_reference": partner_reference, "reference": record.reference}
+        "fulfilment delivered", extra={"partnerReference": partner_reference, "reference": record.reference}
     )
     return "delivered"

@@ -18,6 +18,7 @@ from pay1st.errors import (
     Pay1stConnectionError,
     Pay1stError,
     RateLimitError,
+    UnexpectedResponseError,
     ValidationError,
 )
 from pay1st.iso import is_country_code
@@ -68,10 +69,6 @@ class PaymentMethodsCache:
                 del self._entries[oldest]
             self._entries[country_code] = _Entry(body, self._clock())
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 def parse_country_code(query: dict[str, str] | None) -> str:
     value = (query or {}).get("countryCode")
@@ -119,11 +116,10 @@ def list_payment_methods(
             )
             return stale, True
         raise GatewayUnavailable() from exc
-    except ValidationError as exc:
-        # The gateway answered 2xx with a document we cannot read.
-        raise GatewayRejected(
-            f"The Pay1st Gateway sent an unreadable payment methods list ({exc.field})."
-        ) from exc
+    except UnexpectedResponseError as exc:
+        # The gateway answered 2xx with a document we cannot read (the client's message names the field).
+        logger.warning("unreadable payment methods list", extra={"country": country_code, "error": str(exc)})
+        raise GatewayRejected("The Pay1st Gateway sent an unreadable payment methods list.") from exc
     except Pay1stError as exc:
         code = getattr(exc, "error_code", None)
         detail = f" (errorCode {code})" if code else ""

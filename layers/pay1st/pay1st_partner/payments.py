@@ -49,6 +49,7 @@ from pay1st_partner.errors import (
     PaymentConflict,
 )
 from pay1st_partner.observability import count, logger
+from pay1st_partner.request_fields import object_list, reject_unknown, required_string
 from pay1st_partner.text import is_utf8_text
 
 if TYPE_CHECKING:
@@ -117,57 +118,14 @@ class CreatePaymentResult:
     created: bool  # False: an idempotent repeat of an earlier request
 
     def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "partnerReference": self.record.partner_reference,
-            "reference": self.record.reference,
-            "status": self.record.status,
-            "amount": format(self.record.amount, "f"),
-            "currencyCode": self.record.currency_code,
-            "countryCode": self.record.country_code,
-            "checkoutUrl": self.checkout_url,
-        }
-        if self.record.channel_id is not None:
-            body["channelId"] = self.record.channel_id
-        return body
+        """The 201 body: the payment as GET /payments/{partnerReference} shows it, plus the checkout link."""
+        # Imported here like the repository: reconciliation is not needed to parse a request.
+        from pay1st_partner.reconcile import payment_view
+
+        return {**payment_view(self.record), "checkoutUrl": self.checkout_url}
 
 
 # --- input ------------------------------------------------------------------------------------------
-
-
-def _reject_unknown(document: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(document) - allowed)
-    if unknown:
-        raise InvalidRequest(f"{where}{unknown[0]}: is not a recognised field")
-
-
-def _object_list(
-    document: Mapping[str, Any], name: str, *, limit: int, required: bool
-) -> list[Mapping[str, Any]]:
-    value = document.get(name)
-    if value is None and not required:
-        return []
-    if not isinstance(value, list):
-        raise InvalidRequest(f"{name}: must be a list")
-    if required and not value:
-        raise InvalidRequest(f"{name}: must contain at least one item")
-    if len(value) > limit:
-        raise InvalidRequest(f"{name}: must contain at most {limit} items")
-    if not all(isinstance(item, dict) for item in value):
-        raise InvalidRequest(f"{name}: items must be JSON objects")
-    return value
-
-
-def _string(document: Mapping[str, Any], name: str, *, max_length: int = 255, where: str = "") -> str:
-    value, field = document.get(name), f"{where}{name}"
-    if value is None:
-        raise InvalidRequest(f"{field}: is required")
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{field}: must be a string")
-    if len(value) > max_length:
-        raise InvalidRequest(f"{field}: must be at most {max_length} characters")
-    if not is_utf8_text(value):
-        raise InvalidRequest(f"{field}: must be valid Unicode text")
-    return value
 
 
 def _money(document: Mapping[str, Any], name: str, *, where: str = "") -> Decimal:
@@ -190,20 +148,20 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
     Field checks the gateway's own models make (ISO codes, positive amounts, currency of every product,
     decimal places) run again in ``PaymentRequest`` and surface as ``ValidationError`` → 400 too.
     """
-    _reject_unknown(body, _TOP_LEVEL_FIELDS, "")
-    partner_reference = _string(body, "partnerReference", max_length=64)
+    reject_unknown(body, _TOP_LEVEL_FIELDS)
+    partner_reference = required_string(body, "partnerReference", max_length=64)
     if not is_partner_reference(partner_reference):
         raise InvalidRequest(
             "partnerReference: must be 1-64 characters of letters, digits, '.', '_', ':' or '-', "
             "starting with a letter or digit"
         )
-    currency_code = _string(body, "currencyCode", max_length=3)
-    country_code = _string(body, "countryCode", max_length=2)
+    currency_code = required_string(body, "currencyCode", max_length=3)
+    country_code = required_string(body, "countryCode", max_length=2)
     amount = _money(body, "amount")
 
     products = []
-    for raw in _object_list(body, "products", limit=MAX_PRODUCTS, required=True):
-        _reject_unknown(raw, _PRODUCT_FIELDS, "products.")
+    for raw in object_list(body, "products", limit=MAX_PRODUCTS, required=True):
+        reject_unknown(raw, _PRODUCT_FIELDS, "products.")
         quantity = raw.get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise InvalidRequest("products.quantity: must be an integer")
@@ -214,8 +172,8 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
             raise InvalidRequest("products.currencyCode: must be a string")
         products.append(
             Product(
-                title=_string(raw, "title", max_length=200, where="products."),
-                sku=_string(raw, "sku", max_length=100, where="products."),
+                title=required_string(raw, "title", max_length=200, where="products."),
+                sku=required_string(raw, "sku", max_length=100, where="products."),
                 price=_money(raw, "price", where="products."),
                 quantity=quantity,
                 currency_code=product_currency,
@@ -223,12 +181,12 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
         )
 
     metadata = []
-    for raw in _object_list(body, "metadata", limit=MAX_METADATA, required=False):
-        _reject_unknown(raw, _METADATA_FIELDS, "metadata.")
+    for raw in object_list(body, "metadata", limit=MAX_METADATA, required=False):
+        reject_unknown(raw, _METADATA_FIELDS, "metadata.")
         metadata.append(
             MetadataItem(
-                key=_string(raw, "key", max_length=100, where="metadata."),
-                value=_string(raw, "value", max_length=500, where="metadata."),
+                key=required_string(raw, "key", max_length=100, where="metadata."),
+                value=required_string(raw, "value", max_length=500, where="metadata."),
             )
         )
 
@@ -284,11 +242,11 @@ def create_payment(
                     "This payment is still being created; retry shortly.", code="create_in_progress"
                 )
             logger.warning(
-                "abandoned create claim taken over", extra={"partner_reference": existing.partner_reference}
+                "abandoned create claim taken over", extra={"partnerReference": existing.partner_reference}
             )
             repository.mark_outcome_unknown(existing.partner_reference)
         elif existing.status != state.CREATE_UNKNOWN:
-            logger.info("create repeated", extra={"partner_reference": existing.partner_reference})
+            logger.info("create repeated", extra={"partnerReference": existing.partner_reference})
             channel_id = command.channel_id or existing.channel_id
             return CreatePaymentResult(existing, _checkout(gateway, existing, channel_id, deadline), False)
         # CREATE_UNKNOWN (or an abandoned CREATING): ask again with the same partnerReference (see the
@@ -301,7 +259,7 @@ def create_payment(
     count("PaymentsCreated")
     logger.info(
         "payment created",
-        extra={"partner_reference": record.partner_reference, "reference": record.reference},
+        extra={"partnerReference": record.partner_reference, "reference": record.reference},
     )
     return CreatePaymentResult(record, _checkout(gateway, record, command.channel_id, deadline), True)
 
@@ -320,7 +278,7 @@ def _create_at_gateway(
     deadline: float | None,
 ) -> CreatedPayment:
     partner_reference = request.partner_reference
-    log_extra: dict[str, Any] = {"partner_reference": partner_reference}
+    log_extra: dict[str, Any] = {"partnerReference": partner_reference}
     try:
         return gateway.create_payment(request, deadline=deadline)
     except OutcomeUnknownError as exc:

@@ -1,4 +1,4 @@
-"""Per-container service objects, built lazily on first use and cached.
+"""Per-container service objects, built lazily on first use and cached, and the functions' entry point.
 
 Nothing here runs at import time, so tests set environment variables and moto first, call a handler,
 and ``reset()`` between tests. Heavy imports (the gateway client, boto3 adapters, 4a's repository)
@@ -8,21 +8,28 @@ happen inside the factories, which keeps the cold import of functions that never
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from pay1st_partner.observability import TokenRefreshMeter
+from pay1st_partner.observability import TokenRefreshMeter, logger, metrics, tracer
 from pay1st_partner.settings import Settings
 
 if TYPE_CHECKING:
-    from pay1st.client import Pay1stClient
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pay1st.aws import SsmTokenStore
+    from pay1st.client import Credentials, Pay1stClient
 
     from pay1st_partner.events import EventPublisher
     from pay1st_partner.methods import PaymentMethodsCache
+    from pay1st_partner.reconcile import Reconciler
     from pay1st_partner.repository import PaymentRepository
     from pay1st_partner.webhook_events import WebhookEventStore
 
 # Seconds kept back from the Lambda's remaining time so we can still answer after a gateway deadline.
 DEADLINE_SAFETY_SECONDS = 1.5
+
+_Event = TypeVar("_Event")
+_Result = TypeVar("_Result")
 
 
 class _LambdaContext(Protocol):
@@ -49,22 +56,60 @@ def boto3_client(service: str) -> Any:
 
 
 @functools.cache
-def gateway() -> Pay1stClient:
-    """The Pay1st client with the shared SSM token cache and credentials from Secrets Manager."""
-    from pay1st.aws import SsmTokenStore, load_credentials
-    from pay1st.client import ClientConfig, Pay1stClient
+def _token_store() -> SsmTokenStore:
+    from pay1st.aws import SsmTokenStore
 
     cfg = settings()
-    return Pay1stClient(
-        ClientConfig(base_url=cfg.pay1st_api_base_url, pay_url=cfg.pay1st_pay_base_url),
-        load_credentials(cfg.credentials_secret_name),
-        SsmTokenStore(
-            cfg.token_parameter_name,
-            cfg.locks_table,
-            ssm=boto3_client("ssm"),
-            dynamodb=boto3_client("dynamodb"),
-        ),
+    return SsmTokenStore(
+        cfg.token_parameter_name, cfg.locks_table, ssm=boto3_client("ssm"), dynamodb=boto3_client("dynamodb")
     )
+
+
+class _GatewayFactory:
+    """The Pay1st client, rebuilt when the credentials secret changes (rotation) and otherwise kept.
+
+    Credentials are re-read on every call through ``load_credentials``, whose Powertools cache (max_age
+    300 s, as for the webhook signing key) answers without a network call inside that window; only a
+    changed ``Credentials`` value builds a new client, sharing the container's token store.
+    """
+
+    def __init__(self) -> None:
+        self._client: Pay1stClient | None = None
+        self._credentials: Credentials | None = None
+
+    def __call__(self) -> Pay1stClient:
+        from pay1st.aws import load_credentials
+        from pay1st.client import ClientConfig, Pay1stClient
+
+        cfg = settings()
+        credentials = load_credentials(cfg.credentials_secret_name)
+        if self._client is None or credentials != self._credentials:
+            self._client = Pay1stClient(
+                ClientConfig(base_url=cfg.pay1st_api_base_url, pay_url=cfg.pay1st_pay_base_url),
+                credentials,
+                _token_store(),
+            )
+            self._credentials = credentials
+            _token_meter.cache_clear()  # a new client's token counters start again from zero
+        return self._client
+
+    def built(self) -> Pay1stClient | None:
+        """The client if one was built in this container, without reading anything."""
+        return self._client
+
+    def cache_clear(self) -> None:
+        self._client = self._credentials = None
+
+
+gateway = _GatewayFactory()
+
+
+@functools.cache
+def reconciler() -> Reconciler:
+    """Reconciliation for payment_status, status_poller and webhook_intake; the client is built on first use."""
+    from pay1st_partner.reconcile import LazyStatusSource, Reconciler
+
+    return Reconciler(payments(), LazyStatusSource(gateway), publisher())
 
 
 @functools.cache
@@ -102,8 +147,32 @@ def _token_meter() -> TokenRefreshMeter:
 
 def emit_token_metrics() -> None:
     """TokenRefreshes/TokensIssued for this invocation, if this container has a gateway client at all."""
-    if gateway.cache_info().currsize:
-        _token_meter().emit(gateway().tokens.counters)
+    client = gateway.built()
+    if client is not None:
+        _token_meter().emit(client.tokens.counters)
+
+
+def lambda_entry_point(
+    handler_fn: Callable[[_Event, LambdaContext], _Result], *, correlation_id_path: str | None = None
+) -> Callable[[_Event, LambdaContext], _Result]:
+    """What every function's invocation gets, in one place.
+
+    A JSON log context (with the correlation id at ``correlation_id_path``, if any) cleared between
+    invocations, a trace segment that never records the response (it may carry a checkout link), metrics
+    flushed once, and the token metrics of the gateway client if this container has one.
+    """
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: _Event, context: LambdaContext) -> _Result:
+        try:
+            return handler_fn(event, context)
+        finally:
+            emit_token_metrics()
+
+    entry_point: Callable[[_Event, LambdaContext], _Result] = lambda_handler  # the decorators are untyped
+    return entry_point
 
 
 def deadline_for(context: _LambdaContext, safety: float = DEADLINE_SAFETY_SECONDS) -> float:
@@ -117,29 +186,21 @@ def deadline_for(context: _LambdaContext, safety: float = DEADLINE_SAFETY_SECOND
 _FACTORIES: tuple[Any, ...] = (
     settings,
     boto3_client,
+    _token_store,
     gateway,
+    reconciler,
     payments,
     publisher,
     webhook_events,
     payment_methods_cache,
     _token_meter,
 )
-_resetters: list[Any] = []
-
-
-def on_reset(func: Any) -> Any:
-    """Register a cached function of another module to be cleared by ``reset()`` (e.g. a TTL cache)."""
-    _resetters.append(func)
-    return func
 
 
 def reset() -> None:
     """Forget every cached object and Powertools parameter cache (tests; never needed in Lambda)."""
-    for factory in (*_FACTORIES, *_resetters):
-        if hasattr(factory, "cache_clear"):
-            factory.cache_clear()
-        else:
-            factory()
+    for factory in _FACTORIES:
+        factory.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -1,0 +1,52 @@
+"""Reading fields of a partner's JSON request body; every failure is a 400 naming the field.
+
+``where`` prefixes the field name for nested objects (e.g. ``"products."``), so the message says which
+field of which list was wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pay1st_partner.errors import InvalidRequest
+from pay1st_partner.text import is_utf8_text
+
+
+def reject_unknown(document: Mapping[str, Any], allowed: frozenset[str], where: str = "") -> None:
+    """Refuse any field not in ``allowed`` (a typo must not silently drop what the partner meant)."""
+    unknown = sorted(set(document) - allowed)
+    if unknown:
+        raise InvalidRequest(f"{where}{unknown[0]}: is not a recognised field")
+
+
+def object_list(
+    document: Mapping[str, Any], name: str, *, limit: int, required: bool
+) -> list[Mapping[str, Any]]:
+    """A list of JSON objects of at most ``limit`` items; non-empty when ``required``, else ``[]`` if absent."""
+    value = document.get(name)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{name}: must be a list")
+    if required and not value:
+        raise InvalidRequest(f"{name}: must contain at least one item")
+    if len(value) > limit:
+        raise InvalidRequest(f"{name}: must contain at most {limit} items")
+    if not all(isinstance(item, dict) for item in value):
+        raise InvalidRequest(f"{name}: items must be JSON objects")
+    return value
+
+
+def required_string(document: Mapping[str, Any], name: str, *, max_length: int = 255, where: str = "") -> str:
+    """A present string of at most ``max_length`` characters that DynamoDB can store (no lone surrogates)."""
+    value, field = document.get(name), f"{where}{name}"
+    if value is None:
+        raise InvalidRequest(f"{field}: is required")
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field}: must be a string")
+    if len(value) > max_length:
+        raise InvalidRequest(f"{field}: must be at most {max_length} characters")
+    if not is_utf8_text(value):
+        raise InvalidRequest(f"{field}: must be valid Unicode text")
+    return value
