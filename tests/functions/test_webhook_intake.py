@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,6 +140,24 @@ def test_unpaid_outcomes_apply_without_a_status_query(
     assert status_of(f"order-{outcome}") == status
     assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries_before
     assert [e["detail-type"] for e in aws.published_events()] == [detail_type]
+
+
+def test_a_webhook_reads_the_payment_once(
+    aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]]
+) -> None:
+    # Given a payment and the runtime's DynamoDB client, with its calls counted
+    record = create_at_sandbox("order-reads")
+    calls: Counter[str] = Counter()
+
+    def count_call(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    runtime.boto3_client("dynamodb").meta.events.register("before-call.dynamodb", count_call)
+    # When a signed FAILED webhook is applied
+    body = event_body(record, "FAILED")
+    assert post(http_event, body, signed(body)).body["outcome"] == "applied"
+    # Then the payment was read once: the transition decides on the intake's own read
+    assert calls["GetItem"] == 1, calls
 
 
 def test_a_successful_the_gateway_does_not_confirm_is_not_applied(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -89,11 +90,38 @@ def test_mark_created_moves_to_new_with_the_reference(
     assert repo.find_by_reference("C-other-P") is None
 
 
-def test_mark_created_after_unknown_outcome_adopts(repo: PaymentRepository) -> None:
+def test_a_create_answered_pending_commits_its_payment_pending_event(
+    repo: PaymentRepository, clock: Clock
+) -> None:
+    # Given a claimed payment
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    # When the gateway answers the create with PENDING (an offline method)
+    created = replace(created_payment(request), status="PENDING")
+    record = repo.mark_created("order-1001", created)
+    # Then the transition carries its event in the outbox, like any other
+    assert record.status == "PENDING" and record.pending_event_ids == ("order-1001:PENDING",)
+    clock.advance(1)
+    [event] = repo.pending_events(older_than=clock(), limit=10)
+    assert event.detail_type == "Payment Pending"
+    assert event.detail["previousStatus"] == "CREATING"
+    assert event.detail["reference"] == "C-113976984708914-P"
+
+
+def test_a_create_answered_new_commits_no_event(repo: PaymentRepository) -> None:
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    assert repo.mark_created("order-1001", created_payment(request)).pending_event_ids == ()
+
+
+def test_mark_created_after_unknown_outcome_adopts(repo: PaymentRepository, aws: Any) -> None:
     request = payment_request()
     repo.claim(request, fingerprint(request), None)
     repo.mark_outcome_unknown("order-1001")
-    assert repo.get("order-1001").status == "CREATE_UNKNOWN"  # type: ignore[union-attr]
+    unknown = repo.get("order-1001")
+    assert unknown is not None and unknown.status == "CREATE_UNKNOWN"
+    # Still not open for the poller (nothing to query the gateway with) and nothing to announce
+    assert "openMarker" not in raw_item(aws, "order-1001") and unknown.pending_event_ids == ()
     assert repo.mark_created("order-1001", created_payment(request)).status == "NEW"
 
 
@@ -266,6 +294,45 @@ def test_a_lost_race_is_decided_again(
     # Then our write failed its condition, was re-decided from PENDING, and applied with the right previous status
     assert raced and transition.applied and transition.previous_status == "PENDING"
     assert repo.get("order-1001").pending_event_ids == ("order-1001:PENDING", "order-1001:SUCCESSFUL")  # type: ignore[union-attr]
+
+
+def test_a_transition_decides_on_the_callers_record_without_reading_again(
+    repo: PaymentRepository, new_payment: Callable[..., Any], aws: Any
+) -> None:
+    # Given a payment the caller has just read, and a client that counts reads
+    current = new_payment()
+    reads: list[Any] = []
+
+    def counted_get(**kwargs: Any) -> Any:
+        reads.append(kwargs)
+        return aws.dynamodb.get_item(**kwargs)
+
+    counting = PaymentRepository("PaymentsTable", client=_Proxy(aws.dynamodb, get_item=counted_get))
+    # When a status is reported with that record
+    transition = counting.apply_status("order-1001", "PENDING", source="webhook", current=current)
+    # Then it is applied without reading the item again
+    assert transition.applied and reads == []
+
+
+def test_an_outdated_callers_record_is_caught_by_the_condition_and_read_again(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    # Given a record read while the payment was NEW, and the payment PENDING since
+    outdated = new_payment()
+    repo.apply_status("order-1001", "PENDING", source="webhook")
+    # When SUCCESSFUL is reported with the outdated record
+    transition = repo.apply_status("order-1001", "SUCCESSFUL", source="poller", current=outdated)
+    # Then the write's condition caught it, and the transition was decided again from PENDING
+    assert transition.applied and transition.previous_status == "PENDING"
+    assert transition.event is not None and transition.event.detail["previousStatus"] == "PENDING"
+
+
+def test_a_callers_record_of_another_payment_is_refused(
+    repo: PaymentRepository, new_payment: Callable[..., Any]
+) -> None:
+    other = new_payment("order-2")
+    with pytest.raises(ValueError, match="another payment"):
+        repo.apply_status("order-1001", "PENDING", source="webhook", current=other)
 
 
 class _Proxy:

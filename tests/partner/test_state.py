@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pay1st.models import FINAL_STATUSES, KNOWN_STATUSES
 from pay1st_partner import state
 from pay1st_partner.state import Verdict, decide
-
-
-def test_gateway_statuses_match_the_layer_models() -> None:
-    # Given the gateway client's view of §9 / When compared with ours / Then they agree
-    assert state.GATEWAY_STATUSES == KNOWN_STATUSES
-    assert state.FINAL_STATUSES == FINAL_STATUSES
 
 
 @pytest.mark.parametrize(
@@ -83,12 +76,6 @@ def test_create_outcome_unknown_is_an_internal_transition_only() -> None:
     # Given a claimed payment / Then the create flow may mark it unknown, but no gateway report can
     assert state.can_transition("CREATING", "CREATE_UNKNOWN")
     assert decide("CREATING", "CREATE_UNKNOWN").verdict is Verdict.UNKNOWN
-
-
-def test_predecessors_are_the_inverse_of_the_graph() -> None:
-    assert state.predecessors("PENDING") == {"NEW", "CREATING", "CREATE_UNKNOWN"}
-    assert state.predecessors("NEW") == {"CREATING", "CREATE_UNKNOWN"}
-    assert state.predecessors("CREATING") == frozenset()
 
 
 def test_open_and_final() -> None:

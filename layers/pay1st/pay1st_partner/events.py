@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pay1st_partner.observability import count, logger
-from pay1st_partner.repository import EVENT_SOURCE, OutboxEvent
+from pay1st_partner.repository import EVENT_SOURCE, OutboxEvent, parse_iso
 
 # put_events takes at most 10 entries per call.
 _MAX_ENTRIES = 10
@@ -46,11 +45,7 @@ class Outbox(Protocol):
 
 
 class EventPublisher:
-    def __init__(self, bus_name: str, *, client: Any = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("events")
+    def __init__(self, bus_name: str, *, client: Any) -> None:
         self._bus = bus_name
         self._client = client
 
@@ -63,7 +58,7 @@ class EventPublisher:
         }
         occurred_at = event.detail.get("occurredAt")
         if isinstance(occurred_at, str):
-            entry["Time"] = datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
+            entry["Time"] = parse_iso(occurred_at)
         return entry
 
     def publish(self, events: Sequence[OutboxEvent], outbox: Outbox) -> list[OutboxEvent]:
@@ -87,7 +82,11 @@ class EventPublisher:
                 if result.get("ErrorCode") or not result.get("EventId"):
                     logger.warning(
                         "event rejected by EventBridge; the poller will retry",
-                        extra={"event_id": event.event_id, "error_code": result.get("ErrorCode")},
+                        extra={
+                            "partnerReference": event.partner_reference,
+                            "event_id": event.event_id,
+                            "error_code": result.get("ErrorCode"),
+                        },
                     )
                     continue
                 published.append(event)
@@ -105,5 +104,9 @@ class EventPublisher:
             # Published but still in the outbox: the poller sends it again; consumers dedupe on eventId.
             logger.warning(
                 "published event not cleared",
-                extra={"event_id": event.event_id, "error_type": type(exc).__name__},
+                extra={
+                    "partnerReference": event.partner_reference,
+                    "event_id": event.event_id,
+                    "error_type": type(exc).__name__,
+                },
             )

@@ -61,7 +61,7 @@ def _parse_time(value: object, *, now: datetime) -> datetime:
     if not isinstance(value, str):
         raise InvalidRequest("products.fulfilmentTime: must be an ISO-8601 string")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)  # Python 3.11+ reads a trailing "Z"
     except ValueError:
         raise InvalidRequest("products.fulfilmentTime: must be an ISO-8601 date-time") from None
     if moment.tzinfo is None:

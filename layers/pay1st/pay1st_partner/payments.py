@@ -255,7 +255,8 @@ def create_payment(
     created = _create_at_gateway(
         request, claim_is_new=claim.created, repository=repository, gateway=gateway, deadline=deadline
     )
-    record = repository.mark_created(request.partner_reference, created)
+    # The claim's record saves a read; if anything moved the payment since, the conditional write notices.
+    record = repository.mark_created(request.partner_reference, created, current=claim.record)
     count("PaymentsCreated")
     logger.info(
         "payment created",
@@ -265,8 +266,9 @@ def create_payment(
 
 
 def _is_stale(updated_at: str) -> bool:
-    moment = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
-    return datetime.now(UTC) - moment > STALE_CLAIM_AGE
+    from pay1st_partner.repository import age_seconds
+
+    return age_seconds(updated_at, datetime.now(UTC)) > STALE_CLAIM_AGE.total_seconds()
 
 
 def _create_at_gateway(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from pay1st.errors import InvalidRequestError, Pay1stError
@@ -20,7 +20,14 @@ from pay1st_partner import state
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
-from pay1st_partner.repository import PaymentRecord, PaymentRepository, ReferenceMismatch, Transition, utcnow
+from pay1st_partner.repository import (
+    PaymentRecord,
+    PaymentRepository,
+    ReferenceMismatch,
+    Transition,
+    age_seconds,
+    utcnow,
+)
 
 
 class StatusSource(Protocol):
@@ -74,7 +81,7 @@ class Reconciler:
         log = {"partnerReference": record.partner_reference, "reference": reference or record.reference}
         try:
             transition = self._payments.apply_status(
-                record.partner_reference, status, source=source, reference=reference
+                record.partner_reference, status, source=source, reference=reference, current=record
             )
         except ReferenceMismatch:
             logger.warning("status report for another Pay1st reference ignored", extra=log)
@@ -182,8 +189,7 @@ def is_stale(record: PaymentRecord, *, now: datetime, stale_after: float) -> boo
     """Open, known to the gateway, and not written or checked for ``stale_after`` seconds."""
     if not record.is_open or record.reference is None:
         return False
-    updated = datetime.fromisoformat(record.updated_at.replace("Z", "+00:00"))
-    return now - updated >= timedelta(seconds=stale_after)
+    return age_seconds(record.updated_at, now) >= stale_after
 
 
 def current_payment(

@@ -65,6 +65,17 @@ def isoformat(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def parse_iso(text: str) -> datetime:
+    """The inverse of :func:`isoformat` (also reads any ISO-8601 time with ``Z`` or an offset)."""
+    moment = datetime.fromisoformat(text)  # Python 3.11+ reads the trailing "Z"
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def age_seconds(text: str, now: datetime) -> float:
+    """Seconds from the stored time ``text`` to ``now``."""
+    return (now - parse_iso(text)).total_seconds()
+
+
 def _decimal_text(value: Decimal) -> str:
     """Canonical text of an amount: 250.50 and 250.5 are the same money."""
     normalized = value.normalize()
@@ -183,7 +194,7 @@ class PaymentRecord:
             FulfilmentItem(
                 sku=item["sku"],
                 quantity=int(item["quantity"]),
-                fulfilment_time=datetime.fromisoformat(item["fulfilmentTime"].replace("Z", "+00:00")),
+                fulfilment_time=parse_iso(item["fulfilmentTime"]),
                 fulfilment_status=item["fulfilmentStatus"],
             )
             for item in self.fulfilment.get("items", ())
@@ -211,7 +222,7 @@ class Transition:
         return self.verdict is state.Verdict.APPLY
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
+def is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
@@ -219,7 +230,7 @@ def _to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _serializer.serialize(value) for key, value in values.items()}
 
 
-def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
@@ -272,13 +283,7 @@ def _record_from(data: Mapping[str, Any]) -> PaymentRecord:
 
 
 class PaymentRepository:
-    def __init__(
-        self, table_name: str, *, client: Any = None, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("dynamodb")
+    def __init__(self, table_name: str, *, client: Any, clock: Callable[[], datetime] = utcnow) -> None:
         self._table = table_name
         self._client = client
         self._clock = clock
@@ -292,7 +297,7 @@ class PaymentRepository:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return _from_item(item) if item else None
+        return from_item(item) if item else None
 
     def get(self, partner_reference: str) -> PaymentRecord | None:
         data = self._read(partner_reference)
@@ -329,7 +334,7 @@ class PaymentRepository:
             ScanIndexForward=True,
             Limit=limit,
         )
-        return [_record_from(_from_item(item)) for item in response.get("Items", [])]
+        return [_record_from(from_item(item)) for item in response.get("Items", [])]
 
     def pending_events(self, *, older_than: datetime, limit: int) -> list[OutboxEvent]:
         """Events committed before ``older_than`` and still not cleared (their publisher may have died)."""
@@ -384,7 +389,7 @@ class PaymentRepository:
                 )
                 return Claim(created=True, record=_record_from(values))
             except ClientError as exc:
-                if not _is_condition_failure(exc):
+                if not is_condition_failure(exc):
                     raise
             existing = self.get(request.partner_reference)
             if existing is not None:
@@ -392,70 +397,43 @@ class PaymentRepository:
             # Released between our put and our read: try the put again.
         raise RuntimeError("could not claim the partnerReference after repeated races")
 
-    def mark_created(self, partner_reference: str, created: CreatedPayment) -> PaymentRecord:
-        """CREATING/CREATE_UNKNOWN → the gateway's answer (NEW), with the Pay1st reference."""
-        now = isoformat(self._clock())
+    def mark_created(
+        self, partner_reference: str, created: CreatedPayment, *, current: PaymentRecord | None = None
+    ) -> PaymentRecord:
+        """CREATING/CREATE_UNKNOWN → the gateway's answer (NEW or PENDING), with the Pay1st reference.
+
+        An ordinary transition (conditional write plus its outbox event, e.g. "Payment Pending"). If a
+        webhook adopted the payment first with the same reference, that is the same payment moved on and
+        is returned as it is; another reference raises :class:`PaymentConflict`. ``current``: the claimed
+        record, if the caller has it (saves a read).
+        """
         status = created.status if created.status in (state.NEW, state.PENDING) else state.NEW
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"partnerReference": {"S": partner_reference}},
-                UpdateExpression=(
-                    "SET #status = :status, #ref = :ref, updatedAt = :now, openMarker = :open, "
-                    "statusHistory = list_append(if_not_exists(statusHistory, :empty), :hist)"
-                ),
-                ConditionExpression="#status IN (:creating, :unknown)",
-                ExpressionAttributeNames={"#status": "status", "#ref": "reference"},
-                ExpressionAttributeValues=_to_item(
-                    {
-                        ":status": status,
-                        ":ref": created.reference,
-                        ":now": now,
-                        ":open": OPEN_MARKER,
-                        ":empty": [],
-                        ":hist": [{"status": status, "at": now, "source": "create"}],
-                        ":creating": state.CREATING,
-                        ":unknown": state.CREATE_UNKNOWN,
-                    }
-                ),
-                ReturnValues="ALL_NEW",
+            transition = self.apply_status(
+                partner_reference, status, source="create", reference=created.reference, current=current
             )
-            return _record_from(_from_item(response["Attributes"]))
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
-        # A webhook adopted the payment first (same reference): that is the same payment, moved on.
-        current = _record_from(self._require(partner_reference))
-        if current.reference == created.reference:
-            return current
-        raise PaymentConflict("The payment changed while it was being created.", code="payment_conflict")
+        except ReferenceMismatch:
+            raise PaymentConflict(
+                "The payment changed while it was being created.", code="payment_conflict"
+            ) from None
+        return transition.record
 
-    def mark_outcome_unknown(self, partner_reference: str) -> None:
-        """CREATING → CREATE_UNKNOWN; a no-op if something (a webhook) already moved it on."""
-        now = isoformat(self._clock())
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"partnerReference": {"S": partner_reference}},
-                UpdateExpression=(
-                    "SET #status = :unknown, updatedAt = :now, "
-                    "statusHistory = list_append(if_not_exists(statusHistory, :empty), :hist)"
-                ),
-                ConditionExpression="#status = :creating",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_to_item(
-                    {
-                        ":unknown": state.CREATE_UNKNOWN,
-                        ":creating": state.CREATING,
-                        ":now": now,
-                        ":empty": [],
-                        ":hist": [{"status": state.CREATE_UNKNOWN, "at": now, "source": "create"}],
-                    }
-                ),
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+    def mark_outcome_unknown(self, partner_reference: str, *, current: PaymentRecord | None = None) -> None:
+        """CREATING → CREATE_UNKNOWN; a no-op if something (a webhook) already moved it on.
+
+        Not through :meth:`apply_status`: no gateway report can make this transition (it is ours alone).
+        """
+        record = current
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            if record is None:
+                record = self.get(partner_reference)
+            if record is None or record.status != state.CREATING:
+                return
+            written = self._write_transition(record, state.CREATE_UNKNOWN, source="create", reference=None)
+            if written is not None:
+                return
+            record = None  # changed since read: look again
+        raise RuntimeError("could not mark the create outcome unknown after repeated races")
 
     def release_claim(self, partner_reference: str) -> None:
         """The gateway refused the create cleanly: forget the claim so the partner may try again."""
@@ -468,23 +446,35 @@ class PaymentRepository:
                 ExpressionAttributeValues={":creating": {"S": state.CREATING}},
             )
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
 
     # ------------------------------------------------------------ transitions
 
     def apply_status(
-        self, partner_reference: str, status: str, *, source: str, reference: str | None = None
+        self,
+        partner_reference: str,
+        status: str,
+        *,
+        source: str,
+        reference: str | None = None,
+        current: PaymentRecord | None = None,
     ) -> Transition:
         """Report a gateway status for a payment; applies it only if the transition graph allows it.
 
         ``reference`` (optional) is the Pay1st reference the report came with: a payment still waiting
         for its create answer adopts it; a payment with a different one raises :class:`ReferenceMismatch`.
-        Raises :class:`PaymentNotFound` when there is no such payment.
+        ``current`` (optional) is the payment as the caller just read it: the first attempt decides on it
+        instead of reading again. That is safe even if it is out of date: the write's condition "status is
+        still what I read" fails and the item is read again. Raises :class:`PaymentNotFound` when there
+        is no such payment.
         """
+        if current is not None and current.partner_reference != partner_reference:
+            raise ValueError("current is another payment")
+        record = current
         for _ in range(_MAX_WRITE_ATTEMPTS):
-            data = self._require(partner_reference)
-            record = _record_from(data)
+            if record is None:
+                record = _record_from(self._require(partner_reference))
             if reference is not None and record.reference is not None and record.reference != reference:
                 raise ReferenceMismatch(f"payment {partner_reference} has another Pay1st reference")
             decision = state.decide(record.status, status)
@@ -496,18 +486,24 @@ class PaymentRepository:
                 )
             if not decision.applies:
                 return Transition(decision.verdict, record.status, status, record)
-            if record.reference is None and reference is None and state.is_known(status):
+            if record.reference is None and reference is None:
                 # Nothing to query the gateway with later: a transition needs the Pay1st reference.
                 raise ValueError("a payment without a Pay1st reference needs one to change status")
             written = self._write_transition(record, status, source=source, reference=reference)
             if written is not None:
                 return written
             # Lost a race: someone else changed the item between our read and our write; decide again.
+            record = None
         raise RuntimeError("could not apply the status after repeated races")
 
     def _write_transition(
         self, record: PaymentRecord, status: str, *, source: str, reference: str | None
     ) -> Transition | None:
+        """The one writer of status changes: ``record`` → ``status`` and its outbox event, in one update.
+
+        Conditional on the status (and the missing reference, when adopting one) still being as in
+        ``record``; None when that no longer holds (the caller reads again and decides again).
+        """
         now = isoformat(self._clock())
         names = {"#status": "status"}
         values: dict[str, Any] = {
@@ -533,7 +529,7 @@ class PaymentRepository:
         removes: list[str] = []
         if state.is_final(status):
             removes.append("openMarker")
-        else:
+        elif new_reference is not None:  # the poller can only query payments the gateway knows
             values[":open"] = OPEN_MARKER
             sets.append("openMarker = :open")
 
@@ -579,10 +575,10 @@ class PaymentRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return None
             raise
-        after = _record_from(_from_item(response["Attributes"]))
+        after = _record_from(from_item(response["Attributes"]))
         return Transition(state.Verdict.APPLY, record.status, status, after, event)
 
     def _note_unknown(self, record: PaymentRecord, status: str) -> PaymentRecord:
@@ -594,7 +590,7 @@ class PaymentRepository:
             ExpressionAttributeValues=_to_item({":status": status, ":now": isoformat(self._clock())}),
             ReturnValues="ALL_NEW",
         )
-        return _record_from(_from_item(response["Attributes"]))
+        return _record_from(from_item(response["Attributes"]))
 
     def _note_conflict(self, record: PaymentRecord, status: str, source: str) -> PaymentRecord:
         # One entry per conflicting status is enough to alarm on and investigate; repeats add nothing.
@@ -621,7 +617,7 @@ class PaymentRepository:
             ),
             ReturnValues="ALL_NEW",
         )
-        return _record_from(_from_item(response["Attributes"]))
+        return _record_from(from_item(response["Attributes"]))
 
     def touch_checked(self, partner_reference: str) -> PaymentRecord | None:
         """Note a status check (moves ``updatedAt`` too: see the module docstring); the updated record."""
@@ -636,10 +632,10 @@ class PaymentRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
             return None
-        return _record_from(_from_item(response["Attributes"]))
+        return _record_from(from_item(response["Attributes"]))
 
     # ----------------------------------------------------------------- outbox
 
@@ -655,7 +651,7 @@ class PaymentRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return  # already cleared (a concurrent publisher got there first)
             raise
         if response["Attributes"].get("outbox", {}).get("M"):
@@ -670,7 +666,7 @@ class PaymentRepository:
                 ExpressionAttributeValues={":zero": {"N": "0"}},
             )
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
 
     # -------------------------------------------------------------- fulfilment
@@ -703,9 +699,9 @@ class PaymentRepository:
                 ),
                 ReturnValues="ALL_NEW",
             )
-            return _record_from(_from_item(response["Attributes"]))
+            return _record_from(from_item(response["Attributes"]))
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
         current = _record_from(self._require(partner_reference))
         if current.status != state.SUCCESSFUL:
@@ -729,7 +725,7 @@ class PaymentRepository:
                 ExpressionAttributeValues={":now": {"S": isoformat(self._clock())}},
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise PaymentConflict(
                     "No fulfilment is recorded for this payment.", code="fulfilment_conflict"
                 ) from None

@@ -20,18 +20,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pay1st.models import PaymentStatus
+
 CREATING = "CREATING"
 CREATE_UNKNOWN = "CREATE_UNKNOWN"
-NEW = "NEW"
-PENDING = "PENDING"
-SUCCESSFUL = "SUCCESSFUL"
-FAILED = "FAILED"
-CANCELLED = "CANCELLED"
-ABANDONED = "ABANDONED"
+NEW = PaymentStatus.NEW
+PENDING = PaymentStatus.PENDING
+SUCCESSFUL = PaymentStatus.SUCCESSFUL
+FAILED = PaymentStatus.FAILED
+CANCELLED = PaymentStatus.CANCELLED
+ABANDONED = PaymentStatus.ABANDONED
 
 INTERNAL_STATUSES = frozenset({CREATING, CREATE_UNKNOWN})
-FINAL_STATUSES = frozenset({SUCCESSFUL, FAILED, CANCELLED, ABANDONED})
-GATEWAY_STATUSES = frozenset({NEW, PENDING}) | FINAL_STATUSES
+# The gateway's own statuses (§9) come from the gateway client's models: one definition.
+FINAL_STATUSES = PaymentStatus.FINAL_STATUSES
+GATEWAY_STATUSES = PaymentStatus.KNOWN_STATUSES
 ALL_STATUSES = INTERNAL_STATUSES | GATEWAY_STATUSES
 
 # Where each status may go next. Adoption (CREATING/CREATE_UNKNOWN → any gateway status) happens when
@@ -69,10 +72,6 @@ class Decision:
         return self.verdict is Verdict.APPLY
 
 
-def is_known(status: str) -> bool:
-    return status in GATEWAY_STATUSES
-
-
 def is_final(status: str) -> bool:
     return status in FINAL_STATUSES
 
@@ -84,11 +83,6 @@ def is_open(status: str) -> bool:
 
 def can_transition(current: str, target: str) -> bool:
     return target in ALLOWED_TRANSITIONS.get(current, frozenset())
-
-
-def predecessors(target: str) -> frozenset[str]:
-    """Every status from which ``target`` may be reached (what a conditional write accepts)."""
-    return frozenset(source for source, targets in ALLOWED_TRANSITIONS.items() if target in targets)
 
 
 def decide(current: str, reported: str) -> Decision:

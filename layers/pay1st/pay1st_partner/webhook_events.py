@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pay1st_partner.errors import NotRecorded
 from pay1st_partner.observability import logger
-from pay1st_partner.repository import isoformat, utcnow
+from pay1st_partner.repository import from_item, is_condition_failure, isoformat, utcnow
 
 DEFAULT_RETENTION = timedelta(days=90)
 
@@ -37,14 +37,10 @@ class WebhookEventStore:
         self,
         table_name: str,
         *,
-        client: Any = None,
+        client: Any,
         clock: Callable[[], datetime] = utcnow,
         retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("dynamodb")
         self._table = table_name
         self._client = client
         self._clock = clock
@@ -72,7 +68,7 @@ class WebhookEventStore:
                 )
                 return RecordedWebhook(event_id=key, duplicate=False)
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not is_condition_failure(exc):
                     raise
             self._client.update_item(
                 TableName=self._table,
@@ -113,12 +109,7 @@ class WebhookEventStore:
 
     def get(self, key: str) -> Mapping[str, Any] | None:
         """The stored record, deserialized (for operators and tests)."""
-        from boto3.dynamodb.types import TypeDeserializer
-
         item = self._client.get_item(
             TableName=self._table, Key={"eventId": {"S": key}}, ConsistentRead=True
         ).get("Item")
-        if not item:
-            return None
-        deserializer = TypeDeserializer()
-        return {name: deserializer.deserialize(value) for name, value in item.items()}
+        return from_item(item) if item else None
