@@ -106,13 +106,3 @@ def dynamodb_tables(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         kwargs["TableName"] = logical_id
         tables[logical_id] = kwargs
     return tables
-
-
-def time_to_live(template: Mapping[str, Any]) -> dict[str, str]:
-    """Logical id → TTL attribute name, for tables that declare one."""
-    ttl: dict[str, str] = {}
-    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
-        spec = resource.get("Properties", {}).get("TimeToLiveSpecification")
-        if spec and spec.get("Enabled"):
-            ttl[logical_id] = spec["AttributeName"]
-    return ttl
