@@ -22,13 +22,6 @@ if TYPE_CHECKING:
 app = make_resolver()
 
 
-def _signing_key() -> str:
-    from pay1st.aws import load_credentials
-
-    # Powertools caches the secret (max_age), so a warm container does not read Secrets Manager per event.
-    return load_credentials(runtime.settings().credentials_secret_name).signing_key
-
-
 def _intake() -> WebhookIntake:
     from pay1st_partner.intake import WebhookIntake
 
@@ -37,7 +30,7 @@ def _intake() -> WebhookIntake:
         store=runtime.webhook_events(),
         payments=runtime.payments(),
         reconciler=runtime.reconciler(),
-        signing_key=_signing_key,
+        signing_key=lambda: runtime.credentials().signing_key,  # cached: no Secrets call per event
         signature_required=settings.webhook_signature_required,
         tolerance_seconds=settings.webhook_tolerance_seconds,
     )

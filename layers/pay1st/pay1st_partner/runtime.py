@@ -1,7 +1,7 @@
 """Per-container service objects, built lazily on first use and cached, and the functions' entry point.
 
 Nothing here runs at import time, so tests set environment variables and moto first, call a handler,
-and ``reset()`` between tests. Heavy imports (the gateway client, boto3 adapters, 4a's repository)
+and ``reset()`` between tests. Heavy imports (the gateway client, boto3 adapters, the repository)
 happen inside the factories, which keeps the cold import of functions that never need them short.
 """
 
@@ -65,12 +65,19 @@ def _token_store() -> SsmTokenStore:
     )
 
 
+def credentials() -> Credentials:
+    """The API key, API secret and Signing Key, through Powertools' cache (max_age 300 s, no call inside it)."""
+    from pay1st.aws import load_credentials
+
+    return load_credentials(settings().credentials_secret_name)
+
+
 class _GatewayFactory:
     """The Pay1st client, rebuilt when the credentials secret changes (rotation) and otherwise kept.
 
-    Credentials are re-read on every call through ``load_credentials``, whose Powertools cache (max_age
-    300 s, as for the webhook signing key) answers without a network call inside that window; only a
-    changed ``Credentials`` value builds a new client, sharing the container's token store.
+    Credentials are re-read on every call through :func:`credentials`, whose cache answers without a
+    network call inside its window; only a changed value builds a new client, sharing the container's
+    token store.
     """
 
     def __init__(self) -> None:
@@ -78,18 +85,17 @@ class _GatewayFactory:
         self._credentials: Credentials | None = None
 
     def __call__(self) -> Pay1stClient:
-        from pay1st.aws import load_credentials
         from pay1st.client import ClientConfig, Pay1stClient
 
         cfg = settings()
-        credentials = load_credentials(cfg.credentials_secret_name)
-        if self._client is None or credentials != self._credentials:
+        current = credentials()
+        if self._client is None or current != self._credentials:
             self._client = Pay1stClient(
                 ClientConfig(base_url=cfg.pay1st_api_base_url, pay_url=cfg.pay1st_pay_base_url),
-                credentials,
+                current,
                 _token_store(),
             )
-            self._credentials = credentials
+            self._credentials = current
             _token_meter.cache_clear()  # a new client's token counters start again from zero
         return self._client
 
