@@ -110,6 +110,23 @@ def test_emits_payments_created_and_logs_no_token(aws, sandbox, lambda_context, 
     assert "accessToken" not in out
 
 
+def test_token_metrics_count_the_tokens_each_invocation_requested(
+    aws, sandbox, lambda_context, http_event, capsys
+):
+    # Given a cold container: the first create needs a token from the gateway
+    assert create(http_event, lambda_context, create_body("order-tok-1")).status == 201
+    first = capsys.readouterr().out
+    # When a second create runs warm, with the token still in memory
+    assert create(http_event, lambda_context, create_body("order-tok-2")).status == 201
+    second = capsys.readouterr().out
+
+    # Then only the first invocation reports a token issued, and neither a refresh
+    assert '"TokensIssued":[1.0]' in first
+    assert "TokensIssued" not in second
+    assert "TokenRefreshes" not in first + second
+    assert sandbox.control.counters()["tokens_issued"] == 1
+
+
 # --- idempotency ----------------------------------------------------------------------------------------
 
 
