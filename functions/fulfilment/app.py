@@ -10,16 +10,14 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
 from pay1st_partner.api import http_handler, json_body, make_resolver, response
-from pay1st_partner.callbacks import is_partner_reference
-from pay1st_partner.errors import PaymentNotFound
+from pay1st_partner.references import require_partner_reference
 
 app = make_resolver()
 
 
 @app.post("/payments/<partnerReference>/fulfilment")
 def fulfil(partnerReference: str) -> Response[Any]:
-    if not is_partner_reference(partnerReference):
-        raise PaymentNotFound()
+    require_partner_reference(partnerReference)
     from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
 
     items = parse_fulfilment_request(json_body(app))

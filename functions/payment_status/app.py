@@ -12,18 +12,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
 from pay1st_partner.api import http_handler, make_resolver, response
-from pay1st_partner.callbacks import is_partner_reference
-from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.observability import logger
+from pay1st_partner.references import require_partner_reference
 
 app = make_resolver()
 
 
 @app.get("/payments/<partnerReference>")
 def payment_status(partnerReference: str) -> Response[Any]:
-    if not is_partner_reference(partnerReference):
-        raise PaymentNotFound()
-    from pay1st_partner.reconcile import current_payment, payment_view
+    require_partner_reference(partnerReference)
+    from pay1st_partner.reconcile import current_payment
+    from pay1st_partner.views import payment_view
 
     logger.append_keys(partnerReference=partnerReference)
     record = current_payment(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, make_resolver, response
+from pay1st_partner.api import http_handler, make_resolver, raw_webhook_body, response
 
 if TYPE_CHECKING:
     from pay1st_partner.intake import WebhookIntake
@@ -38,10 +38,10 @@ def _intake() -> WebhookIntake:
 
 @app.post("/webhooks/pay1st")
 def webhook() -> Response[Any]:
-    from pay1st_partner.intake import raw_webhook_body
+    from pay1st_partner.intake import MAX_WEBHOOK_BYTES
 
     result = _intake().handle(
-        raw_webhook_body(app),
+        raw_webhook_body(app, MAX_WEBHOOK_BYTES),
         app.current_event.headers,
         deadline=runtime.deadline_for(app.lambda_context),
     )

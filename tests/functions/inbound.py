@@ -19,7 +19,8 @@ from typing import Any
 
 from pay1st.models import MetadataItem, PaymentRequest, Product
 from pay1st_partner import runtime
-from pay1st_partner.repository import PaymentRecord, fingerprint
+from pay1st_partner.fingerprints import fingerprint
+from pay1st_partner.records import PaymentRecord
 
 from tests.conftest import FakeLambdaContext, build_http_event
 

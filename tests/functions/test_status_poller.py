@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pay1st_partner import runtime
+from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.repository import PaymentRepository
 
 from tests.conftest import FakeLambdaContext
@@ -102,7 +103,9 @@ def test_events_lost_between_commit_and_publish_are_republished(aws: Any, sandbo
     # Given a transition committed two minutes ago whose publisher died before publishing
     create_at_sandbox("order-crashed")
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
-    crashed = PaymentRepository("PaymentsTable", client=aws.dynamodb, clock=lambda: two_minutes_ago)
+    crashed = PaymentRepository(
+        DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb), clock=lambda: two_minutes_ago
+    )
     assert crashed.apply_status("order-crashed", "FAILED", source="webhook").applied
     assert aws.published_events() == []
     # When the poller runs (twice)

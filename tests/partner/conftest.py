@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.events import EventPublisher
+from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.intake import WebhookIntake
 from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.repository import PaymentRepository, fingerprint
+from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.webhook_events import WebhookEventStore
 
 from tests.partner.helpers import SIGNING_KEY, Clock, FakeGateway, created_payment, payment_request
@@ -22,7 +24,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def repo(aws: Any, clock: Clock) -> PaymentRepository:
-    return PaymentRepository("PaymentsTable", client=aws.dynamodb, clock=clock)
+    return PaymentRepository(DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb), clock=clock)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from pay1st.errors import ValidationError
-from pay1st_partner.api import json_body, make_resolver, parse_json_object, response
+from pay1st_partner.api import json_body, make_resolver, response
 from pay1st_partner.errors import (
     CreateOutcomeUnknown,
     GatewayUnavailable,
@@ -18,6 +18,7 @@ from pay1st_partner.errors import (
     PaymentNotFound,
     WebhookRejected,
 )
+from pay1st_partner.request_fields import parse_json_object
 
 from tests.conftest import FakeLambdaContext, build_http_event
 

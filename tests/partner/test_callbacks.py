@@ -7,13 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pay1st_partner.callbacks import (
     callback_urls,
-    is_partner_reference,
     public_base_url,
     redirect_location,
     redirect_params,
     result_page_location,
     webhook_url,
 )
+from pay1st_partner.references import is_partner_reference
 from pay1st_partner.settings import Settings
 
 from tests.partner.test_settings import BASE

@@ -22,11 +22,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pay1st_partner import state
-from pay1st_partner.events import EventPublisher, Outbox
+from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+from pay1st_partner.events import EventPublisher, Outbox, OutboxEvent
+from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.intake import WebhookIntake
 from pay1st_partner.poller import StatusPoller
 from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.repository import OutboxEvent, PaymentRepository, fingerprint
+from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.webhook_events import WebhookEventStore
 
 from tests.partner.helpers import (
@@ -113,7 +115,7 @@ def test_duplicated_reordered_and_conflicting_webhooks_stay_exactly_once(
 
     # Given a NEW payment, and a gateway that knows its true final outcome
     clock = Clock()
-    repo = PaymentRepository("PaymentsTable", client=aws.dynamodb, clock=clock)
+    repo = PaymentRepository(DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb), clock=clock)
     request = payment_request(partner_reference)
     repo.claim(request, fingerprint(request), None)
     repo.mark_created(partner_reference, created_payment(request, reference))

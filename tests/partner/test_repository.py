@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 from pay1st.models import FulfilmentItem
+from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.errors import PaymentConflict, PaymentNotFound
-from pay1st_partner.repository import PaymentRepository, ReferenceMismatch, fingerprint
+from pay1st_partner.fingerprints import fingerprint
+from pay1st_partner.records import ReferenceMismatch
+from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.state import Verdict
 
 from tests.partner.helpers import Clock, created_payment, payment_request
@@ -284,11 +287,13 @@ def test_a_lost_race_is_decided_again(
         nonlocal raced
         if not raced and ":current" in kwargs.get("ExpressionAttributeValues", {}):
             raced = True
-            other = PaymentRepository("PaymentsTable", client=aws.dynamodb)
+            other = PaymentRepository(DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb))
             other.apply_status("order-1001", "PENDING", source="other")
         return real_update(**kwargs)
 
-    racing = PaymentRepository("PaymentsTable", client=_Proxy(aws.dynamodb, update_item=racing_update))
+    racing = PaymentRepository(
+        DynamoDBPaymentStore("PaymentsTable", client=_Proxy(aws.dynamodb, update_item=racing_update))
+    )
     # When we report SUCCESSFUL
     transition = racing.apply_status("order-1001", "SUCCESSFUL", source="webhook")
     # Then our write failed its condition, was re-decided from PENDING, and applied with the right previous status
@@ -307,7 +312,9 @@ def test_a_transition_decides_on_the_callers_record_without_reading_again(
         reads.append(kwargs)
         return aws.dynamodb.get_item(**kwargs)
 
-    counting = PaymentRepository("PaymentsTable", client=_Proxy(aws.dynamodb, get_item=counted_get))
+    counting = PaymentRepository(
+        DynamoDBPaymentStore("PaymentsTable", client=_Proxy(aws.dynamodb, get_item=counted_get))
+    )
     # When a status is reported with that record
     transition = counting.apply_status("order-1001", "PENDING", source="webhook", current=current)
     # Then it is applied without reading the item again

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
-from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
@@ -28,7 +26,8 @@ from pay1st.errors import ValidationError
 
 from pay1st_partner import runtime
 from pay1st_partner.errors import DomainError, InvalidRequest, PayloadTooLarge
-from pay1st_partner.observability import logger
+from pay1st_partner.observability import count, logger
+from pay1st_partner.request_fields import parse_json_object
 
 # Responses may carry a checkout link with an access token in it: no cache may keep them.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -104,20 +103,16 @@ def raw_body(app: APIGatewayHttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTE
     return data
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json_object(data: bytes) -> dict[str, Any]:
-    """Parse a JSON object with exact decimals; anything else is a 400 ``invalid_json``."""
+def raw_webhook_body(app: APIGatewayHttpResolver, max_bytes: int) -> bytes:
+    """The exact bytes the gateway sent (what the signature covers), size-limited; rejections counted."""
     try:
-        value = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        # ValueError covers JSONDecodeError and UnicodeDecodeError; the parser's message is not echoed.
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(value, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    return value
+        return raw_body(app, max_bytes)
+    except PayloadTooLarge:
+        count("WebhookRejected", reason="payload_too_large")
+        raise
+    except InvalidRequest as exc:
+        count("WebhookRejected", reason=exc.code)
+        raise
 
 
 def json_body(app: APIGatewayHttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:

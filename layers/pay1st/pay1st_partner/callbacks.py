@@ -8,12 +8,12 @@ named in the callback path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pay1st_partner.observability import logger
+from pay1st_partner.references import is_partner_reference
 from pay1st_partner.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,16 +22,9 @@ if TYPE_CHECKING:
 OUTCOMES = ("success", "failure", "pending", "cancel")
 WEBHOOK_PATH = "/webhooks/pay1st"
 
-# partnerReference travels in URLs, event ids and DynamoDB keys; keep it to a safe, bounded alphabet.
-PARTNER_REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-
 ERROR_INVALID_OUTCOME = "invalid_outcome"
 ERROR_UNKNOWN_PAYMENT = "unknown_payment"
 ERROR_STATUS_UNAVAILABLE = "status_unavailable"
-
-
-def is_partner_reference(value: object) -> bool:
-    return isinstance(value, str) and PARTNER_REFERENCE_PATTERN.fullmatch(value) is not None
 
 
 def public_base_url(settings: Settings, request_context: Mapping[str, Any]) -> str:

@@ -121,3 +121,10 @@ class GatewayRejected(DomainError):
     def __init__(self, message: str, *, http_status: int = 502) -> None:
         super().__init__(message)
         self.http_status = http_status
+
+
+class FulfilmentNotQueued(DomainError):
+    """The fulfilment is recorded but could not be queued; repeating the request queues it."""
+
+    code = "fulfilment_not_queued"
+    http_status = 503

@@ -20,7 +20,7 @@ reached at most once, so the id is stable and unique, and consumers dedupe on it
 at-least-once: a publisher may die after EventBridge accepted an event and before clearing it).
 
 How nothing is lost: the transition and its event are written in one conditional update (the item's
-``outbox``, see ``pay1st_partner.repository``). :meth:`EventPublisher.publish` then sends the events and
+``outbox``, see ``pay1st_partner.payment_items``). :meth:`EventPublisher.publish` then sends the events and
 clears each one EventBridge accepted. Whatever is left (a crash, an EventBridge error) is re-published by
 the status poller once it is older than a minute.
 """
@@ -28,16 +28,80 @@ the status poller once it is older than a minute.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pay1st_partner import state
+from pay1st_partner.clock import parse_iso
 from pay1st_partner.observability import count, logger
-from pay1st_partner.repository import EVENT_SOURCE, OutboxEvent, parse_iso
+from pay1st_partner.records import amount_text
+
+if TYPE_CHECKING:
+    from pay1st_partner.records import PaymentRecord
+
+EVENT_SOURCE = "pay1st.partner"
 
 # put_events takes at most 10 entries per call.
 _MAX_ENTRIES = 10
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One payment event waiting on the item's outbox until EventBridge has it.
+
+    ``event_id`` is ``"{partnerReference}:{status}"``: stable across re-publication, so consumers dedupe on it.
+    """
+
+    event_id: str
+    partner_reference: str
+    detail_type: str
+    detail: Mapping[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"eventId": self.event_id, "detailType": self.detail_type, "detail": dict(self.detail)},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, partner_reference: str, text: str) -> OutboxEvent:
+        data = json.loads(text)
+        return cls(
+            event_id=data["eventId"],
+            partner_reference=partner_reference,
+            detail_type=data["detailType"],
+            detail=data["detail"],
+        )
+
+
+def payment_event(
+    record: PaymentRecord, status: str, *, reference: str | None, occurred_at: str
+) -> OutboxEvent | None:
+    """The event for ``record`` reaching ``status`` (None for a status without one, e.g. NEW)."""
+    detail_type = state.detail_type(status)
+    if detail_type is None:
+        return None
+    event_id = f"{record.partner_reference}:{status}"
+    return OutboxEvent(
+        event_id=event_id,
+        partner_reference=record.partner_reference,
+        detail_type=detail_type,
+        detail={
+            "eventId": event_id,
+            "partnerReference": record.partner_reference,
+            "reference": reference,
+            "status": status,
+            "previousStatus": record.status,
+            "amount": amount_text(record.amount),
+            "currencyCode": record.currency_code,
+            "countryCode": record.country_code,
+            "occurredAt": occurred_at,
+        },
+    )
 
 
 class Outbox(Protocol):

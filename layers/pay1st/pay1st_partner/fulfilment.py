@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 from pay1st.models import FulfilmentItem
 
 from pay1st_partner import state
-from pay1st_partner.errors import DomainError, InvalidRequest, PaymentConflict, PaymentNotFound
+from pay1st_partner.errors import FulfilmentNotQueued, InvalidRequest, PaymentConflict, PaymentNotFound
 from pay1st_partner.observability import count, logger
 from pay1st_partner.request_fields import object_list, reject_unknown, required_string
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
 
-    from pay1st_partner.repository import PaymentRecord, PaymentRepository
+    from pay1st_partner.records import PaymentRecord
+    from pay1st_partner.repository import PaymentRepository
 
 MAX_ITEMS = 50
 QUEUED = "QUEUED"
@@ -38,13 +39,6 @@ _ITEM_FIELDS = frozenset({"sku", "quantity", "fulfilmentStatus", "fulfilmentTime
 # A fulfilment time must be plausible: not before this bundle existed, not more than a clock skew ahead.
 EARLIEST_FULFILMENT_TIME = datetime(2020, 1, 1, tzinfo=UTC)
 MAX_FUTURE_SKEW = timedelta(days=1)
-
-
-class FulfilmentNotQueued(DomainError):
-    """The fulfilment is recorded but could not be queued; repeating the request queues it."""
-
-    code = "fulfilment_not_queued"
-    http_status = 503
 
 
 @dataclass(frozen=True)

@@ -32,18 +32,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pay1st.errors import SignatureVerificationError, ValidationError
 from pay1st.models import WebhookEvent
 from pay1st.webhooks import has_signature_headers, verify_webhook
 
 from pay1st_partner import state
-from pay1st_partner.api import parse_json_object, raw_body
-from pay1st_partner.callbacks import is_partner_reference
+from pay1st_partner.clock import utcnow
 from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge, WebhookRejected
 from pay1st_partner.observability import count, logger
 from pay1st_partner.reconcile import AMOUNT_MISMATCH, REFERENCE_MISMATCH, Outcome, Reconciler
-from pay1st_partner.repository import PaymentRepository, utcnow
+from pay1st_partner.references import is_partner_reference
+from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.request_fields import parse_json_object
 from pay1st_partner.text import is_utf8_text
 from pay1st_partner.webhook_events import WebhookEventStore
 
@@ -62,18 +62,6 @@ _REJECTION_MESSAGES = {
     "invalid_signature": "The webhook signature could not be verified.",
     "stale_timestamp": "The webhook timestamp is outside the accepted window.",
 }
-
-
-def raw_webhook_body(app: APIGatewayHttpResolver, max_bytes: int = MAX_WEBHOOK_BYTES) -> bytes:
-    """The exact bytes the gateway sent (what the signature covers), size-limited; rejections counted."""
-    try:
-        return raw_body(app, max_bytes)
-    except PayloadTooLarge:
-        count("WebhookRejected", reason="payload_too_large")
-        raise
-    except InvalidRequest as exc:
-        count("WebhookRejected", reason=exc.code)
-        raise
 
 
 @dataclass(frozen=True)

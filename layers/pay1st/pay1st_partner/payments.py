@@ -40,7 +40,7 @@ from pay1st.errors import (
 from pay1st.models import CreatedPayment, MetadataItem, PaymentRequest, Product
 
 from pay1st_partner import state
-from pay1st_partner.callbacks import callback_urls, is_partner_reference, webhook_url
+from pay1st_partner.callbacks import callback_urls, webhook_url
 from pay1st_partner.errors import (
     CreateOutcomeUnknown,
     GatewayRejected,
@@ -49,13 +49,15 @@ from pay1st_partner.errors import (
     PaymentConflict,
 )
 from pay1st_partner.observability import count, logger
+from pay1st_partner.references import is_partner_reference
 from pay1st_partner.request_fields import object_list, reject_unknown, required_string
 from pay1st_partner.text import is_utf8_text
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
 
-    from pay1st_partner.repository import PaymentRecord, PaymentRepository
+    from pay1st_partner.records import PaymentRecord
+    from pay1st_partner.repository import PaymentRepository
 
 MAX_PRODUCTS = 50
 MAX_METADATA = 20
@@ -119,8 +121,7 @@ class CreatePaymentResult:
 
     def to_body(self) -> dict[str, Any]:
         """The 201 body: the payment as GET /payments/{partnerReference} shows it, plus the checkout link."""
-        # Imported here like the repository: reconciliation is not needed to parse a request.
-        from pay1st_partner.reconcile import payment_view
+        from pay1st_partner.views import payment_view
 
         return {**payment_view(self.record), "checkoutUrl": self.checkout_url}
 
@@ -223,7 +224,7 @@ def create_payment(
     gateway: Pay1stClient,
     deadline: float | None = None,
 ) -> CreatePaymentResult:
-    from pay1st_partner.repository import fingerprint
+    from pay1st_partner.fingerprints import fingerprint
 
     request = command.to_request(base_url)
     digest = fingerprint(request)
@@ -266,7 +267,7 @@ def create_payment(
 
 
 def _is_stale(updated_at: str) -> bool:
-    from pay1st_partner.repository import age_seconds
+    from pay1st_partner.clock import age_seconds
 
     return age_seconds(updated_at, datetime.now(UTC)) > STALE_CLAIM_AGE.total_seconds()
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pay1st_partner.clock import utcnow
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import logger
 from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.repository import PaymentRepository, utcnow
+from pay1st_partner.repository import PaymentRepository
 
 DEFAULT_OUTBOX_AGE = timedelta(seconds=60)
 # A status query needs a few seconds (connect + read timeouts, one retry); don't start one without them.

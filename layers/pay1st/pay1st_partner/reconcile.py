@@ -11,23 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pay1st.errors import InvalidRequestError, Pay1stError
 from pay1st.models import PaymentDetails
 
 from pay1st_partner import state
+from pay1st_partner.clock import age_seconds, utcnow
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
-from pay1st_partner.repository import (
-    PaymentRecord,
-    PaymentRepository,
-    ReferenceMismatch,
-    Transition,
-    age_seconds,
-    utcnow,
-)
+from pay1st_partner.records import PaymentRecord, ReferenceMismatch, Transition
+from pay1st_partner.repository import PaymentRepository
 
 
 class StatusSource(Protocol):
@@ -209,27 +204,3 @@ def current_payment(
         # If the gateway cannot be reached the stored status is still the best answer we have.
         record = reconciler.refresh(record, source="status", deadline=deadline).record
     return record
-
-
-def payment_view(record: PaymentRecord) -> dict[str, Any]:
-    """The partner-facing JSON of a payment (money as decimal strings; nothing internal or secret)."""
-    view: dict[str, Any] = {
-        "partnerReference": record.partner_reference,
-        "reference": record.reference,
-        "status": record.status,
-        "amount": format(record.amount, "f"),
-        "currencyCode": record.currency_code,
-        "countryCode": record.country_code,
-        "createdAt": record.created_at,
-        "updatedAt": record.updated_at,
-        "lastCheckedAt": record.last_checked_at,
-    }
-    if record.channel_id is not None:
-        view["channelId"] = record.channel_id
-    if record.fulfilment is not None:
-        view["fulfilment"] = {
-            "status": "DELIVERED" if record.fulfilment.get("deliveredAt") else "QUEUED",
-            "recordedAt": record.fulfilment.get("recordedAt"),
-            "deliveredAt": record.fulfilment.get("deliveredAt"),
-        }
-    return view

@@ -6,11 +6,29 @@ field of which list was wrong.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from pay1st_partner.errors import InvalidRequest
 from pay1st_partner.text import is_utf8_text
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_object(data: bytes) -> dict[str, Any]:
+    """Parse a JSON object with exact decimals; anything else is a 400 ``invalid_json``."""
+    try:
+        value = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and UnicodeDecodeError; the parser's message is not echoed.
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return value
 
 
 def reject_unknown(document: Mapping[str, Any], allowed: frozenset[str], where: str = "") -> None:

@@ -120,9 +120,10 @@ def reconciler() -> Reconciler:
 
 @functools.cache
 def payments() -> PaymentRepository:
+    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
     from pay1st_partner.repository import PaymentRepository
 
-    return PaymentRepository(settings().payments_table, client=boto3_client("dynamodb"))
+    return PaymentRepository(DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb")))
 
 
 @functools.cache

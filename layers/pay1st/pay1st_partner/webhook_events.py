@@ -15,9 +15,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pay1st_partner.clock import isoformat, utcnow
+from pay1st_partner.dynamodb_codec import from_item, is_condition_failure
 from pay1st_partner.errors import NotRecorded
 from pay1st_partner.observability import logger
-from pay1st_partner.repository import from_item, is_condition_failure, isoformat, utcnow
 
 DEFAULT_RETENTION = timedelta(days=90)
 

@@ -1,0 +1,261 @@
+"""The payments store on DynamoDB (PaymentsTable): every write conditional, one item per payment.
+
+The item layout is :mod:`pay1st_partner.payment_items`; the rules that decide what to write are the
+domain's (:mod:`pay1st_partner.repository`). Expressions here only encode those decisions as conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pay1st_partner import state
+from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.events import OutboxEvent
+from pay1st_partner.payment_items import (
+    BY_REFERENCE_INDEX,
+    OPEN_MARKER,
+    OPEN_PAYMENTS_INDEX,
+    OUTBOX_PENDING,
+    PENDING_EVENTS_INDEX,
+    history_entry,
+    record_from_item,
+)
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store import StatusChange
+
+
+class DynamoDBPaymentStore:
+    def __init__(self, table_name: str, *, client: Any) -> None:
+        self._table = table_name
+        self._client = client
+
+    def _key(self, partner_reference: str) -> dict[str, Any]:
+        return {"partnerReference": {"S": partner_reference}}
+
+    def _read(self, partner_reference: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=self._key(partner_reference), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def _update(self, partner_reference: str, **kwargs: Any) -> PaymentRecord | None:
+        """A conditional update returning the item after it; None when the condition failed."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table, Key=self._key(partner_reference), ReturnValues="ALL_NEW", **kwargs
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return record_from_item(from_item(response["Attributes"]))
+
+    # ----------------------------------------------------------------- reads
+
+    def get(self, partner_reference: str) -> PaymentRecord | None:
+        data = self._read(partner_reference)
+        return record_from_item(data) if data else None
+
+    def find_by_reference(self, reference: str) -> PaymentRecord | None:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=BY_REFERENCE_INDEX,
+            KeyConditionExpression="#ref = :ref",
+            ExpressionAttributeNames={"#ref": "reference"},
+            ExpressionAttributeValues={":ref": {"S": reference}},
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        if not items:
+            return None
+        # The index is eventually consistent: re-read the item itself.
+        return self.get(items[0]["partnerReference"]["S"])
+
+    def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=OPEN_PAYMENTS_INDEX,
+            KeyConditionExpression="openMarker = :open AND updatedAt < :cutoff",
+            ExpressionAttributeValues={":open": {"S": OPEN_MARKER}, ":cutoff": {"S": older_than}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [record_from_item(from_item(item)) for item in response.get("Items", [])]
+
+    def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=PENDING_EVENTS_INDEX,
+            KeyConditionExpression="outboxMarker = :pending AND outboxSince < :cutoff",
+            ExpressionAttributeValues={":pending": {"S": OUTBOX_PENDING}, ":cutoff": {"S": older_than}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        events: list[OutboxEvent] = []
+        # The index projects keys only: read each item for its outbox.
+        for key in response.get("Items", []):
+            data = self._read(key["partnerReference"]["S"])
+            if data is None:
+                continue
+            for text in data.get("outbox", {}).values():
+                events.append(OutboxEvent.from_json(data["partnerReference"], text))
+        return events
+
+    # ---------------------------------------------------------------- writes
+
+    def put_claim(self, item: Mapping[str, Any]) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(partnerReference)",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete_claim(self, partner_reference: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                ConditionExpression="#status = :creating",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":creating": {"S": state.CREATING}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def write_transition(self, change: StatusChange) -> PaymentRecord | None:
+        record, status, now = change.record, change.status, change.at
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":status": status,
+            ":current": record.status,
+            ":now": now,
+            ":empty": [],
+            ":hist": [history_entry(status, now, change.source)],
+        }
+        sets = [
+            "#status = :status",
+            "updatedAt = :now",
+            "statusHistory = list_append(if_not_exists(statusHistory, :empty), :hist)",
+        ]
+        condition = "#status = :current"
+        new_reference = record.reference
+        if record.reference is None and change.adopt_reference is not None:
+            names["#ref"] = "reference"
+            values[":ref"] = change.adopt_reference
+            sets.append("#ref = :ref")
+            condition += " AND attribute_not_exists(#ref)"
+            new_reference = change.adopt_reference
+        removes: list[str] = []
+        if state.is_final(status):
+            removes.append("openMarker")
+        elif new_reference is not None:  # the poller can only query payments the gateway knows
+            values[":open"] = OPEN_MARKER
+            sets.append("openMarker = :open")
+        if change.event is not None:
+            names["#eid"] = change.event.event_id
+            values[":event"] = change.event.to_json()
+            values[":pending"] = OUTBOX_PENDING
+            sets += [
+                "outbox.#eid = :event",
+                "outboxMarker = :pending",
+                "outboxSince = if_not_exists(outboxSince, :now)",
+            ]
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        return self._update(
+            record.partner_reference,
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+        )
+
+    def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(partner_reference),
+            UpdateExpression="SET lastUnknownStatus = :status, lastUnknownStatusAt = :now",
+            ConditionExpression="attribute_exists(partnerReference)",
+            ExpressionAttributeValues=to_item({":status": status, ":now": at}),
+            ReturnValues="ALL_NEW",
+        )
+        return record_from_item(from_item(response["Attributes"]))
+
+    def add_conflict(self, partner_reference: str, conflict: Mapping[str, Any]) -> PaymentRecord:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(partner_reference),
+            UpdateExpression="SET conflicts = list_append(if_not_exists(conflicts, :empty), :conflict)",
+            ConditionExpression="attribute_exists(partnerReference)",
+            ExpressionAttributeValues=to_item({":empty": [], ":conflict": [dict(conflict)]}),
+            ReturnValues="ALL_NEW",
+        )
+        return record_from_item(from_item(response["Attributes"]))
+
+    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
+        return self._update(
+            partner_reference,
+            UpdateExpression="SET lastCheckedAt = :now, updatedAt = :now",
+            ConditionExpression="attribute_exists(partnerReference)",
+            ExpressionAttributeValues={":now": {"S": at}},
+        )
+
+    def clear_event(self, partner_reference: str, event_id: str) -> None:
+        after = self._update(
+            partner_reference,
+            UpdateExpression="REMOVE outbox.#eid",
+            ConditionExpression="attribute_exists(outbox.#eid)",
+            ExpressionAttributeNames={"#eid": event_id},
+        )
+        if after is None or after.pending_event_ids:
+            return  # already cleared (a concurrent publisher got there first), or more events wait
+        try:
+            # Conditional: an event appended since our removal keeps the markers.
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="REMOVE outboxMarker, outboxSince",
+                ConditionExpression="size(outbox) = :zero",
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+        return self._update(
+            partner_reference,
+            UpdateExpression="SET fulfilment = :fulfilment",
+            ConditionExpression="#status = :successful AND attribute_not_exists(fulfilment)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL}
+            ),
+        )
+
+    def mark_fulfilment_delivered(self, partner_reference: str, at: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="SET fulfilment.deliveredAt = if_not_exists(fulfilment.deliveredAt, :now)",
+                ConditionExpression="attribute_exists(fulfilment)",
+                ExpressionAttributeValues={":now": {"S": at}},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

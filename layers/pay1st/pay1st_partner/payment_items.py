@@ -1,0 +1,129 @@
+"""The payment item: one per partnerReference, the same layout in every store (DynamoDB and in memory).
+
+Item layout (DynamoDB attribute names):
+
+- ``partnerReference`` (key), ``reference`` (Pay1st's id; GSI ``byReference``), ``status``, ``amount``,
+  ``currencyCode``, ``countryCode``, ``products``, ``metadata``, ``fingerprint``, ``channelId``,
+  ``createdAt``, ``updatedAt``, ``lastCheckedAt``, ``statusHistory``, ``lastUnknownStatus``, ``conflicts``,
+  ``fulfilment``.
+- Money (``amount``, product ``price``) is stored as decimal *text*: a DynamoDB number would drop the
+  trailing zero of ``250.50``, and the partner should read back exactly what it sent.
+- ``openMarker = "OPEN"`` while the payment has a gateway reference and a non-final status (sparse GSI
+  ``openPayments``, sorted by ``updatedAt``). ``updatedAt`` moves on every write *including* a status
+  check, so the poller works round-robin through open payments instead of re-checking the oldest ones.
+- The transactional outbox: ``outbox`` (map event id → event JSON), ``outboxMarker = "PENDING"`` and
+  ``outboxSince`` while it holds anything (sparse GSI ``pendingEvents``). A transition sets the status and
+  adds its event in ONE conditional write, so an event exists iff its transition committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from pay1st.models import FulfilmentItem, MetadataItem, PaymentRequest, Product
+
+from pay1st_partner import state
+from pay1st_partner.clock import isoformat
+from pay1st_partner.records import PaymentRecord, amount_text
+
+OPEN_MARKER = "OPEN"
+OUTBOX_PENDING = "PENDING"
+OPEN_PAYMENTS_INDEX = "openPayments"
+PENDING_EVENTS_INDEX = "pendingEvents"
+BY_REFERENCE_INDEX = "byReference"
+
+
+def _product_item(product: Product) -> dict[str, Any]:
+    return {
+        "title": product.title,
+        "sku": product.sku,
+        "price": amount_text(product.price),
+        "quantity": product.quantity,
+        "currencyCode": product.currency_code,
+    }
+
+
+def claim_item(request: PaymentRequest, fingerprint: str, channel_id: str | None, now: str) -> dict[str, Any]:
+    """A new payment, CREATING: what claims ``partnerReference`` before the gateway create."""
+    values: dict[str, Any] = {
+        "partnerReference": request.partner_reference,
+        "status": state.CREATING,
+        "amount": amount_text(request.amount),
+        "currencyCode": request.currency_code,
+        "countryCode": request.country_code,
+        "products": [_product_item(p) for p in request.products],
+        "metadata": [{"key": m.key, "value": m.value} for m in request.metadata],
+        "fingerprint": fingerprint,
+        "createdAt": now,
+        "updatedAt": now,
+        "statusHistory": [{"status": state.CREATING, "at": now, "source": "create"}],
+        "outbox": {},
+    }
+    if channel_id is not None:
+        values["channelId"] = channel_id
+    return values
+
+
+def fulfilment_item(items: Sequence[FulfilmentItem], digest: str, now: str) -> dict[str, Any]:
+    """The ``fulfilment`` attribute: the delivered products, once, with the digest that identifies them."""
+    return {
+        "items": [
+            {
+                "sku": item.sku,
+                "quantity": item.quantity,
+                "fulfilmentStatus": item.fulfilment_status,
+                "fulfilmentTime": isoformat(item.fulfilment_time),
+            }
+            for item in items
+        ],
+        "fingerprint": digest,
+        "recordedAt": now,
+    }
+
+
+def history_entry(status: str, now: str, source: str) -> dict[str, Any]:
+    return {"status": status, "at": now, "source": source}
+
+
+def conflict_entry(status: str, recorded_status: str, now: str, source: str) -> dict[str, Any]:
+    return {"status": status, "recordedStatus": recorded_status, "at": now, "source": source}
+
+
+def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
+    """Map a stored item to the domain record (DynamoDB numbers come back as Decimal)."""
+    fulfilment = data.get("fulfilment")
+    if fulfilment is not None:
+        fulfilment = {
+            **fulfilment,
+            "items": [{**item, "quantity": int(item["quantity"])} for item in fulfilment.get("items", [])],
+        }
+    return PaymentRecord(
+        partner_reference=data["partnerReference"],
+        reference=data.get("reference"),
+        status=data["status"],
+        amount=Decimal(data["amount"]),
+        currency_code=data["currencyCode"],
+        country_code=data["countryCode"],
+        products=tuple(
+            Product(
+                title=p["title"],
+                sku=p["sku"],
+                price=Decimal(p["price"]),
+                quantity=int(p["quantity"]),
+                currency_code=p["currencyCode"],
+            )
+            for p in data.get("products", [])
+        ),
+        metadata=tuple(MetadataItem(key=m["key"], value=m["value"]) for m in data.get("metadata", [])),
+        fingerprint=data.get("fingerprint", ""),
+        channel_id=data.get("channelId"),
+        created_at=data["createdAt"],
+        updated_at=data["updatedAt"],
+        last_checked_at=data.get("lastCheckedAt"),
+        fulfilment=fulfilment,
+        last_unknown_status=data.get("lastUnknownStatus"),
+        conflicts=tuple(data.get("conflicts", [])),
+        pending_event_ids=tuple(sorted(data.get("outbox", {}))),
+    )

@@ -1,0 +1,76 @@
+"""The payments store port: the few conditional reads and writes the domain needs, and nothing else.
+
+Two implementations keep the same contract (one test suite runs against both, see
+``tests/partner/test_store_contract.py``): :class:`pay1st_partner.dynamodb_store.DynamoDBPaymentStore`
+in Lambda, :class:`pay1st_partner.memory_store.InMemoryPaymentStore` for fast domain tests.
+
+Every write is conditional and reports a lost condition as ``None``/``False`` (never as an exception),
+so the domain (:mod:`pay1st_partner.repository`) decides what a lost race means. Times are passed in
+as stored text (:func:`pay1st_partner.clock.isoformat`): the domain owns the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pay1st_partner.events import OutboxEvent
+from pay1st_partner.records import PaymentRecord
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One status write: ``record`` (as read) → ``status``, with its outbox event, in one conditional write.
+
+    The write holds only while the stored status is still ``record.status`` (and, when ``adopt_reference``
+    is set, while the item still has no Pay1st reference).
+    """
+
+    record: PaymentRecord
+    status: str
+    source: str
+    at: str
+    adopt_reference: str | None = None
+    event: OutboxEvent | None = None
+
+
+class PaymentStore(Protocol):
+    def get(self, partner_reference: str) -> PaymentRecord | None:
+        """The payment as last written (a strongly consistent read)."""
+
+    def find_by_reference(self, reference: str) -> PaymentRecord | None:
+        """The payment that holds this Pay1st reference."""
+
+    def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        """Open payments with a Pay1st reference not written since ``older_than``, oldest first."""
+
+    def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
+        """Outbox events of payments whose outbox has held something since before ``older_than``."""
+
+    def put_claim(self, item: Mapping[str, Any]) -> bool:
+        """Store a new payment item; False when its partnerReference is already taken."""
+
+    def delete_claim(self, partner_reference: str) -> None:
+        """Delete the payment only while it is still CREATING (otherwise nothing happens)."""
+
+    def write_transition(self, change: StatusChange) -> PaymentRecord | None:
+        """Apply ``change``; None when its condition no longer holds."""
+
+    def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
+        """Remember the last status we could not interpret (never a transition)."""
+
+    def add_conflict(self, partner_reference: str, conflict: Mapping[str, Any]) -> PaymentRecord:
+        """Append a conflicting-final-status entry to the payment's ``conflicts``."""
+
+    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
+        """Note a status check (``lastCheckedAt`` and ``updatedAt``); None when there is no such payment."""
+
+    def clear_event(self, partner_reference: str, event_id: str) -> None:
+        """Drop a published event from the outbox (and the outbox markers once it is empty)."""
+
+    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+        """Record the fulfilment while the payment is SUCCESSFUL and has none; None otherwise."""
+
+    def mark_fulfilment_delivered(self, partner_reference: str, at: str) -> bool:
+        """Set ``fulfilment.deliveredAt`` once; False when no fulfilment is recorded."""
