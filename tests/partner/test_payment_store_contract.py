@@ -1,4 +1,9 @@
-"""PaymentRepository on moto: claims, conditional transitions, the outbox and fulfilment records."""
+"""The payments store contract: claims, conditional transitions, the outbox and fulfilment records.
+
+Every test runs twice, through :class:`PaymentRepository`, once on DynamoDB (moto) and once on the
+in-memory store: the two must behave alike, down to the stored item's layout (``raw_item`` reads it in
+DynamoDB's typed form from either), so a domain rule tested on the fast one holds on the real one.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +15,62 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 from pay1st.models import FulfilmentItem
 from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.fingerprints import fingerprint
+from pay1st_partner.memory_store import InMemoryPaymentStore
 from pay1st_partner.records import ReferenceMismatch
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.state import Verdict
+from pay1st_partner.store import PaymentStore, StatusChange
 
 from tests.partner.helpers import Clock, created_payment, payment_request
 
+_serializer = TypeSerializer()
 
-def raw_item(aws: Any, partner_reference: str) -> dict[str, Any]:
-    return aws.dynamodb.get_item(
-        TableName="PaymentsTable", Key={"partnerReference": {"S": partner_reference}}
-    )["Item"]
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def store(request: pytest.FixtureRequest) -> PaymentStore:
+    if request.param == "memory":
+        return InMemoryPaymentStore()
+    aws = request.getfixturevalue("aws")
+    return DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb)
+
+
+@pytest.fixture
+def repo(store: PaymentStore, clock: Clock) -> PaymentRepository:
+    return PaymentRepository(store, clock=clock)
+
+
+@pytest.fixture
+def raw_item(store: PaymentStore, request: pytest.FixtureRequest) -> Callable[[str], dict[str, Any]]:
+    """The stored item in DynamoDB's typed form, from either store."""
+
+    def read(partner_reference: str) -> dict[str, Any]:
+        if isinstance(store, InMemoryPaymentStore):
+            item = store.item(partner_reference)
+            assert item is not None
+            return {key: _serializer.serialize(value) for key, value in item.items()}
+        aws = request.getfixturevalue("aws")
+        found: dict[str, Any] = aws.dynamodb.get_item(
+            TableName="PaymentsTable", Key={"partnerReference": {"S": partner_reference}}
+        )["Item"]
+        return found
+
+    return read
+
+
+class _StoreProxy:
+    """A store with some methods replaced (to stage races and count reads), the rest passed through."""
+
+    def __init__(self, target: PaymentStore, **overrides: Any) -> None:
+        self._target = target
+        self._overrides = overrides
+
+    def __getattr__(self, name: str) -> Any:
+        return self._overrides.get(name) or getattr(self._target, name)
 
 
 # ---------------------------------------------------------------------------- fingerprint
@@ -60,7 +106,7 @@ def test_claim_creates_a_creating_item_once(repo: PaymentRepository) -> None:
     assert first.record.reference is None and first.record.is_open
 
 
-def test_amounts_read_back_exactly_as_written(repo: PaymentRepository, aws: Any) -> None:
+def test_amounts_read_back_exactly_as_written(repo: PaymentRepository, raw_item: Any) -> None:
     request = payment_request(amount="250.50")
     repo.claim(request, fingerprint(request), None)
     record = repo.get("order-1001")
@@ -69,15 +115,15 @@ def test_amounts_read_back_exactly_as_written(repo: PaymentRepository, aws: Any)
 
 
 def test_claimed_payment_is_not_open_for_the_poller_until_it_has_a_reference(
-    repo: PaymentRepository, aws: Any
+    repo: PaymentRepository, raw_item: Any
 ) -> None:
     request = payment_request()
     repo.claim(request, fingerprint(request), None)
-    assert "openMarker" not in raw_item(aws, "order-1001")
+    assert "openMarker" not in raw_item("order-1001")
 
 
 def test_mark_created_moves_to_new_with_the_reference(
-    repo: PaymentRepository, aws: Any, clock: Clock
+    repo: PaymentRepository, raw_item: Any, clock: Clock
 ) -> None:
     # Given a claimed payment
     request = payment_request()
@@ -88,7 +134,7 @@ def test_mark_created_moves_to_new_with_the_reference(
     # Then it is NEW, open and findable by the Pay1st reference
     assert record.status == "NEW" and record.reference == "C-113976984708914-P"
     assert record.updated_at == "2026-01-15T10:30:02.000Z" and record.created_at == "2026-01-15T10:30:00.000Z"
-    assert raw_item(aws, "order-1001")["openMarker"] == {"S": "OPEN"}
+    assert raw_item("order-1001")["openMarker"] == {"S": "OPEN"}
     assert repo.find_by_reference("C-113976984708914-P") == record
     assert repo.find_by_reference("C-other-P") is None
 
@@ -117,14 +163,14 @@ def test_a_create_answered_new_commits_no_event(repo: PaymentRepository) -> None
     assert repo.mark_created("order-1001", created_payment(request)).pending_event_ids == ()
 
 
-def test_mark_created_after_unknown_outcome_adopts(repo: PaymentRepository, aws: Any) -> None:
+def test_mark_created_after_unknown_outcome_adopts(repo: PaymentRepository, raw_item: Any) -> None:
     request = payment_request()
     repo.claim(request, fingerprint(request), None)
     repo.mark_outcome_unknown("order-1001")
     unknown = repo.get("order-1001")
     assert unknown is not None and unknown.status == "CREATE_UNKNOWN"
     # Still not open for the poller (nothing to query the gateway with) and nothing to announce
-    assert "openMarker" not in raw_item(aws, "order-1001") and unknown.pending_event_ids == ()
+    assert "openMarker" not in raw_item("order-1001") and unknown.pending_event_ids == ()
     assert repo.mark_created("order-1001", created_payment(request)).status == "NEW"
 
 
@@ -173,7 +219,7 @@ def test_release_claim_deletes_only_a_creating_item(
 
 
 def test_a_transition_writes_status_and_outbox_event_together(
-    repo: PaymentRepository, new_payment: Callable[..., Any], aws: Any, clock: Clock
+    repo: PaymentRepository, new_payment: Callable[..., Any], raw_item: Any, clock: Clock
 ) -> None:
     # Given a NEW payment
     new_payment()
@@ -197,7 +243,7 @@ def test_a_transition_writes_status_and_outbox_event_together(
         "countryCode": "ZA",
         "occurredAt": "2026-01-15T10:30:05.000Z",
     }
-    item = raw_item(aws, "order-1001")
+    item = raw_item("order-1001")
     assert "openMarker" not in item
     assert item["outboxMarker"] == {"S": "PENDING"}
     assert json.loads(item["outbox"]["M"]["order-1001:SUCCESSFUL"]["S"])["detail"]["status"] == "SUCCESSFUL"
@@ -276,24 +322,21 @@ def test_unknown_payment_raises_not_found(repo: PaymentRepository) -> None:
 
 
 def test_a_lost_race_is_decided_again(
-    repo: PaymentRepository, new_payment: Callable[..., Any], aws: Any
+    repo: PaymentRepository, new_payment: Callable[..., Any], store: PaymentStore
 ) -> None:
     # Given a writer that moves the payment to PENDING just before our conditional write
     new_payment()
-    real_update = aws.dynamodb.update_item
     raced = False
 
-    def racing_update(**kwargs: Any) -> Any:
+    def racing_write(change: StatusChange) -> Any:
         nonlocal raced
-        if not raced and ":current" in kwargs.get("ExpressionAttributeValues", {}):
+        if not raced:
             raced = True
-            other = PaymentRepository(DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb))
+            other = PaymentRepository(store)
             other.apply_status("order-1001", "PENDING", source="other")
-        return real_update(**kwargs)
+        return store.write_transition(change)
 
-    racing = PaymentRepository(
-        DynamoDBPaymentStore("PaymentsTable", client=_Proxy(aws.dynamodb, update_item=racing_update))
-    )
+    racing = PaymentRepository(_StoreProxy(store, write_transition=racing_write))  # type: ignore[arg-type]
     # When we report SUCCESSFUL
     transition = racing.apply_status("order-1001", "SUCCESSFUL", source="webhook")
     # Then our write failed its condition, was re-decided from PENDING, and applied with the right previous status
@@ -302,19 +345,17 @@ def test_a_lost_race_is_decided_again(
 
 
 def test_a_transition_decides_on_the_callers_record_without_reading_again(
-    repo: PaymentRepository, new_payment: Callable[..., Any], aws: Any
+    repo: PaymentRepository, new_payment: Callable[..., Any], store: PaymentStore
 ) -> None:
-    # Given a payment the caller has just read, and a client that counts reads
+    # Given a payment the caller has just read, and a store that counts reads
     current = new_payment()
-    reads: list[Any] = []
+    reads: list[str] = []
 
-    def counted_get(**kwargs: Any) -> Any:
-        reads.append(kwargs)
-        return aws.dynamodb.get_item(**kwargs)
+    def counted_get(partner_reference: str) -> Any:
+        reads.append(partner_reference)
+        return store.get(partner_reference)
 
-    counting = PaymentRepository(
-        DynamoDBPaymentStore("PaymentsTable", client=_Proxy(aws.dynamodb, get_item=counted_get))
-    )
+    counting = PaymentRepository(_StoreProxy(store, get=counted_get))  # type: ignore[arg-type]
     # When a status is reported with that record
     transition = counting.apply_status("order-1001", "PENDING", source="webhook", current=current)
     # Then it is applied without reading the item again
@@ -342,15 +383,6 @@ def test_a_callers_record_of_another_payment_is_refused(
         repo.apply_status("order-1001", "PENDING", source="webhook", current=other)
 
 
-class _Proxy:
-    def __init__(self, target: Any, **overrides: Any) -> None:
-        self._target = target
-        self._overrides = overrides
-
-    def __getattr__(self, name: str) -> Any:
-        return self._overrides.get(name) or getattr(self._target, name)
-
-
 # ---------------------------------------------------------------------------- poller queries
 
 
@@ -376,7 +408,7 @@ def test_open_payments_are_the_least_recently_touched_older_than_the_cutoff(
 
 
 def test_pending_events_and_clear_event(
-    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, aws: Any
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
 ) -> None:
     # Given two committed transitions on one payment
     new_payment()
@@ -390,10 +422,10 @@ def test_pending_events_and_clear_event(
     # Then both events are there, and clearing them one by one empties the outbox and drops the markers
     assert sorted(e.event_id for e in pending) == ["order-1001:PENDING", "order-1001:SUCCESSFUL"]
     repo.clear_event("order-1001", "order-1001:PENDING")
-    assert raw_item(aws, "order-1001")["outboxMarker"] == {"S": "PENDING"}
+    assert raw_item("order-1001")["outboxMarker"] == {"S": "PENDING"}
     repo.clear_event("order-1001", "order-1001:SUCCESSFUL")
     repo.clear_event("order-1001", "order-1001:SUCCESSFUL")  # twice is harmless
-    item = raw_item(aws, "order-1001")
+    item = raw_item("order-1001")
     assert "outboxMarker" not in item and "outboxSince" not in item and item["outbox"] == {"M": {}}
     assert repo.pending_events(older_than=clock(), limit=10) == []
 
