@@ -74,7 +74,9 @@ def test_non_json_bodies_are_tolerated(body: bytes) -> None:
 
 
 def test_hierarchy() -> None:
-    assert issubclass(OutcomeUnknownError, Pay1stConnectionError)
+    # An unknown outcome is not a connection error ("not processed"): no except order can confuse them.
+    assert issubclass(OutcomeUnknownError, Pay1stError)
+    assert not issubclass(OutcomeUnknownError, Pay1stConnectionError)
     assert issubclass(Pay1stConnectionError, Pay1stError)
     for cls in (InvalidRequestError, AuthenticationError, RateLimitError, GatewayServerError):
         assert issubclass(cls, Pay1stAPIError) and issubclass(cls, Pay1stError)
@@ -96,3 +98,11 @@ def test_errors_pickle() -> None:
     ):
         copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
         assert type(copy) is type(error) and str(copy) == str(error)
+
+
+def test_outcome_unknown_carries_the_gateway_fields_and_pickles() -> None:
+    error = OutcomeUnknownError("HTTP 502; outcome unknown", status=502, error_code="E", session_id="s-1")
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+    assert type(copy) is OutcomeUnknownError and str(copy) == str(error)
+    assert (copy.status, copy.error_code, copy.session_id) == (502, "E", "s-1")
+    assert OutcomeUnknownError("read timeout").status is None

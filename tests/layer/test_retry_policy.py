@@ -93,3 +93,13 @@ def test_can_wait_never_plans_past_the_deadline() -> None:
     assert can_wait(1.0, now=0.0, deadline=None, attempt_budget=3.0)
     assert can_wait(1.0, now=0.0, deadline=4.0, attempt_budget=3.0)
     assert not can_wait(1.01, now=0.0, deadline=4.0, attempt_budget=3.0)
+
+
+@pytest.mark.parametrize("status", [200, 400, 401, 404, 429, 500, 502, 503, 504])
+def test_create_is_the_former_name_of_outcome_unknown_if_lost(status: int) -> None:
+    for after in (False, True):
+        assert decide(status=status, outcome_unknown_if_lost=True, after_server_error=after) == decide(
+            status=status, create=True, after_server_error=after
+        )
+    assert decide(failure=SENT, outcome_unknown_if_lost=True) == "unknown"
+    assert not should_retry(failure=SENT, outcome_unknown_if_lost=True)

@@ -34,10 +34,25 @@ class Pay1stError(Exception):
 
 
 class Pay1stConnectionError(Pay1stError):
-    """No response, and the request is known NOT to have been processed (e.g. the connection failed).
+    """No HTTP answer, and the request is known NOT to have been processed: it was never sent (the
+    connection failed, the deadline came first), or it was sent by an operation that is safe to repeat
+    and every retry failed too. A clean failure: the caller may try again or give up."""
 
-    ``status``/``error_code``/``session_id`` are set only on the :class:`OutcomeUnknownError` raised for a
-    create answered by an ambiguous 5xx, or refused (4xx) after an earlier attempt got a 5xx.
+
+class OutcomeUnknownError(Pay1stError):
+    """The request may have been processed by the gateway, and there is no definitive answer.
+
+    Raised only for operations whose lost answer leaves the outcome unknown (``outcome_unknown_if_lost``
+    in :mod:`pay1st.operations`: create payment): after a read timeout or a dropped connection once the
+    body was sent, a 5xx that may have followed processing, a 2xx whose body is unreadable, or a refusal
+    (e.g. 400 "partnerReference already used") of a retry after a 5xx: the 5xx'd attempt may have
+    created the payment, and the refusal's error is chained as ``__cause__``. The caller must NOT treat
+    this as a failure that invites a new partnerReference: query the payment (§9) or retry with the
+    same partnerReference later.
+
+    Deliberately not a :class:`Pay1stConnectionError` (which means "not processed"), although it may
+    follow a transport failure: an ``except Pay1stConnectionError`` must never swallow it. ``status``,
+    ``error_code`` and ``session_id`` are set when an HTTP answer (a 5xx, or the refusal) was received.
     """
 
     def __init__(
@@ -53,16 +68,14 @@ class Pay1stConnectionError(Pay1stError):
         self.error_code = error_code
         self.session_id = session_id
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields: the default pickling would rebuild the error from the message alone.
+        fields = {"status": self.status, "error_code": self.error_code, "session_id": self.session_id}
+        return (_rebuild_outcome_unknown, (str(self), fields))
 
-class OutcomeUnknownError(Pay1stConnectionError):
-    """The request may have reached the gateway, and there is no definitive answer.
 
-    Raised for a create payment after a read timeout or a dropped connection once the body was sent, a
-    5xx that may have followed processing, or a refusal (e.g. 400 "partnerReference already used") of a
-    retry after a 5xx: the 5xx'd attempt may have created the payment, and the refusal's error is chained
-    as ``__cause__``. The caller must NOT treat this as a failure that invites a new partnerReference:
-    query the payment (§9) or retry with the same partnerReference later.
-    """
+def _rebuild_outcome_unknown(message: str, fields: dict[str, Any]) -> OutcomeUnknownError:
+    return OutcomeUnknownError(message, **fields)
 
 
 class Pay1stAPIError(Pay1stError):

@@ -3,6 +3,9 @@
 Requests validate in ``__post_init__`` and raise :class:`~pay1st.errors.ValidationError` naming the field
 (wire name); responses are parsed from JSON read with ``parse_float=Decimal`` and keep the whole
 document in ``raw`` (unknown fields are kept, never dropped).
+
+The field checks live in :mod:`pay1st._fields` and the §6 payment-methods models in
+:mod:`pay1st.payment_methods` (re-exported here: ``from pay1st.models import PaymentMethods`` works).
 """
 
 from __future__ import annotations
@@ -10,13 +13,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from types import MappingProxyType
+from decimal import Decimal
 from typing import Any, Final
 
 from pay1st import _json
+from pay1st._fields import (
+    _aware,
+    _country,
+    _currency,
+    _decimal,
+    _document,
+    _fits_currency,
+    _frozen,
+    _optional_text,
+    _positive_int,
+    _required,
+    _required_text,
+    _set,
+    _text,
+    _url,
+)
 from pay1st.errors import ValidationError
-from pay1st.iso import currency_minor_units, is_country_code, is_currency_code
+
+# Defined in their own module for size; importable from here like every other model.
+from pay1st.payment_methods import PaymentChannel, PaymentMethodGroup, PaymentMethods
 
 __all__ = [
     "FINAL_STATUSES",
@@ -64,88 +84,6 @@ class PaymentStatus:
 
 FINAL_STATUSES: Final = PaymentStatus.FINAL_STATUSES
 KNOWN_STATUSES: Final = PaymentStatus.KNOWN_STATUSES
-
-
-# --- field checks -----------------------------------------------------------------------------------
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    """Money as Decimal. Accepts Decimal, int and numeric strings; refuses float (it has already lost cents)."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValidationError(name, "must be a Decimal (or int / numeric string), never a float")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValidationError(name, "is not a number") from None
-    else:
-        raise ValidationError(name, "must be a number")
-    if not result.is_finite():
-        raise ValidationError(name, "must be a finite number")
-    return result
-
-
-def _fits_currency(amount: Decimal, currency: str, name: str) -> None:
-    places = currency_minor_units(currency)
-    try:
-        exact = amount == amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
-    except InvalidOperation:
-        raise ValidationError(name, "is too large") from None
-    if not exact:
-        raise ValidationError(name, f"has more than {places} decimal places for {currency}")
-
-
-def _text(value: object, name: str, *, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(name, "must be a string")
-    if required and not value.strip():
-        raise ValidationError(name, "must not be empty")
-    return value
-
-
-def _country(value: object, name: str = "countryCode") -> str:
-    if not is_country_code(value):
-        raise ValidationError(name, "must be an ISO-3166 alpha-2 country code (e.g. NG, ZA)")
-    return str(value)
-
-
-def _currency(value: object, name: str = "currencyCode") -> str:
-    if not is_currency_code(value):
-        raise ValidationError(name, "must be an ISO-4217 currency code (e.g. NGN, ZAR)")
-    return str(value)
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(name, "must be an integer")
-    if value <= 0:
-        raise ValidationError(name, "must be positive")
-    return value
-
-
-def _url(value: object, name: str) -> str | None:
-    if value is None:
-        return None
-    text = _text(value, name)
-    if not text.startswith(("https://", "http://")) or any(c.isspace() for c in text):
-        raise ValidationError(name, "must be an absolute http(s) URL")
-    return text
-
-
-def _aware(value: object, name: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise ValidationError(name, "must be a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(name, "must be timezone-aware")
-    return value
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)  # normalising a frozen dataclass in __post_init__
 
 
 # --- requests ---------------------------------------------------------------------------------------
@@ -304,46 +242,6 @@ def fulfilment_json_bytes(reference: str, items: Sequence[FulfilmentItem]) -> by
 # --- responses --------------------------------------------------------------------------------------
 
 
-def _document(raw: bytes | str | Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    if isinstance(raw, bytes | str):
-        try:
-            data = _json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
-            raise ValidationError(name, "is not valid JSON") from None
-    else:
-        data = raw
-    if not isinstance(data, Mapping):
-        raise ValidationError(name, "must be a JSON object")
-    return data
-
-
-def _mapping(value: object, name: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValidationError(name, "items must be JSON objects")
-    return value
-
-
-def _required(data: Mapping[str, Any], key: str) -> Any:
-    value = data.get(key)
-    if value is None or value == "":
-        raise ValidationError(key, "is required")
-    return value
-
-
-def _required_text(data: Mapping[str, Any], key: str) -> str:
-    return _text(_required(data, key), key)
-
-
-def _optional_text(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(data))
-
-
 @dataclass(frozen=True)
 class CreatedPayment:
     """The §7 201 response."""
@@ -405,111 +303,6 @@ class PaymentDetails:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> PaymentDetails:
-        return cls.from_dict(_document(raw, "body"))
-
-
-@dataclass(frozen=True)
-class PaymentChannel:
-    """A §6 channel entry. ``id`` is what a checkout link's ``channelId`` takes."""
-
-    id: str
-    name: str | None
-    code: str | None
-    status: str | None
-    payment_method: str | None
-    image_location: str | None
-    payment_method_type: str | None
-    required_parameters: Any
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def is_active(self) -> bool:
-        option_status = _sub(self.raw, "paymentOption").get("status")
-        return self.status == "ACTIVE" and option_status in (None, "ACTIVE")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PaymentChannel:
-        channel = _sub(data, "channel")
-        option = _sub(data, "paymentOption")
-        method_type = _sub(data, "paymentMethodType")
-        return cls(
-            id=str(_required(data, "id")),
-            name=_optional_text(channel.get("name") or option.get("name")),
-            code=_optional_text(channel.get("code")),
-            status=_optional_text(channel.get("status")),
-            payment_method=_optional_text(channel.get("paymentMethod")),
-            image_location=_optional_text(channel.get("imageLocation")),
-            payment_method_type=_optional_text(method_type.get("code")),
-            required_parameters=_embedded_json(method_type.get("requiredParameters")),
-            raw=_frozen(data),
-        )
-
-
-def _sub(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _embedded_json(value: object) -> Any:
-    # requiredParameters is a JSON document encoded as a string; a malformed one is kept as the string.
-    if isinstance(value, str):
-        try:
-            return _json.loads(value)
-        except (ValueError, RecursionError):
-            return value
-    return value
-
-
-@dataclass(frozen=True)
-class PaymentMethodGroup:
-    id: str
-    name: str | None
-    image_location: str | None
-    channels: tuple[PaymentChannel, ...]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PaymentMethodGroup:
-        entries = data.get("channels") or []
-        if not isinstance(entries, list):
-            raise ValidationError("channels", "must be a list")
-        return cls(
-            id=str(_required(data, "id")),
-            name=_optional_text(data.get("name")),
-            image_location=_optional_text(data.get("imageLocation")),
-            channels=tuple(PaymentChannel.from_dict(_mapping(entry, "channels")) for entry in entries),
-            raw=_frozen(data),
-        )
-
-
-@dataclass(frozen=True)
-class PaymentMethods:
-    """The §6 response: groups of channel entries. ``raw`` is the whole document, for passing through."""
-
-    groups: tuple[PaymentMethodGroup, ...]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def channels(self) -> tuple[PaymentChannel, ...]:
-        return tuple(channel for group in self.groups for channel in group.channels)
-
-    def channel(self, channel_id: str | int) -> PaymentChannel | None:
-        wanted = str(channel_id)
-        return next((c for c in self.channels if c.id == wanted), None)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PaymentMethods:
-        inner = data.get("data")
-        groups = (inner if isinstance(inner, Mapping) else data).get("groups")
-        if not isinstance(groups, list):
-            raise ValidationError("data.groups", "must be a list")
-        return cls(
-            groups=tuple(PaymentMethodGroup.from_dict(_mapping(group, "data.groups")) for group in groups),
-            raw=_frozen(data),
-        )
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> PaymentMethods:
         return cls.from_dict(_document(raw, "body"))
 
 

@@ -1,15 +1,19 @@
-"""Retry policy as small pure functions (the client's one retry loop calls these; tests pin them).
+"""Retry policy as small pure functions (the one retry loop in :mod:`pay1st.sending` calls these; tests pin them).
 
 Contract §13: retry only 429, 5xx and connection failures, capped exponential backoff with jitter,
-inside the Lambda's remaining time. Create payment is special because a retry may create a second
-payment:
+inside the Lambda's remaining time.
+
+Some operations must not be repeated blindly: those where a request that reached the gateway but whose
+answer was lost leaves the outcome unknown, because a repeat could act twice (create payment: a second
+payment; a refund would be another). They are flagged ``outcome_unknown_if_lost`` (one column of the
+operation table, :mod:`pay1st.operations`), and for them:
 
 * connect failure (nothing was sent)         -> retry
 * 429 (rejected before processing)           -> retry
 * 503 (service unavailable: normally not processed) -> retry with the same body and partnerReference,
   which the gateway accepts at most once, so the retry cannot pay twice (but see the last rule)
 * 500 / 502 / 504 and any other 5xx          -> OUTCOME UNKNOWN, no retry: the gateway (or a proxy in
-  front of it) may have processed the create before failing, and a blind retry could pay twice
+  front of it) may have processed the request before failing, and a blind retry could pay twice
 * read timeout / connection dropped after the body was sent -> OUTCOME UNKNOWN, no retry
 * any other 4xx                              -> fail (401 is handled by the client: re-auth once, retry once)
 * a 4xx other than 401/429 AFTER an earlier 5xx -> OUTCOME UNKNOWN: the 5xx'd attempt may have created
@@ -46,8 +50,9 @@ Failure = Literal["not_sent", "sent"]
 
 Decision = Literal["done", "retry", "fail", "unknown"]
 
-_CREATE_RETRYABLE_STATUSES = frozenset({429, 503})
-# Refusals that say nothing about whether an earlier attempt created the payment.
+# For an outcome_unknown_if_lost operation: the statuses that say the attempt was not processed.
+_NOT_PROCESSED_STATUSES = frozenset({429, 503})
+# Refusals that say nothing about whether an earlier attempt was processed.
 _REAUTH_OR_THROTTLED = frozenset({401, 429})
 
 
@@ -69,24 +74,28 @@ def decide(
     *,
     status: int | None = None,
     failure: Failure | None = None,
-    create: bool = False,
+    outcome_unknown_if_lost: bool = False,
     after_server_error: bool = False,
+    create: bool = False,
 ) -> Decision:
     """Classify one attempt's outcome: ``done`` (a final answer, success or error), ``retry``, ``fail`` or ``unknown``.
 
-    Pass either the HTTP ``status`` or the transport ``failure``. ``after_server_error``: an earlier
-    attempt of the same create was answered with a 5xx (so it may have been processed).
+    Pass either the HTTP ``status`` or the transport ``failure``. ``outcome_unknown_if_lost``: the
+    operation may not be repeated once it may have been processed (see the module docstring).
+    ``create`` is its former name, still accepted. ``after_server_error``: an earlier attempt of the
+    same request was answered with a 5xx (so it may have been processed).
     """
+    unsafe_to_repeat = outcome_unknown_if_lost or create
     if failure is not None:
         if failure == NOT_SENT:
             return "retry"
-        return "unknown" if create else "retry"
+        return "unknown" if unsafe_to_repeat else "retry"
     if status is None:
         raise ValueError("decide() needs a status or a failure")
     if status < 400:
         return "done"
-    if create:
-        if status in _CREATE_RETRYABLE_STATUSES:
+    if unsafe_to_repeat:
+        if status in _NOT_PROCESSED_STATUSES:
             return "retry"
         if status >= 500:
             return "unknown"
@@ -98,9 +107,16 @@ def decide(
     return "fail"
 
 
-def should_retry(*, status: int | None = None, failure: Failure | None = None, create: bool = False) -> bool:
+def should_retry(
+    *,
+    status: int | None = None,
+    failure: Failure | None = None,
+    outcome_unknown_if_lost: bool = False,
+    create: bool = False,
+) -> bool:
     """True when the attempt may be repeated (see the table in the module docstring)."""
-    return decide(status=status, failure=failure, create=create) == "retry"
+    unsafe = outcome_unknown_if_lost or create
+    return decide(status=status, failure=failure, outcome_unknown_if_lost=unsafe) == "retry"
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: RandomSource) -> float:

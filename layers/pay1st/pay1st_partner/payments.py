@@ -305,7 +305,7 @@ def _create_at_gateway(
             raise GatewayRejected(f"The Pay1st Gateway refused our credentials{detail}.") from exc
         raise GatewayRejected(f"The Pay1st Gateway rejected the payment{detail}.", http_status=422) from exc
     except Pay1stConnectionError as exc:
-        # Known not to have reached the gateway (OutcomeUnknownError, its subclass, is handled above).
+        # Known not to have reached the gateway (OutcomeUnknownError is not a subclass; handled above).
         if claim_is_new:
             repository.release_claim(partner_reference)
             logger.warning("gateway unreachable; claim released", extra=log_extra)

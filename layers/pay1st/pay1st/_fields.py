@@ -1,0 +1,142 @@
+"""Field checks and JSON-document helpers shared by the models (:mod:`pay1st.models`,
+:mod:`pay1st.payment_methods`).
+
+Every check raises :class:`~pay1st.errors.ValidationError` naming the field (wire name where there is
+one). Private to the package: the models are the interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any
+
+from pay1st import _json
+from pay1st.errors import ValidationError
+from pay1st.iso import currency_minor_units, is_country_code, is_currency_code
+
+# --- field checks -----------------------------------------------------------------------------------
+
+
+def _decimal(value: object, name: str) -> Decimal:
+    """Money as Decimal. Accepts Decimal, int and numeric strings; refuses float (it has already lost cents)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValidationError(name, "must be a Decimal (or int / numeric string), never a float")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValidationError(name, "is not a number") from None
+    else:
+        raise ValidationError(name, "must be a number")
+    if not result.is_finite():
+        raise ValidationError(name, "must be a finite number")
+    return result
+
+
+def _fits_currency(amount: Decimal, currency: str, name: str) -> None:
+    places = currency_minor_units(currency)
+    try:
+        exact = amount == amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    except InvalidOperation:
+        raise ValidationError(name, "is too large") from None
+    if not exact:
+        raise ValidationError(name, f"has more than {places} decimal places for {currency}")
+
+
+def _text(value: object, name: str, *, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(name, "must be a string")
+    if required and not value.strip():
+        raise ValidationError(name, "must not be empty")
+    return value
+
+
+def _country(value: object, name: str = "countryCode") -> str:
+    if not is_country_code(value):
+        raise ValidationError(name, "must be an ISO-3166 alpha-2 country code (e.g. NG, ZA)")
+    return str(value)
+
+
+def _currency(value: object, name: str = "currencyCode") -> str:
+    if not is_currency_code(value):
+        raise ValidationError(name, "must be an ISO-4217 currency code (e.g. NGN, ZAR)")
+    return str(value)
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(name, "must be an integer")
+    if value <= 0:
+        raise ValidationError(name, "must be positive")
+    return value
+
+
+def _url(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    text = _text(value, name)
+    if not text.startswith(("https://", "http://")) or any(c.isspace() for c in text):
+        raise ValidationError(name, "must be an absolute http(s) URL")
+    return text
+
+
+def _aware(value: object, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValidationError(name, "must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(name, "must be timezone-aware")
+    return value
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)  # normalising a frozen dataclass in __post_init__
+
+
+# --- response documents -----------------------------------------------------------------------------
+
+
+def _document(raw: bytes | str | Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    if isinstance(raw, bytes | str):
+        try:
+            data = _json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
+            raise ValidationError(name, "is not valid JSON") from None
+    else:
+        data = raw
+    if not isinstance(data, Mapping):
+        raise ValidationError(name, "must be a JSON object")
+    return data
+
+
+def _mapping(value: object, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(name, "items must be JSON objects")
+    return value
+
+
+def _required(data: Mapping[str, Any], key: str) -> Any:
+    value = data.get(key)
+    if value is None or value == "":
+        raise ValidationError(key, "is required")
+    return value
+
+
+def _required_text(data: Mapping[str, Any], key: str) -> str:
+    return _text(_required(data, key), key)
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(data))
