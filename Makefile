@@ -42,9 +42,11 @@ browser-deps:
 		fi; \
 	fi
 
+# Import rules (pyproject.toml [tool.importlinter]): the layer's packages are found where Lambda finds them.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=layers/pay1st $(BIN)/lint-imports --no-logo
 
 format: venv
 	$(BIN)/ruff format .
@@ -78,4 +80,4 @@ sandbox: venv
 	PYTHONPATH=local $(BIN)/python -m pay1st_sandbox
 
 clean:
-	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov

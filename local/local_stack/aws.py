@@ -126,6 +126,13 @@ def provision(
         if not isinstance(content, str):
             raise ValueError(f"layer {logical_id}: only a local ContentUri directory can run locally")
         out.refs[logical_id] = str((template_dir / content).resolve())
+    # Nothing enforces IAM locally, so managed policies are only named: Ref gives the ARN, as in CloudFormation.
+    for logical_id, resource in resources_of_type(template, "AWS::IAM::ManagedPolicy").items():
+        policy_name = name_of(resource, "ManagedPolicyName", logical_id)
+        path = str(resource.get("Properties", {}).get("Path", "/"))
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:policy{path}{policy_name}"
+        out.refs[logical_id] = arn
+        out.attributes[(logical_id, "PolicyArn")] = arn
     for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
         function_name = name_of(resource, "FunctionName", logical_id)
         out.refs[logical_id] = function_name

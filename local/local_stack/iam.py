@@ -1,7 +1,8 @@
 """The IAM policies template.yaml gives its functions, evaluated as IAM evaluates identity policies.
 
 Nothing enforces IAM locally (moto checks no resource-level permissions), so tests use this instead:
-``function_policies`` resolves each function's inline statements to ARNs, ``request_resources`` names the ARNs
+``function_policies`` resolves each function's statements to ARNs (inline ones, and those of the template's own
+``AWS::IAM::ManagedPolicy`` resources that its ``Policies`` reference), ``request_resources`` names the ARNs
 an AWS API call acts on, and ``allowed`` applies a policy to a call: an explicit Deny wins, else an Allow must
 match both the action and every resource, with IAM's ``*`` and ``?`` wildcards.
 """
@@ -18,8 +19,11 @@ from local_stack.resolver import Resolver, TemplateError
 from local_stack.spec import FUNCTION_TYPE
 from local_stack.template import resources_of_type
 
-_INLINE_POLICY_KEYS = {"Version", "Statement"}
+MANAGED_POLICY_TYPE = "AWS::IAM::ManagedPolicy"
+_POLICY_TYPES = (MANAGED_POLICY_TYPE, "AWS::IAM::Policy")
+_INLINE_POLICY_KEYS = {"Version", "Statement"}  # an inline policy, and a managed policy's PolicyDocument
 _SUPPORTED_STATEMENT_KEYS = {"Sid", "Effect", "Action", "Resource"}
+_ATTACHMENT_KEYS = ("Roles", "Users", "Groups")
 
 
 @dataclass(frozen=True)
@@ -37,42 +41,106 @@ class Statement:
 def function_policies(template: Mapping[str, Any], resolver: Resolver) -> dict[str, tuple[Statement, ...]]:
     """Function logical id → the statements of its ``Policies``, intrinsics resolved.
 
-    Only inline statement lists can be checked: a SAM policy template or a managed policy (what it grants is
-    not in the template) is a ``TemplateError`` naming it, as is a statement with NotAction, NotResource or a
-    Condition.
+    A policy is either an inline statement list or a reference (``!Ref``, or ``Fn::GetAtt`` of ``PolicyArn``)
+    to an ``AWS::IAM::ManagedPolicy`` of the same template, whose ``PolicyDocument`` is read the same way.
+    Only what the template spells out can be checked: a SAM policy template, an AWS managed policy, a
+    reference to anything else (a parameter holding an ARN, another resource) is a ``TemplateError`` naming
+    it, as is a statement with NotAction, NotResource or a Condition, and an IAM policy resource that
+    attaches itself to a function's role (``Roles``) instead of being listed in its ``Policies``.
     """
     policies: dict[str, tuple[Statement, ...]] = {}
     for logical_id, resource in resources_of_type(template, FUNCTION_TYPE).items():
         if not resolver.included(resource):
             continue
+        _reject_attached_policies(template, logical_id)
         declared = resource.get("Properties", {}).get("Policies", [])
         statements: list[Statement] = []
         for policy in declared if isinstance(declared, list) else [declared]:
-            if not (
-                isinstance(policy, dict) and "Statement" in policy and set(policy) <= _INLINE_POLICY_KEYS
-            ):
-                name = policy if isinstance(policy, str) else next(iter(policy), "?")
-                raise TemplateError(
-                    f"{logical_id}: policy {name!r} is not an inline Statement list, so what it grants cannot "
-                    "be checked; write out the statements"
-                )
-            body = policy["Statement"]
-            for raw in body if isinstance(body, list) else [body]:
-                statement = resolver.resolve(raw)
-                unsupported = set(statement) - _SUPPORTED_STATEMENT_KEYS
-                if unsupported:
+            managed = _managed_policy_id(template, policy)
+            if managed is not None:
+                managed_resource = template["Resources"][managed]
+                if not resolver.included(managed_resource):
                     raise TemplateError(
-                        f"{logical_id}: statement keys {sorted(unsupported)} are not evaluated"
+                        f"{logical_id}: managed policy {managed} is not created (its Condition)"
                     )
-                statements.append(
-                    Statement(
-                        effect=str(statement["Effect"]),
-                        actions=_strings(statement["Action"]),
-                        resources=_strings(statement["Resource"]),
-                    )
+                document = managed_resource.get("Properties", {}).get("PolicyDocument")
+                owner = f"{logical_id}: managed policy {managed}"
+            else:
+                document, owner = policy, logical_id
+            if not (
+                isinstance(document, dict)
+                and "Statement" in document
+                and set(document) <= _INLINE_POLICY_KEYS
+            ):
+                name = _policy_name(policy)
+                raise TemplateError(
+                    f"{owner}: policy {name!r} is not an inline Statement list nor a managed policy of this "
+                    "template, so what it grants cannot be checked; write out the statements"
                 )
+            statements += _statements(owner, document["Statement"], resolver)
         policies[logical_id] = tuple(statements)
     return policies
+
+
+def _policy_name(policy: Any) -> Any:
+    """How an error names a policy: a SAM policy template by its name, a reference as written."""
+    if isinstance(policy, dict) and len(policy) == 1:
+        ((key, _value),) = policy.items()
+        return policy if key == "Ref" or key.startswith("Fn::") else key
+    return policy if isinstance(policy, str) else "?"
+
+
+def _managed_policy_id(template: Mapping[str, Any], policy: Any) -> str | None:
+    """The logical id of the template's ``AWS::IAM::ManagedPolicy`` that ``policy`` refers to, if it does."""
+    if not isinstance(policy, dict) or len(policy) != 1:
+        return None
+    ((key, value),) = policy.items()
+    if key == "Ref" and isinstance(value, str):
+        target = value
+    elif key == "Fn::GetAtt":
+        parts = value.split(".", 1) if isinstance(value, str) else value
+        if not (isinstance(parts, list) and len(parts) == 2 and parts[1] == "PolicyArn"):
+            return None
+        target = str(parts[0])
+    else:
+        return None
+    resource = template.get("Resources", {}).get(target)
+    if isinstance(resource, dict) and resource.get("Type") == MANAGED_POLICY_TYPE:
+        return target
+    return None
+
+
+def _reject_attached_policies(template: Mapping[str, Any], function_id: str) -> None:
+    """A policy resource naming the function's role (SAM's ``<FunctionId>Role``) would grant unseen."""
+    role = {"Ref": f"{function_id}Role"}
+    for policy_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") not in _POLICY_TYPES:
+            continue
+        properties = resource.get("Properties", {})
+        for key in _ATTACHMENT_KEYS:
+            attached = properties.get(key) or []
+            if role in (attached if isinstance(attached, list) else [attached]):
+                raise TemplateError(
+                    f"{policy_id} attaches itself to {function_id}'s role ({key}), which the check does not "
+                    f"evaluate; list it in {function_id}'s Policies instead"
+                )
+
+
+def _statements(owner: str, body: Any, resolver: Resolver) -> list[Statement]:
+    statements = []
+    for raw in body if isinstance(body, list) else [body]:
+        statement = resolver.resolve(raw)
+        unsupported = set(statement) - _SUPPORTED_STATEMENT_KEYS
+        if unsupported:
+            raise TemplateError(f"{owner}: statement keys {sorted(unsupported)} are not evaluated")
+        statements.append(
+            Statement(
+                effect=str(statement["Effect"]),
+                actions=_strings(statement["Action"]),
+                resources=_strings(statement["Resource"]),
+            )
+        )
+    return statements
 
 
 def allowed(statements: Sequence[Statement], action: str, resources: Sequence[str]) -> bool:

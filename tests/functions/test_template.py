@@ -217,10 +217,24 @@ def test_the_fulfilment_queue_dead_letters_and_the_dlq_is_alarmed(template):
     assert reasons == {"missing_signature", "invalid_signature", "stale_timestamp"}
 
 
+def _policy_documents(template: dict[str, Any], function: dict[str, Any]) -> list[dict[str, Any]]:
+    """A function's policies as written: its inline ones, and the documents of the managed ones it references."""
+    documents = []
+    for policy in function["Properties"].get("Policies", []):
+        if set(policy) == {"Ref"}:
+            managed = template["Resources"][policy["Ref"]]
+            assert managed["Type"] == "AWS::IAM::ManagedPolicy", policy
+            policy = managed["Properties"]["PolicyDocument"]
+        documents.append(policy)
+    return documents
+
+
 def test_inline_policies_name_exact_resources(template):
     for name, function in _functions(template).items():
-        for policy in function["Properties"].get("Policies", []):
-            assert set(policy) == {"Statement"}, f"{name}: write policies out as statements, not {policy}"
+        for policy in _policy_documents(template, function):
+            assert set(policy) - {"Version"} == {"Statement"}, (
+                f"{name}: write policies out as statements, not {policy}"
+            )
             for statement in policy["Statement"]:
                 assert statement["Effect"] == "Allow"
                 resource = statement["Resource"]
@@ -231,8 +245,9 @@ def test_inline_policies_name_exact_resources(template):
 # ------------------------------------------------------------------------------------------------- IAM
 # The AWS calls each function's code makes (functions/<name>/app.py → pay1st_partner: repository,
 # webhook_events, events, fulfilment; pay1st.aws: the token store and the credentials), as
-# (IAM action, the environment variable naming the resource[, DynamoDB index]). Its policy must allow exactly
-# these; and the `aws` fixture fails any function test whose handler makes a call its policy does not allow.
+# (IAM action, the environment variable naming the resource[, DynamoDB index]). Its policy (inline statements
+# and the managed GatewayClientPolicy it references) must allow exactly these; and the `aws` fixture fails any
+# function test whose handler makes a call its policy does not allow.
 def _dynamodb(variable: str, *operations: str) -> set[tuple[str, ...]]:
     return {(f"dynamodb:{operation}", variable) for operation in operations}
 
@@ -292,6 +307,55 @@ def _call_resources(call: tuple[str, ...], env: dict[str, str]) -> tuple[str, tu
     if index:
         params["IndexName"] = index[0]
     return action, request_resources(service, operation, params, region=REGION, account=ACCOUNT_ID)
+
+
+def _granted(statements: list[dict[str, Any]], resolver: Resolver) -> set[tuple[str, tuple[str, ...]]]:
+    """(action, (resource,)) for every pair the statements allow, intrinsics resolved."""
+    return {
+        (action, (resource,))
+        for statement in (resolver.resolve(s) for s in statements)
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_gateway_clients_statements_are_one_managed_policy_for_exactly_the_functions_that_call_it(
+    template, aws: AwsEnv
+):
+    """Written once (GatewayClientPolicy), referenced by every function whose code calls the gateway and by
+    no other, and repeated inline by none."""
+    policy = template["Resources"]["GatewayClientPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    assert not {"Roles", "Users", "Groups"} & set(policy["Properties"]), "attached only through Policies"
+    assert aws.resolver is not None
+    gateway = _granted(policy["Properties"]["PolicyDocument"]["Statement"], aws.resolver)
+    assert gateway == {_call_resources(call, aws.env) for call in GATEWAY_CALLS}
+
+    gateway_functions = {name for name, calls in AWS_CALLS.items() if GATEWAY_CALLS <= calls}
+    assert len(gateway_functions) == 6
+    for name, function in _functions(template).items():
+        policies = function["Properties"].get("Policies", [])
+        assert policies.count({"Ref": "GatewayClientPolicy"}) == (1 if name in gateway_functions else 0), name
+        inline = [statement for p in policies if "Statement" in p for statement in p["Statement"]]
+        assert not _granted(inline, aws.resolver) & gateway, f"{name} repeats the gateway client's grants"
+
+
+def test_the_transformed_roles_attach_the_gateway_client_policy_and_keep_their_inline_statements(
+    template, monkeypatch
+):
+    """SAM turns the `!Ref` into a managed policy ARN on the function's role, next to its inline policy."""
+    translated = _translate(template, "AWS_IAM", monkeypatch)["Resources"]
+    assert translated["GatewayClientPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"
+    for name, function in _functions(template).items():
+        role = translated[f"{name}Role"]["Properties"]
+        attached = {"Ref": "GatewayClientPolicy"} in role["ManagedPolicyArns"]
+        assert attached == ({"Ref": "GatewayClientPolicy"} in function["Properties"]["Policies"]), name
+        inline = [s for p in function["Properties"]["Policies"] if "Statement" in p for s in p["Statement"]]
+        assert [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]] == inline, name
 
 
 def test_every_function_has_an_expected_call_list(template):
