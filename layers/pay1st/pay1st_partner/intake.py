@@ -32,36 +32,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pay1st.errors import SignatureVerificationError, ValidationError
+from pay1st.errors import ValidationError
 from pay1st.models import WebhookEvent
-from pay1st.webhooks import has_signature_headers, verify_webhook
 
 from pay1st_partner import state
 from pay1st_partner.clock import utcnow
-from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge, WebhookRejected
+from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge
 from pay1st_partner.observability import count, logger
 from pay1st_partner.reconcile import AMOUNT_MISMATCH, REFERENCE_MISMATCH, Outcome, Reconciler
 from pay1st_partner.references import is_partner_reference
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.request_fields import parse_json_object
 from pay1st_partner.text import is_utf8_text
+from pay1st_partner.webhook_auth import WebhookAuthenticator
 from pay1st_partner.webhook_events import WebhookEventStore
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 UNMATCHED = "unmatched"
-
-_REJECTION_CODES = {
-    SignatureVerificationError.MISSING_HEADER: "missing_signature",
-    SignatureVerificationError.MALFORMED_TIMESTAMP: "invalid_signature",
-    SignatureVerificationError.BAD_SIGNATURE: "invalid_signature",
-    SignatureVerificationError.TIMESTAMP_TOO_OLD: "stale_timestamp",
-    SignatureVerificationError.TIMESTAMP_IN_FUTURE: "stale_timestamp",
-}
-_REJECTION_MESSAGES = {
-    "missing_signature": "The webhook must carry X-SIGNATURE and X-TIMESTAMP headers.",
-    "invalid_signature": "The webhook signature could not be verified.",
-    "stale_timestamp": "The webhook timestamp is outside the accepted window.",
-}
 
 
 @dataclass(frozen=True)
@@ -97,9 +84,12 @@ class WebhookIntake:
         self._store = store
         self._payments = payments
         self._reconciler = reconciler
-        self._signing_key = signing_key  # a callable: the secret is only read when a signature needs it
-        self._signature_required = signature_required
-        self._tolerance = tolerance_seconds
+        self._authenticator = WebhookAuthenticator(
+            signing_key,
+            signature_required=signature_required,
+            tolerance_seconds=tolerance_seconds,
+            clock=clock,
+        )
         self._max_bytes = max_bytes
         self._clock = clock
 
@@ -109,7 +99,7 @@ class WebhookIntake:
         if len(raw_body) > self._max_bytes:
             self._rejected("payload_too_large")
             raise PayloadTooLarge()
-        verified = self._verify(raw_body, headers)
+        verified = self._authenticator.verify(raw_body, headers)  # WebhookRejected → 401
         recorded = self._store.record(raw_body, signature_verified=verified)  # NotRecorded → 503
         try:
             event = WebhookEvent.from_dict(parse_json_object(raw_body))
@@ -159,19 +149,6 @@ class WebhookIntake:
             outcome=outcome,
             status=result.record.status if result is not None and matched else None,
         )
-
-    def _verify(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
-        if not self._signature_required and not has_signature_headers(headers):
-            return False
-        try:
-            verify_webhook(
-                raw_body, headers, self._signing_key(), tolerance_seconds=self._tolerance, now=self._clock()
-            )
-        except SignatureVerificationError as exc:
-            code = _REJECTION_CODES.get(exc.reason, "invalid_signature")
-            self._rejected(code)
-            raise WebhookRejected(code, _REJECTION_MESSAGES[code]) from None
-        return True
 
     def _process(self, event: WebhookEvent, *, verified: bool, deadline: float | None) -> Outcome | None:
         # Every partnerReference we create matches this pattern; anything else (an oversized key would
