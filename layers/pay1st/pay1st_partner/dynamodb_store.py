@@ -75,29 +75,34 @@ class DynamoDBPaymentStore:
         # The index is eventually consistent: re-read the item itself.
         return self.get(items[0]["partnerReference"]["S"])
 
-    def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+    def _sparse_index(
+        self, index: str, marker: str, value: str, sort_key: str, below: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """Items of a sparse GSI (``marker`` = ``value``) whose ``sort_key`` is below ``below``, oldest first."""
         response = self._client.query(
             TableName=self._table,
-            IndexName=OPEN_PAYMENTS_INDEX,
-            KeyConditionExpression="openMarker = :open AND updatedAt < :cutoff",
-            ExpressionAttributeValues={":open": {"S": OPEN_MARKER}, ":cutoff": {"S": older_than}},
+            IndexName=index,
+            KeyConditionExpression=f"{marker} = :marker AND {sort_key} < :below",
+            ExpressionAttributeValues={":marker": {"S": value}, ":below": {"S": below}},
             ScanIndexForward=True,
             Limit=limit,
         )
-        return [record_from_item(from_item(item)) for item in response.get("Items", [])]
+        items: list[dict[str, Any]] = response.get("Items", [])
+        return items
+
+    def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        found = self._sparse_index(
+            OPEN_PAYMENTS_INDEX, "openMarker", OPEN_MARKER, "updatedAt", older_than, limit
+        )
+        return [record_from_item(from_item(item)) for item in found]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
-        response = self._client.query(
-            TableName=self._table,
-            IndexName=PENDING_EVENTS_INDEX,
-            KeyConditionExpression="outboxMarker = :pending AND outboxSince < :cutoff",
-            ExpressionAttributeValues={":pending": {"S": OUTBOX_PENDING}, ":cutoff": {"S": older_than}},
-            ScanIndexForward=True,
-            Limit=limit,
+        keys = self._sparse_index(
+            PENDING_EVENTS_INDEX, "outboxMarker", OUTBOX_PENDING, "outboxSince", older_than, limit
         )
         events: list[OutboxEvent] = []
         # The index projects keys only: read each item for its outbox.
-        for key in response.get("Items", []):
+        for key in keys:
             data = self._read(key["partnerReference"]["S"])
             if data is None:
                 continue

@@ -54,24 +54,21 @@ class InMemoryPaymentStore:
                     return self._record(item)
         return None
 
+    def _sparse_index(self, marker: str, value: str, sort_key: str, below: str) -> list[dict[str, Any]]:
+        """What a sparse GSI (``marker`` = ``value``, sorted by ``sort_key``) holds below ``below``."""
+        found = [
+            item for item in self._items.values() if item.get(marker) == value and item[sort_key] < below
+        ]
+        return sorted(found, key=lambda item: item[sort_key])
+
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            due = [
-                item
-                for item in self._items.values()
-                if item.get("openMarker") == OPEN_MARKER and item["updatedAt"] < older_than
-            ]
-            due.sort(key=lambda item: item["updatedAt"])
+            due = self._sparse_index("openMarker", OPEN_MARKER, "updatedAt", older_than)
             return [self._record(item) for item in due[:limit]]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         with self._lock:
-            waiting = [
-                item
-                for item in self._items.values()
-                if item.get("outboxMarker") == OUTBOX_PENDING and item["outboxSince"] < older_than
-            ]
-            waiting.sort(key=lambda item: item["outboxSince"])
+            waiting = self._sparse_index("outboxMarker", OUTBOX_PENDING, "outboxSince", older_than)
             return [
                 OutboxEvent.from_json(item["partnerReference"], text)
                 for item in waiting[:limit]
