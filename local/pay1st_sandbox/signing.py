@@ -1,11 +1,17 @@
 """The gateway's side of request signing (contract §4), written from the contract, not from the layer.
 
 X-SIGNATURE is lowercase hex HMAC-SHA256, keyed with the Signing Key, over the UTF-8 bytes of
-``timestamp + body`` where body is the exact byte string on the wire.
+``timestamp + body`` where body is the exact byte string on the wire. Webhooks may instead use the §10
+``basic-auth`` scheme: keyed with the ASCII text base64(username:password), over the body trimmed of
+surrounding whitespace, with no timestamp.
+
+Upper-case hex: we *emit* lowercase, and *accept* either case when verifying, as the partner layer does
+(decision: a Java gateway commonly writes upper-case hex, and the MAC is the same value either way).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -21,10 +27,16 @@ def sign(signing_key: str, timestamp: str, body: bytes) -> str:
     return hmac.new(signing_key.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).hexdigest()
 
 
+def basic_auth_sign(username: str, password: str, body: bytes) -> str:
+    """§10 basic-auth: HMAC-SHA256 keyed with the base64 *text* of ``username:password``, over the trimmed body."""
+    key = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return hmac.new(key.encode("ascii"), body.strip(b" \t\r\n\x0b\x0c"), hashlib.sha256).hexdigest()
+
+
 def signature_matches(signing_key: str, timestamp: str, body: bytes, signature: str) -> bool:
-    """Constant-time check; the contract's signatures are lowercase hex, so only that form matches."""
+    """Constant-time check; hex of either case matches (the value is what counts, see the docstring)."""
     return hmac.compare_digest(
-        sign(signing_key, timestamp, body).encode(), signature.encode("utf-8", "replace")
+        sign(signing_key, timestamp, body).encode(), signature.strip().lower().encode("utf-8", "replace")
     )
 
 
