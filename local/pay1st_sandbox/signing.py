@@ -5,8 +5,10 @@ X-SIGNATURE is lowercase hex HMAC-SHA256, keyed with the Signing Key, over the U
 ``basic-auth`` scheme: keyed with the ASCII text base64(username:password), over the body trimmed of
 surrounding whitespace, with no timestamp.
 
-Upper-case hex: we *emit* lowercase, and *accept* either case when verifying, as the partner layer does
-(decision: a Java gateway commonly writes upper-case hex, and the MAC is the same value either way).
+Upper-case hex (decision, shared with the partner layer's ``pay1st.webhooks``): on the WEBHOOK path the
+partner accepts either case, so the sandbox can send upper-case (``hexCase``) to prove it; on the requests
+the sandbox receives it stays as strict as the contract (lowercase only), a check the partner's client
+always passes because it only ever emits lowercase.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ def basic_auth_sign(username: str, password: str, body: bytes) -> str:
 
 
 def signature_matches(signing_key: str, timestamp: str, body: bytes, signature: str) -> bool:
-    """Constant-time check; hex of either case matches (the value is what counts, see the docstring)."""
+    """Constant-time check; the contract's signatures are lowercase hex, so only that form matches."""
     return hmac.compare_digest(
-        sign(signing_key, timestamp, body).encode(), signature.strip().lower().encode("utf-8", "replace")
+        sign(signing_key, timestamp, body).encode(), signature.encode("utf-8", "replace")
     )
 
 

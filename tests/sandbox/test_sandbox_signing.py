@@ -46,8 +46,7 @@ def test_signature_rejects_changes_and_other_forms() -> None:
     assert not signature_matches(SIGNING_KEY, timestamp, body.replace(b"250.50", b"250.5"), expected)
     assert not signature_matches(SIGNING_KEY, "2026-01-15T10:30:00Z", body, expected)
     assert not signature_matches("another-key", timestamp, body, expected)
-    # Upper-case hex is the same signature (decision shared with the layer, pay1st.webhooks).
-    assert signature_matches(SIGNING_KEY, timestamp, body, expected.upper())
+    assert not signature_matches(SIGNING_KEY, timestamp, body, expected.upper())
     # The "payload as key" reading of the public page does not verify.
     assert sign(body.decode(), timestamp, SIGNING_KEY.encode()) != expected
 

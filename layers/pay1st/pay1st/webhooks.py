@@ -7,10 +7,12 @@ Two schemes, both lowercase hex HMAC-SHA256 in ``X-SIGNATURE``:
 - ``basic-auth`` (:func:`verify_basic_auth`, :func:`basic_auth_signature`): keyed with the ASCII text
   ``base64(username:password)`` over the raw body trimmed of leading and trailing whitespace; no timestamp.
 
-**Upper-case hex is accepted** for both (decision; the sandbox verifies the same way): the contract says
-lowercase, but a gateway written in Java commonly emits upper-case hex (``printHexBinary``), and refusing
-it would refuse every real webhook while adding no security - the MAC is the same 256 bits either way.
-We always *emit* lowercase. Comparisons are constant-time (``hmac.compare_digest``).
+**Upper-case hex is accepted** on webhooks, both schemes (decision): the contract says lowercase, but a
+gateway written in Java commonly emits upper-case hex (``printHexBinary``), and refusing it would refuse
+every real webhook while adding no security - the MAC is the same 256 bits either way. The sandbox agrees:
+it can sign its webhooks in upper-case (``POST /_sandbox/webhooks/signing {"hexCase": "upper"}``) and the
+tests show them accepted. We always *emit* lowercase, which the sandbox, strict as the contract on what it
+receives, requires. Comparisons are constant-time (``hmac.compare_digest``).
 """
 
 from __future__ import annotations

@@ -80,15 +80,17 @@ class WebhookEventStore:
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
-            # UPDATED_NEW returns only what the update names: the outcome is copied into it, not the body.
+            # ALL_NEW (which also brings the body back, at most 64 KiB, only for redeliveries): UPDATED_NEW
+            # of an attribute copied from ``outcome`` is not returned by every DynamoDB implementation when
+            # the value did not change.
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"eventId": {"S": key}},
-                UpdateExpression="SET lastReceivedAt = :now, outcomeAtRedelivery = outcome ADD receivedCount :one",
+                UpdateExpression="SET lastReceivedAt = :now ADD receivedCount :one",
                 ExpressionAttributeValues={":now": {"S": isoformat(now)}, ":one": {"N": "1"}},
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
-            previous = response.get("Attributes", {}).get("outcomeAtRedelivery", {}).get("S")
+            previous = response.get("Attributes", {}).get("outcome", {}).get("S")
             return RecordedWebhook(event_id=key, duplicate=True, previous_outcome=previous)
         except (ClientError, BotoCoreError) as exc:
             logger.error("webhook not recorded", extra={"event_id": key, "error_type": type(exc).__name__})
