@@ -38,6 +38,9 @@ SANDBOX_CREDENTIALS = {
     "apiKey": "pk_sandbox_local",
     "apiSecret": "sk_sandbox_local_secret",
     "signingKey": "sk_sandbox_7Qm2vXr9Lp4Tn8Wc",
+    # The Basic Auth credentials the sandbox signs basic-auth webhooks with (the contract's §10 vector).
+    "webhookUsername": "partner-webhooks",
+    "webhookPassword": "s3cr3t-Pa55",
 }
 
 

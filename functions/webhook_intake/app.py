@@ -25,14 +25,11 @@ app = make_resolver()
 def _intake() -> WebhookIntake:
     from pay1st_partner.intake import WebhookIntake
 
-    settings = runtime.settings()
     return WebhookIntake(
         store=runtime.webhook_events(),
         payments=runtime.payments(),
         reconciler=runtime.reconciler(),
-        signing_key=lambda: runtime.credentials().signing_key,  # cached: no Secrets call per event
-        signature_required=settings.webhook_signature_required,
-        tolerance_seconds=settings.webhook_tolerance_seconds,
+        authenticator=runtime.webhook_authenticator(),
     )
 
 

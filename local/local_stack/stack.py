@@ -193,7 +193,11 @@ class LocalStack:
 
     # -------------------------------------------------------------------------------------------- internals
     def _start_sandbox(self) -> dict[str, str]:
-        """Start the Pay1st sandbox; returns the credentials the template's secret holds locally."""
+        """Start the Pay1st sandbox; returns the credentials the template's secret holds locally.
+
+        They include the sandbox's Basic Auth credentials, so webhooks verify under either scheme it signs
+        with (``POST /_sandbox/webhooks/signing``) whenever ``WebhookSignatureMode`` accepts that scheme.
+        """
         if not self.options.with_sandbox:
             return {"apiKey": "unused", "apiSecret": "unused", "signingKey": "unused"}
         from pay1st_sandbox import SandboxConfig, SandboxServer  # only when a gateway is wanted
@@ -205,7 +209,13 @@ class LocalStack:
         )
         self.sandbox = SandboxServer(config, host=self.options.host, port=self.options.sandbox_port)
         self.sandbox.start()
-        return {"apiKey": config.api_key, "apiSecret": config.api_secret, "signingKey": config.signing_key}
+        return {
+            "apiKey": config.api_key,
+            "apiSecret": config.api_secret,
+            "signingKey": config.signing_key,
+            "webhookUsername": config.webhook_username,
+            "webhookPassword": config.webhook_password,
+        }
 
     def _parameters(self) -> dict[str, str]:
         """Template defaults, then the local facts (sandbox URLs, result page), then the user's overrides."""

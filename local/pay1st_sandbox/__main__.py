@@ -30,6 +30,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-key", help="overrides PAY1ST_SANDBOX_API_KEY and the default")
     parser.add_argument("--api-secret", help="overrides PAY1ST_SANDBOX_API_SECRET and the default")
     parser.add_argument("--signing-key", help="overrides PAY1ST_SANDBOX_SIGNING_KEY and the default")
+    parser.add_argument(
+        "--webhook-scheme",
+        choices=["signing-key", "basic-auth"],
+        default="signing-key",
+        help="how webhooks are signed (§10; default signing-key; POST /_sandbox/webhooks/signing changes it)",
+    )
+    parser.add_argument(
+        "--webhook-username", help="overrides PAY1ST_SANDBOX_WEBHOOK_USERNAME and the default"
+    )
+    parser.add_argument(
+        "--webhook-password", help="overrides PAY1ST_SANDBOX_WEBHOOK_PASSWORD and the default"
+    )
     parser.add_argument("--token-lifetime", type=float, default=300.0, help="access token lifetime, s (300)")
     parser.add_argument(
         "--offline-settle-seconds",
@@ -53,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=args.api_key,
         api_secret=args.api_secret,
         signing_key=args.signing_key,
+        webhook_username=args.webhook_username,
+        webhook_password=args.webhook_password,
+        webhook_scheme=args.webhook_scheme,
         seed=args.seed,
         default_webhook_url=args.default_webhook_url,
         default_callback_base=args.default_callback_base,

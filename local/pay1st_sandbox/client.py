@@ -86,6 +86,17 @@ class SandboxControl:
         if not result["done"]:
             raise TimeoutError(f"{result['pending']} webhook deliveries still pending after {timeout} s")
 
+    def webhook_signing(self) -> dict[str, str]:
+        """``{"scheme", "hexCase"}``: how webhooks are signed now."""
+        result: dict[str, str] = self._call("GET", "/webhooks/signing")
+        return result
+
+    def set_webhook_signing(self, scheme: str | None = None, hex_case: str | None = None) -> dict[str, str]:
+        """Sign webhooks with ``scheme`` (``signing-key``/``basic-auth``), hex in ``hex_case`` (lower/upper)."""
+        body = {key: value for key, value in (("scheme", scheme), ("hexCase", hex_case)) if value is not None}
+        result: dict[str, str] = self._call("POST", "/webhooks/signing", body)
+        return result
+
     def fulfilments(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/fulfilments")
         return result

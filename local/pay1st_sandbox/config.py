@@ -11,12 +11,20 @@ from typing import Any
 DEFAULT_API_KEY = "pk_sandbox_local"
 DEFAULT_API_SECRET = "sk_sandbox_local_secret"  # noqa: S105 - a published sandbox default, not a secret
 DEFAULT_SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"
+# The Basic Auth credentials of the contract's §10 basic-auth vector (Product Settings in the Console).
+DEFAULT_WEBHOOK_USERNAME = "partner-webhooks"
+DEFAULT_WEBHOOK_PASSWORD = "s3cr3t-Pa55"  # noqa: S105 - a published sandbox default, not a secret
+# How webhooks are signed (§10): "signing-key" (X-SIGNATURE + X-TIMESTAMP) or "basic-auth" (X-SIGNATURE).
+WEBHOOK_SCHEMES = ("signing-key", "basic-auth")
+HEX_CASES = ("lower", "upper")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
 
 ENV_API_KEY = "PAY1ST_SANDBOX_API_KEY"
 ENV_API_SECRET = "PAY1ST_SANDBOX_API_SECRET"  # noqa: S105 - the name of a variable
 ENV_SIGNING_KEY = "PAY1ST_SANDBOX_SIGNING_KEY"
+ENV_WEBHOOK_USERNAME = "PAY1ST_SANDBOX_WEBHOOK_USERNAME"
+ENV_WEBHOOK_PASSWORD = "PAY1ST_SANDBOX_WEBHOOK_PASSWORD"  # noqa: S105 - the name of a variable
 
 # Callback outcome -> path appended to default_callback_base.
 CALLBACK_OUTCOMES = ("success", "failure", "pending", "cancel")
@@ -29,6 +37,11 @@ class SandboxConfig:
     api_key: str = field(default=DEFAULT_API_KEY, repr=False)
     api_secret: str = field(default=DEFAULT_API_SECRET, repr=False)
     signing_key: str = field(default=DEFAULT_SIGNING_KEY, repr=False)
+    webhook_username: str = field(default=DEFAULT_WEBHOOK_USERNAME, repr=False)
+    webhook_password: str = field(default=DEFAULT_WEBHOOK_PASSWORD, repr=False)
+    # The scheme webhooks are signed with at start (the control API changes it at run time).
+    webhook_scheme: str = "signing-key"
+    webhook_hex_case: str = "lower"
     partner_id: int = 4242
     partner_code: str = "SANDBOX-PARTNER"
     # §3 decision: an access token signs requests for 5 minutes from its issue or refresh.
@@ -53,6 +66,10 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.webhook_max_attempts < 1:
             raise ValueError("webhook_max_attempts must be at least 1")
+        if self.webhook_scheme not in WEBHOOK_SCHEMES:
+            raise ValueError(f"webhook_scheme must be one of {WEBHOOK_SCHEMES}")
+        if self.webhook_hex_case not in HEX_CASES:
+            raise ValueError(f"webhook_hex_case must be one of {HEX_CASES}")
         for name in ("token_lifetime", "refresh_token_lifetime", "signature_window", "webhook_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
@@ -72,6 +89,8 @@ class SandboxConfig:
             (ENV_API_KEY, "api_key"),
             (ENV_API_SECRET, "api_secret"),
             (ENV_SIGNING_KEY, "signing_key"),
+            (ENV_WEBHOOK_USERNAME, "webhook_username"),
+            (ENV_WEBHOOK_PASSWORD, "webhook_password"),
         ):
             if env.get(variable):
                 values[name] = env[variable]

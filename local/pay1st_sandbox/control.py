@@ -40,6 +40,8 @@ class ControlApi:
             (f"{PREFIX}/payments/<reference>/settle", "POST", self.settle),
             (f"{PREFIX}/webhooks", "GET", self.webhooks),
             (f"{PREFIX}/webhooks/flush", "POST", self.flush_webhooks),
+            (f"{PREFIX}/webhooks/signing", "GET", self.webhook_signing),
+            (f"{PREFIX}/webhooks/signing", "POST", self.set_webhook_signing),
             (f"{PREFIX}/fulfilments", "GET", self.fulfilments),
             (f"{PREFIX}/faults", "GET", self.faults),
             (f"{PREFIX}/faults", "POST", self.set_faults),
@@ -54,7 +56,7 @@ class ControlApi:
     def config(self, request: Request) -> Response:
         """The configuration without the credentials."""
         settings = asdict(self.state.config)
-        for secret in ("api_key", "api_secret", "signing_key"):
+        for secret in ("api_key", "api_secret", "signing_key", "webhook_username", "webhook_password"):
             settings.pop(secret)
         return control_json(settings)
 
@@ -100,6 +102,20 @@ class ControlApi:
             if d["state"] not in ("delivered", "failed", "dropped")
         ]
         return control_json({"done": done, "pending": len(pending)})
+
+    def webhook_signing(self, request: Request) -> Response:
+        return control_json(self.state.webhooks.signing())
+
+    def set_webhook_signing(self, request: Request) -> Response:
+        """``{"scheme": "signing-key"|"basic-auth", "hexCase": "lower"|"upper"}`` (either may be left out)."""
+        body = _body(request)
+        scheme, hex_case = body.get("scheme"), body.get("hexCase")
+        if not isinstance(scheme, str | None) or not isinstance(hex_case, str | None):
+            raise ControlError(400, "INVALID_REQUEST", "scheme and hexCase are strings")
+        try:
+            return control_json(self.state.webhooks.set_signing(scheme, hex_case))
+        except ValueError as exc:
+            raise ControlError(400, "INVALID_REQUEST", str(exc)) from None
 
     def fulfilments(self, request: Request) -> Response:
         return control_json(self.state.fulfilments())

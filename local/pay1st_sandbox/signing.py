@@ -1,11 +1,19 @@
 """The gateway's side of request signing (contract §4), written from the contract, not from the layer.
 
 X-SIGNATURE is lowercase hex HMAC-SHA256, keyed with the Signing Key, over the UTF-8 bytes of
-``timestamp + body`` where body is the exact byte string on the wire.
+``timestamp + body`` where body is the exact byte string on the wire. Webhooks may instead use the §10
+``basic-auth`` scheme: keyed with the ASCII text base64(username:password), over the body trimmed of
+surrounding whitespace, with no timestamp.
+
+Upper-case hex (decision, shared with the partner layer's ``pay1st.webhooks``): on the WEBHOOK path the
+partner accepts either case, so the sandbox can send upper-case (``hexCase``) to prove it; on the requests
+the sandbox receives it stays as strict as the contract (lowercase only), a check the partner's client
+always passes because it only ever emits lowercase.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -19,6 +27,12 @@ _TIMESTAMP = re.compile(
 
 def sign(signing_key: str, timestamp: str, body: bytes) -> str:
     return hmac.new(signing_key.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).hexdigest()
+
+
+def basic_auth_sign(username: str, password: str, body: bytes) -> str:
+    """§10 basic-auth: HMAC-SHA256 keyed with the base64 *text* of ``username:password``, over the trimmed body."""
+    key = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return hmac.new(key.encode("ascii"), body.strip(b" \t\r\n\x0b\x0c"), hashlib.sha256).hexdigest()
 
 
 def signature_matches(signing_key: str, timestamp: str, body: bytes, signature: str) -> bool:

@@ -1,4 +1,5 @@
-"""Payment webhooks (§10): signed like §4, sent from a background worker, retried with backoff, logged.
+"""Payment webhooks (§10): signed (``signing-key`` like §4, or ``basic-auth``), sent from a background
+worker, retried with backoff, logged. The scheme (and the hex case) can be changed at run time.
 
 One worker thread sends deliveries in due order, so without faults a payment's events arrive in the
 order they happened; the faults (drop, duplicate, delay, reorder) are applied when an event is queued.
@@ -17,10 +18,10 @@ from typing import Any
 
 import urllib3
 
-from .config import SandboxConfig
+from .config import HEX_CASES, WEBHOOK_SCHEMES, SandboxConfig
 from .counters import Counters
 from .faults import FaultInjector
-from .signing import format_timestamp, sign
+from .signing import basic_auth_sign, format_timestamp, sign
 
 logger = logging.getLogger("pay1st_sandbox.webhooks")
 
@@ -115,6 +116,8 @@ class WebhookDispatcher:
         self._order = itertools.count()
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._scheme = config.webhook_scheme
+        self._hex_case = config.webhook_hex_case
         # The worker does its own retrying (with its own log), so urllib3 must not retry or redirect.
         self._http = urllib3.PoolManager(
             retries=False,
@@ -183,6 +186,21 @@ class WebhookDispatcher:
                     return False
                 self._cond.wait(remaining)
 
+    def signing(self) -> dict[str, str]:
+        with self._cond:
+            return {"scheme": self._scheme, "hexCase": self._hex_case}
+
+    def set_signing(self, scheme: str | None = None, hex_case: str | None = None) -> dict[str, str]:
+        """Sign later attempts with ``scheme`` (``signing-key``/``basic-auth``) in ``hex_case``."""
+        if scheme is not None and scheme not in WEBHOOK_SCHEMES:
+            raise ValueError(f"scheme must be one of {WEBHOOK_SCHEMES}")
+        if hex_case is not None and hex_case not in HEX_CASES:
+            raise ValueError(f"hexCase must be one of {HEX_CASES}")
+        with self._cond:
+            self._scheme = scheme or self._scheme
+            self._hex_case = hex_case or self._hex_case
+        return self.signing()
+
     def deliveries(self) -> list[dict[str, Any]]:
         with self._cond:
             return [delivery.to_json() for delivery in self._log]
@@ -193,6 +211,8 @@ class WebhookDispatcher:
             self._log.clear()
             self._due.clear()
             self._held.clear()
+            self._scheme = self._config.webhook_scheme
+            self._hex_case = self._config.webhook_hex_case
             self._cond.notify_all()
 
     # -- internals (call with self._cond held unless noted) --
@@ -275,12 +295,17 @@ class WebhookDispatcher:
     def _post(self, event: WebhookEvent, number: int) -> Attempt:
         # Signed afresh per attempt (like §4): a retry carries the time it is sent at.
         timestamp = format_timestamp(self._clock())
-        headers = {
-            "Content-Type": "application/json",
-            "X-TIMESTAMP": timestamp,
-            "X-SIGNATURE": sign(self._config.signing_key, timestamp, event.body),
-            "User-Agent": "Pay1st-Sandbox-Webhooks/1.0",
-        }
+        with self._cond:
+            scheme, hex_case = self._scheme, self._hex_case
+        headers = {"Content-Type": "application/json", "User-Agent": "Pay1st-Sandbox-Webhooks/1.0"}
+        if scheme == "basic-auth":  # no timestamp in this scheme
+            signature = basic_auth_sign(
+                self._config.webhook_username, self._config.webhook_password, event.body
+            )
+        else:
+            signature = sign(self._config.signing_key, timestamp, event.body)
+            headers["X-TIMESTAMP"] = timestamp
+        headers["X-SIGNATURE"] = signature.upper() if hex_case == "upper" else signature
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None

@@ -38,6 +38,8 @@ def poll(context: Any = None) -> dict[str, Any]:
 @pytest.fixture
 def no_min_age(monkeypatch: pytest.MonkeyPatch, aws: Any) -> None:
     monkeypatch.setenv("POLL_MIN_AGE_SECONDS", "0.01")
+    # Runs follow each other within milliseconds here: the per-payment query interval on the same scale.
+    monkeypatch.setenv("STATUS_QUERY_MIN_INTERVAL_SECONDS", "0.01")
     runtime.reset()
 
 

@@ -546,3 +546,18 @@ def test_outputs_list_the_urls_to_paste_into_the_pay1st_console(template):
         assert default["Fn::Sub"].endswith(path)
         assert "${PaymentsApi}.execute-api." in default["Fn::Sub"]
     assert {"ApiUrl", "PaymentsTableName", "PaymentEventsBusName", "FulfilmentQueueUrl"} <= set(outputs)
+
+
+def test_webhook_signature_modes_partner_identity_and_the_wrong_partner_alarm(template):
+    parameters = template["Parameters"]
+    mode = parameters["WebhookSignatureMode"]
+    assert mode["Default"] == "any"
+    assert set(mode["AllowedValues"]) == {"any", "signing-key", "basic-auth", "off", "required"}
+    assert parameters["Pay1stPartnerCode"]["Default"] == parameters["Pay1stPartnerId"]["Default"] == ""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PAY1ST_PARTNER_CODE"] == {"Ref": "Pay1stPartnerCode"}
+    assert variables["PAY1ST_PARTNER_ID"] == {"Ref": "Pay1stPartnerId"}
+    assert float(variables["STATUS_QUERY_MIN_INTERVAL_SECONDS"]) > 0
+    alarm = template["Resources"]["WebhookWrongPartnerAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("Pay1st", "WebhookRejected", 1)
+    assert {"Name": "reason", "Value": "wrong_partner"} in alarm["Dimensions"]

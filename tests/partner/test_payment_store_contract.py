@@ -481,3 +481,33 @@ def test_fulfilment_delivery_is_marked_once(
     record = repo.get("order-1001")
     assert record is not None and record.fulfilment is not None
     assert record.fulfilment["deliveredAt"] == "2026-01-15T10:30:00.000Z"
+
+
+# ---------------------------------------------------------------------------- status-query slot
+
+
+def test_one_status_query_per_interval_and_priority_over_background(
+    repo: PaymentRepository, clock: Clock, raw_item: Any
+) -> None:
+    # Given a payment never queried
+    request = payment_request()
+    repo.claim(request, fingerprint(request), None)
+    # Then the first caller takes the slot and the next ones within the interval do not
+    assert repo.claim_status_query("order-1001", min_interval=15)
+    assert not repo.claim_status_query("order-1001", min_interval=15)
+    assert raw_item("order-1001")["lastQueryAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+    # But an authenticated webhook may take a background caller's slot, once
+    assert repo.claim_status_query("order-1001", min_interval=15, priority=True)
+    assert not repo.claim_status_query("order-1001", min_interval=15, priority=True)
+    assert not repo.claim_status_query("order-1001", min_interval=15)
+    assert raw_item("order-1001")["lastQueryPriority"] == {"BOOL": True}
+    # And once the interval has passed, anyone may again
+    clock.advance(15)
+    assert repo.claim_status_query("order-1001", min_interval=15)
+    # The slot does not count as an update: the poller's order (updatedAt) is untouched
+    assert raw_item("order-1001")["updatedAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+
+
+def test_no_status_query_slot_for_an_unknown_payment(repo: PaymentRepository) -> None:
+    assert not repo.claim_status_query("order-404", min_interval=15)
+    assert not repo.claim_status_query("order-404", min_interval=15, priority=True)

@@ -76,3 +76,40 @@ def test_is_frozen():
     settings = Settings.from_env(BASE)
     with pytest.raises(AttributeError):
         settings.payments_table = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        ("", "any"),
+        ("any", "any"),
+        ("signing-key", "signing-key"),
+        ("required", "signing-key"),  # the old name, so existing deployments keep working
+        ("BASIC-AUTH", "basic-auth"),
+        ("off", "off"),
+    ],
+)
+def test_webhook_signature_modes(value: str, mode: str) -> None:
+    settings = Settings.from_env({**BASE, "WEBHOOK_SIGNATURE_MODE": value})
+    assert settings.webhook_signature_mode == mode
+    assert settings.webhook_signature_required == (mode != "off")
+
+
+def test_partner_identity_and_status_query_interval() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.partner_code, settings.partner_id) == (None, None)
+    assert settings.status_query_min_interval_seconds == 15.0
+    env = {
+        **BASE,
+        "PAY1ST_PARTNER_CODE": "GEMS",
+        "PAY1ST_PARTNER_ID": "9",
+        "STATUS_QUERY_MIN_INTERVAL_SECONDS": "20",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.partner_code, settings.partner_id, settings.status_query_min_interval_seconds) == (
+        "GEMS",
+        "9",
+        20.0,
+    )
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({**BASE, "PAY1ST_PARTNER_ID": "nine"})

@@ -154,3 +154,58 @@ def test_connection_errors_are_retried_and_recorded(start_sandbox: Callable[...,
     assert all(
         "Connection" in attempt["error"] or "refused" in attempt["error"] for attempt in delivery["attempts"]
     )
+
+
+# --------------------------------------------------------------------------- §10 signing schemes
+
+
+def basic_auth_hex(username: str, password: str, body: bytes) -> str:
+    """The tests' own §10 basic-auth HMAC (key: the base64 text of username:password; body trimmed)."""
+    import base64
+    import hashlib
+    import hmac
+
+    key = base64.b64encode(f"{username}:{password}".encode()).decode("ascii").encode("ascii")
+    return hmac.new(key, body.strip(), hashlib.sha256).hexdigest()
+
+
+def test_webhooks_can_be_signed_with_basic_auth_set_through_the_control_api(
+    gw: GatewayClient, server: SandboxServer, receiver: WebhookReceiver
+) -> None:
+    # Given the sandbox switched to basic-auth signing with upper-case hex
+    assert server.control.webhook_signing() == {"scheme": "signing-key", "hexCase": "lower"}
+    assert server.control.set_webhook_signing("basic-auth", hex_case="upper") == {
+        "scheme": "basic-auth",
+        "hexCase": "upper",
+    }
+    token = gw.access_token()
+    reference = gw.create(token, EXACT_BODY).json()["reference"]
+    # When a payment settles
+    server.control.settle(reference, "pay")
+    (event,) = receiver.wait_for(1)
+    # Then the webhook carries X-SIGNATURE only: the documented local Basic Auth credentials' HMAC
+    assert "x-timestamp" not in event.headers
+    expected = basic_auth_hex("partner-webhooks", "s3cr3t-Pa55", event.body)
+    assert event.headers["x-signature"] == expected.upper()
+    # And a reset goes back to the configured scheme
+    server.control.reset()
+    assert server.control.webhook_signing() == {"scheme": "signing-key", "hexCase": "lower"}
+
+
+def test_the_scheme_is_a_startup_option_and_bad_values_are_refused(
+    start_sandbox: Callable[..., SandboxServer], receiver: WebhookReceiver
+) -> None:
+    from pay1st_sandbox.client import SandboxControlError
+
+    server = start_sandbox(default_webhook_url=receiver.url, webhook_scheme="basic-auth")
+    assert server.control.webhook_signing()["scheme"] == "basic-auth"
+    for bad in ({"scheme": "hmac"}, {"hex_case": "mixed"}):
+        try:
+            server.control.set_webhook_signing(**bad)
+        except SandboxControlError as exc:
+            assert exc.status == 400
+        else:
+            raise AssertionError(f"{bad} accepted")
+    config = server.control.config()
+    assert "webhook_password" not in config and "webhook_username" not in config
+    assert config["webhook_scheme"] == "basic-auth"

@@ -209,6 +209,31 @@ class DynamoDBPaymentStore:
         )
         return record_from_item(from_item(response["Attributes"]))
 
+    def claim_status_query(self, partner_reference: str, *, at: str, cutoff: str, priority: bool) -> bool:
+        condition = "attribute_not_exists(lastQueryAt) OR lastQueryAt <= :cutoff"
+        if priority:
+            condition += " OR lastQueryPriority = :no"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="SET lastQueryAt = :now, lastQueryPriority = :priority",
+                ConditionExpression=f"attribute_exists(partnerReference) AND ({condition})",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":now": at,
+                        ":cutoff": cutoff,
+                        ":priority": priority,
+                        **({":no": False} if priority else {}),
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         return self._update(
             partner_reference,

@@ -3,13 +3,20 @@
 Order, and why:
 
 1. size limit (413): the route is public;
-2. signature and timestamp over the RAW body, before parsing (401 ``missing_signature`` /
-   ``invalid_signature`` / ``stale_timestamp``); with ``WEBHOOK_SIGNATURE_MODE=off`` an unsigned event is
-   accepted, a signed one is still verified;
-3. durable record in WebhookEventsTable, or 503 ``not_recorded`` so the gateway retries;
+2. authentication over the RAW body, before parsing (:mod:`pay1st_partner.webhook_auth`: the
+   ``signing-key`` and ``basic-auth`` schemes, ``WEBHOOK_SIGNATURE_MODE``; 401 ``missing_signature`` /
+   ``invalid_signature`` / ``stale_timestamp``, the rejection kept a week with its diagnosis); with
+   mode ``off`` an unsigned event is accepted, a signed one is still verified;
+3. durable record in WebhookEventsTable, or 503 ``not_recorded`` so the gateway retries. A replay of an
+   event whose processing already finished answers 2xx right there, with no read and no gateway call
+   (``basic-auth`` events are keyed on the trimmed body the signature covers, so whitespace around a
+   replayed body does not make it new);
 4. parse (400 ``invalid_json`` / ``invalid_request``; the raw event stays recorded for investigation);
    text that is not valid Unicode (a lone UTF-16 surrogate in a JSON escape) is an invalid event too,
    caught here because neither DynamoDB nor the logs can store it;
+   an event naming another partner than the configured ``PAY1ST_PARTNER_CODE``/``PAY1ST_PARTNER_ID`` is
+   a Pay1st misrouting: recorded with outcome ``wrong_partner``, alarmed, logged as an error, never
+   applied, and answered 2xx (a 4xx would only make Pay1st retry an event no retry can fix);
 5. match it to our payment (``partnerReference``, the Pay1st ``reference``, amount and currency);
 6. apply: SUCCESSFUL only after the gateway confirms it with a §9 status query; adopting a payment whose
    create answer was lost also goes through that query; other known statuses of a *signed* event are
@@ -34,6 +41,7 @@ from typing import Any
 
 from pay1st.errors import ValidationError
 from pay1st.models import WebhookEvent
+from pay1st.webhooks import trim_body
 
 from pay1st_partner import state
 from pay1st_partner.clock import utcnow
@@ -44,11 +52,18 @@ from pay1st_partner.references import is_partner_reference
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.request_fields import parse_json_object
 from pay1st_partner.text import is_utf8_text
-from pay1st_partner.webhook_auth import WebhookAuthenticator
-from pay1st_partner.webhook_events import WebhookEventStore
+from pay1st_partner.webhook_auth import BASIC_AUTH_SCHEME, WRONG_PARTNER, WebhookAuthenticator
+from pay1st_partner.webhook_events import RecordedWebhook, WebhookEventStore, event_id
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 UNMATCHED = "unmatched"
+# Outcomes after which processing the same event again cannot change anything (a replay is answered
+# from the record); absent: "received" (in progress or crashed), "not_applied", gateway trouble and
+# "query_throttled" (the confirmation is still owed), and invalid events (answered 400 again).
+_APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
+_FINISHED = _APPLIED | frozenset(
+    {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status", "no_reference"}
+)
 
 
 @dataclass(frozen=True)
@@ -75,16 +90,18 @@ class WebhookIntake:
         store: WebhookEventStore,
         payments: PaymentRepository,
         reconciler: Reconciler,
-        signing_key: Callable[[], str],
+        authenticator: WebhookAuthenticator | None = None,
+        signing_key: Callable[[], str] | None = None,
         signature_required: bool = True,
         tolerance_seconds: float = 300.0,
         max_bytes: int = MAX_WEBHOOK_BYTES,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``authenticator`` (the shared one); else one is built from ``signing_key``/``signature_required``."""
         self._store = store
         self._payments = payments
         self._reconciler = reconciler
-        self._authenticator = WebhookAuthenticator(
+        self._authenticator = authenticator or WebhookAuthenticator(
             signing_key,
             signature_required=signature_required,
             tolerance_seconds=tolerance_seconds,
@@ -99,8 +116,15 @@ class WebhookIntake:
         if len(raw_body) > self._max_bytes:
             self._rejected("payload_too_large")
             raise PayloadTooLarge()
-        verified = self._authenticator.verify(raw_body, headers)  # WebhookRejected → 401
-        recorded = self._store.record(raw_body, signature_verified=verified)  # NotRecorded → 503
+        auth = self._authenticator.authenticate(raw_body, headers)  # WebhookRejected → 401
+        verified = auth.verified
+        key = event_id(trim_body(raw_body)) if auth.scheme == BASIC_AUTH_SCHEME else None
+        if key is None:
+            recorded = self._store.record(raw_body, signature_verified=verified)  # NotRecorded → 503
+        else:
+            recorded = self._store.record(raw_body, signature_verified=verified, key=key)
+        if recorded.duplicate and recorded.previous_outcome in _FINISHED:
+            return self._replayed(recorded.event_id, recorded.previous_outcome)
         try:
             event = WebhookEvent.from_dict(parse_json_object(raw_body))
             _check_text(event)
@@ -112,6 +136,10 @@ class WebhookIntake:
             self._store.set_outcome(recorded.event_id, "invalid_event", field=exc.field)
             self._rejected("invalid_event")
             raise InvalidRequest(f"Invalid webhook event: {exc}", code="invalid_request") from None
+
+        foreign = self._authenticator.foreign_partner(event.partner_id, event.partner_code)
+        if foreign is not None:
+            return self._wrong_partner(recorded, event, foreign, verified=verified)
 
         count("WebhookAccepted")
         log = {
@@ -140,6 +168,7 @@ class WebhookIntake:
             partnerReference=event.partner_reference,
             reference=event.reference,
             reportedStatus=event.status,
+            signatureScheme=auth.scheme,
         )
         logger.info("webhook processed", extra={**log, "outcome": outcome})
         return IntakeResult(
@@ -183,7 +212,7 @@ class WebhookIntake:
             # CANCELLED directly would finalise the payment and block the real SUCCESSFUL, so the event
             # only prompts a status query and the gateway's answer is what gets applied.
             return self._reconciler.refresh(
-                record, source="webhook", reference=event.reference, deadline=deadline
+                record, source="webhook", reference=event.reference, deadline=deadline, authenticated=False
             )
         decision = state.decide(record.status, event.status)
         needs_confirmation = decision.applies and (
@@ -192,12 +221,48 @@ class WebhookIntake:
         if needs_confirmation:
             # The gateway's own answer is what gets applied (it may be further along, or not paid at all).
             return self._reconciler.refresh(
-                record, source="webhook", reference=event.reference, deadline=deadline
+                record, source="webhook", reference=event.reference, deadline=deadline, authenticated=True
             )
         if record.reference is None and decision.verdict is not state.Verdict.UNKNOWN:
             # Not adopting without the gateway's confirmation: nothing to apply.
             return Outcome(decision.verdict.value, record)
         return self._reconciler.apply(record, event.status, source="webhook", reference=event.reference)
+
+    def _replayed(self, key: str, previous: str) -> IntakeResult:
+        """An event already processed to the end: answered from its record (no read, no gateway call)."""
+        outcome = "duplicate" if previous in _APPLIED else previous
+        if outcome != previous:
+            self._store.set_outcome(key, outcome)
+        count("WebhookReplayed")
+        logger.info("webhook replayed", extra={"event_id": key, "outcome": outcome})
+        matched = outcome not in (UNMATCHED, REFERENCE_MISMATCH, WRONG_PARTNER)
+        return IntakeResult(event_id=key, duplicate=True, matched=matched, outcome=outcome)
+
+    def _wrong_partner(
+        self, recorded: RecordedWebhook, event: WebhookEvent, why: str, *, verified: bool
+    ) -> IntakeResult:
+        key = recorded.event_id
+        # Signed with our key yet for another partner: Pay1st misrouted it. Loud, alarmed, never applied.
+        logger.error(
+            "webhook for another partner refused (Pay1st misrouting?)",
+            extra={
+                "event_id": key,
+                "why": why,
+                "partnerId": event.partner_id,
+                "partnerCode": event.partner_code,
+                "partnerReference": event.partner_reference,
+                "signature_verified": verified,
+            },
+        )
+        self._rejected(WRONG_PARTNER)
+        self._store.set_outcome(
+            key,
+            WRONG_PARTNER,
+            partnerId=event.partner_id,
+            partnerCode=event.partner_code,
+            partnerReference=event.partner_reference,
+        )
+        return IntakeResult(event_id=key, duplicate=recorded.duplicate, matched=False, outcome=WRONG_PARTNER)
 
     @staticmethod
     def _rejected(reason: str) -> None:

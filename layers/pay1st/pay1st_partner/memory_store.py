@@ -129,6 +129,19 @@ class InMemoryPaymentStore:
             item.setdefault("conflicts", []).append(dict(conflict))
             return self._record(item)
 
+    def claim_status_query(self, partner_reference: str, *, at: str, cutoff: str, priority: bool) -> bool:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None:
+                return False
+            last = item.get("lastQueryAt")
+            free = last is None or last <= cutoff or (priority and item.get("lastQueryPriority") is False)
+            if not free:
+                return False
+            item["lastQueryAt"] = at
+            item["lastQueryPriority"] = priority
+            return True
+
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)

@@ -4,6 +4,14 @@ Used by the webhook intake (to confirm a SUCCESSFUL before it counts, and to ado
 answer was lost), by the status poller, and by ``GET /payments/{partnerReference}`` when the stored status
 is open and stale. The gateway's answer is only applied when it describes *our* payment: same
 partnerReference, same Pay1st reference (or none known yet) and the amount and currency we created.
+
+Status queries are rationed per payment (``min_query_interval``, ``STATUS_QUERY_MIN_INTERVAL_SECONDS``):
+whatever asks - a webhook, an unsigned event in mode ``off``, the status route, the poller - a query is only
+made after a conditional write on the payment item takes its slot (``lastQueryAt`` older than the
+interval), so replays and floods of events cannot turn into gateway calls. An authenticated webhook's
+confirmation may take the slot of a background query (status route, poller, unsigned event), so a real
+settlement is never held back by them: at most one background and one authenticated query per interval.
+A refused slot is the outcome ``query_throttled`` (the poller finishes the job).
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ REFERENCE_MISMATCH = "reference_mismatch"
 GATEWAY_UNAVAILABLE = "gateway_unavailable"
 GATEWAY_REJECTED = "gateway_rejected"
 NO_REFERENCE = "no_reference"
+QUERY_THROTTLED = "query_throttled"
 
 
 @dataclass(frozen=True)
@@ -64,10 +73,19 @@ class Outcome:
 
 
 class Reconciler:
-    def __init__(self, payments: PaymentRepository, gateway: StatusSource, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        payments: PaymentRepository,
+        gateway: StatusSource,
+        publisher: EventPublisher,
+        *,
+        min_query_interval: float = 0.0,
+    ) -> None:
+        """``min_query_interval``: seconds between status queries for one payment (0: no rationing)."""
         self._payments = payments
         self._gateway = gateway
         self._publisher = publisher
+        self._min_query_interval = min_query_interval
 
     def apply(
         self, record: PaymentRecord, status: str, *, source: str, reference: str | None = None
@@ -110,17 +128,26 @@ class Reconciler:
         source: str,
         reference: str | None = None,
         deadline: float | None = None,
+        authenticated: bool = False,
     ) -> Outcome:
         """Ask the gateway for the payment's status and apply it if it describes our payment.
 
         ``reference`` is the Pay1st reference to ask about when we have none yet (a webhook adopting a
         payment whose create answer was lost). Gateway trouble is an outcome, never an exception: the
-        poller will try again.
+        poller will try again. ``authenticated``: the ask comes from an authenticated webhook (priority).
         """
         query_reference = record.reference or reference
         log = {"partnerReference": record.partner_reference, "reference": query_reference}
         if query_reference is None:
             return Outcome(NO_REFERENCE, record)
+        if self._min_query_interval > 0 and not self._payments.claim_status_query(
+            record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
+        ):
+            logger.info(
+                "status query skipped: one was made within the interval", extra={**log, "source": source}
+            )
+            count("StatusQueryThrottled")
+            return Outcome(QUERY_THROTTLED, record)
         try:
             details = self._gateway.get_payment(query_reference, deadline=deadline)
         except InvalidRequestError as exc:

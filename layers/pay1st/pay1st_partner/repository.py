@@ -14,7 +14,7 @@ conditional claim on ``partnerReference`` is the idempotency key instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
 
@@ -185,6 +185,20 @@ class PaymentRepository:
             return record
         entry = conflict_entry(status, record.status, self._now(), source)
         return self._store.add_conflict(record.partner_reference, entry)
+
+    def claim_status_query(
+        self, partner_reference: str, *, min_interval: float, priority: bool = False
+    ) -> bool:
+        """True when this caller may query the gateway for the payment now (one query per ``min_interval``
+        seconds; a ``priority`` caller - an authenticated webhook - may also take a background caller's slot).
+        """
+        now = self._clock()
+        return self._store.claim_status_query(
+            partner_reference,
+            at=isoformat(now),
+            cutoff=isoformat(now - timedelta(seconds=min_interval)),
+            priority=priority,
+        )
 
     def touch_checked(self, partner_reference: str) -> PaymentRecord | None:
         """Note a status check (it moves ``updatedAt`` too, see ``payment_items``); the updated record."""

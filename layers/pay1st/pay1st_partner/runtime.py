@@ -18,12 +18,15 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from pay1st.aws import SsmTokenStore
     from pay1st.client import Credentials, Pay1stClient
+    from pay1st.webhook_credentials import WebhookCredentials
 
     from pay1st_partner.events import EventPublisher
     from pay1st_partner.methods import PaymentMethodsCache
     from pay1st_partner.reconcile import Reconciler
     from pay1st_partner.repository import PaymentRepository
+    from pay1st_partner.webhook_auth import WebhookAuthenticator
     from pay1st_partner.webhook_events import WebhookEventStore
+    from pay1st_partner.webhook_rejections import RejectionLog
 
 # Seconds kept back from the Lambda's remaining time so we can still answer after a gateway deadline.
 DEADLINE_SAFETY_SECONDS = 1.5
@@ -72,6 +75,13 @@ def credentials() -> Credentials:
     return load_credentials(settings().credentials_secret_name)
 
 
+def webhook_credentials() -> WebhookCredentials:
+    """The keys webhooks verify under (current and previous), from the same cached secret."""
+    from pay1st.aws import load_webhook_credentials
+
+    return load_webhook_credentials(settings().credentials_secret_name)
+
+
 class _GatewayFactory:
     """The Pay1st client, rebuilt when the credentials secret changes (rotation) and otherwise kept.
 
@@ -115,7 +125,12 @@ def reconciler() -> Reconciler:
     """Reconciliation for payment_status, status_poller and webhook_intake; the client is built on first use."""
     from pay1st_partner.reconcile import LazyStatusSource, Reconciler
 
-    return Reconciler(payments(), LazyStatusSource(gateway), publisher())
+    return Reconciler(
+        payments(),
+        LazyStatusSource(gateway),
+        publisher(),
+        min_query_interval=settings().status_query_min_interval_seconds,
+    )
 
 
 @functools.cache
@@ -138,6 +153,29 @@ def webhook_events() -> WebhookEventStore:
     from pay1st_partner.webhook_events import WebhookEventStore
 
     return WebhookEventStore(settings().webhook_events_table, client=boto3_client("dynamodb"))
+
+
+@functools.cache
+def webhook_rejections() -> RejectionLog:
+    from pay1st_partner.webhook_rejections import RejectionLog
+
+    return RejectionLog(settings().webhook_events_table, client=boto3_client("dynamodb"))
+
+
+@functools.cache
+def webhook_authenticator() -> WebhookAuthenticator:
+    """The one authenticator of every public webhook route (mode, keys with rotation, partner identity)."""
+    from pay1st_partner.webhook_auth import WebhookAuthenticator
+
+    cfg = settings()
+    return WebhookAuthenticator(
+        mode=cfg.webhook_signature_mode,
+        credentials=webhook_credentials,  # cached by Powertools: no Secrets call per event
+        partner_code=cfg.partner_code,
+        partner_id=cfg.partner_id,
+        rejections=webhook_rejections(),
+        tolerance_seconds=cfg.webhook_tolerance_seconds,
+    )
 
 
 @functools.cache
@@ -199,6 +237,8 @@ _FACTORIES: tuple[Any, ...] = (
     payments,
     publisher,
     webhook_events,
+    webhook_rejections,
+    webhook_authenticator,
     payment_methods_cache,
     _token_meter,
 )

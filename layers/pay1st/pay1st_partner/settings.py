@@ -24,7 +24,10 @@ _REQUIRED = (
     "PAY1ST_PAY_BASE_URL",
     "RESULT_PAGE_URL",
 )
-_SIGNATURE_MODES = ("required", "off")
+# How webhooks authenticate (contract §10). "any": whichever scheme has credentials in the secret;
+# "required" is the old name of "signing-key", kept so existing deployments keep working.
+SIGNATURE_MODES = ("any", "signing-key", "basic-auth", "off")
+_MODE_ALIASES = {"required": "signing-key"}
 _ENVIRONMENTS = ("sandbox", "production")
 
 
@@ -42,8 +45,13 @@ class Settings:
     pay1st_pay_base_url: str
     result_page_url: str
     public_base_url: str | None = None
-    webhook_signature_mode: str = "required"
+    webhook_signature_mode: str = "any"
     webhook_tolerance_seconds: float = 300.0
+    # When set, an authenticated webhook naming another partner is refused (a Pay1st misrouting).
+    partner_code: str | None = None
+    partner_id: str | None = None
+    # At most one §9 status query per payment per interval, whatever asks (webhooks, status route, poller).
+    status_query_min_interval_seconds: float = 15.0
     status_stale_seconds: float = 30.0
     poll_min_age_seconds: float = 120.0
     poll_batch_size: int = 25
@@ -51,7 +59,8 @@ class Settings:
 
     @property
     def webhook_signature_required(self) -> bool:
-        return self.webhook_signature_mode == "required"
+        """False only in mode ``off`` (unsigned events accepted as hints)."""
+        return self.webhook_signature_mode != "off"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,11 +76,15 @@ class Settings:
         environment = env.get("ENVIRONMENT", "sandbox").strip() or "sandbox"
         if environment not in _ENVIRONMENTS:
             raise ConfigurationError(f"ENVIRONMENT must be one of {_ENVIRONMENTS}, got {environment!r}")
-        mode = env.get("WEBHOOK_SIGNATURE_MODE", "required").strip().lower() or "required"
-        if mode not in _SIGNATURE_MODES:
+        mode = env.get("WEBHOOK_SIGNATURE_MODE", "").strip().lower() or "any"
+        mode = _MODE_ALIASES.get(mode, mode)
+        if mode not in SIGNATURE_MODES:
             raise ConfigurationError(
-                f"WEBHOOK_SIGNATURE_MODE must be one of {_SIGNATURE_MODES}, got {mode!r}"
+                f"WEBHOOK_SIGNATURE_MODE must be one of {SIGNATURE_MODES} (or 'required'), got {mode!r}"
             )
+        partner_id = env.get("PAY1ST_PARTNER_ID", "").strip() or None
+        if partner_id is not None and not partner_id.isdigit():
+            raise ConfigurationError(f"PAY1ST_PARTNER_ID must be a number, got {partner_id!r}")
 
         return cls(
             environment=environment,
@@ -88,6 +101,9 @@ class Settings:
             public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None,
             webhook_signature_mode=mode,
             webhook_tolerance_seconds=_number(env, "WEBHOOK_TOLERANCE_SECONDS", 300.0),
+            partner_code=env.get("PAY1ST_PARTNER_CODE", "").strip() or None,
+            partner_id=partner_id,
+            status_query_min_interval_seconds=_number(env, "STATUS_QUERY_MIN_INTERVAL_SECONDS", 15.0),
             status_stale_seconds=_number(env, "STATUS_STALE_SECONDS", 30.0),
             poll_min_age_seconds=_number(env, "POLL_MIN_AGE_SECONDS", 120.0),
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),

@@ -63,6 +63,14 @@ class PaymentStore(Protocol):
     def add_conflict(self, partner_reference: str, conflict: Mapping[str, Any]) -> PaymentRecord:
         """Append a conflicting-final-status entry to the payment's ``conflicts``."""
 
+    def claim_status_query(self, partner_reference: str, *, at: str, cutoff: str, priority: bool) -> bool:
+        """Take the payment's status-query slot: set ``lastQueryAt`` = ``at`` (and ``lastQueryPriority``)
+        only while the last query was at or before ``cutoff``; False when the slot is taken (or no payment).
+
+        A ``priority`` claim (an authenticated webhook's confirmation) also wins when the last query inside
+        the interval was not a priority one, so background freshness never delays a settlement.
+        """
+
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         """Note a status check (``lastCheckedAt`` and ``updatedAt``); None when there is no such payment."""
 

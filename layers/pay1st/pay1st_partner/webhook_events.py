@@ -1,8 +1,11 @@
 """The durable record of every webhook received (WebhookEventsTable), written before anything acts on it.
 
 Keyed by ``eventId`` = sha256 hex of the raw body, so a redelivered event lands on the same item (counted,
-flagged as a duplicate) and is processed again: processing is idempotent, and a delivery whose first
-processing crashed after recording must still be applied. Items expire through the table's TTL.
+flagged as a duplicate); the caller learns what the first delivery's processing made of it
+(``previous_outcome``), so a replay of an event already applied costs no gateway call, while a delivery
+whose first processing crashed after recording (or could not be confirmed) is processed again. Items
+expire through the table's TTL. Rejected webhooks are kept in the same table under their own key prefix
+(:mod:`pay1st_partner.webhook_rejections`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def event_id(raw_body: bytes) -> str:
 class RecordedWebhook:
     event_id: str
     duplicate: bool
+    previous_outcome: str | None = None  # a duplicate's outcome so far ("received" while in progress)
 
 
 class WebhookEventStore:
@@ -47,37 +51,47 @@ class WebhookEventStore:
         self._clock = clock
         self._retention = retention
 
-    def record(self, raw_body: bytes, *, signature_verified: bool) -> RecordedWebhook:
-        """Store the raw body (once per distinct body). Raises :class:`NotRecorded` when it cannot."""
-        key = event_id(raw_body)
+    def record(
+        self,
+        raw_body: bytes,
+        *,
+        signature_verified: bool,
+        key: str | None = None,
+    ) -> RecordedWebhook:
+        """Store the raw body (once per distinct ``key``, by default its sha256). Raises :class:`NotRecorded`."""
+        key = key or event_id(raw_body)
         now = self._clock()
+        item: dict[str, Any] = {
+            "eventId": {"S": key},
+            "body": {"B": raw_body},
+            "receivedAt": {"S": isoformat(now)},
+            "lastReceivedAt": {"S": isoformat(now)},
+            "receivedCount": {"N": "1"},
+            "signatureVerified": {"BOOL": signature_verified},
+            "outcome": {"S": "received"},
+            "expiresAt": {"N": str(int((now + self._retention).timestamp()))},
+        }
         try:
             try:
                 self._client.put_item(
-                    TableName=self._table,
-                    Item={
-                        "eventId": {"S": key},
-                        "body": {"B": raw_body},
-                        "receivedAt": {"S": isoformat(now)},
-                        "lastReceivedAt": {"S": isoformat(now)},
-                        "receivedCount": {"N": "1"},
-                        "signatureVerified": {"BOOL": signature_verified},
-                        "outcome": {"S": "received"},
-                        "expiresAt": {"N": str(int((now + self._retention).timestamp()))},
-                    },
-                    ConditionExpression="attribute_not_exists(eventId)",
+                    TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(eventId)"
                 )
                 return RecordedWebhook(event_id=key, duplicate=False)
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
-            self._client.update_item(
+            # ALL_NEW (which also brings the body back, at most 64 KiB, only for redeliveries): UPDATED_NEW
+            # of an attribute copied from ``outcome`` is not returned by every DynamoDB implementation when
+            # the value did not change.
+            response = self._client.update_item(
                 TableName=self._table,
                 Key={"eventId": {"S": key}},
                 UpdateExpression="SET lastReceivedAt = :now ADD receivedCount :one",
                 ExpressionAttributeValues={":now": {"S": isoformat(now)}, ":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
             )
-            return RecordedWebhook(event_id=key, duplicate=True)
+            previous = response.get("Attributes", {}).get("outcome", {}).get("S")
+            return RecordedWebhook(event_id=key, duplicate=True, previous_outcome=previous)
         except (ClientError, BotoCoreError) as exc:
             logger.error("webhook not recorded", extra={"event_id": key, "error_type": type(exc).__name__})
             raise NotRecorded() from exc

@@ -9,18 +9,16 @@ from aws_lambda_powertools.utilities import parameters
 
 from pay1st.client import Credentials
 from pay1st.errors import ConfigurationError
+from pay1st.webhook_credentials import WebhookCredentials, webhook_credentials_from
 
-__all__ = ["SECRET_KEYS", "load_credentials"]
+__all__ = ["SECRET_KEYS", "load_credentials", "load_webhook_credentials"]
 
 # secret JSON key -> Credentials field
 SECRET_KEYS: Mapping[str, str] = {"apiKey": "api_key", "apiSecret": "api_secret", "signingKey": "signing_key"}
 
 
-def load_credentials(secret_name: str, *, max_age: int = 300) -> Credentials:
-    """Read ``{"apiKey", "apiSecret", "signingKey"}`` from the secret (cached ``max_age`` seconds per container).
-
-    Raises :class:`ConfigurationError` naming a missing or empty key, never showing any value.
-    """
+def _secret_document(secret_name: str, max_age: int) -> Mapping[str, Any]:
+    # One cache entry (name + transform) serves both loaders: no second Secrets Manager call.
     try:
         value: Any = parameters.get_secret(secret_name, transform="json", max_age=max_age)
     except parameters.exceptions.TransformParameterError:
@@ -29,6 +27,15 @@ def load_credentials(secret_name: str, *, max_age: int = 300) -> Credentials:
         raise ConfigurationError(f"could not read credentials secret {secret_name!r}") from exc
     if not isinstance(value, Mapping):
         raise ConfigurationError(f"credentials secret {secret_name!r} is not a JSON object")
+    return value
+
+
+def load_credentials(secret_name: str, *, max_age: int = 300) -> Credentials:
+    """Read ``{"apiKey", "apiSecret", "signingKey"}`` from the secret (cached ``max_age`` seconds per container).
+
+    Raises :class:`ConfigurationError` naming a missing or empty key, never showing any value.
+    """
+    value = _secret_document(secret_name, max_age)
     fields: dict[str, str] = {}
     for key, attr in SECRET_KEYS.items():
         item = value.get(key)
@@ -36,3 +43,14 @@ def load_credentials(secret_name: str, *, max_age: int = 300) -> Credentials:
             raise ConfigurationError(f"credentials secret {secret_name!r} has no non-empty string {key!r}")
         fields[attr] = item
     return Credentials(**fields)
+
+
+def load_webhook_credentials(secret_name: str, *, max_age: int = 300) -> WebhookCredentials:
+    """The keys incoming webhooks may verify under: current Signing Key and optional ``webhookUsername``/
+    ``webhookPassword``, plus ``previous`` ones until their ``acceptUntil`` (see :mod:`pay1st.webhook_credentials`).
+
+    Same secret and cache as :func:`load_credentials`. Raises :class:`ConfigurationError` naming a key only.
+    """
+    return webhook_credentials_from(
+        _secret_document(secret_name, max_age), where=f"credentials secret {secret_name!r}"
+    )
