@@ -25,6 +25,7 @@ SAMPLE_GATEWAY_REFERENCE = "C-113976984708914-P"
 IDLE_POLL = {"republished": 0, "checked": 0, "skippedForTime": 0, "outcomes": {}}
 SAMPLES = {
     "create_payment.json": "CreatePaymentFunction",
+    "create_refund.json": "CreateRefundFunction",
     "payment_status.json": "PaymentStatusFunction",
     "payment_methods.json": "PaymentMethodsFunction",
     "fulfilment.json": "FulfilmentFunction",
@@ -96,6 +97,9 @@ def test_samples_on_a_fresh_stack(local_stack: LocalStack) -> None:
 
     fulfilment = invoke(local_stack, "fulfilment.json")
     assert (fulfilment["statusCode"], body(fulfilment)["code"]) == (404, "payment_not_found")
+
+    refund = invoke(local_stack, "create_refund.json")
+    assert (refund["statusCode"], body(refund)["code"]) == (404, "payment_not_found")
 
     callback = invoke(local_stack, "callback_redirect.json")
     assert callback["statusCode"] == 302
@@ -171,6 +175,13 @@ def test_samples_after_payment(local_stack: LocalStack) -> None:
 
     fulfilment = invoke(local_stack, "fulfilment.json", sample_for("fulfilment.json", partner_reference))
     assert fulfilment["statusCode"] == 202 and body(fulfilment)["fulfilmentStatus"] == "QUEUED"
+
+    refund = invoke(local_stack, "create_refund.json", sample_for("create_refund.json", partner_reference))
+    assert (
+        refund["statusCode"] == 201
+        and body(refund)["status"] == "PENDING"
+        and body(refund)["amount"] == "100.00"
+    )
 
     sender = invoke(
         local_stack, "fulfilment_sender.json", sample_for("fulfilment_sender.json", partner_reference)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pay1st_partner.events import EventPublisher
     from pay1st_partner.methods import PaymentMethodsCache
     from pay1st_partner.reconcile import Reconciler
+    from pay1st_partner.refund_repository import RefundRepository
     from pay1st_partner.repository import PaymentRepository
     from pay1st_partner.webhook_events import WebhookEventStore
 
@@ -127,6 +128,15 @@ def payments() -> PaymentRepository:
 
 
 @functools.cache
+def refunds() -> RefundRepository:
+    """Refunds and reversals, on the payments table (they are records on their payment)."""
+    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+    from pay1st_partner.refund_repository import RefundRepository
+
+    return RefundRepository(DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb")))
+
+
+@functools.cache
 def publisher() -> EventPublisher:
     from pay1st_partner.events import EventPublisher
 
@@ -197,6 +207,7 @@ _FACTORIES: tuple[Any, ...] = (
     gateway,
     reconciler,
     payments,
+    refunds,
     publisher,
     webhook_events,
     payment_methods_cache,
