@@ -155,7 +155,10 @@ class RefundDesk:
 
     def _settle_later(self, refund_reference: str, seconds: float) -> None:
         def settle() -> None:
-            self.settle(refund_reference, None, source="settlement")
+            try:
+                self.settle(refund_reference, None, source="settlement")
+            except ControlError:
+                pass  # settled through the control API meanwhile: nothing left to do
 
         timer = threading.Timer(seconds, settle)
         timer.daemon = True

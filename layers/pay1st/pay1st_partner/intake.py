@@ -93,6 +93,11 @@ class WebhookIntake:
         self._max_bytes = max_bytes
         self._clock = clock
 
+    @property
+    def authenticator(self) -> WebhookAuthenticator:
+        """Who may post webhooks: shared with the refund webhook route (``pay1st_partner.refund_intake``)."""
+        return self._authenticator
+
     def handle(
         self, raw_body: bytes, headers: Mapping[str, str], *, deadline: float | None = None
     ) -> IntakeResult:
