@@ -4,6 +4,10 @@ Used by the webhook intake (to confirm a SUCCESSFUL before it counts, and to ado
 answer was lost), by the status poller, and by ``GET /payments/{partnerReference}`` when the stored status
 is open and stale. The gateway's answer is only applied when it describes *our* payment: same
 partnerReference, same Pay1st reference (or none known yet) and the amount and currency we created.
+
+A REFUND or CHARGEBACK the gateway's answer reports for a SUCCESSFUL payment is recorded as a reversal
+(once, with its event: ``Payment Refunded`` / ``Payment Charged Back``); it never changes the payment's
+status, so nothing can make the payment payable or fulfillable again (contract §9, §16).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pay1st.errors import InvalidRequestError, Pay1stError
 from pay1st.models import PaymentDetails
@@ -23,6 +27,9 @@ from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.records import PaymentRecord, ReferenceMismatch, Transition
 from pay1st_partner.repository import PaymentRepository
+
+if TYPE_CHECKING:
+    from pay1st_partner.refund_repository import RefundRepository
 
 
 class StatusSource(Protocol):
@@ -47,6 +54,7 @@ REFERENCE_MISMATCH = "reference_mismatch"
 GATEWAY_UNAVAILABLE = "gateway_unavailable"
 GATEWAY_REJECTED = "gateway_rejected"
 NO_REFERENCE = "no_reference"
+REVERSED = "reversed"
 
 
 @dataclass(frozen=True)
@@ -64,10 +72,17 @@ class Outcome:
 
 
 class Reconciler:
-    def __init__(self, payments: PaymentRepository, gateway: StatusSource, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        payments: PaymentRepository,
+        gateway: StatusSource,
+        publisher: EventPublisher,
+        reversals: RefundRepository | None = None,
+    ) -> None:
         self._payments = payments
         self._gateway = gateway
         self._publisher = publisher
+        self._reversals = reversals
 
     def apply(
         self, record: PaymentRecord, status: str, *, source: str, reference: str | None = None
@@ -155,9 +170,26 @@ class Reconciler:
             count("StatusRejected", reason=problem)
             return Outcome(problem, self._touch(record), gateway_status=details.status)
 
+        if details.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
+            return self._reverse(record, details.status, source=source)
         outcome = self.apply(record, details.status, source=source, reference=details.reference)
         after = outcome.record if outcome.applied else self._touch(outcome.record)
         return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
+
+    def _reverse(self, record: PaymentRecord, kind: str, *, source: str) -> Outcome:
+        """Record a reversal the gateway confirmed (once), then publish its event."""
+        if self._reversals is None:  # not wired: recorded as an unknown status, as before
+            return self.apply(record, kind, source=source)
+        after, event = self._reversals.record_reversal(record, kind, source=source)
+        if event is None:
+            return Outcome(state.Verdict.SAME.value, after, gateway_status=kind)
+        logger.warning(
+            "payment reversed at Pay1st",
+            extra={"partnerReference": record.partner_reference, "reversal": kind},
+        )
+        count("PaymentReversed", reversal=kind)
+        self._publisher.publish([event], self._payments)
+        return Outcome(REVERSED, after, gateway_status=kind)
 
     def _touch(self, record: PaymentRecord) -> PaymentRecord:
         """Note the check on payments the poller sees (those with a reference); the record after it."""

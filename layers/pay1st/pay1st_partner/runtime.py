@@ -116,7 +116,7 @@ def reconciler() -> Reconciler:
     """Reconciliation for payment_status, status_poller and webhook_intake; the client is built on first use."""
     from pay1st_partner.reconcile import LazyStatusSource, Reconciler
 
-    return Reconciler(payments(), LazyStatusSource(gateway), publisher())
+    return Reconciler(payments(), LazyStatusSource(gateway), publisher(), reversals=refunds())
 
 
 @functools.cache
