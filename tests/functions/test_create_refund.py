@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -201,3 +202,31 @@ def test_a_refund_the_gateway_refuses_is_released(
     assert record is not None and record.refunds == () and record.refundable_amount == Decimal("250.50")
     assert runtime.refunds().owner("rf-1") is None
     assert json.dumps(result.body).count("sessionId") == 0
+
+
+def test_the_poller_reports_refunds_open_too_long(
+    aws: Any,
+    sandbox: Any,
+    lambda_context: Any,
+    http_event: Callable[..., dict[str, Any]],
+    paid: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a refund still open (its webhook never came) and an age limit it has passed
+    assert (
+        refund(http_event, lambda_context, paid, {"refundReference": "rf-1", "amount": "1.00"}).status == 201
+    )
+    monkeypatch.setenv("REFUND_OPEN_ALARM_SECONDS", "0.01")
+    runtime.reset()
+    time.sleep(0.05)
+    capsys.readouterr()
+    # When the scheduled poller runs
+    from functions.status_poller import app
+
+    app.lambda_handler({}, lambda_context)
+    # Then the metric the alarm watches counts it, and the log names it
+    out = capsys.readouterr().out
+    assert '"RefundsOpenTooLong":[1.0]' in out
+    assert any("order-paid/rf-1" in record.refunds for record in caplog.records if hasattr(record, "refunds"))

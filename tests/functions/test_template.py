@@ -293,6 +293,7 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     "StatusPollerFunction": {
         ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "pendingEvents"),
+        ("dynamodb:Query", "PAYMENTS_TABLE", "openRefunds"),
     }
     | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
