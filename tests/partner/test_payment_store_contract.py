@@ -8,6 +8,7 @@ DynamoDB's typed form from either), so a domain rule tested on the fast one hold
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -579,11 +580,36 @@ def test_only_a_successful_payment_with_something_left_can_be_refunded(
         refunds.claim("order-none", "r-4", None, None)
 
 
+class _OneCallAtATime:
+    """A boto3 client whose calls each run alone, as each DynamoDB request is atomic.
+
+    In-process moto is not thread-safe (concurrent calls on one item can fail inside moto itself), so its
+    calls are serialized; the threads still interleave between calls, where a read-decide-write race lives.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
 def test_concurrent_refunds_never_exceed_the_payment(
-    refunds: RefundRepository, paid: Callable[..., Any], store: PaymentStore
+    refunds: RefundRepository, paid: Callable[..., Any], store: PaymentStore, clock: Clock
 ) -> None:
     # Given a paid payment of 250.50 and 10 concurrent partial refunds of 40.00 each (400.00 together)
     paid()
+    if isinstance(store, DynamoDBPaymentStore):
+        refunds = RefundRepository(
+            DynamoDBPaymentStore("PaymentsTable", client=_OneCallAtATime(store._client)), clock=clock
+        )
     results: list[str] = []
 
     def claim(index: int) -> None:
