@@ -1,4 +1,5 @@
 """POST /webhooks/pay1st (public): verify, record durably, confirm and apply a Pay1st payment event.
+POST /webhooks/pay1st/refunds (public): the same for a refund event, authenticated by the same authenticator.
 
 2xx once the event is recorded and applied (also for duplicates, late events and payments that are not
 ours); 401/413/400 for what must not or cannot be processed; 503 ``not_recorded`` when it could not be
@@ -42,6 +43,21 @@ def webhook() -> Response[Any]:
         app.current_event.headers,
         deadline=runtime.deadline_for(app.lambda_context),
     )
+    return response(200, result.body())
+
+
+@app.post("/webhooks/pay1st/refunds")
+def refund_webhook() -> Response[Any]:
+    from pay1st_partner.intake import MAX_WEBHOOK_BYTES
+    from pay1st_partner.refund_intake import RefundWebhookIntake
+
+    intake = RefundWebhookIntake(
+        store=runtime.webhook_events(),
+        refunds=runtime.refunds(),
+        publisher=runtime.publisher(),
+        authenticator=runtime.webhook_authenticator(),  # the payment route's: one place decides who may post
+    )
+    result = intake.handle(raw_webhook_body(app, MAX_WEBHOOK_BYTES), app.current_event.headers)
     return response(200, result.body())
 
 

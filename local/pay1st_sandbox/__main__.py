@@ -49,6 +49,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=30.0,
         help="an offline payment settles to SUCCESSFUL after this long; 0 = only via the control API (30)",
     )
+    parser.add_argument(
+        "--refund-settle-seconds",
+        type=float,
+        default=5.0,
+        help="a refund settles by itself after this long, s (5)",
+    )
     parser.add_argument("--webhook-attempts", type=int, default=6, help="attempts per webhook delivery (6)")
     parser.add_argument(
         "--webhook-backoff", type=float, default=1.0, help="first retry delay, doubling, s (1)"
@@ -73,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_callback_base=args.default_callback_base,
         token_lifetime=args.token_lifetime,
         offline_settle_seconds=args.offline_settle_seconds or None,
+        refund_settle_seconds=args.refund_settle_seconds,
         webhook_max_attempts=args.webhook_attempts,
         webhook_backoff_base=args.webhook_backoff,
         webhook_backoff_cap=args.webhook_backoff_cap,

@@ -17,6 +17,7 @@ from .checkout import COMPLETE_PATH, PAGE_PATH, RESULT_PATH, CheckoutError, Chec
 from .control import ControlApi, control_json
 from .errors import ControlError, GatewayError
 from .gateway import GatewayApi, json_response
+from .refund_api import RefundApi
 from .state import SandboxState
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class SandboxApp:
         checkout = CheckoutPages(state)
         routes: list[tuple[str, str, Handler]] = [
             *gateway.routes(),
+            *RefundApi(gateway).routes(),
             (PAGE_PATH, "GET", checkout.page),
             (COMPLETE_PATH, "POST", checkout.complete),
             (RESULT_PATH, "GET", checkout.result),

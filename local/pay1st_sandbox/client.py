@@ -76,6 +76,27 @@ class SandboxControl:
         )
         return result
 
+    def chargeback(self, reference: str) -> dict[str, Any]:
+        """§16: raise a chargeback on a paid payment (payment webhook CHARGEBACK, status query shows it)."""
+        result: dict[str, Any] = self._call("POST", f"/payments/{quote(reference, safe='')}/chargeback", {})
+        return result
+
+    def refunds(self) -> list[dict[str, Any]]:
+        """The refunds the sandbox holds, each with its ``history`` and ``webhookUrl``."""
+        result: list[dict[str, Any]] = self._call("GET", "/refunds")
+        return result
+
+    def refunds_received(self) -> list[dict[str, Any]]:
+        """Every refund request received: ``signatureValid``, ``status`` answered, ``errorCode``, ``body``."""
+        result: list[dict[str, Any]] = self._call("GET", "/refunds/received")
+        return result
+
+    def settle_refund(self, reference: str, status: str | None = None) -> dict[str, Any]:
+        """Settle a refund (by Pay1st or partner refund reference) now, to ``status`` or as its outcome says."""
+        body = {} if status is None else {"status": status}
+        result: dict[str, Any] = self._call("POST", f"/refunds/{quote(reference, safe='')}/settle", body)
+        return result
+
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/webhooks")
         return result

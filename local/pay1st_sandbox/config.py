@@ -61,6 +61,8 @@ class SandboxConfig:
     # A payment paid "offline" settles to SUCCESSFUL after this long (None: only via the control API).
     offline_settle_seconds: float | None = None
     checkout_session_lifetime: float = 1800.0
+    # A refund settles by itself this long after it was requested (§15; the outcome is the refund_outcome fault).
+    refund_settle_seconds: float = 2.0
     max_body_bytes: int = 256 * 1024
 
     def __post_init__(self) -> None:

@@ -38,6 +38,10 @@ class ControlApi:
             (f"{PREFIX}/payments", "GET", self.payments),
             (f"{PREFIX}/payments/<reference>", "GET", self.payment),
             (f"{PREFIX}/payments/<reference>/settle", "POST", self.settle),
+            (f"{PREFIX}/payments/<reference>/chargeback", "POST", self.chargeback),
+            (f"{PREFIX}/refunds", "GET", self.refunds),
+            (f"{PREFIX}/refunds/received", "GET", self.refunds_received),
+            (f"{PREFIX}/refunds/<reference>/settle", "POST", self.settle_refund),
             (f"{PREFIX}/webhooks", "GET", self.webhooks),
             (f"{PREFIX}/webhooks/flush", "POST", self.flush_webhooks),
             (f"{PREFIX}/webhooks/signing", "GET", self.webhook_signing),
@@ -87,6 +91,31 @@ class ControlApi:
             raise ControlError(404, "UNKNOWN_PAYMENT", "no payment with this reference or partnerReference")
         updated = self.state.apply_outcome(payment.reference, outcome, source="control")
         return control_json(updated.control_document(self.state.config.partner_id))
+
+    def chargeback(self, request: Request, reference: str) -> Response:
+        """§16: the customer disputed a paid payment; the payment webhook reports CHARGEBACK."""
+        payment = self.state.find_payment(reference)
+        if payment is None:
+            raise ControlError(404, "UNKNOWN_PAYMENT", "no payment with this reference or partnerReference")
+        updated = self.state.apply_outcome(
+            payment.reference, "chargeback", source="chargeback", reversal=True
+        )
+        return control_json(updated.control_document(self.state.config.partner_id))
+
+    def refunds(self, request: Request) -> Response:
+        return control_json(self.state.refunds.refunds())
+
+    def refunds_received(self, request: Request) -> Response:
+        """Every refund request received, with its signature check result and the status answered."""
+        return control_json(self.state.refunds.received())
+
+    def settle_refund(self, request: Request, reference: str) -> Response:
+        """Settle a refund now: to ``status`` if given, else as its outcome says (the PSP_MANUAL slow path)."""
+        status = _body(request).get("status")
+        if status is not None and not isinstance(status, str):
+            raise ControlError(400, "INVALID_REQUEST", "status must be a string")
+        refund = self.state.refunds.settle(reference, status, source="control")
+        return control_json(refund.document())
 
     def webhooks(self, request: Request) -> Response:
         return control_json(self.state.webhooks.deliveries())

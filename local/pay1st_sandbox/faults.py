@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 WILDCARD = "*"
+REFUND_OUTCOMES = ("SUCCESSFUL", "FAILED", "REJECTED", "PSP_MANUAL")
 REORDER_MODES = ("off", "reverse", "shuffle")
 _ROUTE = re.compile(r"^[A-Z]+ /\S*$")
 
@@ -52,6 +53,9 @@ class Faults:
     webhook_delay_seconds: float = 0.0
     webhook_reorder: str = "off"
     webhook_reorder_window: int = 2
+    # How refunds requested from now on settle (§15), and a stall after a refund is processed.
+    refund_outcome: str = "SUCCESSFUL"
+    refund_stall_seconds: float = 0.0
     seed: int | None = None
 
     def updated(self, changes: Mapping[str, Any]) -> Faults:
@@ -160,6 +164,12 @@ def _reorder(name: str, value: Any) -> str:
     return str(value)
 
 
+def _refund_outcome(name: str, value: Any) -> str:
+    if value not in REFUND_OUTCOMES:
+        raise FaultError(f"{name} must be one of {', '.join(REFUND_OUTCOMES)}")
+    return str(value)
+
+
 def _signed(name: str, value: Any) -> float:
     return _number(name, value)
 
@@ -189,6 +199,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "webhook_delay_seconds": _non_negative,
     "webhook_reorder": _reorder,
     "webhook_reorder_window": _positive_count,
+    "refund_outcome": _refund_outcome,
+    "refund_stall_seconds": _non_negative,
     "seed": _seed,
 }
 

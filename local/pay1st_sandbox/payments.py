@@ -16,6 +16,9 @@ FAILED = "FAILED"
 CANCELLED = "CANCELLED"
 ABANDONED = "ABANDONED"
 FINAL_STATUSES = frozenset({SUCCESSFUL, FAILED, CANCELLED, ABANDONED})
+# Reversals of a paid payment (§9, §15, §16): a full refund, a chargeback.
+REFUND = "REFUND"
+CHARGEBACK = "CHARGEBACK"
 
 # Outcome (button or control call) -> (status it leads to, statuses it may start from).
 OUTCOMES: dict[str, tuple[str, frozenset[str]]] = {
@@ -25,6 +28,12 @@ OUTCOMES: dict[str, tuple[str, frozenset[str]]] = {
     "offline": (PENDING, frozenset({NEW})),
     "abandon": (ABANDONED, frozenset({NEW, PENDING})),
     "settle-offline": (SUCCESSFUL, frozenset({PENDING})),
+}
+# Reversal -> (status, statuses it may start from): made by a full refund and by the chargeback control
+# call, never by a checkout button or the settle control call.
+REVERSALS: dict[str, tuple[str, frozenset[str]]] = {
+    "refund": (REFUND, frozenset({SUCCESSFUL})),
+    "chargeback": (CHARGEBACK, frozenset({SUCCESSFUL, REFUND})),
 }
 
 # Status -> the callback (§11) the browser is sent to. ABANDONED has no callback of its own in the

@@ -24,7 +24,8 @@ from .config import CALLBACK_OUTCOMES, SandboxConfig
 from .counters import Counters
 from .errors import ControlError, GatewayError, bad_request, unauthorized
 from .faults import FaultInjector
-from .payments import CALLBACK_FOR_STATUS, NEW, OUTCOMES, PENDING, SUCCESSFUL, Payment
+from .payments import CALLBACK_FOR_STATUS, NEW, OUTCOMES, PENDING, REVERSALS, SUCCESSFUL, Payment
+from .refunds import RefundDesk
 from .signing import format_timestamp
 from .webhooks import WebhookDispatcher, WebhookEvent
 
@@ -97,6 +98,7 @@ class SandboxState:
         self._sessions: dict[str, CheckoutSession] = {}
         self._fulfilments: list[dict[str, Any]] = []
         self._timers: list[threading.Timer] = []
+        self.refunds = RefundDesk(self)  # §15 refunds; takes this object's lock, never the other way round
 
     # -- lifecycle and time --
 
@@ -110,6 +112,7 @@ class SandboxState:
             timers, self._timers = self._timers, []
         for timer in timers:
             timer.cancel()
+        self.refunds.stop()
         self.webhooks.stop()
 
     def now(self) -> float:
@@ -249,12 +252,20 @@ class SandboxState:
             return [copy.deepcopy(payment) for payment in self._payments.values()]
 
     def apply_outcome(
-        self, reference: str, outcome: str, *, source: str, channel: ChannelEntry | None = None
+        self,
+        reference: str,
+        outcome: str,
+        *,
+        source: str,
+        channel: ChannelEntry | None = None,
+        reversal: bool = False,
     ) -> Payment:
-        """Move a payment along its lifecycle and queue the webhook; 409 when the move is not allowed."""
-        if outcome not in OUTCOMES:
-            raise ControlError(400, "UNKNOWN_OUTCOME", f"outcome must be one of {', '.join(OUTCOMES)}")
-        target, allowed_from = OUTCOMES[outcome]
+        """Move a payment along its lifecycle (or reverse it: ``reversal``, see ``REVERSALS``) and queue the
+        webhook; 409 when the move is not allowed."""
+        table = REVERSALS if reversal else OUTCOMES
+        if outcome not in table:
+            raise ControlError(400, "UNKNOWN_OUTCOME", f"outcome must be one of {', '.join(table)}")
+        target, allowed_from = table[outcome]
         now = self.now()
         with self._lock:
             payment = self._payments.get(reference)
@@ -372,6 +383,7 @@ class SandboxState:
             timers, self._timers = self._timers, []
         for timer in timers:
             timer.cancel()
+        self.refunds.reset()
         self.webhooks.reset()
         self.faults.clear()
         self.counters.reset()

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 FUNCTIONS = {
     "CreatePaymentFunction": "create_payment",
+    "CreateRefundFunction": "create_refund",
     "PaymentStatusFunction": "payment_status",
     "PaymentMethodsFunction": "payment_methods",
     "FulfilmentFunction": "fulfilment",
@@ -40,8 +41,13 @@ PARTNER_ROUTES = {
     ("GET", "/payments/{partnerReference}"),
     ("GET", "/payment-methods"),
     ("POST", "/payments/{partnerReference}/fulfilment"),
+    ("POST", "/payments/{partnerReference}/refunds"),
 }
-PUBLIC_ROUTES = {("POST", "/webhooks/pay1st"), ("GET", "/callbacks/{outcome}")}
+PUBLIC_ROUTES = {
+    ("POST", "/webhooks/pay1st"),
+    ("POST", "/webhooks/pay1st/refunds"),
+    ("GET", "/callbacks/{outcome}"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -263,6 +269,10 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     # claim (conditional put), read, mark created / outcome unknown, release a claim the gateway refused
     "CreatePaymentFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
     | GATEWAY_CALLS,
+    # read; claim the refundReference pointer (conditional put, deleted on a refusal), reserve, mark, publish
+    "CreateRefundFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    | PUBLISH_CALLS
+    | GATEWAY_CALLS,
     # read; a stale open payment is refreshed: transition, touch, outbox cleared after publishing
     "PaymentStatusFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
@@ -283,6 +293,7 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     "StatusPollerFunction": {
         ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "pendingEvents"),
+        ("dynamodb:Query", "PAYMENTS_TABLE", "openRefunds"),
     }
     | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
@@ -336,7 +347,7 @@ def test_the_gateway_clients_statements_are_one_managed_policy_for_exactly_the_f
     assert gateway == {_call_resources(call, aws.env) for call in GATEWAY_CALLS}
 
     gateway_functions = {name for name, calls in AWS_CALLS.items() if GATEWAY_CALLS <= calls}
-    assert len(gateway_functions) == 6
+    assert len(gateway_functions) == 7
     for name, function in _functions(template).items():
         policies = function["Properties"].get("Policies", [])
         assert policies.count({"Ref": "GatewayClientPolicy"}) == (1 if name in gateway_functions else 0), name

@@ -25,11 +25,13 @@ SAMPLE_GATEWAY_REFERENCE = "C-113976984708914-P"
 IDLE_POLL = {"republished": 0, "checked": 0, "skippedForTime": 0, "outcomes": {}}
 SAMPLES = {
     "create_payment.json": "CreatePaymentFunction",
+    "create_refund.json": "CreateRefundFunction",
     "payment_status.json": "PaymentStatusFunction",
     "payment_methods.json": "PaymentMethodsFunction",
     "fulfilment.json": "FulfilmentFunction",
     "fulfilment_sender.json": "FulfilmentSenderFunction",
     "webhook_intake.json": "WebhookIntakeFunction",
+    "refund_webhook.json": "WebhookIntakeFunction",
     "callback_redirect.json": "CallbackRedirectFunction",
     "status_poller.json": "StatusPollerFunction",
 }
@@ -82,9 +84,10 @@ def test_one_sample_per_function_and_route() -> None:
             for e in template["Resources"][function_id]["Properties"].get("Events", {}).values()
             if e["Type"] == "HttpApi"
         ]
-        if routes:  # an HTTP API 2.0 event for the function's route
-            assert event["version"] == "2.0" and f"{event['routeKey']}" == " ".join(routes[0])
-            assert event["requestContext"]["http"]["method"] == routes[0][0]
+        if routes:  # an HTTP API 2.0 event for one of the function's routes
+            route = next((r for r in routes if " ".join(r) == event["routeKey"]), None)
+            assert event["version"] == "2.0" and route is not None, event["routeKey"]
+            assert event["requestContext"]["http"]["method"] == route[0]
 
 
 def test_samples_on_a_fresh_stack(local_stack: LocalStack) -> None:
@@ -97,6 +100,9 @@ def test_samples_on_a_fresh_stack(local_stack: LocalStack) -> None:
     fulfilment = invoke(local_stack, "fulfilment.json")
     assert (fulfilment["statusCode"], body(fulfilment)["code"]) == (404, "payment_not_found")
 
+    refund = invoke(local_stack, "create_refund.json")
+    assert (refund["statusCode"], body(refund)["code"]) == (404, "payment_not_found")
+
     callback = invoke(local_stack, "callback_redirect.json")
     assert callback["statusCode"] == 302
     location = callback["headers"]["Location"]
@@ -108,6 +114,12 @@ def test_samples_on_a_fresh_stack(local_stack: LocalStack) -> None:
         local_stack, "webhook_intake.json", sign_event(load_event("webhook_intake.json"), SIGNING_KEY)
     )
     assert fresh["statusCode"] == 200 and body(fresh)["matched"] is False
+    stale_refund = invoke(local_stack, "refund_webhook.json")
+    assert (stale_refund["statusCode"], body(stale_refund)["code"]) == (401, "stale_timestamp")
+    fresh_refund = invoke(
+        local_stack, "refund_webhook.json", sign_event(load_event("refund_webhook.json"), SIGNING_KEY)
+    )
+    assert fresh_refund["statusCode"] == 200 and body(fresh_refund)["outcome"] == "unmatched"
 
     # Nothing recorded to deliver: the record is reported failed, so SQS would retry it (then dead-letter it).
     sender = invoke(local_stack, "fulfilment_sender.json")
@@ -171,6 +183,13 @@ def test_samples_after_payment(local_stack: LocalStack) -> None:
 
     fulfilment = invoke(local_stack, "fulfilment.json", sample_for("fulfilment.json", partner_reference))
     assert fulfilment["statusCode"] == 202 and body(fulfilment)["fulfilmentStatus"] == "QUEUED"
+
+    refund = invoke(local_stack, "create_refund.json", sample_for("create_refund.json", partner_reference))
+    assert (
+        refund["statusCode"] == 201
+        and body(refund)["status"] == "PENDING"
+        and body(refund)["amount"] == "100.00"
+    )
 
     sender = invoke(
         local_stack, "fulfilment_sender.json", sample_for("fulfilment_sender.json", partner_reference)

@@ -8,7 +8,9 @@ DynamoDB's typed form from either), so a domain rule tested on the fast one hold
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,10 +20,11 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from pay1st.models import FulfilmentItem
 from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
-from pay1st_partner.errors import PaymentConflict, PaymentNotFound
+from pay1st_partner.errors import InvalidRequest, PaymentConflict, PaymentNotFound
 from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.memory_store import InMemoryPaymentStore
 from pay1st_partner.records import ReferenceMismatch
+from pay1st_partner.refund_repository import RefundRepository
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.state import Verdict
 from pay1st_partner.store import PaymentStore, StatusChange
@@ -511,3 +514,240 @@ def test_one_status_query_per_interval_and_priority_over_background(
 def test_no_status_query_slot_for_an_unknown_payment(repo: PaymentRepository) -> None:
     assert not repo.claim_status_query("order-404", min_interval=15)
     assert not repo.claim_status_query("order-404", min_interval=15, priority=True)
+
+
+# ---------------------------------------------------------------------------- refunds (contract §15)
+
+
+@pytest.fixture
+def refunds(store: PaymentStore, clock: Clock) -> RefundRepository:
+    return RefundRepository(store, clock=clock)
+
+
+@pytest.fixture
+def paid(repo: PaymentRepository, new_payment: Callable[..., Any]) -> Callable[..., Any]:
+    """Given a SUCCESSFUL payment of 250.50 ZAR."""
+
+    def make(partner_reference: str = "order-1001") -> Any:
+        new_payment(partner_reference)
+        return repo.apply_status(partner_reference, "SUCCESSFUL", source="test").record
+
+    return make
+
+
+def _outbox_types(raw: dict[str, Any]) -> list[str]:
+    return sorted(json.loads(e["S"])["detailType"] for e in raw.get("outbox", {}).get("M", {}).values())
+
+
+def test_a_refund_claim_reserves_its_amount_and_a_repeat_returns_it(
+    refunds: RefundRepository, paid: Callable[..., Any], raw_item: Any
+) -> None:
+    # Given a paid payment
+    paid()
+    # When a partial refund is claimed, twice
+    first = refunds.claim("order-1001", "r-1", Decimal("100.00"), "goodwill")
+    again = refunds.claim("order-1001", "r-1", Decimal("100"), None)
+    # Then one refund holds 100.00 of the payment, and the repeat is the same refund
+    assert first.created and not again.created and again.refund == first.refund
+    assert first.refund.status == "CREATING" and first.refund.amount == Decimal("100.00")
+    assert first.payment.refund_reserved == Decimal("100") and first.payment.refundable_amount == Decimal(
+        "150.50"
+    )
+    item = raw_item("order-1001")
+    assert Decimal(item["refundReserved"]["N"]) == 100 and item["refundOpenMarker"] == {"S": "OPEN"}
+    assert item["refunds"]["M"]["r-1"]["M"]["amount"] == {"S": "100.00"}
+    assert refunds.owner("r-1") == "order-1001"
+
+
+def test_the_same_refund_reference_for_another_amount_or_payment_is_a_conflict(
+    refunds: RefundRepository, paid: Callable[..., Any]
+) -> None:
+    paid()
+    paid("order-1002")
+    refunds.claim("order-1001", "r-1", Decimal("100.00"), None)
+    for partner_reference, amount in (
+        ("order-1001", Decimal("99.00")),
+        ("order-1001", None),
+        ("order-1002", Decimal("100.00")),
+    ):
+        with pytest.raises(PaymentConflict) as error:
+            refunds.claim(partner_reference, "r-1", amount, None)
+        assert error.value.code == "refund_conflict"
+
+
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [("250.51", "amount_exceeds_refundable"), ("1.001", "invalid_request")],
+)
+def test_an_amount_the_payment_cannot_take_is_a_400_and_frees_the_reference(
+    refunds: RefundRepository, paid: Callable[..., Any], amount: str, code: str
+) -> None:
+    paid()
+    with pytest.raises(InvalidRequest) as error:
+        refunds.claim("order-1001", "r-1", Decimal(amount), None)
+    assert error.value.code == code
+    assert refunds.owner("r-1") is None and refunds.get("order-1001").refunds == ()  # type: ignore[union-attr]
+
+
+def test_only_a_successful_payment_with_something_left_can_be_refunded(
+    refunds: RefundRepository,
+    repo: PaymentRepository,
+    new_payment: Callable[..., Any],
+    paid: Callable[..., Any],
+) -> None:
+    new_payment("order-new")
+    with pytest.raises(PaymentConflict) as not_paid:
+        refunds.claim("order-new", "r-1", None, None)
+    assert not_paid.value.code == "payment_not_refundable"
+    # An omitted amount is everything still refundable; after it, nothing is left
+    paid()
+    whole = refunds.claim("order-1001", "r-2", None, None)
+    assert whole.refund.amount == Decimal("250.50") and whole.payment.refundable_amount == 0
+    with pytest.raises(PaymentConflict) as nothing_left:
+        refunds.claim("order-1001", "r-3", Decimal("1"), None)
+    assert nothing_left.value.code == "payment_not_refundable"
+    with pytest.raises(PaymentNotFound):
+        refunds.claim("order-none", "r-4", None, None)
+
+
+class _OneCallAtATime:
+    """A boto3 client whose calls each run alone, as each DynamoDB request is atomic.
+
+    In-process moto is not thread-safe (concurrent calls on one item can fail inside moto itself), so its
+    calls are serialized; the threads still interleave between calls, where a read-decide-write race lives.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
+def test_concurrent_refunds_never_exceed_the_payment(
+    refunds: RefundRepository, paid: Callable[..., Any], store: PaymentStore, clock: Clock
+) -> None:
+    # Given a paid payment of 250.50 and 10 concurrent partial refunds of 40.00 each (400.00 together)
+    paid()
+    if isinstance(store, DynamoDBPaymentStore):
+        refunds = RefundRepository(
+            DynamoDBPaymentStore("PaymentsTable", client=_OneCallAtATime(store._client)), clock=clock
+        )
+    results: list[str] = []
+
+    def claim(index: int) -> None:
+        try:
+            refunds.claim("order-1001", f"r-{index}", Decimal("40.00"), None)
+            results.append("claimed")
+        except InvalidRequest as exc:
+            results.append(exc.code)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(claim, range(10)))
+    # Then exactly six fit (240.00) and the reserved total never exceeds the payment
+    record = refunds.get("order-1001")
+    assert record is not None
+    assert results.count("claimed") == 6 and results.count("amount_exceeds_refundable") == 4
+    assert record.refund_reserved == Decimal("240.00") <= record.amount
+    assert len(record.refunds) == 6 and record.refundable_amount == Decimal("10.50")
+
+
+def test_refund_statuses_move_only_forward_with_one_event_each(
+    refunds: RefundRepository, paid: Callable[..., Any], raw_item: Any
+) -> None:
+    paid()
+    refunds.claim("order-1001", "r-1", Decimal("100.00"), None)
+    # The gateway accepts it (PENDING): Refund Requested, once
+    accepted = refunds.apply_status(
+        "order-1001", "r-1", "PENDING", source="create", pay1st_refund_reference="R-1"
+    )
+    assert accepted.applied and [e.detail_type for e in accepted.events] == ["Refund Requested"]
+    assert accepted.refund.pay1st_refund_reference == "R-1"
+    # PROCESSING, SUCCESSFUL; then a late PENDING and a repeated SUCCESSFUL change nothing
+    assert refunds.apply_status("order-1001", "r-1", "PROCESSING", source="webhook").events == ()
+    done = refunds.apply_status("order-1001", "r-1", "SUCCESSFUL", source="webhook")
+    assert [e.detail_type for e in done.events] == ["Refund Succeeded"]
+    assert done.events[0].event_id == "order-1001:refund:r-1:succeeded"
+    assert refunds.apply_status("order-1001", "r-1", "PENDING", source="webhook").verdict is Verdict.STALE
+    assert refunds.apply_status("order-1001", "r-1", "SUCCESSFUL", source="webhook").verdict is Verdict.SAME
+    assert refunds.apply_status("order-1001", "r-1", "FAILED", source="webhook").verdict is Verdict.CONFLICT
+    record = done.payment
+    assert (record.refunded_amount, record.refund_reserved) == (Decimal("100.00"), Decimal("100.00"))
+    assert _outbox_types(raw_item("order-1001")) == [
+        "Payment Succeeded",
+        "Refund Requested",
+        "Refund Succeeded",
+    ]
+    assert "refundOpenMarker" not in raw_item("order-1001")  # nothing open any more
+
+
+@pytest.mark.parametrize(("status", "handling"), [("FAILED", None), ("PENDING", "NO_REFUND")])
+def test_a_failed_or_rejected_refund_gives_its_amount_back(
+    refunds: RefundRepository, paid: Callable[..., Any], status: str, handling: str | None
+) -> None:
+    paid()
+    refunds.claim("order-1001", "r-1", None, None)
+    transition = refunds.apply_status("order-1001", "r-1", status, source="create", handling_type=handling)
+    # NO_REFUND: the payment method cannot be refunded, so the refund is REJECTED at once
+    assert transition.refund.status == ("REJECTED" if handling else "FAILED")
+    assert [e.detail_type for e in transition.events] == ["Refund Requested", "Refund Failed"]
+    assert transition.events[1].detail["status"] == transition.refund.status
+    assert transition.payment.refund_reserved == 0 and transition.payment.refundable_amount == Decimal(
+        "250.50"
+    )
+
+
+def test_a_refused_refund_is_released_with_its_reference(
+    refunds: RefundRepository, paid: Callable[..., Any]
+) -> None:
+    paid()
+    claim = refunds.claim("order-1001", "r-1", Decimal("10.00"), None)
+    refunds.release("order-1001", claim.refund)
+    record = refunds.get("order-1001")
+    assert record is not None and record.refunds == () and record.refund_reserved == 0
+    assert refunds.owner("r-1") is None
+    assert refunds.claim("order-1001", "r-1", Decimal("20.00"), None).created  # usable again
+
+
+def test_an_unknown_outcome_is_kept_and_refunds_open_too_long_are_found(
+    refunds: RefundRepository, paid: Callable[..., Any], clock: Clock
+) -> None:
+    paid()
+    refunds.claim("order-1001", "r-1", Decimal("10.00"), None)
+    refunds.mark_unknown("order-1001", "r-1")
+    record = refunds.get("order-1001")
+    assert record is not None and record.refund("r-1").status == "CREATE_UNKNOWN"  # type: ignore[union-attr]
+    assert record.refund_reserved == Decimal("10.00")  # still counts against the payment
+    assert refunds.open_too_long(older_than=clock(), limit=10) == []
+    clock.advance(3600)
+    assert [r.partner_reference for r in refunds.open_too_long(older_than=clock(), limit=10)] == [
+        "order-1001"
+    ]
+
+
+def test_a_reversal_is_recorded_once_and_ends_refunds_and_fulfilment(
+    refunds: RefundRepository, repo: PaymentRepository, paid: Callable[..., Any]
+) -> None:
+    record = paid()
+    after, event = refunds.record_reversal(record, "CHARGEBACK", source="webhook")
+    assert (
+        event is not None
+        and event.detail_type == "Payment Charged Back"
+        and event.event_id == "order-1001:CHARGEBACK"
+    )
+    assert after.status == "SUCCESSFUL" and set(after.reversals) == {"CHARGEBACK"}
+    assert refunds.record_reversal(after, "CHARGEBACK", source="webhook")[1] is None
+    with pytest.raises(PaymentConflict):
+        refunds.claim("order-1001", "r-1", None, None)
+    with pytest.raises(PaymentConflict):
+        repo.record_fulfilment(
+            "order-1001",
+            [FulfilmentItem(sku="GEM-500", quantity=1, fulfilment_time=datetime(2026, 1, 15, tzinfo=UTC))],
+        )

@@ -26,7 +26,7 @@ Core modules (stdlib + urllib3 only; no boto3, no Powertools, no Lambda):
 - ``pay1st.signing``    §4 request signatures and the X-TIMESTAMP format
 - ``pay1st.webhooks``   §10 webhook signature/timestamp verification over the raw body
 - ``pay1st.models``     request/response/webhook types, Decimal money (``payment_methods``: the §6 ones,
-  re-exported; ``_fields``: the field checks)
+  ``refund_models``: the §15 ones, both re-exported; ``_fields``: the field checks)
 - ``pay1st.tokens``     tokens, the TokenStore port, the single-flight TokenManager
 - ``pay1st.retry``      retry policy as pure functions, deadlines
 - ``pay1st.checkout``   §8 checkout links

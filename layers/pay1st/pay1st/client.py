@@ -1,4 +1,4 @@
-"""The Pay1st gateway client: one thin method per gateway operation (contract §2, §3, §6 to §9, §12).
+"""The Pay1st gateway client: one thin method per gateway operation (contract §2, §3, §6 to §9, §12, §15).
 
 One ``urllib3.PoolManager`` per client; create the client at module level in a Lambda so the pool
 (and the in-memory token) survive across invocations.
@@ -40,16 +40,19 @@ from pay1st.errors import (
 from pay1st.iso import is_country_code
 from pay1st.models import (
     CreatedPayment,
+    CreatedRefund,
     FulfilmentItem,
     PaymentDetails,
     PaymentMethods,
     PaymentRequest,
+    RefundRequest,
     fulfilment_json_bytes,
 )
 from pay1st.operations import (
     AUTH_CONTENT_TYPE,
     CHANNEL_CONTENT_TYPE,
     CREATE_PAYMENT,
+    CREATE_REFUND,
     GENERATE_TOKEN,
     GET_PAYMENT,
     LIST_PAYMENT_METHODS,
@@ -188,6 +191,19 @@ class Pay1stClient:
     ) -> None:
         """§12. Safe to repeat (a queue consumer retries it), so every transport failure is retried."""
         self._call(NOTIFY_FULFILMENT, body=fulfilment_json_bytes(reference, items), deadline=deadline)
+
+    # --- §15 refund request (beta) ------------------------------------------------------------------
+
+    def create_refund(self, request: RefundRequest, *, deadline: float | None = None) -> CreatedRefund:
+        """§15. Like :meth:`create_payment`, an unknown outcome raises :class:`OutcomeUnknownError`: repeat
+        with the SAME partnerRefundReference (the gateway refuses a second refund under it)."""
+        response = self._call(CREATE_REFUND, body=request.to_json_bytes(), deadline=deadline)
+        created = self._parse(CREATE_REFUND, response, CreatedRefund.from_json)
+        if created.partner_refund_reference != request.partner_refund_reference:
+            raise OutcomeUnknownError(
+                "create_refund: response is for a different partnerRefundReference", status=response.status
+            )
+        return created
 
     # --- §8 checkout link ---------------------------------------------------------------------------
 

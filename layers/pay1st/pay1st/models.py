@@ -4,8 +4,8 @@ Requests validate in ``__post_init__`` and raise :class:`~pay1st.errors.Validati
 (wire name); responses are parsed from JSON read with ``parse_float=Decimal`` and keep the whole
 document in ``raw`` (unknown fields are kept, never dropped).
 
-The field checks live in :mod:`pay1st._fields` and the §6 payment-methods models in
-:mod:`pay1st.payment_methods` (re-exported here: ``from pay1st.models import PaymentMethods`` works).
+The field checks live in :mod:`pay1st._fields`, the §6 payment-methods models in :mod:`pay1st.payment_methods`
+and the §15 refund models in :mod:`pay1st.refund_models` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ from pay1st.errors import ValidationError
 
 # Defined in their own module for size; importable from here like every other model.
 from pay1st.payment_methods import PaymentChannel, PaymentMethodGroup, PaymentMethods
+from pay1st.refund_models import CreatedRefund, HandlingType, RefundRequest, RefundStatus, RefundWebhookEvent
 
 __all__ = [
     "FINAL_STATUSES",
     "KNOWN_STATUSES",
     "CreatedPayment",
+    "CreatedRefund",
     "FulfilmentItem",
+    "HandlingType",
     "MetadataItem",
     "PaymentChannel",
     "PaymentDetails",
@@ -51,6 +54,9 @@ __all__ = [
     "PaymentRequest",
     "PaymentStatus",
     "Product",
+    "RefundRequest",
+    "RefundStatus",
+    "RefundWebhookEvent",
     "WebhookEvent",
     "fulfilment_json_bytes",
 ]

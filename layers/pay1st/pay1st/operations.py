@@ -1,4 +1,4 @@
-"""The gateway's operations as data: one row per operation of the contract (§2, §3, §6, §7, §9, §12).
+"""The gateway's operations as data: one row per operation of the contract (§2, §3, §6, §7, §9, §12, §15).
 
 Everything that differs between operations and is not the body or the response model lives here, so
 the client has one generic call path (:meth:`pay1st.client.Pay1stClient._call`) instead of a
@@ -28,6 +28,7 @@ __all__ = [
     "AUTH_CONTENT_TYPE",
     "CHANNEL_CONTENT_TYPE",
     "CREATE_PAYMENT",
+    "CREATE_REFUND",
     "GENERATE_TOKEN",
     "GET_PAYMENT",
     "LIST_PAYMENT_METHODS",
@@ -35,6 +36,7 @@ __all__ = [
     "OPERATIONS",
     "PAYMENT_CONTENT_TYPE",
     "REFRESH_TOKEN",
+    "REFUND_CONTENT_TYPE",
     "Auth",
     "Operation",
 ]
@@ -42,6 +44,7 @@ __all__ = [
 AUTH_CONTENT_TYPE = "application/vnd.carry1st.payments.partnerauthentication+json"
 CHANNEL_CONTENT_TYPE = "application/vnd.carry1st.payments.paymentchannel+json"
 PAYMENT_CONTENT_TYPE = "application/vnd.carry1st.payments.payment+json"
+REFUND_CONTENT_TYPE = "application/vnd.carry1st.payments.refund+json"
 
 
 class Auth(Enum):
@@ -96,6 +99,15 @@ GET_PAYMENT = Operation("get_payment", "GET", "/api/pay1st/payments", PAYMENT_CO
 NOTIFY_FULFILMENT = Operation(
     "notify_fulfilment", "POST", "/api/pay1st/payments/fulfilments", PAYMENT_CONTENT_TYPE, signed=True
 )
+# §15 (beta). A repeat could refund twice, unless the gateway refuses the same partnerRefundReference.
+CREATE_REFUND = Operation(
+    "create_refund",
+    "POST",
+    "/api/pay1st/transactions/refunds/create",
+    REFUND_CONTENT_TYPE,
+    signed=True,
+    outcome_unknown_if_lost=True,
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     GENERATE_TOKEN,
@@ -104,4 +116,5 @@ OPERATIONS: tuple[Operation, ...] = (
     CREATE_PAYMENT,
     GET_PAYMENT,
     NOTIFY_FULFILMENT,
+    CREATE_REFUND,
 )

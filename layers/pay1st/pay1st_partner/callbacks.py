@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 OUTCOMES = ("success", "failure", "pending", "cancel")
 WEBHOOK_PATH = "/webhooks/pay1st"
+REFUND_WEBHOOK_PATH = "/webhooks/pay1st/refunds"
 
 ERROR_INVALID_OUTCOME = "invalid_outcome"
 ERROR_UNKNOWN_PAYMENT = "unknown_payment"
@@ -55,6 +56,11 @@ def callback_urls(base_url: str, partner_reference: str) -> dict[str, str]:
 
 def webhook_url(base_url: str) -> str:
     return base_url + WEBHOOK_PATH
+
+
+def refund_webhook_url(base_url: str) -> str:
+    """Our refund webhook route: sent as ``refundWebhookUrl`` with every refund request (§15)."""
+    return base_url + REFUND_WEBHOOK_PATH
 
 
 def result_page_location(result_page_url: str, params: Mapping[str, str]) -> str:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from pay1st_partner import state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
     BY_REFERENCE_INDEX,
@@ -27,7 +28,7 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import StatusChange
 
 
-class DynamoDBPaymentStore:
+class DynamoDBPaymentStore(DynamoDBRefundWrites):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
         self._client = client
@@ -268,10 +269,14 @@ class DynamoDBPaymentStore:
         return self._update(
             partner_reference,
             UpdateExpression="SET fulfilment = :fulfilment",
-            ConditionExpression="#status = :successful AND attribute_not_exists(fulfilment)",
+            # A reversed payment (refunded, charged back) is never fulfilled again.
+            ConditionExpression=(
+                "#status = :successful AND attribute_not_exists(fulfilment) "
+                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero)"
+            ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(
-                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL}
+                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL, ":zero": 0}
             ),
         )
 

@@ -35,7 +35,8 @@ class PaymentNotFound(DomainError):
 
 
 class PaymentConflict(DomainError):
-    """409: codes ``payment_conflict``, ``create_in_progress``, ``payment_not_successful``, ``fulfilment_conflict``."""
+    """409: codes ``payment_conflict``, ``create_in_progress``, ``payment_not_successful``, ``fulfilment_conflict``;
+    for refunds ``refund_conflict``, ``refund_in_progress``, ``payment_not_refundable``, ``too_many_refunds``."""
 
     code = "payment_conflict"
     http_status = 409
@@ -128,3 +129,20 @@ class FulfilmentNotQueued(DomainError):
 
     code = "fulfilment_not_queued"
     http_status = 503
+
+
+class RefundOutcomeUnknown(DomainError):
+    """502: the refund may or may not have been made; repeating the same request is safe."""
+
+    code = "refund_outcome_unknown"
+    http_status = 502
+
+    def __init__(
+        self,
+        message: str = (
+            "The Pay1st Gateway did not confirm whether the refund was made. It is kept as CREATE_UNKNOWN "
+            "until Pay1st's refund notification resolves it (GET /payments/{partnerReference} shows it). "
+            "Repeating this same request is safe: it never makes a second refund."
+        ),
+    ) -> None:
+        super().__init__(message)

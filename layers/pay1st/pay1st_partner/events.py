@@ -13,6 +13,14 @@ detail-type            status         meaning for the partner
 =====================  =============  ===============================================
 
 There is no event for NEW: the partner learns of it synchronously from ``POST /payments``.
+``Payment Under Investigation`` (PENDING_INVESTIGATION: held for a risk review, not paid yet) is one of
+these too. After SUCCESSFUL (contract §15, §16), each at most once:
+
+- ``Refund Requested`` / ``Refund Succeeded`` / ``Refund Failed`` (FAILED or REJECTED, in ``status``) per
+  refund: ``detail`` adds ``refundReference``, ``pay1stRefundReference``, ``handlingType`` and the refund's
+  ``amount``; ``eventId`` is ``"{partnerReference}:refund:{refundReference}:{requested|succeeded|failed}"``;
+- ``Payment Charged Back`` / ``Payment Refunded``: a CHARGEBACK / REFUND confirmed by the gateway's status
+  query; ``eventId`` is ``"{partnerReference}:{CHARGEBACK|REFUND}"``. Revoke what was delivered.
 
 ``detail`` is ``{eventId, partnerReference, reference, status, previousStatus, amount (decimal string),
 currencyCode, countryCode, occurredAt}``. ``eventId`` is ``"{partnerReference}:{status}"``: a status is
@@ -34,13 +42,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pay1st_partner import state
+from pay1st_partner import refund_state, state
 from pay1st_partner.clock import parse_iso
 from pay1st_partner.observability import count, logger
 from pay1st_partner.records import amount_text
 
 if TYPE_CHECKING:
-    from pay1st_partner.records import PaymentRecord
+    from pay1st_partner.records import PaymentRecord, RefundRecord
 
 EVENT_SOURCE = "pay1st.partner"
 
@@ -102,6 +110,64 @@ def payment_event(
             "occurredAt": occurred_at,
         },
     )
+
+
+REVERSAL_DETAIL_TYPES: Mapping[str, str] = {
+    "CHARGEBACK": "Payment Charged Back",
+    "REFUND": "Payment Refunded",
+}
+
+
+def reversal_event(record: PaymentRecord, kind: str, *, occurred_at: str) -> OutboxEvent:
+    """The event for a confirmed reversal (``kind`` REFUND or CHARGEBACK) of a SUCCESSFUL payment."""
+    event_id = f"{record.partner_reference}:{kind}"
+    return OutboxEvent(
+        event_id=event_id,
+        partner_reference=record.partner_reference,
+        detail_type=REVERSAL_DETAIL_TYPES[kind],
+        detail={
+            "eventId": event_id,
+            "partnerReference": record.partner_reference,
+            "reference": record.reference,
+            "status": kind,
+            "previousStatus": record.status,
+            "amount": amount_text(record.amount),
+            "currencyCode": record.currency_code,
+            "countryCode": record.country_code,
+            "occurredAt": occurred_at,
+        },
+    )
+
+
+def refund_events(
+    refund: RefundRecord,
+    status: str,
+    *,
+    reference: str | None,
+    pay1st_refund_reference: str | None,
+    handling_type: str | None,
+    occurred_at: str,
+) -> tuple[OutboxEvent, ...]:
+    """The events of ``refund`` moving to ``status`` (see ``refund_state.detail_types``)."""
+    events = []
+    for detail_type in refund_state.detail_types(refund.status, status):
+        suffix = detail_type.rsplit(" ", 1)[-1].lower()  # requested, succeeded, failed
+        event_id = f"{refund.partner_reference}:refund:{refund.refund_reference}:{suffix}"
+        detail = {
+            "eventId": event_id,
+            "partnerReference": refund.partner_reference,
+            "reference": reference,
+            "refundReference": refund.refund_reference,
+            "pay1stRefundReference": pay1st_refund_reference or refund.pay1st_refund_reference,
+            "status": status,
+            "previousStatus": refund.status,
+            "amount": amount_text(refund.amount),
+            "currencyCode": refund.currency_code,
+            "handlingType": handling_type or refund.handling_type,
+            "occurredAt": occurred_at,
+        }
+        events.append(OutboxEvent(event_id, refund.partner_reference, detail_type, detail))
+    return tuple(events)
 
 
 class Outbox(Protocol):

@@ -110,6 +110,11 @@ class WebhookIntake:
         self._max_bytes = max_bytes
         self._clock = clock
 
+    @property
+    def authenticator(self) -> WebhookAuthenticator:
+        """Who may post webhooks: shared with the refund webhook route (``pay1st_partner.refund_intake``)."""
+        return self._authenticator
+
     def handle(
         self, raw_body: bytes, headers: Mapping[str, str], *, deadline: float | None = None
     ) -> IntakeResult:
@@ -214,6 +219,11 @@ class WebhookIntake:
             return self._reconciler.refresh(
                 record, source="webhook", reference=event.reference, deadline=deadline, authenticated=False
             )
+        if event.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
+            if event.status in record.reversals:  # already recorded: a replay costs no status query
+                return Outcome(state.Verdict.SAME.value, record)
+            # A reversal (§9, §16) counts only once the gateway's status query confirms it.
+            return self._reconciler.refresh(record, source="webhook", deadline=deadline)
         decision = state.decide(record.status, event.status)
         needs_confirmation = decision.applies and (
             event.status == state.SUCCESSFUL or record.reference is None

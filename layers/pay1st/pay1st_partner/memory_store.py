@@ -10,14 +10,24 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from pay1st_partner import state
+from pay1st_partner import refund_state, state
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import OutboxEvent
-from pay1st_partner.payment_items import OPEN_MARKER, OUTBOX_PENDING, history_entry, record_from_item
+from pay1st_partner.payment_items import (
+    MAX_REFUNDS_PER_PAYMENT,
+    OPEN_MARKER,
+    OUTBOX_PENDING,
+    history_entry,
+    record_from_item,
+    refund_pointer_key,
+)
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import StatusChange
+from pay1st_partner.store import RefundChange, ReversalChange, StatusChange
+
+_ZERO = Decimal(0)
 
 
 class InMemoryPaymentStore:
@@ -111,9 +121,7 @@ class InMemoryPaymentStore:
             elif item.get("reference") is not None:
                 item["openMarker"] = OPEN_MARKER
             if change.event is not None:
-                item.setdefault("outbox", {})[change.event.event_id] = change.event.to_json()
-                item["outboxMarker"] = OUTBOX_PENDING
-                item.setdefault("outboxSince", change.at)
+                _add_events(item, (change.event,), change.at)
             return self._record(item)
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
@@ -164,7 +172,12 @@ class InMemoryPaymentStore:
     def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if item is None or item["status"] != state.SUCCESSFUL or "fulfilment" in item:
+            if (
+                item is None
+                or item["status"] != state.SUCCESSFUL
+                or "fulfilment" in item
+                or item.get("reversals")
+            ):
                 return None
             item["fulfilment"] = copy.deepcopy(dict(fulfilment))
             return self._record(item)
@@ -176,3 +189,123 @@ class InMemoryPaymentStore:
                 return False
             item["fulfilment"].setdefault("deliveredAt", at)
             return True
+
+    # ------------------------------------------------------------ refunds and reversals (§15, §16)
+
+    def claim_refund_reference(self, refund_reference: str, partner_reference: str) -> str:
+        key = refund_pointer_key(refund_reference)
+        with self._lock:
+            pointer = self._items.setdefault(key, {"partnerReference": key, "refundOf": partner_reference})
+            return str(pointer["refundOf"])
+
+    def release_refund_reference(self, refund_reference: str, partner_reference: str) -> None:
+        key = refund_pointer_key(refund_reference)
+        with self._lock:
+            if self._items.get(key, {}).get("refundOf") == partner_reference:
+                del self._items[key]
+
+    def refund_owner(self, refund_reference: str) -> str | None:
+        with self._lock:
+            pointer = self._items.get(refund_pointer_key(refund_reference))
+            return None if pointer is None else str(pointer["refundOf"])
+
+    def add_refund(
+        self, partner_reference: str, entry: Mapping[str, Any], *, reserve_up_to: Decimal, at: str
+    ) -> PaymentRecord | None:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None:
+                return None
+            _ensure_refund_totals(item)
+            refunds = item["refunds"]
+            if (
+                item["status"] != state.SUCCESSFUL
+                or item["reversals"]
+                or entry["refundReference"] in refunds
+                or len(refunds) >= MAX_REFUNDS_PER_PAYMENT
+                or item["refundReserved"] > reserve_up_to
+            ):
+                return None
+            refunds[entry["refundReference"]] = copy.deepcopy(dict(entry))
+            item["refundReserved"] += Decimal(entry["amount"])
+            item["refundsOpen"] += 1
+            item["refundOpenMarker"] = OPEN_MARKER
+            item.setdefault("refundOpenSince", at)
+            return self._record(item)
+
+    def remove_refund(self, partner_reference: str, refund_reference: str, amount: Decimal, at: str) -> bool:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            refund = (item or {}).get("refunds", {}).get(refund_reference)
+            if item is None or refund is None or refund["status"] != refund_state.CREATING:
+                return False
+            del item["refunds"][refund_reference]
+            item["refundReserved"] -= amount
+            _close_refund(item)
+            return True
+
+    def write_refund_transition(self, change: RefundChange) -> PaymentRecord | None:
+        with self._lock:
+            item = self._items.get(change.partner_reference)
+            refund = (item or {}).get("refunds", {}).get(change.refund_reference)
+            if item is None or refund is None or refund["status"] != change.current:
+                return None
+            refund["status"] = change.status
+            refund["updatedAt"] = change.at
+            refund["history"].append(history_entry(change.status, change.at, change.source))
+            if change.pay1st_refund_reference is not None:
+                refund["pay1stRefundReference"] = change.pay1st_refund_reference
+            if change.handling_type is not None:
+                refund["handlingType"] = change.handling_type
+            if change.status in refund_state.RELEASED_STATUSES:
+                item["refundReserved"] -= change.amount
+            if change.status == refund_state.SUCCESSFUL:
+                item["refundedAmount"] += change.amount
+            if refund_state.is_final(change.status):
+                _close_refund(item)
+            _add_events(item, change.events, change.at)
+            return self._record(item)
+
+    def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        with self._lock:
+            due = [
+                item
+                for item in self._items.values()
+                if item.get("refundOpenMarker") == OPEN_MARKER and item["refundOpenSince"] < older_than
+            ]
+            due.sort(key=lambda item: item["refundOpenSince"])
+            return [self._record(item) for item in due[:limit]]
+
+    def record_reversal(self, change: ReversalChange) -> PaymentRecord | None:
+        with self._lock:
+            item = self._items.get(change.partner_reference)
+            if item is None:
+                return None
+            _ensure_refund_totals(item)
+            if item["status"] != state.SUCCESSFUL or change.kind in item["reversals"]:
+                return None
+            item["reversals"][change.kind] = {"at": change.at, "source": change.source}
+            _add_events(item, () if change.event is None else (change.event,), change.at)
+            return self._record(item)
+
+
+def _add_events(item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str) -> None:
+    for event in events:
+        item.setdefault("outbox", {})[event.event_id] = event.to_json()
+        item["outboxMarker"] = OUTBOX_PENDING
+        item.setdefault("outboxSince", at)
+
+
+def _ensure_refund_totals(item: dict[str, Any]) -> None:
+    """What the DynamoDB store writes before a payment's first refund or reversal (the same layout)."""
+    for name in ("refunds", "reversals"):
+        item.setdefault(name, {})
+    for name in ("refundReserved", "refundedAmount", "refundsOpen"):
+        item.setdefault(name, _ZERO)
+
+
+def _close_refund(item: dict[str, Any]) -> None:
+    item["refundsOpen"] -= 1
+    if item["refundsOpen"] <= 0:
+        item.pop("refundOpenMarker", None)
+        item.pop("refundOpenSince", None)

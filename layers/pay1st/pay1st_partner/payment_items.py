@@ -14,6 +14,20 @@ Item layout (DynamoDB attribute names):
 - The transactional outbox: ``outbox`` (map event id → event JSON), ``outboxMarker = "PENDING"`` and
   ``outboxSince`` while it holds anything (sparse GSI ``pendingEvents``). A transition sets the status and
   adds its event in ONE conditional write, so an event exists iff its transition committed.
+- Refunds (contract §15) live ON the payment item, in the map ``refunds`` (refundReference → entry:
+  ``refundReference``, ``amount``, ``requested``, ``currencyCode``, ``reason``, ``status``,
+  ``pay1stRefundReference``, ``handlingType``, ``createdAt``, ``updatedAt``, ``history``), beside the running
+  totals ``refundReserved`` (refunds SUCCESSFUL or open) and ``refundedAmount`` (SUCCESSFUL), both DynamoDB
+  numbers. Why on the payment: a refund's claim must check and move the payment's totals, and its events go
+  through the payment's outbox; on one item each is ONE conditional write (``refundReserved <= amount -
+  refund``), with no transaction across items or tables and no read-modify-write race. A payment has few
+  refunds (at most ``MAX_REFUNDS_PER_PAYMENT``), so the item stays far below DynamoDB's 400 KB.
+- ``refundsOpen`` counts open refunds; while it is above zero the item carries ``refundOpenMarker = "OPEN"``
+  and ``refundOpenSince`` (sparse GSI ``openRefunds``), so refunds open too long can be found and reported.
+- A refundReference is unique for the lifetime of the integration (it is Pay1st's partnerRefundReference),
+  so each also has a small pointer item, key ``refund#<refundReference>`` → ``refundOf`` (the payment's
+  partnerReference). ``#`` never occurs in a partnerReference, so a pointer can never be taken for a payment.
+- ``reversals`` (map kind → ``{at, source}``): REFUND or CHARGEBACK confirmed by the gateway (§9, §16).
 """
 
 from __future__ import annotations
@@ -24,15 +38,63 @@ from typing import Any
 
 from pay1st.models import FulfilmentItem, MetadataItem, PaymentRequest, Product
 
-from pay1st_partner import state
+from pay1st_partner import refund_state, state
 from pay1st_partner.clock import isoformat
-from pay1st_partner.records import PaymentRecord, amount_text
+from pay1st_partner.records import PaymentRecord, RefundRecord, amount_text
 
 OPEN_MARKER = "OPEN"
 OUTBOX_PENDING = "PENDING"
 OPEN_PAYMENTS_INDEX = "openPayments"
 PENDING_EVENTS_INDEX = "pendingEvents"
 BY_REFERENCE_INDEX = "byReference"
+OPEN_REFUNDS_INDEX = "openRefunds"
+REFUND_POINTER_PREFIX = "refund#"
+REQUESTED_ALL = "ALL"
+MAX_REFUNDS_PER_PAYMENT = 20
+
+
+def refund_pointer_key(refund_reference: str) -> str:
+    return REFUND_POINTER_PREFIX + refund_reference
+
+
+def refund_entry(
+    refund_reference: str,
+    amount: Decimal,
+    requested: Decimal | None,
+    currency: str,
+    reason: str | None,
+    now: str,
+) -> dict[str, Any]:
+    """A new refund, CREATING: what claims ``refundReference`` on the payment before the gateway call."""
+    entry: dict[str, Any] = {
+        "refundReference": refund_reference,
+        "amount": amount_text(amount),
+        "requested": REQUESTED_ALL if requested is None else amount_text(requested),
+        "currencyCode": currency,
+        "status": refund_state.CREATING,
+        "createdAt": now,
+        "updatedAt": now,
+        "history": [history_entry(refund_state.CREATING, now, "create")],
+    }
+    if reason is not None:
+        entry["reason"] = reason
+    return entry
+
+
+def _refund_record(partner_reference: str, data: Mapping[str, Any]) -> RefundRecord:
+    return RefundRecord(
+        refund_reference=data["refundReference"],
+        partner_reference=partner_reference,
+        amount=Decimal(data["amount"]),
+        requested=data.get("requested", REQUESTED_ALL),
+        currency_code=data["currencyCode"],
+        reason=data.get("reason"),
+        status=data["status"],
+        pay1st_refund_reference=data.get("pay1stRefundReference"),
+        handling_type=data.get("handlingType"),
+        created_at=data["createdAt"],
+        updated_at=data["updatedAt"],
+    )
 
 
 def _product_item(product: Product) -> dict[str, Any]:
@@ -126,4 +188,16 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         last_unknown_status=data.get("lastUnknownStatus"),
         conflicts=tuple(data.get("conflicts", [])),
         pending_event_ids=tuple(sorted(data.get("outbox", {}))),
+        refunds=tuple(
+            sorted(
+                (
+                    _refund_record(data["partnerReference"], entry)
+                    for entry in data.get("refunds", {}).values()
+                ),
+                key=lambda refund: (refund.created_at, refund.refund_reference),
+            )
+        ),
+        refund_reserved=Decimal(data.get("refundReserved", 0)),
+        refunded_amount=Decimal(data.get("refundedAmount", 0)),
+        reversals=dict(data.get("reversals", {})),
     )

@@ -4,7 +4,8 @@ Each run does bounded work: first it re-publishes outbox events committed more t
 still not cleared (their publisher died or EventBridge failed), then it queries the gateway (§9) for at
 most ``batch_size`` open payments not written or checked for ``min_age``, least recently touched first,
 and applies what the gateway says (ABANDONED is how the gateway reports an expired payment). It stops
-early when the Lambda's deadline gets close; the next run continues where this one left off because every
+early when the Lambda's deadline gets close. It also reports refunds open longer than ``refund_max_age``
+(metric ``RefundsOpenTooLong``, alarmed): there is no refund status query to settle them (contract §15); the next run continues where this one left off because every
 check moves the payment to the back of the ``openPayments`` index.
 """
 
@@ -19,8 +20,9 @@ from typing import Any
 
 from pay1st_partner.clock import utcnow
 from pay1st_partner.events import EventPublisher
-from pay1st_partner.observability import logger
+from pay1st_partner.observability import count, logger
 from pay1st_partner.reconcile import Reconciler
+from pay1st_partner.refund_repository import RefundRepository
 from pay1st_partner.repository import PaymentRepository
 
 DEFAULT_OUTBOX_AGE = timedelta(seconds=60)
@@ -57,7 +59,11 @@ class StatusPoller:
         min_seconds_per_check: float = DEFAULT_MIN_SECONDS_PER_CHECK,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        refunds: RefundRepository | None = None,
+        refund_max_age: timedelta = timedelta(days=3),
     ) -> None:
+        self._refunds = refunds
+        self._refund_max_age = refund_max_age
         self._payments = payments
         self._reconciler = reconciler
         self._publisher = publisher
@@ -79,6 +85,8 @@ class StatusPoller:
             )
             report.republished = len(self._publisher.publish(stuck, self._payments))
 
+        if self._refunds is not None:
+            self._report_open_refunds(now)
         due = self._payments.open_payments(older_than=now - self._min_age, limit=self._batch_size)
         for index, record in enumerate(due):
             if deadline - self._monotonic() < self._min_seconds_per_check:
@@ -89,3 +97,20 @@ class StatusPoller:
             report.outcomes[result.outcome] += 1
         logger.info("poll run finished", extra=report.as_dict())
         return report
+
+    def _report_open_refunds(self, now: datetime) -> None:
+        assert self._refunds is not None
+        stale = self._refunds.open_too_long(older_than=now - self._refund_max_age, limit=self._batch_size)
+        count("RefundsOpenTooLong", len(stale))
+        if stale:
+            logger.warning(
+                "refunds open too long: ask Pay1st about them",
+                extra={
+                    "refunds": [
+                        f"{record.partner_reference}/{refund.refund_reference}"
+                        for record in stale
+                        for refund in record.refunds
+                        if refund.is_open
+                    ]
+                },
+            )

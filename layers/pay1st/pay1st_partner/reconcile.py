@@ -12,6 +12,10 @@ interval), so replays and floods of events cannot turn into gateway calls. An au
 confirmation may take the slot of a background query (status route, poller, unsigned event), so a real
 settlement is never held back by them: at most one background and one authenticated query per interval.
 A refused slot is the outcome ``query_throttled`` (the poller finishes the job).
+
+A REFUND or CHARGEBACK the gateway's answer reports for a SUCCESSFUL payment is recorded as a reversal
+(once, with its event: ``Payment Refunded`` / ``Payment Charged Back``); it never changes the payment's
+status, so nothing can make the payment payable or fulfillable again (contract §9, §16).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pay1st.errors import InvalidRequestError, Pay1stError
 from pay1st.models import PaymentDetails
@@ -31,6 +35,9 @@ from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.records import PaymentRecord, ReferenceMismatch, Transition
 from pay1st_partner.repository import PaymentRepository
+
+if TYPE_CHECKING:
+    from pay1st_partner.refund_repository import RefundRepository
 
 
 class StatusSource(Protocol):
@@ -56,6 +63,7 @@ GATEWAY_UNAVAILABLE = "gateway_unavailable"
 GATEWAY_REJECTED = "gateway_rejected"
 NO_REFERENCE = "no_reference"
 QUERY_THROTTLED = "query_throttled"
+REVERSED = "reversed"
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class Reconciler:
         payments: PaymentRepository,
         gateway: StatusSource,
         publisher: EventPublisher,
+        reversals: RefundRepository | None = None,
         *,
         min_query_interval: float = 0.0,
     ) -> None:
@@ -85,6 +94,7 @@ class Reconciler:
         self._payments = payments
         self._gateway = gateway
         self._publisher = publisher
+        self._reversals = reversals
         self._min_query_interval = min_query_interval
 
     def apply(
@@ -182,9 +192,26 @@ class Reconciler:
             count("StatusRejected", reason=problem)
             return Outcome(problem, self._touch(record), gateway_status=details.status)
 
+        if details.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
+            return self._reverse(record, details.status, source=source)
         outcome = self.apply(record, details.status, source=source, reference=details.reference)
         after = outcome.record if outcome.applied else self._touch(outcome.record)
         return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
+
+    def _reverse(self, record: PaymentRecord, kind: str, *, source: str) -> Outcome:
+        """Record a reversal the gateway confirmed (once), then publish its event."""
+        if self._reversals is None:  # not wired: recorded as an unknown status, as before
+            return self.apply(record, kind, source=source)
+        after, event = self._reversals.record_reversal(record, kind, source=source)
+        if event is None:
+            return Outcome(state.Verdict.SAME.value, after, gateway_status=kind)
+        logger.warning(
+            "payment reversed at Pay1st",
+            extra={"partnerReference": record.partner_reference, "reversal": kind},
+        )
+        count("PaymentReversed", reversal=kind)
+        self._publisher.publish([event], self._payments)
+        return Outcome(REVERSED, after, gateway_status=kind)
 
     def _touch(self, record: PaymentRecord) -> PaymentRecord:
         """Note the check on payments the poller sees (those with a reference); the record after it."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pay1st.models import FulfilmentItem, MetadataItem, Product
 
-from pay1st_partner import state
+from pay1st_partner import refund_state, state
 from pay1st_partner.clock import parse_iso
 
 if TYPE_CHECKING:
@@ -23,6 +23,27 @@ if TYPE_CHECKING:
 def amount_text(value: Decimal) -> str:
     """An amount as written by the partner, in plain notation (``250.50`` stays ``250.50``)."""
     return format(value, "f")
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    """One refund of a payment, keyed by the partner's ``refundReference`` (see ``payment_items``)."""
+
+    refund_reference: str
+    partner_reference: str
+    amount: Decimal
+    requested: str  # the amount the partner asked for as text, or "ALL" (the request's fingerprint)
+    currency_code: str
+    reason: str | None
+    status: str
+    pay1st_refund_reference: str | None
+    handling_type: str | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def is_open(self) -> bool:
+        return refund_state.is_open(self.status)
 
 
 class ReferenceMismatch(Exception):
@@ -49,6 +70,22 @@ class PaymentRecord:
     last_unknown_status: str | None = None
     conflicts: tuple[Mapping[str, Any], ...] = ()
     pending_event_ids: tuple[str, ...] = field(default=())
+    # After SUCCESSFUL (contract §15, §16): refunds, their running totals, and reversals (REFUND, CHARGEBACK)
+    # the gateway confirmed, keyed by kind.
+    refunds: tuple[RefundRecord, ...] = ()
+    refund_reserved: Decimal = Decimal(0)  # refunds SUCCESSFUL or still open
+    refunded_amount: Decimal = Decimal(0)  # refunds SUCCESSFUL
+    reversals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def refund(self, refund_reference: str) -> RefundRecord | None:
+        return next((r for r in self.refunds if r.refund_reference == refund_reference), None)
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        """What may still be refunded: nothing unless paid and not reversed."""
+        if self.status != state.SUCCESSFUL or self.reversals:
+            return Decimal(0)
+        return max(Decimal(0), self.amount - self.refund_reserved)
 
     @property
     def is_open(self) -> bool:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pay1st_partner.events import EventPublisher
     from pay1st_partner.methods import PaymentMethodsCache
     from pay1st_partner.reconcile import Reconciler
+    from pay1st_partner.refund_repository import RefundRepository
     from pay1st_partner.repository import PaymentRepository
     from pay1st_partner.webhook_auth import WebhookAuthenticator
     from pay1st_partner.webhook_events import WebhookEventStore
@@ -129,6 +130,7 @@ def reconciler() -> Reconciler:
         payments(),
         LazyStatusSource(gateway),
         publisher(),
+        reversals=refunds(),
         min_query_interval=settings().status_query_min_interval_seconds,
     )
 
@@ -139,6 +141,15 @@ def payments() -> PaymentRepository:
     from pay1st_partner.repository import PaymentRepository
 
     return PaymentRepository(DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb")))
+
+
+@functools.cache
+def refunds() -> RefundRepository:
+    """Refunds and reversals, on the payments table (they are records on their payment)."""
+    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+    from pay1st_partner.refund_repository import RefundRepository
+
+    return RefundRepository(DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb")))
 
 
 @functools.cache
@@ -235,6 +246,7 @@ _FACTORIES: tuple[Any, ...] = (
     gateway,
     reconciler,
     payments,
+    refunds,
     publisher,
     webhook_events,
     webhook_rejections,

@@ -56,6 +56,7 @@ class Settings:
     poll_min_age_seconds: float = 120.0
     poll_batch_size: int = 25
     payment_methods_cache_seconds: float = 300.0
+    refund_open_alarm_seconds: float = 259200.0  # 3 days: refunds open longer are reported (no status query)
 
     @property
     def webhook_signature_required(self) -> bool:
@@ -108,6 +109,7 @@ class Settings:
             poll_min_age_seconds=_number(env, "POLL_MIN_AGE_SECONDS", 120.0),
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
             payment_methods_cache_seconds=_number(env, "PAYMENT_METHODS_CACHE_SECONDS", 300.0),
+            refund_open_alarm_seconds=_number(env, "REFUND_OPEN_ALARM_SECONDS", 259200.0),
         )
 
     def __post_init__(self) -> None:

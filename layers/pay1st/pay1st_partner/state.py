@@ -9,7 +9,18 @@ Two internal statuses come before the gateway's own (contract §9):
 The gateway's lifecycle is ``NEW → PENDING → {SUCCESSFUL, FAILED, CANCELLED, ABANDONED}``, ``NEW → final``
 is allowed and finals are terminal. The graph has no cycles, so every status is reached at most once: that
 is what makes ``"{partnerReference}:{status}"`` a stable, unique event id. Any other status the gateway
-sends (PAY_OFFLINE, REFUND, CHARGEBACK, ...) is *unknown*: recorded, never a transition, never paid.
+sends is *unknown*: recorded, never a transition, never paid.
+
+The statuses of §9 beyond the six:
+
+- ``PENDING_INVESTIGATION`` (a risk review) is a transition: open, never paid, its event tells the partner
+  the customer is waiting; it may still end in any final status.
+- The in-progress steps (``IN_PROGRESS_STATUSES``: PAY_OFFLINE, READY, SEND_OTP, ...) are recorded as the
+  gateway's latest word (``lastUnknownStatus``) and change nothing: the payment stays open, never paid.
+- ``REFUND`` and ``CHARGEBACK`` (``REVERSAL_STATUSES``) are not transitions either: they can only follow
+  SUCCESSFUL and are recorded beside it as a *reversal*, once the gateway's status query confirms them
+  (``pay1st_partner.reconcile``); the payment stays SUCCESSFUL in its history and is never payable or
+  fulfillable again.
 
 The repository turns :func:`decide` into conditional writes; nothing here touches AWS.
 """
@@ -30,11 +41,19 @@ SUCCESSFUL = PaymentStatus.SUCCESSFUL
 FAILED = PaymentStatus.FAILED
 CANCELLED = PaymentStatus.CANCELLED
 ABANDONED = PaymentStatus.ABANDONED
+PENDING_INVESTIGATION = "PENDING_INVESTIGATION"
+REFUND = "REFUND"
+CHARGEBACK = "CHARGEBACK"
+REVERSAL_STATUSES = frozenset({REFUND, CHARGEBACK})
+IN_PROGRESS_STATUSES = frozenset(
+    {"PAY_OFFLINE", "READY", "VALIDATED", "SEND_OTP", "SEND_PIN", "SEND_PHONE", "SEND_BIRTHDAY"}
+    | {"SEND_VALIDATION_TOKEN"}
+)
 
 INTERNAL_STATUSES = frozenset({CREATING, CREATE_UNKNOWN})
 # The gateway's own statuses (§9) come from the gateway client's models: one definition.
 FINAL_STATUSES = PaymentStatus.FINAL_STATUSES
-GATEWAY_STATUSES = PaymentStatus.KNOWN_STATUSES
+GATEWAY_STATUSES = PaymentStatus.KNOWN_STATUSES | {PENDING_INVESTIGATION}
 ALL_STATUSES = INTERNAL_STATUSES | GATEWAY_STATUSES
 
 # Where each status may go next. Adoption (CREATING/CREATE_UNKNOWN → any gateway status) happens when
@@ -42,8 +61,9 @@ ALL_STATUSES = INTERNAL_STATUSES | GATEWAY_STATUSES
 ALLOWED_TRANSITIONS: Mapping[str, frozenset[str]] = {
     CREATING: frozenset({CREATE_UNKNOWN}) | GATEWAY_STATUSES,
     CREATE_UNKNOWN: GATEWAY_STATUSES,
-    NEW: frozenset({PENDING}) | FINAL_STATUSES,
-    PENDING: FINAL_STATUSES,
+    NEW: frozenset({PENDING, PENDING_INVESTIGATION}) | FINAL_STATUSES,
+    PENDING: frozenset({PENDING_INVESTIGATION}) | FINAL_STATUSES,
+    PENDING_INVESTIGATION: FINAL_STATUSES,
     SUCCESSFUL: frozenset(),
     FAILED: frozenset(),
     CANCELLED: frozenset(),
@@ -103,6 +123,7 @@ def decide(current: str, reported: str) -> Decision:
 # EventBridge detail-type per status reached; NEW has none (see pay1st_partner.events).
 DETAIL_TYPES: Mapping[str, str] = {
     PENDING: "Payment Pending",
+    PENDING_INVESTIGATION: "Payment Under Investigation",
     SUCCESSFUL: "Payment Succeeded",
     FAILED: "Payment Failed",
     CANCELLED: "Payment Cancelled",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from pay1st_partner.events import OutboxEvent
@@ -32,6 +33,37 @@ class StatusChange:
     source: str
     at: str
     adopt_reference: str | None = None
+    event: OutboxEvent | None = None
+
+
+@dataclass(frozen=True)
+class RefundChange:
+    """One refund status write, holding only while the refund's stored status is still ``current``.
+
+    In the same write: the payment's totals (``refundReserved`` down by ``amount`` when the refund ends
+    FAILED/REJECTED, ``refundedAmount`` up when SUCCESSFUL; ``refundsOpen`` down when it ends) and its events.
+    """
+
+    partner_reference: str
+    refund_reference: str
+    current: str
+    status: str
+    amount: Decimal
+    source: str
+    at: str
+    pay1st_refund_reference: str | None = None
+    handling_type: str | None = None
+    events: tuple[OutboxEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReversalChange:
+    """Record a reversal (REFUND or CHARGEBACK) once, on a SUCCESSFUL payment, with its event."""
+
+    partner_reference: str
+    kind: str
+    source: str
+    at: str
     event: OutboxEvent | None = None
 
 
@@ -82,3 +114,33 @@ class PaymentStore(Protocol):
 
     def mark_fulfilment_delivered(self, partner_reference: str, at: str) -> bool:
         """Set ``fulfilment.deliveredAt`` once; False when no fulfilment is recorded."""
+
+    # ------------------------------------------------------------ refunds and reversals (§15, §16)
+
+    def claim_refund_reference(self, refund_reference: str, partner_reference: str) -> str:
+        """Point ``refund_reference`` at a payment unless it points elsewhere; the payment it points at."""
+
+    def release_refund_reference(self, refund_reference: str, partner_reference: str) -> None:
+        """Forget the pointer, only while it points at ``partner_reference``."""
+
+    def refund_owner(self, refund_reference: str) -> str | None:
+        """The partnerReference of the payment that holds this refundReference."""
+
+    def add_refund(
+        self, partner_reference: str, entry: Mapping[str, Any], *, reserve_up_to: Decimal, at: str
+    ) -> PaymentRecord | None:
+        """Add a CREATING refund and reserve its amount, only while the payment is SUCCESSFUL and not
+        reversed, the refundReference is new on it, it has fewer than ``MAX_REFUNDS_PER_PAYMENT`` refunds,
+        and ``refundReserved <= reserve_up_to`` (= amount minus this refund); None otherwise."""
+
+    def remove_refund(self, partner_reference: str, refund_reference: str, amount: Decimal, at: str) -> bool:
+        """Remove a refund still CREATING and give its amount back; False when it is not CREATING."""
+
+    def write_refund_transition(self, change: RefundChange) -> PaymentRecord | None:
+        """Apply ``change``; None when its condition no longer holds."""
+
+    def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        """Payments that have had an open refund since before ``older_than``, oldest first."""
+
+    def record_reversal(self, change: ReversalChange) -> PaymentRecord | None:
+        """Record ``change.kind`` while the payment is SUCCESSFUL and has no such reversal; None otherwise."""

@@ -5,9 +5,34 @@ Money as decimal strings; nothing internal (fingerprints, outbox, history) and n
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from pay1st_partner.records import PaymentRecord
+from pay1st.iso import currency_minor_units
+
+from pay1st_partner import state
+from pay1st_partner.records import PaymentRecord, RefundRecord
+
+
+def money(value: Decimal, currency: str) -> str:
+    """An amount as text in the currency's minor units (running totals are DynamoDB numbers: 250.5)."""
+    return format(value.quantize(Decimal(1).scaleb(-currency_minor_units(currency))), "f")
+
+
+def refund_view(payment: PaymentRecord, refund: RefundRecord) -> dict[str, Any]:
+    """A refund as the partner sees it (also the body of POST /payments/{partnerReference}/refunds)."""
+    return {
+        "refundReference": refund.refund_reference,
+        "partnerReference": payment.partner_reference,
+        "pay1stRefundReference": refund.pay1st_refund_reference,
+        "amount": money(refund.amount, refund.currency_code),
+        "currencyCode": refund.currency_code,
+        "status": refund.status,
+        "handlingType": refund.handling_type,
+        "reason": refund.reason,
+        "createdAt": refund.created_at,
+        "updatedAt": refund.updated_at,
+    }
 
 
 def payment_view(record: PaymentRecord) -> dict[str, Any]:
@@ -31,4 +56,14 @@ def payment_view(record: PaymentRecord) -> dict[str, Any]:
             "recordedAt": record.fulfilment.get("recordedAt"),
             "deliveredAt": record.fulfilment.get("deliveredAt"),
         }
+    if record.status == state.SUCCESSFUL or record.refunds or record.reversals:
+        # Once paid: its refunds, their totals and any reversal Pay1st confirmed (contract §15, §16).
+        view["refunds"] = [refund_view(record, refund) for refund in record.refunds]
+        view["refundedAmount"] = money(record.refunded_amount, record.currency_code)
+        view["refundableAmount"] = money(record.refundable_amount, record.currency_code)
+        for kind, reversal in sorted(record.reversals.items()):
+            view["chargeback" if kind == state.CHARGEBACK else "fullRefund"] = {
+                "status": kind,
+                "recordedAt": reversal.get("at"),
+            }
     return view

@@ -1,0 +1,246 @@
+"""The refund and reversal writes of the DynamoDB payments store (contract §15, §16), kept apart for size.
+
+Mixed into :class:`pay1st_partner.dynamodb_store.DynamoDBPaymentStore`. Layout and the reason refunds live
+on the payment item: :mod:`pay1st_partner.payment_items`. Every write is one conditional UpdateItem on the
+payment item: the refundable check is the condition ``refundReserved <= amount - refund``, which needs no
+earlier read to be right, so concurrent claims can never together exceed the payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pay1st_partner import refund_state, state
+from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.events import OutboxEvent
+from pay1st_partner.payment_items import (
+    MAX_REFUNDS_PER_PAYMENT,
+    OPEN_MARKER,
+    OPEN_REFUNDS_INDEX,
+    OUTBOX_PENDING,
+    history_entry,
+    record_from_item,
+    refund_pointer_key,
+)
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store import RefundChange, ReversalChange
+
+
+class DynamoDBRefundWrites:
+    _table: str
+    _client: Any
+
+    def _refund_update(self, partner_reference: str, **kwargs: Any) -> PaymentRecord | None:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"partnerReference": {"S": partner_reference}},
+                ReturnValues="ALL_NEW",
+                **kwargs,
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return record_from_item(from_item(response["Attributes"]))
+
+    def _ensure_refund_totals(self, partner_reference: str) -> None:
+        """The maps and totals a first refund or reversal writes into (a nested SET needs its parent)."""
+        self._refund_update(
+            partner_reference,
+            UpdateExpression=(
+                "SET refunds = if_not_exists(refunds, :map), reversals = if_not_exists(reversals, :map), "
+                "refundReserved = if_not_exists(refundReserved, :zero), "
+                "refundedAmount = if_not_exists(refundedAmount, :zero), "
+                "refundsOpen = if_not_exists(refundsOpen, :zero)"
+            ),
+            ConditionExpression="attribute_exists(partnerReference) AND attribute_not_exists(refundsOpen)",
+            ExpressionAttributeValues=to_item({":map": {}, ":zero": Decimal(0)}),
+        )
+
+    # ------------------------------------------------------------ refundReference pointers
+
+    def claim_refund_reference(self, refund_reference: str, partner_reference: str) -> str:
+        key = refund_pointer_key(refund_reference)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item({"partnerReference": key, "refundOf": partner_reference}),
+                ConditionExpression="attribute_not_exists(partnerReference)",
+            )
+            return partner_reference
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+        owner = self.refund_owner(refund_reference)
+        return partner_reference if owner is None else owner  # None: released meanwhile; the claim retries
+
+    def release_refund_reference(self, refund_reference: str, partner_reference: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"partnerReference": {"S": refund_pointer_key(refund_reference)}},
+                ConditionExpression="refundOf = :owner",
+                ExpressionAttributeValues={":owner": {"S": partner_reference}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def refund_owner(self, refund_reference: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"partnerReference": {"S": refund_pointer_key(refund_reference)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else str(item["refundOf"]["S"])
+
+    # ------------------------------------------------------------ refunds
+
+    def add_refund(
+        self, partner_reference: str, entry: Mapping[str, Any], *, reserve_up_to: Decimal, at: str
+    ) -> PaymentRecord | None:
+        self._ensure_refund_totals(partner_reference)
+        return self._refund_update(
+            partner_reference,
+            UpdateExpression=(
+                "SET refunds.#ref = :entry, refundReserved = refundReserved + :amount, "
+                "refundsOpen = refundsOpen + :one, refundOpenMarker = :open, "
+                "refundOpenSince = if_not_exists(refundOpenSince, :now)"
+            ),
+            ConditionExpression=(
+                "#status = :successful AND size(reversals) = :zero AND attribute_not_exists(refunds.#ref) "
+                "AND size(refunds) < :max AND refundReserved <= :limit"
+            ),
+            ExpressionAttributeNames={"#ref": entry["refundReference"], "#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":entry": dict(entry),
+                    ":amount": Decimal(entry["amount"]),
+                    ":one": Decimal(1),
+                    ":zero": Decimal(0),
+                    ":open": OPEN_MARKER,
+                    ":now": at,
+                    ":successful": state.SUCCESSFUL,
+                    ":max": Decimal(MAX_REFUNDS_PER_PAYMENT),
+                    ":limit": reserve_up_to,
+                }
+            ),
+        )
+
+    def remove_refund(self, partner_reference: str, refund_reference: str, amount: Decimal, at: str) -> bool:
+        after = self._refund_update(
+            partner_reference,
+            UpdateExpression=(
+                "REMOVE refunds.#ref SET refundReserved = refundReserved - :amount, refundsOpen = refundsOpen - :one"
+            ),
+            ConditionExpression="refunds.#ref.#status = :creating",
+            ExpressionAttributeNames={"#ref": refund_reference, "#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {":amount": amount, ":one": Decimal(1), ":creating": refund_state.CREATING}
+            ),
+        )
+        if after is None:
+            return False
+        self._clear_open_marker(partner_reference)
+        return True
+
+    def write_refund_transition(self, change: RefundChange) -> PaymentRecord | None:
+        names = {"#ref": change.refund_reference, "#status": "status"}
+        values: dict[str, Any] = {
+            ":status": change.status,
+            ":current": change.current,
+            ":now": change.at,
+            ":hist": [history_entry(change.status, change.at, change.source)],
+        }
+        sets = [
+            "refunds.#ref.#status = :status",
+            "refunds.#ref.updatedAt = :now",
+            "refunds.#ref.history = list_append(refunds.#ref.history, :hist)",
+        ]
+        if change.pay1st_refund_reference is not None:
+            values[":pay1st"] = change.pay1st_refund_reference
+            sets.append("refunds.#ref.pay1stRefundReference = :pay1st")
+        if change.handling_type is not None:
+            values[":handling"] = change.handling_type
+            sets.append("refunds.#ref.handlingType = :handling")
+        if change.status in refund_state.RELEASED_STATUSES:
+            values[":amount"] = change.amount
+            sets.append("refundReserved = refundReserved - :amount")
+        if change.status == refund_state.SUCCESSFUL:
+            values[":amount"] = change.amount
+            sets.append("refundedAmount = refundedAmount + :amount")
+        closing = refund_state.is_final(change.status)
+        if closing:
+            values[":one"] = Decimal(1)
+            sets.append("refundsOpen = refundsOpen - :one")
+        sets += _outbox_sets(change.events, names, values)
+        after = self._refund_update(
+            change.partner_reference,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="refunds.#ref.#status = :current",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+        )
+        if after is not None and closing:
+            self._clear_open_marker(change.partner_reference)
+        return after
+
+    def _clear_open_marker(self, partner_reference: str) -> None:
+        # Conditional: a refund claimed since keeps the marker (as the outbox markers, see clear_event).
+        self._refund_update(
+            partner_reference,
+            UpdateExpression="REMOVE refundOpenMarker, refundOpenSince",
+            ConditionExpression="refundsOpen <= :zero AND attribute_exists(refundOpenMarker)",
+            ExpressionAttributeValues={":zero": {"N": "0"}},
+        )
+
+    def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=OPEN_REFUNDS_INDEX,
+            KeyConditionExpression="refundOpenMarker = :open AND refundOpenSince < :cutoff",
+            ExpressionAttributeValues={":open": {"S": OPEN_MARKER}, ":cutoff": {"S": older_than}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [record_from_item(from_item(item)) for item in response.get("Items", [])]
+
+    # ------------------------------------------------------------ reversals
+
+    def record_reversal(self, change: ReversalChange) -> PaymentRecord | None:
+        self._ensure_refund_totals(change.partner_reference)
+        names = {"#kind": change.kind, "#status": "status"}
+        values: dict[str, Any] = {
+            ":entry": {"at": change.at, "source": change.source},
+            ":successful": state.SUCCESSFUL,
+            ":now": change.at,
+        }
+        sets = [
+            "reversals.#kind = :entry",
+            *_outbox_sets(() if change.event is None else (change.event,), names, values),
+        ]
+        return self._refund_update(
+            change.partner_reference,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="#status = :successful AND attribute_not_exists(reversals.#kind)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+        )
+
+
+def _outbox_sets(events: tuple[OutboxEvent, ...], names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """SET clauses adding ``events`` to the payment's outbox (``values[":now"]`` must be set)."""
+    sets: list[str] = []
+    for index, event in enumerate(events):
+        names[f"#eid{index}"] = event.event_id
+        values[f":event{index}"] = event.to_json()
+        sets.append(f"outbox.#eid{index} = :event{index}")
+    if events:
+        values[":pending"] = OUTBOX_PENDING
+        sets += ["outboxMarker = :pending", "outboxSince = if_not_exists(outboxSince, :now)"]
+    return sets

@@ -1,0 +1,142 @@
+"""Payment webhooks after SUCCESSFUL (contract §9, §16): chargebacks, full refunds, risk reviews; real handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pay1st_partner import runtime
+
+from tests.conftest import FakeLambdaContext
+from tests.functions.inbound import STATUS_QUERY_ROUTE, ApiBridge, call, route_count
+from tests.functions.outbound import create, create_body
+from tests.functions.test_create_refund import refund, status
+from tests.functions.test_refund_webhook import bridge, paid_payment, signed, wait_for_refund
+
+__all__ = ["bridge"]  # the fixture, shared
+
+
+def post_payment_webhook(http_event: Callable[..., dict[str, Any]], body: bytes) -> Any:
+    from functions.webhook_intake import app
+
+    return call(app.lambda_handler, http_event("POST", "/webhooks/pay1st", body=body, headers=signed(body)))
+
+
+def fulfil(http_event: Callable[..., dict[str, Any]], partner_reference: str) -> Any:
+    from functions.fulfilment import app
+
+    body = {
+        "products": [
+            {
+                "sku": "GEM-500",
+                "quantity": 1,
+                "fulfilmentStatus": "FULFILLED",
+                "fulfilmentTime": "2026-01-15T10:35:00Z",
+            }
+        ]
+    }
+    event = http_event(
+        "POST",
+        f"/payments/{partner_reference}/fulfilment",
+        body=body,
+        path_params={"partnerReference": partner_reference},
+        route_key="POST /payments/{partnerReference}/fulfilment",
+    )
+    return call(app.lambda_handler, event)
+
+
+def test_a_chargeback_is_confirmed_recorded_announced_once_and_ends_refunds_and_fulfilment(
+    aws: Any, sandbox: Any, bridge: ApiBridge, http_event: Callable[..., dict[str, Any]]
+) -> None:
+    # Given a paid payment
+    reference = paid_payment(sandbox, http_event, "order-cb")
+    aws.published_events()
+    queries = route_count(sandbox, STATUS_QUERY_ROUTE)
+    # When the customer disputes it and Pay1st's CHARGEBACK webhook arrives
+    sandbox.control.chargeback(reference)
+    sandbox.control.flush_webhooks()
+    # Then it was confirmed by one status query, recorded beside SUCCESSFUL, and announced
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) - queries == 1
+    record = runtime.payments().get("order-cb")
+    assert record is not None and record.status == "SUCCESSFUL" and set(record.reversals) == {"CHARGEBACK"}
+    (event,) = aws.published_events()
+    assert (
+        event["detail-type"] == "Payment Charged Back" and event["detail"]["eventId"] == "order-cb:CHARGEBACK"
+    )
+    view = status(http_event, FakeLambdaContext(), "order-cb").body
+    assert view["chargeback"]["status"] == "CHARGEBACK" and view["refundableAmount"] == "0.00"
+    # And a replay changes nothing and costs no status query
+    [delivery] = [
+        d for d in sandbox.control.webhook_deliveries() if json.loads(d["body"])["status"] == "CHARGEBACK"
+    ]
+    replay = post_payment_webhook(http_event, delivery["body"].encode())
+    assert replay.status == 200 and route_count(sandbox, STATUS_QUERY_ROUTE) - queries == 1
+    assert aws.published_events() == []
+    # And the payment can be neither refunded nor fulfilled any more
+    refused = refund(http_event, FakeLambdaContext(), "order-cb", {"refundReference": "rf-1"})
+    assert (refused.status, refused.code) == (409, "payment_not_refundable")
+    assert fulfil(http_event, "order-cb").status == 409
+
+
+def test_a_full_refund_shows_as_refund_on_the_payment(
+    aws: Any, sandbox: Any, bridge: ApiBridge, http_event: Callable[..., dict[str, Any]]
+) -> None:
+    paid_payment(sandbox, http_event, "order-full")
+    aws.published_events()
+    assert refund(http_event, FakeLambdaContext(), "order-full", {"refundReference": "rf-all"}).status == 201
+    wait_for_refund("order-full", "rf-all", "SUCCESSFUL")
+    sandbox.control.flush_webhooks()
+    record = runtime.payments().get("order-full")
+    assert record is not None and set(record.reversals) == {"REFUND"}
+    assert sorted(e["detail-type"] for e in aws.published_events()) == [
+        "Payment Refunded",
+        "Refund Requested",
+        "Refund Succeeded",
+    ]
+
+
+def test_a_reversal_the_gateway_does_not_confirm_is_not_recorded(
+    aws: Any, sandbox: Any, bridge: ApiBridge, http_event: Callable[..., dict[str, Any]]
+) -> None:
+    # Given a paid payment, and a signed CHARGEBACK event the gateway's status query does not bear out
+    reference = paid_payment(sandbox, http_event, "order-ok")
+    aws.published_events()
+    body = json.dumps(
+        {
+            "partnerReference": "order-ok",
+            "reference": reference,
+            "orderAmount": 250.50,
+            "currencyCode": "ZAR",
+            "countryCode": "ZA",
+            "status": "CHARGEBACK",
+        }
+    ).encode()
+    result = post_payment_webhook(http_event, body)
+    assert result.status == 200 and result.body["status"] == "SUCCESSFUL"
+    record = runtime.payments().get("order-ok")
+    assert record is not None and record.reversals == {} and aws.published_events() == []
+
+
+def test_a_risk_review_is_open_never_paid_and_told_to_the_partner(
+    aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]]
+) -> None:
+    created = create(http_event, FakeLambdaContext(), create_body("order-review"))
+    aws.published_events()
+    body = json.dumps(
+        {
+            "partnerReference": "order-review",
+            "reference": created.body["reference"],
+            "orderAmount": 250.50,
+            "currencyCode": "ZAR",
+            "countryCode": "ZA",
+            "status": "PENDING_INVESTIGATION",
+        }
+    ).encode()
+    result = post_payment_webhook(http_event, body)
+    assert result.status == 200 and result.body["status"] == "PENDING_INVESTIGATION"
+    record = runtime.payments().get("order-review")
+    assert record is not None and record.is_open and not record.is_final
+    (event,) = aws.published_events()
+    assert event["detail-type"] == "Payment Under Investigation"
+    assert fulfil(http_event, "order-review").status == 409
