@@ -1,4 +1,5 @@
-"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes}``: the Docker-free ``sam local``."""
+"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes,credentials,token}``: ``sam local``
+without Docker."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.demo import run_demo
+from local_stack.partner_cli import add_partner_commands, describe_partner_auth
 from local_stack.resolver import TemplateError
 from local_stack.signing import sign_event
 from local_stack.stack import (
@@ -118,11 +120,11 @@ def _wait_forever(stack: LocalStack) -> None:
 
 
 def _print_routes(stack: LocalStack) -> None:
+    checked = "checked" if stack.options.enforce_auth else "NOT checked (--no-auth)"
     for route in stack.routes:
-        auth = (
-            "" if route.authorizer == "NONE" else f" (auth {route.authorizer}: treated as authorized locally)"
-        )
+        auth = "" if route.authorizer == "NONE" else f" (auth {route.authorizer}, {checked})"
         print(f"  {route.method:<5} {stack.api_url}{route.path} -> {route.function_id}{auth}")
+    print(describe_partner_auth(stack))
 
 
 def _serve_options(args: argparse.Namespace) -> StackOptions:
@@ -134,6 +136,7 @@ def _serve_options(args: argparse.Namespace) -> StackOptions:
         function_log=sys.stderr,
         prewarm=True,
         schedule_interval=args.schedule_interval,
+        enforce_auth=not args.no_auth,
     )
 
 
@@ -163,8 +166,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ],
         "metadata": [{"key": "playerId", "value": "p-42"}],
     }
+    url = f"{stack.api_url}/payments"
+    body = json.dumps(order).encode("utf-8")
+    headers = stack.partner_headers("POST", url, body, {"Content-Type": "application/json"})
     response = urllib3.request(
-        "POST", f"{stack.api_url}/payments", json=order, retries=False, timeout=urllib3.Timeout(total=30)
+        "POST", url, body=body, headers=headers, retries=False, timeout=urllib3.Timeout(total=30)
     )
     print(
         f"Local stack up: API {stack.api_url}, Pay1st sandbox {stack.sandbox.base_url}, moto {stack.endpoint_url}"
@@ -248,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
             type=float,
             help="seconds between scheduled runs (default: the template's rate)",
         )
+        command.add_argument(
+            "--no-auth",
+            action="store_true",
+            help="accept unsigned partner calls (the partner routes' IAM/JWT authorizer is not enforced)",
+        )
         _common(command)
         command.set_defaults(handler=handler)
 
@@ -264,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     routes = commands.add_parser("routes", help="list the HTTP API routes the template declares")
     _common(routes)
     routes.set_defaults(handler=cmd_routes)
+
+    add_partner_commands(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(
