@@ -149,7 +149,7 @@ def test_bearer_auth_and_typed_reads(serve: Any) -> None:
     base_url, app = serve((200, methods), (200, {**CREATED, "status": "SUCCESSFUL", "checkoutUrl": None}))
     partner = PartnerClient(base_url, BearerAuth(lambda: "tok-1"))
     found = partner.payment_methods("NG")
-    assert found.country_code == "NG" and found.channels[0].id == 7 and found.channels[0].active
+    assert found.country_code == "NG" and found.channels[0].id == "7" and found.channels[0].active
     assert partner.get_payment("order/1 x").status == "SUCCESSFUL"
     assert app.seen[0].url.endswith("/payment-methods?countryCode=NG")
     assert app.seen[1].url.endswith("/payments/order%2F1%20x")

@@ -75,7 +75,7 @@ class PartnerClient:
         country_code: str,
         products: Iterable[Product | Mapping[str, Any]],
         metadata: Mapping[str, str] | None = None,
-        channel_id: int | None = None,
+        channel_id: int | str | None = None,
     ) -> Payment:
         """``POST /payments``; a repeat of the same order answers the same payment (``replayed``)."""
         body: dict[str, Any] = {

@@ -104,7 +104,7 @@ class Payment:
 
 @dataclass(frozen=True)
 class Channel:
-    id: int
+    id: str  # the checkout's channelId
     name: str
     code: str | None
     payment_method_type: str | None
@@ -125,7 +125,7 @@ class PaymentMethods:
             country_code=str(document["countryCode"]),
             channels=tuple(
                 Channel(
-                    id=int(c["id"]),
+                    id=str(c["id"]),
                     name=str(c.get("name", "")),
                     code=_text(c.get("code")),
                     payment_method_type=_text(c.get("paymentMethodType")),
