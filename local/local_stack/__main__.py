@@ -1,5 +1,5 @@
-"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes,credentials,token}``: ``sam local``
-without Docker."""
+"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes,credentials,token,trigger}``: ``sam
+local`` without Docker."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from local_stack.stack import (
     StackOptions,
 )
 from local_stack.template import TEMPLATE_PATH
+from local_stack.triggers import add_trigger_command
 
 LOCAL_SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"  # the sandbox's documented default Signing Key
 
@@ -277,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     routes.set_defaults(handler=cmd_routes)
 
     add_partner_commands(commands)
+    add_trigger_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(

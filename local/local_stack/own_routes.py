@@ -16,6 +16,8 @@ from werkzeug.wrappers import Request, Response
 from local_stack.issuer import DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH, LocalIssuer
 
 INFO_PATH = "/_local/stack"
+EVENTS_PATH = "/_local/events"  # ?partnerReference=: the payment events the partner's rule received
+SCHEDULES_PREFIX = "/_local/schedules/"  # POST <FunctionLogicalId>: run its schedule now
 
 Handler = Callable[[Request], Response]
 
@@ -43,6 +45,8 @@ class OwnRoutes:
 
     def __call__(self, request: Request) -> Response | None:
         handler = self.handlers.get((request.method, request.path))
+        if handler is None and request.method == "POST" and request.path.startswith(SCHEDULES_PREFIX):
+            handler = self.handlers.get(("POST", SCHEDULES_PREFIX))
         return None if handler is None else handler(request)
 
     def _token(self, request: Request) -> Response:

@@ -13,11 +13,12 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import urllib3
+from werkzeug.wrappers import Request, Response
 
 from local_stack import aws, spec
 from local_stack.api import RESULT_PATH, ApiServer, LocalApi, sorted_routes
 from local_stack.issuer import ISSUER_PATH, LocalIssuer
-from local_stack.own_routes import OwnRoutes, exposure_warning
+from local_stack.own_routes import EVENTS_PATH, SCHEDULES_PREFIX, OwnRoutes, exposure_warning, json_response
 from local_stack.partner_auth import PartnerAuthorizer, sigv4_headers
 from local_stack.resolver import Resolver, TemplateError
 from local_stack.runtime import FunctionPool, InvokeResult, LogSink, lambda_environment
@@ -113,6 +114,8 @@ class LocalStack:
             self.pools[function_id] = FunctionPool(function, env, self._log)
         self._app.routes = sorted_routes(spec.routes(self.functions))
         self._set_up_auth(resolver)
+        self.own_routes.add("GET", EVENTS_PATH, self._events_answer)
+        self.own_routes.add("POST", SCHEDULES_PREFIX, self._schedule_answer)
         self._api.start()
         warning = exposure_warning(
             options.host, self.api_url, self.sandbox.base_url if self.sandbox else None, endpoint_url
@@ -234,6 +237,22 @@ class LocalStack:
     def _set_up_auth(self, resolver: Resolver) -> None:
         self._app.authorizer.configure(self.routes, spec.jwt_authorizers(self.template, resolver))
         self.own_routes.audience = self._app.authorizer.audience
+
+    def _events_answer(self, request: Request) -> Response:
+        reference = request.args.get("partnerReference")
+        events = [
+            event
+            for event in self.published_events()
+            if reference is None or event.get("detail", {}).get("partnerReference") == reference
+        ]
+        return json_response(200, events)
+
+    def _schedule_answer(self, request: Request) -> Response:
+        function_id = request.path.removeprefix(SCHEDULES_PREFIX)
+        if function_id not in self.schedules:
+            return json_response(404, {"message": f"{function_id} has no schedule"})
+        result = self.run_schedule(function_id)
+        return json_response(200 if result.ok else 500, result.result if result.ok else result.error)
 
     def _info(self) -> dict[str, Any]:
         """What a separate process (``trigger``, ``token``) needs to know about this running stack."""
