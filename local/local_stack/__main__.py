@@ -81,17 +81,43 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         args, api_port=0, moto_port=0, sandbox_port=0, function_log=sys.stderr, event_sources=False
     )
     with LocalStack(options) as stack:
-        for setup in args.setup or []:
-            function_id, _, path = setup.partition("=")
-            before = stack.invoke(function_id, _read_event(path))
-            sys.stderr.write(
-                f"setup {function_id} {path}: {json.dumps(before.result if before.ok else before.error)}\n"
-            )
-        if args.settle:
-            _settle(stack, args.settle)
+        for kind, value in args.steps:  # in the order given on the command line
+            if kind == "setup":
+                function_id, _, path = value.partition("=")
+                before = stack.invoke(function_id, _read_event(path))
+                sys.stderr.write(
+                    f"setup {function_id} {path}: {json.dumps(before.result if before.ok else before.error)}\n"
+                )
+            elif kind == "settle":
+                _settle(stack, value)
+            else:
+                _poll(stack, value)
         result = stack.invoke(args.function_id, event)
     sys.stdout.write(json.dumps(result.result if result.ok else result.error, indent=2) + "\n")
     return 0 if result.ok else 1
+
+
+class _Step(argparse.Action):
+    """Appends ``(option name, value)`` to ``steps``, so set-up steps run in the order they were given."""
+
+    def __call__(
+        self, parser: Any, namespace: argparse.Namespace, value: Any, option: str | None = None
+    ) -> None:
+        steps = list(getattr(namespace, "steps", None) or [])
+        steps.append((self.dest, value))
+        namespace.steps = steps
+
+
+def _poll(stack: LocalStack, function_id: str) -> None:
+    """One batch of the function's SQS source, or one run of its schedule."""
+    if function_id in stack.pollers:
+        outcome = stack.poll_queue(function_id)
+        sys.stderr.write(f"poll {function_id}: {outcome.received} received, {outcome.failed} failed\n")
+    elif function_id in stack.schedules:
+        result = stack.run_schedule(function_id)
+        sys.stderr.write(f"poll {function_id}: {json.dumps(result.result if result.ok else result.error)}\n")
+    else:
+        raise TemplateError(f"{function_id} has no SQS or schedule event source to poll")
 
 
 def _settle(stack: LocalStack, outcome: str) -> None:
@@ -227,16 +253,25 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument(
         "--signing-key", default=LOCAL_SIGNING_KEY, help="for --sign (default: the sandbox's)"
     )
+    # --setup, --settle and --poll are steps run before the invocation, in the order given (repeatable):
+    # e.g. --setup Create=... --settle pay --setup Fulfilment=... --poll FulfilmentSenderFunction.
     invoke.add_argument(
-        "--setup", action="append", metavar="FunctionLogicalId=FILE", help="invoke this first (repeatable)"
+        "--setup", action=_Step, metavar="FunctionLogicalId=FILE", help="invoke this first (repeatable)"
     )
     invoke.add_argument(
         "--settle",
+        action=_Step,
         choices=["pay", "fail", "cancel", "offline", "abandon"],
-        help="after --setup, press this checkout button for the open payments and deliver their webhooks",
+        help="press this checkout button for the open payments and deliver their webhooks",
+    )
+    invoke.add_argument(
+        "--poll",
+        action=_Step,
+        metavar="FunctionLogicalId",
+        help="run one batch of the function's SQS source (or its schedule), e.g. FulfilmentSenderFunction",
     )
     _common(invoke)
-    invoke.set_defaults(handler=cmd_invoke)
+    invoke.set_defaults(handler=cmd_invoke, steps=[])
 
     for name, handler, text in (
         (
