@@ -53,7 +53,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 typecheck: venv
-	$(BIN)/mypy layers/pay1st local functions
+	$(BIN)/mypy layers/pay1st local functions clients/python/src
 
 validate: venv
 	$(BIN)/sam validate --lint
