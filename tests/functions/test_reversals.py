@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from pay1st_partner import runtime
 
 from tests.conftest import FakeLambdaContext
@@ -15,6 +17,14 @@ from tests.functions.test_create_refund import refund, status
 from tests.functions.test_refund_webhook import bridge, paid_payment, signed, wait_for_refund
 
 __all__ = ["bridge"]  # the fixture, shared
+
+
+@pytest.fixture(autouse=True)
+def quick_query_interval(monkeypatch: pytest.MonkeyPatch, aws: Any) -> None:
+    # A reversal here follows the payment within milliseconds (in life: days); the per-payment status-query
+    # interval on the same scale. The interval's own effect on reversals has its own test below.
+    monkeypatch.setenv("STATUS_QUERY_MIN_INTERVAL_SECONDS", "0.01")
+    runtime.reset()
 
 
 def post_payment_webhook(http_event: Callable[..., dict[str, Any]], body: bytes) -> Any:
@@ -140,3 +150,38 @@ def test_a_risk_review_is_open_never_paid_and_told_to_the_partner(
     (event,) = aws.published_events()
     assert event["detail-type"] == "Payment Under Investigation"
     assert fulfil(http_event, "order-review").status == 409
+
+
+def test_a_reversal_within_the_query_interval_is_deferred_with_a_503_and_applied_on_redelivery(
+    aws: Any,
+    sandbox: Any,
+    bridge: ApiBridge,
+    http_event: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a payment just confirmed SUCCESSFUL (its status-query slot taken), with a 1 s query interval
+    monkeypatch.setenv("STATUS_QUERY_MIN_INTERVAL_SECONDS", "1")
+    runtime.reset()
+    reference = paid_payment(sandbox, http_event, "order-cb-soon")
+    aws.published_events()
+    # When Pay1st reports a CHARGEBACK at once (its own delivery dropped: we replay its body by hand)
+    sandbox.control.set_faults(webhook_drop_rate=1.0)
+    sandbox.control.chargeback(reference)
+    sandbox.control.flush_webhooks()
+    [delivery] = [
+        d for d in sandbox.control.webhook_deliveries() if json.loads(d["body"])["status"] == "CHARGEBACK"
+    ]
+    body = delivery["body"].encode()
+    first = post_payment_webhook(http_event, body)
+    # Then it is recorded but not answered 2xx: the poller never revisits a paid payment, so only a
+    # redelivery can apply it, and nothing was recorded on the payment yet
+    assert (first.status, first.body["code"]) == (503, "not_applied")
+    record = runtime.payments().get("order-cb-soon")
+    assert record is not None and set(record.reversals) == set() and aws.published_events() == []
+    # And the redelivery after the interval is confirmed and applied, once
+    time.sleep(1.05)
+    again = post_payment_webhook(http_event, body)
+    assert again.status == 200 and again.body["outcome"] == "reversed"
+    record = runtime.payments().get("order-cb-soon")
+    assert record is not None and set(record.reversals) == {"CHARGEBACK"}
+    assert [e["detail-type"] for e in aws.published_events()] == ["Payment Charged Back"]

@@ -10,6 +10,8 @@ from typing import Any
 import urllib3
 from local_stack.stack import LocalStack
 
+from tests.local.local_kit import partner_request
+
 HTTP = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=30))
 
 
@@ -21,12 +23,7 @@ def create_payment(stack: LocalStack) -> dict[str, Any]:
         "countryCode": "ZA",
         "products": [{"title": "500 Gems", "sku": "GEM-500", "price": "250.50", "quantity": 1}],
     }
-    response = HTTP.request(
-        "POST",
-        f"{stack.api_url}/payments",
-        body=json.dumps(order),
-        headers={"Content-Type": "application/json"},
-    )
+    response = partner_request(HTTP, "POST", f"{stack.api_url}/payments", order)
     assert response.status == 201, response.data
     created: dict[str, Any] = json.loads(response.data)
     return created
@@ -44,7 +41,7 @@ def settle_and_deliver(stack: LocalStack, reference: str) -> dict[str, Any]:
 
 
 def status_of(stack: LocalStack, partner_reference: str) -> str:
-    response = HTTP.request("GET", f"{stack.api_url}/payments/{partner_reference}")
+    response = partner_request(HTTP, "GET", f"{stack.api_url}/payments/{partner_reference}")
     assert response.status == 200, response.data
     return str(json.loads(response.data)["status"])
 

@@ -26,10 +26,11 @@ Order, and why:
 7. answer.
 
 The answer rule: 2xx once the event is recorded AND applied, or safely ignorable (duplicates, late events,
-payments that are not ours, an unreachable gateway during confirmation: the poller reconciles those);
-503 ``not_recorded`` when it could not be recorded; 503 ``not_applied`` when it was recorded but processing
-failed (e.g. a DynamoDB throttle): the gateway then delivers it again, which is harmless because
-processing is idempotent.
+payments that are not ours, an unreachable or rationed status query for an OPEN payment: the poller
+reconciles those); 503 ``not_recorded`` when it could not be recorded; 503 ``not_applied`` when it was
+recorded but processing failed (e.g. a DynamoDB throttle), or when a reversal of a paid payment could not be
+confirmed yet (the poller never looks at final payments): the gateway then delivers it again, which is
+harmless because processing is idempotent.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ from pay1st_partner import state
 from pay1st_partner.clock import utcnow
 from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge
 from pay1st_partner.observability import count, logger
-from pay1st_partner.reconcile import AMOUNT_MISMATCH, REFERENCE_MISMATCH, Outcome, Reconciler
+from pay1st_partner.reconcile import (
+    AMOUNT_MISMATCH,
+    GATEWAY_UNAVAILABLE,
+    QUERY_THROTTLED,
+    REFERENCE_MISMATCH,
+    Outcome,
+    Reconciler,
+)
 from pay1st_partner.references import is_partner_reference
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.request_fields import parse_json_object
@@ -61,6 +69,8 @@ UNMATCHED = "unmatched"
 # from the record); absent: "received" (in progress or crashed), "not_applied", gateway trouble and
 # "query_throttled" (the confirmation is still owed), and invalid events (answered 400 again).
 _APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
+# Confirmation not done: fine for an open payment (the poller reconciles it), not for a final one.
+_UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})
 _FINISHED = _APPLIED | frozenset(
     {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status", "no_reference"}
 )
@@ -176,6 +186,11 @@ class WebhookIntake:
             signatureScheme=auth.scheme,
         )
         logger.info("webhook processed", extra={**log, "outcome": outcome})
+        if verified and outcome in _UNCONFIRMED and result is not None and not result.record.is_open:
+            # The poller only reconciles open payments: a reversal of a paid payment whose confirmation was
+            # rationed or failed would be lost with a 2xx. Recorded, not finished: a redelivery applies it.
+            count("WebhookDeferred", reason=outcome)
+            raise NotApplied("The event is recorded but not yet confirmed with Pay1st; please retry.")
         return IntakeResult(
             event_id=recorded.event_id,
             duplicate=recorded.duplicate,
@@ -223,7 +238,7 @@ class WebhookIntake:
             if event.status in record.reversals:  # already recorded: a replay costs no status query
                 return Outcome(state.Verdict.SAME.value, record)
             # A reversal (§9, §16) counts only once the gateway's status query confirms it.
-            return self._reconciler.refresh(record, source="webhook", deadline=deadline)
+            return self._reconciler.refresh(record, source="webhook", deadline=deadline, authenticated=True)
         decision = state.decide(record.status, event.status)
         needs_confirmation = decision.applies and (
             event.status == state.SUCCESSFUL or record.reference is None
