@@ -48,6 +48,8 @@ from pay1st_partner_client.models import (
     Payment,
     PaymentMethods,
     Product,
+    Refund,
+    Reversal,
 )
 
 __all__ = [
@@ -84,10 +86,12 @@ __all__ = [
     "PaymentNotRefundable",
     "PaymentNotSuccessful",
     "Product",
+    "Refund",
     "RefundConflict",
     "RefundInProgress",
     "RefundNotFound",
     "RefundOutcomeUnknown",
+    "Reversal",
     "RouteNotFound",
     "ServiceUnavailable",
     "SigV4Auth",
