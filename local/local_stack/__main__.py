@@ -217,7 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return run_demo(template_path=Path(args.template))
+    return run_demo(template_path=Path(args.template), refund=args.refund)
 
 
 def cmd_sign_event(args: argparse.Namespace) -> int:
@@ -300,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="one complete payment end to end, step by step")
     demo.add_argument("--template", "-t", default=str(TEMPLATE_PATH))
+    demo.add_argument(
+        "--refund", action="store_true", help="then refund part of it: refund webhook, 'Refund Succeeded'"
+    )
     demo.set_defaults(handler=cmd_demo)
 
     sign = commands.add_parser("sign-event", help="re-sign a webhook sample with a fresh timestamp")

@@ -252,8 +252,9 @@ class Demo:
         raise DemoFailed(f"timed out waiting for {what}")
 
 
-def run_demo(out: IO[str] = sys.stdout, *, template_path: Path | None = None) -> int:
-    """Start the stack on free ports, run the payment, print each step and the timings; 0 when it all worked."""
+def run_demo(out: IO[str] = sys.stdout, *, template_path: Path | None = None, refund: bool = False) -> int:
+    """Start the stack on free ports, run the payment (and with ``refund`` a refund of part of it), print each
+    step and the timings; 0 when it all worked."""
     started = time.perf_counter()
     log_path = Path(tempfile.gettempdir()) / f"pay1st-demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with open(log_path, "w", encoding="utf-8") as function_log:
@@ -280,7 +281,12 @@ def run_demo(out: IO[str] = sys.stdout, *, template_path: Path | None = None) ->
                 f"moto {stack.endpoint_url}; {len(stack.functions)} functions, {len(stack.routes)} routes\n"
             )
             flow_started = time.perf_counter()
-            Demo(stack, out).run()
+            demo = Demo(stack, out)
+            partner_reference = demo.run()
+            if refund:
+                from local_stack.demo_refund import refund_steps
+
+                refund_steps(demo, partner_reference)
             flow = time.perf_counter() - flow_started
         except DemoFailed as exc:
             out.write(f"FAILED: {exc}\n  function logs: {log_path}\n")

@@ -2,9 +2,9 @@
 ``stripe trigger``, and print what happened and the events the partner received.
 
 Each scenario creates a payment through the partner client (signed as the stack requires), drives the
-Pay1st sandbox (a checkout button, a fault on its webhooks) through its control API, and then waits for the
-payment events the partner's EventBridge rule receives (the runner's ``/_local/events``). Faults set for a
-scenario are put back as they were afterwards. ``refund.succeeded`` and ``chargeback`` come with refunds.
+Pay1st sandbox (a checkout button, a fault on its webhooks, a refund's outcome, a chargeback) through its
+control API, and then waits for the events the partner's EventBridge rule receives (the runner's
+``/_local/events``). Faults set for a scenario are put back as they were afterwards.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import urllib3
-from pay1st_partner_client import BearerAuth, PartnerClient, Product, SigV4Auth
+from pay1st_partner_client import BearerAuth, PartnerClient, Payment, Product, SigV4Auth
 from pay1st_sandbox.client import SandboxControl
 
 from local_stack.own_routes import EVENTS_PATH, INFO_PATH, SCHEDULES_PREFIX
 from local_stack.partner_auth import local_credentials
 from local_stack.partner_cli import DEFAULT_API_URL
+from local_stack.template import load_template
 
 POLLER = "StatusPollerFunction"
+REFUND_AMOUNT = "50.00"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,23 @@ SCENARIOS = {
         "SUCCESSFUL",
         ("Payment Succeeded",),
     ),
+    "refund.succeeded": Scenario(
+        "the customer pays, the partner refunds part of it, Pay1st settles the refund",
+        "SUCCESSFUL",
+        ("Payment Succeeded", "Refund Requested", "Refund Succeeded"),
+    ),
+    "chargeback": Scenario(
+        "the customer pays, then disputes the payment at their bank; Pay1st reports a chargeback",
+        "SUCCESSFUL",  # it was paid: the chargeback is recorded beside SUCCESSFUL
+        ("Payment Succeeded", "Payment Charged Back"),
+    ),
 }
+
+
+def template_query_interval() -> float:
+    """The template's ``STATUS_QUERY_MIN_INTERVAL_SECONDS`` (one status query per payment per interval)."""
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    return float(variables["STATUS_QUERY_MIN_INTERVAL_SECONDS"])
 
 
 class TriggerFailed(Exception):
@@ -63,10 +81,14 @@ class TriggerFailed(Exception):
 
 
 class Trigger:
-    def __init__(self, api_url: str, out: IO[str], timeout: float = 30.0) -> None:
+    def __init__(
+        self, api_url: str, out: IO[str], timeout: float = 30.0, *, query_interval: float | None = None
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self.out = out
         self.timeout = timeout
+        # The running functions' STATUS_QUERY_MIN_INTERVAL_SECONDS (the chargeback waits it out).
+        self.query_interval = template_query_interval() if query_interval is None else query_interval
         self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=60))
         info = self._local("GET", INFO_PATH)
         if not info.get("sandboxUrl"):
@@ -94,10 +116,15 @@ class Trigger:
             "payment.pending-then-succeeded": lambda: self._pending_then_paid(reference, pay1st),
             "webhook.lost": lambda: self._lost_webhook(reference, pay1st),
             "webhook.duplicates": lambda: self.with_faults({"webhook_duplicate_rate": 1.0}, pay1st, "pay"),
+            "refund.succeeded": lambda: self._refund(reference, pay1st),
+            "chargeback": lambda: self._chargeback(reference, pay1st),
         }[name]()
         events = self.wait_for_events(reference, scenario.events)
-        status = self.client.get_payment(reference).status
+        self.control.flush_webhooks(timeout=15)
+        payment = self.client.get_payment(reference)
+        status = payment.status
         self.say(f"GET /payments/{reference}: {status}")
+        self.describe_reversals(payment)
         self.describe_webhooks(pay1st)
         self.say("events the partner received:")
         for event in events:
@@ -140,6 +167,49 @@ class Trigger:
             self.say(f"{POLLER}: {json.dumps(result)}")
             time.sleep(1.0)
 
+    def _refund(self, reference: str, pay1st: str) -> None:
+        self.settle(pay1st, "pay")
+        self.wait_for_events(reference, ("Payment Succeeded",))
+        before = self.control.faults()
+        self.control.set_faults(refund_outcome="SUCCESSFUL")  # whatever outcome the sandbox was set to
+        try:
+            refund = self.client.refund(reference, f"{reference}-r1", amount=REFUND_AMOUNT, reason="trigger")
+            self.say(
+                f"POST /payments/{reference}/refunds -> {refund.status} {refund.amount} {refund.currency_code} "
+                f"(Pay1st {refund.pay1st_refund_reference}, {refund.handling_type})"
+            )
+            self.say(
+                "sandbox: settles the refund by itself (PROCESSING, SUCCESSFUL) and sends refund webhooks"
+            )
+            self.wait_for_events(reference, SCENARIOS["refund.succeeded"].events)
+        finally:
+            self.control.set_faults(refund_outcome=before.get("refund_outcome", "SUCCESSFUL"))
+
+    def _chargeback(self, reference: str, pay1st: str) -> None:
+        self.settle(pay1st, "pay")
+        self.wait_for_events(reference, ("Payment Succeeded",))
+        # The payment's confirming status query was just made; the bundle allows one per interval, and a
+        # real dispute comes days later. Raised within the interval, the confirmation would be rationed.
+        if self.query_interval > 0:
+            self.say(
+                f"waiting {self.query_interval:g} s (STATUS_QUERY_MIN_INTERVAL_SECONDS): disputes come later"
+            )
+            time.sleep(self.query_interval + 0.5)
+        self.control.chargeback(pay1st)
+        self.control.flush_webhooks(timeout=15)
+        self.say("sandbox: chargeback raised (payment webhook CHARGEBACK; its status query says CHARGEBACK)")
+        answers = [
+            _outcome(attempt.get("responseBody"))
+            for delivery in self.control.webhook_deliveries()
+            if delivery.get("reference") == pay1st and delivery.get("status") == "CHARGEBACK"
+            for attempt in delivery.get("attempts") or []
+        ]
+        if "query_throttled" in answers:
+            raise TriggerFailed(
+                "the CHARGEBACK webhook was answered query_throttled: its confirming status query fell within "
+                "the stack's STATUS_QUERY_MIN_INTERVAL_SECONDS (pass it as --query-interval)"
+            )
+
     # ---------------------------------------------------------------------------------------------- report
     def wait_for_events(self, reference: str, wanted: tuple[str, ...]) -> list[dict[str, Any]]:
         deadline = time.monotonic() + self.timeout
@@ -153,14 +223,34 @@ class Trigger:
             time.sleep(0.3)
 
     def describe_webhooks(self, pay1st: str) -> None:
+        refunds = {
+            str(r["refundReference"])
+            for r in self.control.refunds()
+            if r.get("transactionReference") == pay1st
+        }
         for delivery in self.control.webhook_deliveries():
-            if delivery.get("reference") != pay1st:
+            kind = "refund webhook" if delivery.get("reference") in refunds else "webhook"
+            if delivery.get("reference") != pay1st and kind == "webhook":
                 continue
-            answers = [attempt.get("statusCode") for attempt in delivery.get("attempts") or []]
+            attempts = delivery.get("attempts") or []
+            answers = [attempt.get("statusCode") for attempt in attempts]
             duplicate = " (a duplicate)" if delivery.get("duplicateOf") else ""
+            outcome = _outcome(attempts[-1].get("responseBody")) if attempts else None
             self.say(
-                f"webhook {delivery.get('status')}: {delivery.get('state')}{duplicate}, answers {answers}"
+                f"{kind} {delivery.get('status')}: {delivery.get('state')}{duplicate}, answers {answers}"
+                + (f", outcome {outcome}" if outcome else "")
             )
+
+    def describe_reversals(self, payment: Payment) -> None:
+        for refund in payment.refunds:
+            self.say(
+                f"  refund {refund.refund_reference}: {refund.status} {refund.amount} {refund.currency_code}"
+            )
+        if payment.refunds or payment.chargeback or payment.full_refund:
+            self.say(f"  refunded {payment.refunded_amount}, still refundable {payment.refundable_amount}")
+        for name, reversal in (("chargeback", payment.chargeback), ("full refund", payment.full_refund)):
+            if reversal is not None:
+                self.say(f"  {name}: {reversal.status} recorded at {reversal.recorded_at}")
 
     def say(self, text: str) -> None:
         self.out.write(f"{text}\n")
@@ -188,9 +278,20 @@ class Trigger:
         return BearerAuth(token)
 
 
+def _outcome(body: Any) -> str | None:
+    """The bundle's webhook answer's ``outcome`` (applied, duplicate, query_throttled, ...), if it has one."""
+    try:
+        answer = json.loads(body) if isinstance(body, str) else body
+    except ValueError:
+        return None
+    return str(answer["outcome"]) if isinstance(answer, dict) and "outcome" in answer else None
+
+
 def cmd_trigger(args: argparse.Namespace) -> int:
     try:
-        Trigger(args.api_url, sys.stdout, timeout=args.timeout).run(args.scenario)
+        Trigger(args.api_url, sys.stdout, timeout=args.timeout, query_interval=args.query_interval).run(
+            args.scenario
+        )
     except (TriggerFailed, urllib3.exceptions.HTTPError) as exc:
         sys.stderr.write(f"FAILED: {exc}\n")
         return 1
@@ -204,4 +305,10 @@ def add_trigger_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     trigger.add_argument("scenario", choices=sorted(SCENARIOS))
     trigger.add_argument("--api-url", default=DEFAULT_API_URL, help="the running local API (start-api/serve)")
     trigger.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each outcome")
+    trigger.add_argument(
+        "--query-interval",
+        type=float,
+        default=None,
+        help="the stack's STATUS_QUERY_MIN_INTERVAL_SECONDS if overridden (chargeback waits it out)",
+    )
     trigger.set_defaults(handler=cmd_trigger)

@@ -85,6 +85,11 @@ def test_specific_classes_keep_their_code() -> None:
         (503, None, 1, True),
         (429, None, 1, True),
         (409, "create_in_progress", 1, True),
+        (502, "refund_outcome_unknown", 1, True),  # the identical request, same refundReference: safe
+        (409, "refund_in_progress", 1, True),
+        (409, "refund_conflict", 1, False),
+        (409, "payment_not_refundable", 1, False),
+        (400, "amount_exceeds_refundable", 1, False),
         (502, "gateway_rejected", 1, False),  # our credentials: retrying cannot help
         (409, "payment_conflict", 1, False),
         (400, "invalid_request", 1, False),

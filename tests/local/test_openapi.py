@@ -3,6 +3,7 @@ answers every operation as the document says (Schemathesis, bounded, partner rou
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -10,15 +11,17 @@ import requests
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator, ValidationError
+from local_stack.partner import partner_client
 from local_stack.partner_auth import sigv4_headers
 from local_stack.stack import LocalStack
 from local_stack.template import PROJECT_ROOT, load_template
 from openapi_spec_validator import validate
-from pay1st_partner_client import BY_CODE
+from pay1st_partner_client import BY_CODE, Product
 from schemathesis import checks
 
 OPENAPI = PROJECT_ROOT / "openapi.yaml"
-PUBLIC_PATHS = ("/webhooks/pay1st", "/callbacks/{outcome}")
+PUBLIC_PATHS = ("/webhooks/pay1st", "/webhooks/pay1st/refunds", "/callbacks/{outcome}")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # What must hold for every generated request. Not positive_data_acceptance: a valid order may meet a
 # payment_conflict (409) or the gateway's refusal (422), both documented answers.
@@ -75,7 +78,11 @@ def test_partner_routes_are_secured_and_only_the_public_ones_are_not() -> None:
         for method, operation in item.items()
         if operation.get("security") == []
     }
-    assert public == {("POST", "/webhooks/pay1st"), ("GET", "/callbacks/{outcome}")}
+    assert public == {
+        ("POST", "/webhooks/pay1st"),
+        ("POST", "/webhooks/pay1st/refunds"),
+        ("GET", "/callbacks/{outcome}"),
+    }
 
 
 def test_the_error_codes_are_the_client_s() -> None:
@@ -108,3 +115,70 @@ def test_every_operation_answers_as_documented(case: Any, local_stack: LocalStac
     )
     if case.operation.path not in PUBLIC_PATHS:
         assert response.status_code not in (401, 403), response.text  # the signature was accepted
+
+
+def conforms(instance: Any, schema_name: str) -> None:
+    """``instance`` is valid under the document's ``#/components/schemas/<schema_name>`` (JSON Schema 2020-12)."""
+    root = {"$ref": f"#/components/schemas/{schema_name}", "components": document()["components"]}
+    Draft202012Validator(root).validate(instance)
+
+
+def test_every_documented_example_conforms_to_its_schema() -> None:
+    spec = document()
+    checked = 0
+    for item in spec["paths"].values():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            for answer in operation["responses"].values():
+                if "$ref" in answer:
+                    answer = spec["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
+                media = answer.get("content", {}).get("application/json", {})
+                schema_ref = media.get("schema", {}).get("$ref")
+                examples = [media["example"]] if "example" in media else []
+                examples += [named["value"] for named in media.get("examples", {}).values()]
+                for example in examples if schema_ref else []:
+                    conforms(example, schema_ref.rsplit("/", 1)[1])
+                    checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.slow
+def test_a_real_refund_and_the_refunded_payment_conform(local_stack: LocalStack) -> None:
+    # Given a paid payment (through the client, signed; paid at the sandbox)
+    assert local_stack.sandbox is not None
+    client, control = partner_client(local_stack), local_stack.sandbox.control
+    reference = f"contract-{uuid.uuid4().hex[:10]}"
+    created = client.create_payment(
+        reference,
+        amount="250.50",
+        currency_code="ZAR",
+        country_code="ZA",
+        products=[Product("G", "G-1", "250.50", 1)],
+    )
+    control.settle(str(created.reference), "pay")
+    control.flush_webhooks(timeout=15)
+    url = f"{local_stack.api_url}/payments/{reference}"
+    auth = SignedWithLocalCredentials()
+    # When a refund is requested, and requested again beyond what is refundable
+    answer = requests.post(
+        f"{url}/refunds",
+        json={"refundReference": f"{reference}-r1", "amount": "10.00"},
+        auth=auth,
+        timeout=30,
+    )
+    too_much = requests.post(
+        f"{url}/refunds", json={"refundReference": f"{reference}-r2", "amount": "999"}, auth=auth, timeout=30
+    )
+    # Then the answers are the documented ones, and so is the payment showing its refund
+    assert answer.status_code == 201, answer.text
+    conforms(answer.json(), "Refund")
+    assert (too_much.status_code, too_much.json()["code"]) == (400, "amount_exceeds_refundable")
+    conforms(too_much.json(), "Error")
+    payment = requests.get(url, auth=auth, timeout=30)
+    conforms(payment.json(), "Payment")
+    assert payment.json()["refunds"][0]["refundReference"] == f"{reference}-r1"
+    assert payment.json()["refundableAmount"] == "240.50"
+    # And a malformed view would not conform (the check can fail)
+    with pytest.raises(ValidationError):
+        conforms({**payment.json(), "refunds": [{"refundReference": 1}]}, "Payment")

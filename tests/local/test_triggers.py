@@ -15,10 +15,13 @@ from local_stack.stack import LocalStack, StackOptions
 from local_stack.template import PROJECT_ROOT
 from local_stack.triggers import SCENARIOS, Trigger
 
+QUERY_INTERVAL = 1.0
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """The bundle's template; the poller takes open payments older than 1 s (not 120 s)."""
+    """The bundle's template; the poller takes open payments older than 1 s (not 120 s), and the webhook
+    function queries a payment's status at most once a second (not every 15 s: the chargeback waits it out)."""
     log_path: Path = tmp_path_factory.mktemp("triggers") / "functions.log"
     with open(log_path, "w", encoding="utf-8") as function_log:
         options = StackOptions(
@@ -28,7 +31,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             function_log=function_log,
             prewarm=True,
             event_sources=False,
-            env_vars={"StatusPollerFunction": {"POLL_MIN_AGE_SECONDS": "1"}},
+            env_vars={
+                "StatusPollerFunction": {"POLL_MIN_AGE_SECONDS": "1"},
+                "WebhookIntakeFunction": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)},
+            },
         )
         with LocalStack(options) as running:
             yield running
@@ -36,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 def trigger(stack: LocalStack, scenario: str) -> tuple[str, str]:
     out = io.StringIO()
-    reference = Trigger(stack.api_url, out, timeout=30).run(scenario)
+    reference = Trigger(stack.api_url, out, timeout=30, query_interval=QUERY_INTERVAL).run(scenario)
     return reference, out.getvalue()
 
 
@@ -87,6 +93,28 @@ def test_webhook_duplicates_give_one_event(stack: LocalStack) -> None:
     assert partner_events(stack, reference) == ["Payment Succeeded"]
     assert "(a duplicate)" in printed
     assert stack.sandbox is not None and stack.sandbox.control.faults()["webhook_duplicate_rate"] == 0
+
+
+def test_refund_succeeded(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "refund.succeeded")
+    assert partner_events(stack, reference) == ["Payment Succeeded", "Refund Requested", "Refund Succeeded"]
+    assert f"POST /payments/{reference}/refunds -> PENDING 50.00 ZAR (Pay1st R-" in printed
+    assert f"GET /payments/{reference}: SUCCESSFUL" in printed
+    assert f"refund {reference}-r1: SUCCESSFUL 50.00 ZAR" in printed
+    assert "refunded 50.00, still refundable 200.50" in printed
+    assert "refund webhook SUCCESSFUL: delivered, answers [200], outcome applied" in printed
+    assert f"Refund Succeeded  eventId {reference}:refund:{reference}-r1:succeeded" in printed
+    assert stack.sandbox is not None and stack.sandbox.control.faults()["refund_outcome"] == "SUCCESSFUL"
+
+
+def test_chargeback(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "chargeback")
+    assert partner_events(stack, reference) == ["Payment Succeeded", "Payment Charged Back"]
+    assert "waiting 1 s (STATUS_QUERY_MIN_INTERVAL_SECONDS)" in printed
+    assert "webhook CHARGEBACK: delivered, answers [200], outcome reversed" in printed
+    assert "chargeback: CHARGEBACK recorded at 20" in printed
+    assert "refunded 0.00, still refundable 0.00" in printed
+    assert f"Payment Charged Back  eventId {reference}:CHARGEBACK" in printed
 
 
 def test_every_scenario_has_its_test() -> None:

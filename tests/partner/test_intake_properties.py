@@ -8,6 +8,8 @@ answers status queries with the true final outcome. After every delivery and aft
 - the status only ever moves along the transition graph (never regresses);
 - it is never SUCCESSFUL unless the gateway said so;
 - exactly one event was published per status reached (none for NEW), even across the crash.
+
+Refunds, refund webhooks and reversals after SUCCESSFUL: ``test_refund_properties``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 One loop sends every request (``_call``): each attempt is signed afresh, a failure is classified once by
 ``retry.should_retry``, and the wait comes from ``retry.backoff_seconds``. Every operation is safe to
-repeat: create is idempotent on ``partnerReference``, so a retry reuses the caller's reference and can
-never create a second payment; reads are reads; a repeated fulfilment report is harmless.
+repeat: create is idempotent on ``partnerReference`` and refund on ``refundReference``, and every attempt
+sends the identical body, so a retry can never create a second payment or refund; reads are reads; a repeated
+fulfilment report is harmless.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pay1st_partner_client.models import (
     Payment,
     PaymentMethods,
     Product,
+    Refund,
     as_json,
 )
 from pay1st_partner_client.retry import backoff_seconds, should_retry
@@ -108,8 +110,26 @@ class PartnerClient:
         body = {"products": [as_json(product) for product in products]}
         return FulfilmentReceipt.from_json(self._call("POST", path, body).body)
 
-    # refund(partner_reference, ...): POST /payments/{partnerReference}/refunds lands with the refunds
-    # branch; add it here as one more small method (and its model and error codes) when it is on main.
+    def refund(
+        self,
+        partner_reference: str,
+        refund_reference: str,
+        amount: Decimal | str | None = None,
+        reason: str | None = None,
+    ) -> Refund:
+        """``POST /payments/{partnerReference}/refunds``: ``amount`` None refunds all that is still refundable.
+
+        Idempotent on ``refund_reference``: every attempt (and any later repeat by the caller) sends the
+        identical request, so a retry - also after ``refund_outcome_unknown`` - can never refund twice. After
+        :class:`RefundOutcomeUnknown` repeat with the SAME reference and amount, never a new reference.
+        """
+        body: dict[str, Any] = {"refundReference": refund_reference}
+        if amount is not None:
+            body["amount"] = str(amount)
+        if reason is not None:
+            body["reason"] = reason
+        answer = self._call("POST", f"/payments/{quote(partner_reference, safe='')}/refunds", body)
+        return Refund.from_json(answer.body, replayed=answer.headers.get("idempotent-replayed") == "true")
 
     # -------------------------------------------------------------------------------------------- the loop
     def _call(

@@ -81,6 +81,40 @@ class FulfilmentNotQueued(Pay1stPartnerError):
     code = "fulfilment_not_queued"
 
 
+class PaymentNotRefundable(Pay1stPartnerError):
+    """Not SUCCESSFUL, reversed at Pay1st (chargeback, full refund), or nothing is left to refund."""
+
+    code = "payment_not_refundable"
+
+
+class AmountExceedsRefundable(InvalidRequest):
+    code = "amount_exceeds_refundable"
+
+
+class RefundConflict(Pay1stPartnerError):
+    """The refundReference is already used for another amount or another payment."""
+
+    code = "refund_conflict"
+
+
+class RefundInProgress(Pay1stPartnerError):
+    code = "refund_in_progress"
+
+
+class RefundNotFound(Pay1stPartnerError):
+    code = "refund_not_found"
+
+
+class RefundOutcomeUnknown(Pay1stPartnerError):
+    """Pay1st may or may not have made the refund: repeat with the same refundReference, never a new one."""
+
+    code = "refund_outcome_unknown"
+
+
+class TooManyRefunds(Pay1stPartnerError):
+    code = "too_many_refunds"
+
+
 class RouteNotFound(Pay1stPartnerError):
     code = "not_found"
 
@@ -136,8 +170,9 @@ BY_CODE: dict[str, type[Pay1stPartnerError]] = {
     for cls in (
         InvalidRequest, InvalidJson, InvalidBody, PayloadTooLarge, PaymentNotFound, PaymentConflict,
         CreateInProgress, CreateOutcomeUnknown, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
-        FulfilmentConflict, FulfilmentNotQueued, RouteNotFound, InternalError, MissingSignature,
-        InvalidSignature, StaleTimestamp, NotRecorded, NotApplied,
+        FulfilmentConflict, FulfilmentNotQueued, PaymentNotRefundable, AmountExceedsRefundable, RefundConflict,
+        RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RouteNotFound, InternalError,
+        MissingSignature, InvalidSignature, StaleTimestamp, NotRecorded, NotApplied,
     )
     if cls.code
 }  # fmt: skip

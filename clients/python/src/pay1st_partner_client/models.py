@@ -59,6 +59,57 @@ class Fulfilment:
 
 
 @dataclass(frozen=True)
+class Refund:
+    """A refund as the API shows it (``POST …/refunds`` answers it; ``Payment.refunds`` lists them)."""
+
+    refund_reference: str
+    partner_reference: str
+    amount: Decimal
+    currency_code: str
+    status: str  # CREATING, CREATE_UNKNOWN (ours), then PENDING, PROCESSING, SUCCESSFUL, FAILED, REJECTED
+    pay1st_refund_reference: str | None = None
+    handling_type: str | None = None  # PSP_API, PSP_MANUAL (slow), NO_REFUND (ends REJECTED)
+    reason: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    replayed: bool = False  # answered from an earlier identical request (Idempotent-Replayed)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any], *, replayed: bool = False) -> Refund:
+        return cls(
+            refund_reference=str(document["refundReference"]),
+            partner_reference=str(document["partnerReference"]),
+            amount=Decimal(str(document["amount"])),
+            currency_code=str(document["currencyCode"]),
+            status=str(document["status"]),
+            pay1st_refund_reference=_text(document.get("pay1stRefundReference")),
+            handling_type=_text(document.get("handlingType")),
+            reason=_text(document.get("reason")),
+            created_at=_text(document.get("createdAt")),
+            updated_at=_text(document.get("updatedAt")),
+            replayed=replayed,
+        )
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A CHARGEBACK or REFUND Pay1st confirmed: the payment stays SUCCESSFUL but is never refundable again."""
+
+    status: str
+    recorded_at: str | None = None
+
+    @classmethod
+    def from_json(cls, document: Any) -> Reversal | None:
+        if not isinstance(document, dict):
+            return None
+        return cls(str(document.get("status")), _text(document.get("recordedAt")))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+@dataclass(frozen=True)
 class Payment:
     """A payment as the API shows it; ``checkout_url`` only on create (a secret: never log it)."""
 
@@ -75,6 +126,12 @@ class Payment:
     last_checked_at: str | None = None
     fulfilment: Fulfilment | None = None
     replayed: bool = False  # create answered from an earlier identical request (Idempotent-Replayed)
+    # Once SUCCESSFUL: its refunds, the totals (None before), and any reversal Pay1st confirmed.
+    refunds: tuple[Refund, ...] = ()
+    refunded_amount: Decimal | None = None  # refunds SUCCESSFUL
+    refundable_amount: Decimal | None = None  # the amount minus refunds SUCCESSFUL or still open
+    chargeback: Reversal | None = None
+    full_refund: Reversal | None = None
 
     @classmethod
     def from_json(cls, document: dict[str, Any], *, replayed: bool = False) -> Payment:
@@ -99,6 +156,11 @@ class Payment:
             if isinstance(fulfilment, dict)
             else None,
             replayed=replayed,
+            refunds=tuple(Refund.from_json(r) for r in document.get("refunds") or () if isinstance(r, dict)),
+            refunded_amount=_decimal(document.get("refundedAmount")),
+            refundable_amount=_decimal(document.get("refundableAmount")),
+            chargeback=Reversal.from_json(document.get("chargeback")),
+            full_refund=Reversal.from_json(document.get("fullRefund")),
         )
 
 

@@ -8,7 +8,7 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Retrying cannot help these, whatever their status: the gateway refused the request or our credentials.
 FINAL_CODES = frozenset({"gateway_rejected"})
 # Not a failure of the request: the first identical one is still running, so asking again is the way on.
-RETRYABLE_CODES = frozenset({"create_in_progress"})
+RETRYABLE_CODES = frozenset({"create_in_progress", "refund_in_progress"})
 
 
 def should_retry(status: int | None, code: str | None, attempt: int, max_attempts: int) -> bool:
