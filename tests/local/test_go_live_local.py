@@ -1,0 +1,140 @@
+"""``make go-live-check`` against the local stack: it passes end to end, and it fails with the right diagnosis
+when the gateway signs webhooks with a scheme the stack does not accept."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from go_live.__main__ import check_target
+from go_live.context import Options
+from go_live.local_target import target_of
+from go_live.report import step_line
+from go_live.steps import without_token
+from local_stack.stack import LocalStack, StackOptions
+from local_stack.template import PROJECT_ROOT
+
+PASSING_STEPS = (
+    "credentials secret",
+    "gateway token (§2)",
+    "token refresh (§3)",
+    "payment methods (§6)",
+    "partner API reachable",
+    "test payment created (§7)",
+    "webhook arrives (§10)",
+    "callback reached (§11)",
+    "status confirmed (§9)",
+    "fulfilment delivered (§12)",
+)
+
+
+MAKE = shutil.which("make") or "make"
+
+
+def test_make_go_live_check_runs_the_go_live_package_with_its_variables() -> None:
+    dry = subprocess.run(  # noqa: S603 - make with fixed arguments, dry run
+        [MAKE, "-n", "go-live-check", "STACK=prod-stack", "COUNTRIES=ZA", "COMPARE_WITH=sbx-stack"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    command = dry.replace("\\\n", " ")
+    assert "PYTHONPATH=local:layers/pay1st .venv/bin/python -m go_live --countries ZA" in command
+    assert "--stack prod-stack" in command and "--compare-with sbx-stack" in command
+    local = subprocess.run(  # noqa: S603 - make with fixed arguments, dry run
+        [MAKE, "-n", "go-live-check"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "-m go_live --countries NG,ZA" in local and "--stack" not in local
+
+
+@pytest.mark.slow
+def test_go_live_check_passes_against_a_local_stack_it_starts() -> None:
+    """What `make go-live-check` runs with no STACK, as a subprocess: every step ✓, exit 0."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(PROJECT_ROOT / p) for p in ("local", "layers/pay1st")),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "go_live", "--countries", "NG,ZA"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = completed.stdout
+    assert completed.returncode == 0, output + completed.stderr
+    lines = output.splitlines()
+    for number, title in enumerate(PASSING_STEPS, start=1):
+        assert any(line.startswith(f" ✓ {number:>2}. {title}") for line in lines), (title, output)
+    assert "recorded and authenticated with scheme signing-key" in output
+    assert "NG 3 active, ZA 3 active" in output
+    assert "production = staging config" in output and "only a production stack is compared" in output
+    # The checkout link is shown without its access token (the sandbox pays; nobody needs the token).
+    assert "accessToken=<hidden>" in output
+    assert output.count("accessToken=") == output.count("accessToken=<hidden>")
+    assert lines[-1].startswith("OK: 10 passed, 0 failed, 0 skipped, 1 not applicable")
+
+
+@pytest.fixture(scope="module")
+def signing_key_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack that accepts only signing-key webhooks (the fixture of the scheme-refused tests)."""
+    log_path: Path = tmp_path_factory.mktemp("local-stack") / "functions.log"
+    with open(log_path, "w", encoding="utf-8") as function_log:
+        options = StackOptions(
+            api_port=0,
+            moto_port=0,
+            sandbox_port=0,
+            function_log=function_log,
+            event_sources=False,
+            parameter_overrides={"WebhookSignatureMode": "signing-key"},
+        )
+        with LocalStack(options) as stack:
+            yield stack
+
+
+def test_go_live_check_fails_naming_the_scheme_that_would_accept_the_webhooks(
+    signing_key_stack: LocalStack,
+) -> None:
+    stack = signing_key_stack
+    assert stack.sandbox is not None
+    # Given a stack in WebhookSignatureMode=signing-key and a gateway that signs with basic-auth
+    stack.sandbox.control.set_webhook_signing("basic-auth")
+    out, err = io.StringIO(), io.StringIO()
+    # When the go-live check runs (JSON, as a pipeline would read it)
+    report = check_target(target_of(stack), Options(countries=("ZA",)), as_json=True, out=out, err=err)
+    result = json.loads(out.getvalue())
+    # Then it fails at the webhook step, with the kept rejection's diagnosis and the mode that would accept it
+    assert report.ok is False and result["ok"] is False
+    statuses = {s["id"]: s["status"] for s in result["steps"]}
+    assert statuses["create"] == "passed" and statuses["webhook"] == "failed"
+    assert statuses["status"] == statuses["fulfilment"] == "skipped"
+    webhook = next(s for s in result["steps"] if s["id"] == "webhook")
+    assert webhook["reason"].startswith("rejected (missing_signature): X-SIGNATURE without X-TIMESTAMP")
+    assert "basic-auth would accept it" in webhook["reason"]
+    assert webhook["fix"].startswith(
+        "set WebhookSignatureMode=basic-auth or any (Pay1st signs with basic-auth)"
+    )
+    assert webhook["details"]["wouldAcceptWith"] == ["basic-auth", "any"]
+    assert webhook["details"]["headerNames"] == ["X-SIGNATURE"]
+    assert webhook["details"]["eventId"].startswith("rejected#")
+    # And the text form says the same to a person
+    rendered = "".join(step_line(each) for each in report.steps) + report.summary()
+    assert " ✗  7. webhook arrives (§10)" in rendered
+    assert "fix: set WebhookSignatureMode=basic-auth or any" in rendered
+    assert rendered.splitlines()[-1].startswith("FAILED: 7 passed, 1 failed, 2 skipped")
+
+
+def test_the_checkout_link_is_shown_without_its_access_token() -> None:
+    link = "https://pay.stage.carry1st.com/checkout?channelId=7&reference=C-1-P&accessToken=abc%2B%2F%3D"
+    shown = without_token(link)
+    assert shown == "https://pay.stage.carry1st.com/checkout?channelId=7&reference=C-1-P&accessToken=<hidden>"
