@@ -55,7 +55,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 typecheck: venv
-	$(BIN)/mypy layers/pay1st local functions
+	$(BIN)/mypy layers/pay1st local functions clients/python/src
 
 validate: venv
 	$(BIN)/sam validate --lint
@@ -63,8 +63,9 @@ validate: venv
 build: venv
 	$(BIN)/sam build $(SAM_BUILD_FLAGS)
 
+# Coverage ([tool.coverage] in pyproject.toml): a terminal report of the files not fully covered, and a floor.
 test: venv browser-deps lint typecheck validate
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 
 test-fast: venv
 	$(BIN)/pytest -m "not browser and not slow" -x -q

@@ -1,4 +1,5 @@
-"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes}``: the Docker-free ``sam local``."""
+"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes,credentials,token,trigger}``: ``sam
+local`` without Docker."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.demo import run_demo
+from local_stack.partner_cli import add_partner_commands, describe_partner_auth
 from local_stack.resolver import TemplateError
 from local_stack.signing import sign_event
 from local_stack.stack import (
@@ -23,6 +25,7 @@ from local_stack.stack import (
     StackOptions,
 )
 from local_stack.template import TEMPLATE_PATH
+from local_stack.triggers import add_trigger_command
 
 LOCAL_SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"  # the sandbox's documented default Signing Key
 
@@ -78,17 +81,43 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         args, api_port=0, moto_port=0, sandbox_port=0, function_log=sys.stderr, event_sources=False
     )
     with LocalStack(options) as stack:
-        for setup in args.setup or []:
-            function_id, _, path = setup.partition("=")
-            before = stack.invoke(function_id, _read_event(path))
-            sys.stderr.write(
-                f"setup {function_id} {path}: {json.dumps(before.result if before.ok else before.error)}\n"
-            )
-        if args.settle:
-            _settle(stack, args.settle)
+        for kind, value in args.steps:  # in the order given on the command line
+            if kind == "setup":
+                function_id, _, path = value.partition("=")
+                before = stack.invoke(function_id, _read_event(path))
+                sys.stderr.write(
+                    f"setup {function_id} {path}: {json.dumps(before.result if before.ok else before.error)}\n"
+                )
+            elif kind == "settle":
+                _settle(stack, value)
+            else:
+                _poll(stack, value)
         result = stack.invoke(args.function_id, event)
     sys.stdout.write(json.dumps(result.result if result.ok else result.error, indent=2) + "\n")
     return 0 if result.ok else 1
+
+
+class _Step(argparse.Action):
+    """Appends ``(option name, value)`` to ``steps``, so set-up steps run in the order they were given."""
+
+    def __call__(
+        self, parser: Any, namespace: argparse.Namespace, value: Any, option: str | None = None
+    ) -> None:
+        steps = list(getattr(namespace, "steps", None) or [])
+        steps.append((self.dest, value))
+        namespace.steps = steps
+
+
+def _poll(stack: LocalStack, function_id: str) -> None:
+    """One batch of the function's SQS source, or one run of its schedule."""
+    if function_id in stack.pollers:
+        outcome = stack.poll_queue(function_id)
+        sys.stderr.write(f"poll {function_id}: {outcome.received} received, {outcome.failed} failed\n")
+    elif function_id in stack.schedules:
+        result = stack.run_schedule(function_id)
+        sys.stderr.write(f"poll {function_id}: {json.dumps(result.result if result.ok else result.error)}\n")
+    else:
+        raise TemplateError(f"{function_id} has no SQS or schedule event source to poll")
 
 
 def _settle(stack: LocalStack, outcome: str) -> None:
@@ -118,11 +147,11 @@ def _wait_forever(stack: LocalStack) -> None:
 
 
 def _print_routes(stack: LocalStack) -> None:
+    checked = "checked" if stack.options.enforce_auth else "NOT checked (--no-auth)"
     for route in stack.routes:
-        auth = (
-            "" if route.authorizer == "NONE" else f" (auth {route.authorizer}: treated as authorized locally)"
-        )
+        auth = "" if route.authorizer == "NONE" else f" (auth {route.authorizer}, {checked})"
         print(f"  {route.method:<5} {stack.api_url}{route.path} -> {route.function_id}{auth}")
+    print(describe_partner_auth(stack))
 
 
 def _serve_options(args: argparse.Namespace) -> StackOptions:
@@ -134,6 +163,7 @@ def _serve_options(args: argparse.Namespace) -> StackOptions:
         function_log=sys.stderr,
         prewarm=True,
         schedule_interval=args.schedule_interval,
+        enforce_auth=not args.no_auth,
     )
 
 
@@ -163,8 +193,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ],
         "metadata": [{"key": "playerId", "value": "p-42"}],
     }
+    url = f"{stack.api_url}/payments"
+    body = json.dumps(order).encode("utf-8")
+    headers = stack.partner_headers("POST", url, body, {"Content-Type": "application/json"})
     response = urllib3.request(
-        "POST", f"{stack.api_url}/payments", json=order, retries=False, timeout=urllib3.Timeout(total=30)
+        "POST", url, body=body, headers=headers, retries=False, timeout=urllib3.Timeout(total=30)
     )
     print(
         f"Local stack up: API {stack.api_url}, Pay1st sandbox {stack.sandbox.base_url}, moto {stack.endpoint_url}"
@@ -220,16 +253,25 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument(
         "--signing-key", default=LOCAL_SIGNING_KEY, help="for --sign (default: the sandbox's)"
     )
+    # --setup, --settle and --poll are steps run before the invocation, in the order given (repeatable):
+    # e.g. --setup Create=... --settle pay --setup Fulfilment=... --poll FulfilmentSenderFunction.
     invoke.add_argument(
-        "--setup", action="append", metavar="FunctionLogicalId=FILE", help="invoke this first (repeatable)"
+        "--setup", action=_Step, metavar="FunctionLogicalId=FILE", help="invoke this first (repeatable)"
     )
     invoke.add_argument(
         "--settle",
+        action=_Step,
         choices=["pay", "fail", "cancel", "offline", "abandon"],
-        help="after --setup, press this checkout button for the open payments and deliver their webhooks",
+        help="press this checkout button for the open payments and deliver their webhooks",
+    )
+    invoke.add_argument(
+        "--poll",
+        action=_Step,
+        metavar="FunctionLogicalId",
+        help="run one batch of the function's SQS source (or its schedule), e.g. FulfilmentSenderFunction",
     )
     _common(invoke)
-    invoke.set_defaults(handler=cmd_invoke)
+    invoke.set_defaults(handler=cmd_invoke, steps=[])
 
     for name, handler, text in (
         (
@@ -248,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
             type=float,
             help="seconds between scheduled runs (default: the template's rate)",
         )
+        command.add_argument(
+            "--no-auth",
+            action="store_true",
+            help="accept unsigned partner calls (the partner routes' IAM/JWT authorizer is not enforced)",
+        )
         _common(command)
         command.set_defaults(handler=handler)
 
@@ -264,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     routes = commands.add_parser("routes", help="list the HTTP API routes the template declares")
     _common(routes)
     routes.set_defaults(handler=cmd_routes)
+
+    add_partner_commands(commands)
+    add_trigger_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(

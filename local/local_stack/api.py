@@ -23,6 +23,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from local_stack.aws import ACCOUNT_ID
+from local_stack.issuer import LocalIssuer
+from local_stack.partner_auth import PartnerAuthorizer
 from local_stack.runtime import InvokeResult
 from local_stack.spec import Route
 
@@ -64,9 +66,13 @@ def sorted_routes(routes: Iterable[Route]) -> list[Route]:
 
 
 def build_event(
-    request: Request, route: Route, path_parameters: Mapping[str, str], domain: str
+    request: Request,
+    route: Route,
+    path_parameters: Mapping[str, str],
+    domain: str,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API payload 2.0 event, as API Gateway builds it."""
+    """An HTTP API payload 2.0 event, as API Gateway builds it (``authorizer``: what the route's authorizer said)."""
     headers: dict[str, str] = {}
     for name, value in request.headers.items():
         key = name.lower()
@@ -77,7 +83,6 @@ def build_event(
     for key, value in parse_qsl(raw_query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value
     now = datetime.now(UTC)
-    authorizer = _authorizer_context(route.authorizer)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
@@ -101,7 +106,7 @@ def build_event(
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
-            **({"authorizer": authorizer} if authorizer else {}),
+            **({"authorizer": dict(authorizer)} if authorizer else {}),
         },
         "isBase64Encoded": False,
     }
@@ -125,24 +130,6 @@ def build_event(
         else:
             event["body"] = text
     return event
-
-
-def _authorizer_context(authorizer: str) -> dict[str, Any] | None:
-    if authorizer == "NONE":
-        return None
-    if authorizer == "AWS_IAM":
-        return {
-            "iam": {
-                "accessKey": "ASIALOCALPARTNER",
-                "accountId": ACCOUNT_ID,
-                "callerId": "AIDALOCALPARTNER",
-                "principalOrgId": None,
-                "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/local-partner",
-                "userId": "AIDALOCALPARTNER",
-                "cognitoIdentity": None,
-            }
-        }
-    return {"jwt": {"claims": {"sub": "local-partner"}, "scopes": None}}
 
 
 def to_response(result: InvokeResult) -> Response:
@@ -169,8 +156,12 @@ def to_response(result: InvokeResult) -> Response:
     return Response(body_bytes, status=int(value["statusCode"]), headers=headers)
 
 
-def _json_response(status: int, body: Mapping[str, Any]) -> Response:
-    return Response(json.dumps(body), status=status, headers={"Content-Type": "application/json"})
+def _json_response(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body), status=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 class LocalApi:
@@ -182,12 +173,15 @@ class LocalApi:
         invoke: Invoker,
         *,
         status_lookup: Callable[[str], str | None] | None = None,
+        authorizer: PartnerAuthorizer | None = None,
+        own_routes: Callable[[Request], Response | None] | None = None,
     ) -> None:
         self.routes = sorted_routes(routes)
         self._invoke = invoke
         self._status_lookup = status_lookup
-        self._auth_noted = False
-        self._lock = threading.Lock()
+        # Without one (the runner's own unit tests), partner routes count as authorized, unchecked.
+        self.authorizer = authorizer or PartnerAuthorizer(LocalIssuer("http://127.0.0.1"), enforce=False)
+        self._own_routes = own_routes
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -197,11 +191,26 @@ class LocalApi:
     def dispatch(self, request: Request) -> Response:
         if request.path == RESULT_PATH:
             return self._result_page(request)
+        if request.path.startswith(LOCAL_PREFIX) and self._own_routes is not None:
+            own = self._own_routes(request)
+            if own is not None:
+                return own
         for route in self.routes:
             path_parameters = route.match(request.method, request.path)
             if path_parameters is not None:
-                self._note_auth(route)
-                event = build_event(request, route, path_parameters, request.host)
+                decision = self.authorizer.decide(route, request)
+                if not decision.allowed:
+                    log.info(
+                        "%s %s -> %s %s (refused by its %s authorizer: %s)",
+                        printable(request.method),
+                        printable(request.full_path.rstrip("?")),
+                        route.function_id,
+                        decision.status,
+                        route.authorizer,
+                        decision.message,
+                    )
+                    return _json_response(decision.status, {"message": decision.message}, decision.headers)
+                event = build_event(request, route, path_parameters, request.host, decision.context)
                 started = time.perf_counter()
                 result = self._invoke(route.function_id, event)
                 response = to_response(result)
@@ -224,18 +233,6 @@ class LocalApi:
                     )
                 return response
         return _json_response(404, {"message": "Not Found"})
-
-    def _note_auth(self, route: Route) -> None:
-        if route.authorizer == "NONE":
-            return
-        with self._lock:
-            if self._auth_noted:
-                return
-            self._auth_noted = True
-        log.warning(
-            "routes with %s auth are treated as authorized locally (there is no IAM or JWT issuer here)",
-            route.authorizer,
-        )
 
     def _result_page(self, request: Request) -> Response:
         """The partner's result page: shows the payment's current status, refreshing until it is final."""

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import urllib3
+from pay1st_partner_client import FulfilledProduct, Pay1stPartnerError, Product
 
+from local_stack.partner import partner_client
 from local_stack.stack import LocalStack, StackOptions
 
 FULFILMENT_FUNCTION = "FulfilmentSenderFunction"
@@ -104,40 +106,29 @@ class Demo:
         return json.loads(response.data) if "json" in content_type and response.data else response.data
 
     def run(self) -> str:
-        api = self.stack.api_url
         sandbox = self.stack.sandbox
         if sandbox is None:
             raise DemoFailed("the demo needs the Pay1st sandbox")
         control = sandbox.control
         partner_reference = f"demo-{uuid.uuid4().hex[:12]}"
-        order = {
-            "partnerReference": partner_reference,
-            "amount": "250.50",
-            "currencyCode": "ZAR",
-            "countryCode": "ZA",
-            "products": [
-                {
-                    "title": "500 Gems",
-                    "sku": "GEM-500",
-                    "price": "250.50",
-                    "quantity": 1,
-                    "currencyCode": "ZAR",
-                }
-            ],
-            "metadata": [{"key": "playerId", "value": "p-42"}],
-        }
-        # Numbers as JSON numbers, as a partner's backend would send them.
-        body = json.dumps(order).replace('"250.50"', "250.50")
-
-        created = self.expect(
-            self.request("POST", f"{api}/payments", body, headers={"Content-Type": "application/json"}),
-            201,
-            "create",
-        )
-        reference, checkout_url = created["reference"], created["checkoutUrl"]
+        client = partner_client(self.stack)  # the partner's backend: the bundle's own client, signing
+        try:
+            created = client.create_payment(
+                partner_reference,
+                amount="250.50",
+                currency_code="ZAR",
+                country_code="ZA",
+                products=[Product("500 Gems", "GEM-500", "250.50", 1, currency_code="ZAR")],
+                metadata={"playerId": "p-42"},
+            )
+        except Pay1stPartnerError as exc:
+            raise DemoFailed(f"create: {exc}") from exc
+        reference, checkout_url = created.reference, created.checkout_url
+        if not checkout_url:
+            raise DemoFailed(f"create: no checkout link in {created}")
         self.step(
             "create",
-            f"POST /payments -> 201 {created['status']}, {partner_reference} is Pay1st {reference}; checkout link received",
+            f"POST /payments -> 201 {created.status}, {partner_reference} is Pay1st {reference}; checkout link received",
         )
 
         page = self.expect(self.request("GET", checkout_url), 200, "checkout page").decode("utf-8")
@@ -172,12 +163,13 @@ class Demo:
         deliveries = [d for d in control.webhook_deliveries() if d.get("reference") == reference]
         self.step("webhook", f"sandbox sent the signed webhook: {self._describe_deliveries(deliveries)}")
 
-        status = self.expect(
-            self.request("GET", f"{api}/payments/{quote(partner_reference, safe='')}"), 200, "payment status"
-        )
+        try:
+            status = client.get_payment(partner_reference).status
+        except Pay1stPartnerError as exc:
+            raise DemoFailed(f"payment status: {exc}") from exc
         counters = control.counters()
         queries = counters.get("GET /api/pay1st/payments", 0)
-        if status.get("status") != "SUCCESSFUL":
+        if status != "SUCCESSFUL":
             raise DemoFailed(f"status: expected SUCCESSFUL, got {status}")
         if not queries:
             raise DemoFailed("status: the webhook was applied without a status query to the gateway")
@@ -210,26 +202,15 @@ class Demo:
             f"(eventId {event['detail'].get('eventId')})",
         )
 
-        fulfilment = {
-            "products": [
-                {
-                    "sku": "GEM-500",
-                    "quantity": 1,
-                    "fulfilmentStatus": "FULFILLED",
-                    "fulfilmentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                }
-            ]
-        }
-        accepted = self.expect(
-            self.request(
-                "POST", f"{api}/payments/{quote(partner_reference, safe='')}/fulfilment", fulfilment
-            ),
-            202,
-            "fulfilment",
-        )
+        fulfilled_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        try:
+            receipt = client.report_fulfilment(
+                partner_reference, [FulfilledProduct("GEM-500", 1, "FULFILLED", fulfilled_at)]
+            )
+        except Pay1stPartnerError as exc:
+            raise DemoFailed(f"fulfilment: {exc}") from exc
         self.step(
-            "fulfil",
-            f"POST /payments/{partner_reference}/fulfilment -> 202 {accepted.get('fulfilmentStatus')}",
+            "fulfil", f"POST /payments/{partner_reference}/fulfilment -> 202 {receipt.fulfilment_status}"
         )
 
         outcome = self.stack.poll_queue(FULFILMENT_FUNCTION)

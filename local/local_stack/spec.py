@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_stack.issuer import JwtAuthorizer
 from local_stack.resolver import Resolver, TemplateError
 from local_stack.template import resources_of_type
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"  # the API SAM creates when an HttpApi event names no ApiId
 
 
@@ -145,6 +147,30 @@ def _authorizer(
     api_properties = merge_globals(template.get("Globals", {}).get("HttpApi", {}), api.get("Properties", {}))
     default = resolver.resolve(api_properties.get("Auth", {}) or {}).get("DefaultAuthorizer")
     return str(default) if default else "NONE"
+
+
+def jwt_authorizers(template: Mapping[str, Any], resolver: Resolver) -> dict[tuple[str, str], JwtAuthorizer]:
+    """(HttpApi logical id, authorizer name) → its JWT configuration, for every HttpApi's JWT authorizers."""
+    found = {}
+    global_properties = template.get("Globals", {}).get("HttpApi", {})
+    for api_id, api in resources_of_type(template, HTTP_API_TYPE).items():
+        if not resolver.included(api):
+            continue
+        properties = merge_globals(global_properties, api.get("Properties", {}))
+        for name, raw in ((properties.get("Auth") or {}).get("Authorizers") or {}).items():
+            configuration = resolver.resolve(raw.get("JwtConfiguration"))
+            if not configuration:
+                continue  # a Lambda authorizer: not emulated (the local stack refuses to start with one in use)
+            header = str(raw.get("IdentitySource", "$request.header.Authorization"))
+            audiences = configuration.get("audience") or []
+            audiences = [audiences] if isinstance(audiences, str) else audiences
+            found[(api_id, name)] = JwtAuthorizer(
+                name=name,
+                issuer=str(configuration.get("issuer", "")),
+                audiences=tuple(str(a) for a in audiences),
+                identity_header=header.rsplit(".", 1)[-1].lower(),
+            )
+    return found
 
 
 def _queues(function_id: str, events: Mapping[str, Any]) -> list[QueueSource]:

@@ -13,9 +13,13 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import urllib3
+from werkzeug.wrappers import Request, Response
 
 from local_stack import aws, spec
 from local_stack.api import RESULT_PATH, ApiServer, LocalApi, sorted_routes
+from local_stack.issuer import ISSUER_PATH, LocalIssuer
+from local_stack.own_routes import EVENTS_PATH, SCHEDULES_PREFIX, OwnRoutes, exposure_warning, json_response
+from local_stack.partner_auth import PartnerAuthorizer, sigv4_headers
 from local_stack.resolver import Resolver, TemplateError
 from local_stack.runtime import FunctionPool, InvokeResult, LogSink, lambda_environment
 from local_stack.sources import BatchOutcome, QueuePoller, Schedule
@@ -47,6 +51,7 @@ class StackOptions:
     schedule_interval: float | None = None  # override the template's rate(...) locally
     sandbox_seed: int = 0
     with_sandbox: bool = True  # False only for the runner's own tests: the gateway URL then leads nowhere
+    enforce_auth: bool = True  # False = --no-auth: partner routes accept unsigned requests
 
 
 class LocalStack:
@@ -64,7 +69,15 @@ class LocalStack:
         self.pollers: dict[str, QueuePoller] = {}
         self.schedules: dict[str, Schedule] = {}
         self._log = LogSink(self.options.function_log)
-        self._app = LocalApi([], self.invoke, status_lookup=self._current_status)
+        self.issuer = LocalIssuer("http://127.0.0.1")  # its URL is the API's, known once the API binds
+        self.own_routes = OwnRoutes(self.issuer, "", self._info)
+        self._app = LocalApi(
+            [],
+            self.invoke,
+            status_lookup=self._current_status,
+            authorizer=PartnerAuthorizer(self.issuer, enforce=self.options.enforce_auth),
+            own_routes=self.own_routes,
+        )
         self._api: ApiServer | None = None
         self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=20))
         self._events: list[dict[str, Any]] = []
@@ -83,6 +96,7 @@ class LocalStack:
         self._api = ApiServer(
             self._app, options.host, options.api_port
         )  # binds now: its URL goes into the env
+        self.issuer.url = f"{self.api_url}{ISSUER_PATH}"
         endpoint_url = self.moto.start()
         secret_values = self._start_sandbox()
         parameters = self._parameters()
@@ -99,7 +113,15 @@ class LocalStack:
             env = lambda_environment(function, endpoint_url, self._local_environment(function))
             self.pools[function_id] = FunctionPool(function, env, self._log)
         self._app.routes = sorted_routes(spec.routes(self.functions))
+        self._set_up_auth(resolver)
+        self.own_routes.add("GET", EVENTS_PATH, self._events_answer)
+        self.own_routes.add("POST", SCHEDULES_PREFIX, self._schedule_answer)
         self._api.start()
+        warning = exposure_warning(
+            options.host, self.api_url, self.sandbox.base_url if self.sandbox else None, endpoint_url
+        )
+        if warning:
+            log.warning("%s", warning)
         if options.prewarm:
             self._prewarm()
         self._set_up_sources(start=options.event_sources)
@@ -169,6 +191,26 @@ class LocalStack:
         """Run the function's schedule now."""
         return self.schedules[function_id].run_once()
 
+    @property
+    def partner_auth(self) -> str:
+        """How the partner routes authenticate: ``AWS_IAM``, a JWT authorizer's name, or ``NONE``."""
+        return self._app.authorizer.mode
+
+    def partner_token(self, *, subject: str = "local-partner", lifetime: int = 3600) -> str:
+        """A bearer token from the local issuer for the partner routes' JWT authorizer."""
+        return self.issuer.mint(self._app.authorizer.audience, subject=subject, lifetime=lifetime)
+
+    def partner_headers(
+        self, method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """``headers`` plus what the partner routes' authorizer needs: a SigV4 signature or a bearer token."""
+        auth = self.partner_auth
+        if auth == "AWS_IAM":
+            return sigv4_headers(method, url, body, headers)
+        if auth == "NONE":
+            return dict(headers or {})
+        return {**(headers or {}), "Authorization": f"Bearer {self.partner_token()}"}
+
     def client(self, service: str) -> Any:
         return aws.client(service, self.endpoint_url)
 
@@ -192,6 +234,37 @@ class LocalStack:
             return list(self._events)
 
     # -------------------------------------------------------------------------------------------- internals
+    def _set_up_auth(self, resolver: Resolver) -> None:
+        self._app.authorizer.configure(self.routes, spec.jwt_authorizers(self.template, resolver))
+        self.own_routes.audience = self._app.authorizer.audience
+
+    def _events_answer(self, request: Request) -> Response:
+        reference = request.args.get("partnerReference")
+        events = [
+            event
+            for event in self.published_events()
+            if reference is None or event.get("detail", {}).get("partnerReference") == reference
+        ]
+        return json_response(200, events)
+
+    def _schedule_answer(self, request: Request) -> Response:
+        function_id = request.path.removeprefix(SCHEDULES_PREFIX)
+        if function_id not in self.schedules:
+            return json_response(404, {"message": f"{function_id} has no schedule"})
+        result = self.run_schedule(function_id)
+        return json_response(200 if result.ok else 500, result.result if result.ok else result.error)
+
+    def _info(self) -> dict[str, Any]:
+        """What a separate process (``trigger``, ``token``) needs to know about this running stack."""
+        return {
+            "apiUrl": self.api_url,
+            "sandboxUrl": self.sandbox.base_url if self.sandbox else None,
+            "motoUrl": self.endpoint_url,
+            "partnerAuth": self.partner_auth,
+            "issuer": self.issuer.url,
+            "region": aws.REGION,
+        }
+
     def _start_sandbox(self) -> dict[str, str]:
         """Start the Pay1st sandbox; returns the credentials the template's secret holds locally.
 
@@ -226,6 +299,7 @@ class LocalStack:
             "Pay1stPayBaseUrl": self.gateway_url,
             "ResultPageUrl": self.result_page_url,
             "PublicBaseUrl": self.api_url,
+            "JwtIssuer": self.issuer.url,  # the local issuer: its tokens are the ones the JWT authorizer takes
         }
         values.update({name: value for name, value in local_facts.items() if name in declared})
         values.update(self.options.parameter_overrides)
@@ -276,10 +350,9 @@ class LocalStack:
 
     def _current_status(self, partner_reference: str) -> str | None:
         """What the partner's backend would ask for its result page: GET /payments/{ref} on our API."""
+        url = f"{self.api_url}/payments/{quote(partner_reference, safe='')}"
         try:
-            response = self._http.request(
-                "GET", f"{self.api_url}/payments/{quote(partner_reference, safe='')}"
-            )
+            response = self._http.request("GET", url, headers=self.partner_headers("GET", url))
         except urllib3.exceptions.HTTPError:
             return None
         if response.status != 200:

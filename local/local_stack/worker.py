@@ -49,7 +49,25 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _lambda_import_path() -> None:
+    """Keep on ``sys.path`` only what Lambda would have: PYTHONPATH (the code, the layers) and the interpreter's
+    own library and site-packages. An editable install's ``.pth`` (the partner client) would add a project
+    folder; the function must not see it."""
+    given = {os.path.realpath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry}
+    roots = {
+        os.path.realpath(root)
+        for root in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    }
+
+    def kept(entry: str) -> bool:
+        real = os.path.realpath(entry)
+        return real in given or any(real == root or real.startswith(root + os.sep) for root in roots)
+
+    sys.path[:] = [entry for entry in sys.path if kept(entry)]
+
+
 def main() -> None:
+    _lambda_import_path()
     # The protocol gets the original stdout; the function's own stdout goes to stderr (its log).
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)

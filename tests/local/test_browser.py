@@ -10,6 +10,8 @@ import pytest
 import urllib3
 from local_stack.stack import LocalStack
 
+from tests.local.local_kit import partner_request
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -35,7 +37,7 @@ def create_payment(api_url: str) -> dict[str, str]:
         ],
         "metadata": [],
     }
-    response = urllib3.request("POST", f"{api_url}/payments", json=order, retries=False)
+    response = partner_request(urllib3.PoolManager(retries=False), "POST", f"{api_url}/payments", order)
     assert response.status == 201, response.data
     created: dict[str, str] = json.loads(response.data)
     return created
@@ -62,7 +64,9 @@ def test_customer_pays_in_a_browser_and_lands_on_the_result_page(local_stack: Lo
         finally:
             browser.close()
 
-    status = urllib3.request(
-        "GET", f"{local_stack.api_url}/payments/{created['partnerReference']}", retries=False
+    status = partner_request(
+        urllib3.PoolManager(retries=False),
+        "GET",
+        f"{local_stack.api_url}/payments/{created['partnerReference']}",
     )
     assert json.loads(status.data)["status"] == "SUCCESSFUL"

@@ -75,3 +75,36 @@ def test_unknown_function_is_a_clear_error() -> None:
     completed = run("invoke", "NoSuchFunction", "-e", "events/create_payment.json")
     assert completed.returncode == 2
     assert "NoSuchFunction is not a function of template.yaml" in completed.stderr
+
+
+def test_invoke_runs_set_up_steps_in_the_order_given() -> None:
+    # Given create → pay → fulfil → deliver as set-up steps, When the status is invoked after them
+    completed = run(
+        "invoke",
+        "PaymentStatusFunction",
+        "-e",
+        "events/payment_status.json",
+        "--setup",
+        "CreatePaymentFunction=events/create_payment.json",
+        "--settle",
+        "pay",
+        "--setup",
+        "FulfilmentFunction=events/fulfilment.json",
+        "--poll",
+        "FulfilmentSenderFunction",
+    )
+    # Then the fulfilment was accepted (the payment was paid before it) and delivered (polled after it)
+    body = json.loads(output(completed)["body"])
+    assert body["status"] == "SUCCESSFUL" and body["fulfilment"]["status"] == "DELIVERED"
+    steps = [
+        line.split(" ", 2)[:2]
+        for line in completed.stderr.splitlines()
+        if line.startswith(("setup ", "settle ", "poll "))
+    ]
+    assert steps == [
+        ["setup", "CreatePaymentFunction"],
+        ["settle", steps[1][1]],
+        ["setup", "FulfilmentFunction"],
+        ["poll", "FulfilmentSenderFunction:"],
+    ]
+    assert '"statusCode": 202' in completed.stderr  # the fulfilment came after the payment was paid

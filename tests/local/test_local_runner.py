@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 import urllib3
+from local_stack.partner_auth import LOCAL_ACCESS_KEY_ID
 from local_stack.stack import LocalStack, StackOptions
+
+from tests.local.local_kit import partner_request
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
@@ -174,7 +177,8 @@ def http() -> urllib3.PoolManager:
 
 
 def _echo(stack: LocalStack, http: urllib3.PoolManager, method: str, path: str, **kwargs: Any) -> Any:
-    response = http.request(method, f"{stack.api_url}{path}", **kwargs)
+    """Signed with the local credentials, as the IAM route requires (the public route ignores it)."""
+    response = partner_request(http, method, f"{stack.api_url}{path}", **kwargs)
     assert response.status == 200, response.data
     return response, json.loads(response.data)
 
@@ -234,7 +238,7 @@ def test_http_api_v2_event(stack: LocalStack, http: Any) -> None:
     assert event["headers"]["x-thing"] == "t" and "cookie" not in event["headers"]
     assert event["requestContext"]["stage"] == "$default"
     assert event["requestContext"]["http"]["method"] == "GET"
-    assert "iam" in event["requestContext"]["authorizer"]  # AWS_IAM route, treated as authorized locally
+    assert event["requestContext"]["authorizer"]["iam"]["accessKey"] == LOCAL_ACCESS_KEY_ID  # the signer's
     assert event["isBase64Encoded"] is False and "body" not in event
     assert response.headers["x-cold"] == "1"
     assert response.headers["Set-Cookie"] == "a=1"
@@ -260,7 +264,7 @@ def test_unknown_route_and_method_are_404_like_api_gateway(stack: LocalStack, ht
 
 
 def test_function_error_is_a_generic_500(stack: LocalStack, http: Any) -> None:
-    response = http.request("GET", f"{stack.api_url}/items/1?fail=1")
+    response = partner_request(http, "GET", f"{stack.api_url}/items/1?fail=1")
     assert response.status == 500
     assert json.loads(response.data) == {"message": "Internal Server Error"}
     result = stack.invoke("EchoFunction", {"queryStringParameters": {"fail": "1"}})

@@ -26,6 +26,8 @@ from local_stack.template import PROJECT_ROOT, load_template
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from tests.local.local_kit import partner_request
+
 FREE_PORTS = ("-p", "0", "--moto-port", "0", "--sandbox-port", "0")
 START_TIMEOUT_SECONDS = 90
 
@@ -106,7 +108,9 @@ def test_start_api_serves_the_routes_and_stops_cleanly_on_sigterm(start: Callabl
     base_url = api.wait_for(r"Local API on (http://127\.0\.0\.1:\d+) ").group(1)
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
 
-    methods = http.request("GET", f"{base_url}/payment-methods?countryCode=NG")
+    unsigned = http.request("GET", f"{base_url}/payment-methods?countryCode=NG")
+    assert (unsigned.status, json.loads(unsigned.data)) == (403, {"message": "Forbidden"})
+    methods = partner_request(http, "GET", f"{base_url}/payment-methods?countryCode=NG")
     assert methods.status == 200, methods.data
     body = json.loads(methods.data)
     assert body["countryCode"] == "NG" and body["groups"]
@@ -115,7 +119,8 @@ def test_start_api_serves_the_routes_and_stops_cleanly_on_sigterm(start: Callabl
     assert (unknown.status, json.loads(unknown.data)) == (404, {"message": "Not Found"})
 
     # A decoded CR LF in the path stays on the access log's one line.
-    injected = http.request("GET", f"{base_url}/payments/a%0d%0aX-Injected:1")
+    # Upper-case escapes: urllib3 normalizes them so, and SigV4 signs the path as sent.
+    injected = partner_request(http, "GET", f"{base_url}/payments/a%0D%0AX-Injected:1")
     assert injected.status == 404  # not a partner reference
 
     assert api.terminate() == 0

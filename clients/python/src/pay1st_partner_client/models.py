@@ -1,0 +1,158 @@
+"""Typed results (and inputs) of the partner API: frozen dataclasses built from the JSON it answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product of a payment (create)."""
+
+    title: str
+    sku: str
+    price: Decimal | str
+    quantity: int
+    currency_code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "title": self.title,
+            "sku": self.sku,
+            "price": str(self.price),
+            "quantity": self.quantity,
+        }
+        if self.currency_code:
+            document["currencyCode"] = self.currency_code
+        return document
+
+
+@dataclass(frozen=True)
+class FulfilledProduct:
+    """A product of a fulfilment report; status and time default on the server (FULFILLED, now)."""
+
+    sku: str
+    quantity: int
+    fulfilment_status: str | None = None
+    fulfilment_time: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"sku": self.sku, "quantity": self.quantity}
+        if self.fulfilment_status:
+            document["fulfilmentStatus"] = self.fulfilment_status
+        if self.fulfilment_time:
+            document["fulfilmentTime"] = self.fulfilment_time
+        return document
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    status: str
+    recorded_at: str | None = None
+    delivered_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment as the API shows it; ``checkout_url`` only on create (a secret: never log it)."""
+
+    partner_reference: str
+    status: str
+    amount: Decimal
+    currency_code: str
+    country_code: str
+    reference: str | None = None
+    channel_id: str | None = None
+    checkout_url: str | None = field(default=None, repr=False)
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_checked_at: str | None = None
+    fulfilment: Fulfilment | None = None
+    replayed: bool = False  # create answered from an earlier identical request (Idempotent-Replayed)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any], *, replayed: bool = False) -> Payment:
+        fulfilment = document.get("fulfilment")
+        return cls(
+            partner_reference=str(document["partnerReference"]),
+            status=str(document["status"]),
+            amount=Decimal(str(document["amount"])),
+            currency_code=str(document["currencyCode"]),
+            country_code=str(document["countryCode"]),
+            reference=_text(document.get("reference")),
+            channel_id=_text(document.get("channelId")),
+            checkout_url=_text(document.get("checkoutUrl")),
+            created_at=_text(document.get("createdAt")),
+            updated_at=_text(document.get("updatedAt")),
+            last_checked_at=_text(document.get("lastCheckedAt")),
+            fulfilment=Fulfilment(
+                status=str(fulfilment.get("status")),
+                recorded_at=_text(fulfilment.get("recordedAt")),
+                delivered_at=_text(fulfilment.get("deliveredAt")),
+            )
+            if isinstance(fulfilment, dict)
+            else None,
+            replayed=replayed,
+        )
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str  # the checkout's channelId
+    name: str
+    code: str | None
+    payment_method_type: str | None
+    status: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class PaymentMethods:
+    country_code: str
+    channels: tuple[Channel, ...]
+    groups: tuple[dict[str, Any], ...]  # the gateway's §6 groups, as it sends them
+    cached: bool | None = None  # X-Cache: hit → True, miss → False
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any], *, cache: str | None = None) -> PaymentMethods:
+        return cls(
+            country_code=str(document["countryCode"]),
+            channels=tuple(
+                Channel(
+                    id=str(c["id"]),
+                    name=str(c.get("name", "")),
+                    code=_text(c.get("code")),
+                    payment_method_type=_text(c.get("paymentMethodType")),
+                    status=_text(c.get("status")),
+                    active=bool(c.get("active")),
+                )
+                for c in document.get("channels", [])
+            ),
+            groups=tuple(document.get("groups", [])),
+            cached=None if cache is None else cache.lower() == "hit",
+        )
+
+
+@dataclass(frozen=True)
+class FulfilmentReceipt:
+    partner_reference: str
+    fulfilment_status: str  # QUEUED, or DELIVERED for a repeat after delivery
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> FulfilmentReceipt:
+        return cls(str(document["partnerReference"]), str(document["fulfilmentStatus"]))
+
+
+def as_json(value: Any) -> Any:
+    """Inputs given as dataclasses or plain dicts, as JSON."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, dict):
+        return value
+    return asdict(value)

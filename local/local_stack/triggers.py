@@ -1,0 +1,207 @@
+"""``python -m local_stack trigger SCENARIO``: play one payment story against a running local stack, like
+``stripe trigger``, and print what happened and the events the partner received.
+
+Each scenario creates a payment through the partner client (signed as the stack requires), drives the
+Pay1st sandbox (a checkout button, a fault on its webhooks) through its control API, and then waits for the
+payment events the partner's EventBridge rule receives (the runner's ``/_local/events``). Faults set for a
+scenario are put back as they were afterwards. ``refund.succeeded`` and ``chargeback`` come with refunds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import urllib3
+from pay1st_partner_client import BearerAuth, PartnerClient, Product, SigV4Auth
+from pay1st_sandbox.client import SandboxControl
+
+from local_stack.own_routes import EVENTS_PATH, INFO_PATH, SCHEDULES_PREFIX
+from local_stack.partner_auth import local_credentials
+from local_stack.partner_cli import DEFAULT_API_URL
+
+POLLER = "StatusPollerFunction"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    description: str
+    final_status: str
+    events: tuple[str, ...]  # detail-types the partner must receive, in this order
+
+
+SCENARIOS = {
+    "payment.succeeded": Scenario("the customer pays", "SUCCESSFUL", ("Payment Succeeded",)),
+    "payment.failed": Scenario("the payment fails at checkout", "FAILED", ("Payment Failed",)),
+    "payment.pending-then-succeeded": Scenario(
+        "the customer pays offline (PENDING), the money arrives later",
+        "SUCCESSFUL",
+        ("Payment Pending", "Payment Succeeded"),
+    ),
+    "payment.abandoned": Scenario("the checkout session expires unused", "ABANDONED", ("Payment Abandoned",)),
+    "webhook.lost": Scenario(
+        "the customer pays, Pay1st's webhook is lost; the status poller reconciles",
+        "SUCCESSFUL",
+        ("Payment Succeeded",),
+    ),
+    "webhook.duplicates": Scenario(
+        "the customer pays, Pay1st sends the webhook twice; one event only",
+        "SUCCESSFUL",
+        ("Payment Succeeded",),
+    ),
+}
+
+
+class TriggerFailed(Exception):
+    """The stack did not behave as the scenario says a working bundle does."""
+
+
+class Trigger:
+    def __init__(self, api_url: str, out: IO[str], timeout: float = 30.0) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.out = out
+        self.timeout = timeout
+        self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=60))
+        info = self._local("GET", INFO_PATH)
+        if not info.get("sandboxUrl"):
+            raise TriggerFailed("this local stack runs without the Pay1st sandbox")
+        self.control = SandboxControl(str(info["sandboxUrl"]))
+        self.client = PartnerClient(self.api_url, self._auth(str(info["partnerAuth"]), str(info["region"])))
+
+    def run(self, name: str) -> str:
+        scenario = SCENARIOS[name]
+        reference = f"trigger-{name.replace('.', '-')}-{uuid.uuid4().hex[:8]}"
+        self.say(f"{name}: {scenario.description}")
+        created = self.client.create_payment(
+            reference,
+            amount="250.50",
+            currency_code="ZAR",
+            country_code="ZA",
+            products=[Product("500 Gems", "GEM-500", "250.50", 1)],
+        )
+        pay1st = str(created.reference)
+        self.say(f"created {reference} (Pay1st {pay1st}): {created.status}")
+        {
+            "payment.succeeded": lambda: self.settle(pay1st, "pay"),
+            "payment.failed": lambda: self.settle(pay1st, "fail"),
+            "payment.abandoned": lambda: self.settle(pay1st, "abandon"),
+            "payment.pending-then-succeeded": lambda: self._pending_then_paid(reference, pay1st),
+            "webhook.lost": lambda: self._lost_webhook(reference, pay1st),
+            "webhook.duplicates": lambda: self.with_faults({"webhook_duplicate_rate": 1.0}, pay1st, "pay"),
+        }[name]()
+        events = self.wait_for_events(reference, scenario.events)
+        status = self.client.get_payment(reference).status
+        self.say(f"GET /payments/{reference}: {status}")
+        self.describe_webhooks(pay1st)
+        self.say("events the partner received:")
+        for event in events:
+            self.say(f"  {event['detail-type']}  eventId {event['detail'].get('eventId')}")
+        if status != scenario.final_status:
+            raise TriggerFailed(f"expected {scenario.final_status}, the payment is {status}")
+        return reference
+
+    # ----------------------------------------------------------------------------------------------- steps
+    def settle(self, pay1st: str, outcome: str) -> None:
+        self.control.settle(pay1st, outcome)
+        self.control.flush_webhooks(timeout=15)
+        self.say(f"sandbox: pressed '{outcome}' and delivered its webhooks")
+
+    def with_faults(self, faults: dict[str, Any], pay1st: str, outcome: str) -> None:
+        before = self.control.faults()
+        self.control.set_faults(**faults)
+        self.say(f"sandbox faults: {json.dumps(faults)}")
+        try:
+            self.settle(pay1st, outcome)
+        finally:
+            self.control.clear_faults()
+            self.control.set_faults(**before)
+
+    def _pending_then_paid(self, reference: str, pay1st: str) -> None:
+        self.settle(pay1st, "offline")
+        self.wait_for_events(reference, ("Payment Pending",))
+        self.say("partner received 'Payment Pending'; the offline payment settles now")
+        self.settle(pay1st, "settle-offline")
+
+    def _lost_webhook(self, reference: str, pay1st: str) -> None:
+        self.with_faults({"webhook_drop_rate": 1.0}, pay1st, "pay")
+        self.say(
+            f"our record still says {self.client.get_payment(reference).status}; running the status poller "
+            "(it takes open payments older than the function's POLL_MIN_AGE_SECONDS)"
+        )
+        deadline = time.monotonic() + self.timeout
+        while self._events(reference) == [] and time.monotonic() < deadline:
+            result = self._local("POST", f"{SCHEDULES_PREFIX}{POLLER}")
+            self.say(f"{POLLER}: {json.dumps(result)}")
+            time.sleep(1.0)
+
+    # ---------------------------------------------------------------------------------------------- report
+    def wait_for_events(self, reference: str, wanted: tuple[str, ...]) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            events = self._events(reference)
+            if [event["detail-type"] for event in events] == list(wanted):
+                return events
+            if time.monotonic() > deadline:
+                got = [event["detail-type"] for event in events]
+                raise TriggerFailed(f"expected the events {list(wanted)}, the partner received {got}")
+            time.sleep(0.3)
+
+    def describe_webhooks(self, pay1st: str) -> None:
+        for delivery in self.control.webhook_deliveries():
+            if delivery.get("reference") != pay1st:
+                continue
+            answers = [attempt.get("statusCode") for attempt in delivery.get("attempts") or []]
+            duplicate = " (a duplicate)" if delivery.get("duplicateOf") else ""
+            self.say(
+                f"webhook {delivery.get('status')}: {delivery.get('state')}{duplicate}, answers {answers}"
+            )
+
+    def say(self, text: str) -> None:
+        self.out.write(f"{text}\n")
+        self.out.flush()
+
+    # ------------------------------------------------------------------------------------------- plumbing
+    def _events(self, reference: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self._local("GET", f"{EVENTS_PATH}?partnerReference={reference}")
+        return events
+
+    def _local(self, method: str, path: str) -> Any:
+        response = self.http.request(method, f"{self.api_url}{path}")
+        if response.status != 200:
+            raise TriggerFailed(f"{method} {path}: {response.status} {response.data[:200]!r}")
+        return json.loads(response.data)
+
+    def _auth(self, partner_auth: str, region: str) -> Any:
+        if partner_auth == "AWS_IAM":
+            return SigV4Auth(region, credentials=local_credentials())
+        if partner_auth == "NONE":
+            from local_stack.partner import NoAuth
+
+            return NoAuth()
+        token: Callable[[], str] = lambda: self._local("POST", "/_local/issuer/token")["access_token"]  # noqa: E731
+        return BearerAuth(token)
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    try:
+        Trigger(args.api_url, sys.stdout, timeout=args.timeout).run(args.scenario)
+    except (TriggerFailed, urllib3.exceptions.HTTPError) as exc:
+        sys.stderr.write(f"FAILED: {exc}\n")
+        return 1
+    return 0
+
+
+def add_trigger_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    trigger = commands.add_parser(
+        "trigger", help="play a payment scenario against a running local stack, like `stripe trigger`"
+    )
+    trigger.add_argument("scenario", choices=sorted(SCENARIOS))
+    trigger.add_argument("--api-url", default=DEFAULT_API_URL, help="the running local API (start-api/serve)")
+    trigger.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each outcome")
+    trigger.set_defaults(handler=cmd_trigger)

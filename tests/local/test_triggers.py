@@ -1,0 +1,110 @@
+"""`python -m local_stack trigger SCENARIO` against a running stack: one test per scenario, each checking
+the final status, the events the partner received, and what the trigger printed."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from local_stack.stack import LocalStack, StackOptions
+from local_stack.template import PROJECT_ROOT
+from local_stack.triggers import SCENARIOS, Trigger
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The bundle's template; the poller takes open payments older than 1 s (not 120 s)."""
+    log_path: Path = tmp_path_factory.mktemp("triggers") / "functions.log"
+    with open(log_path, "w", encoding="utf-8") as function_log:
+        options = StackOptions(
+            api_port=0,
+            moto_port=0,
+            sandbox_port=0,
+            function_log=function_log,
+            prewarm=True,
+            event_sources=False,
+            env_vars={"StatusPollerFunction": {"POLL_MIN_AGE_SECONDS": "1"}},
+        )
+        with LocalStack(options) as running:
+            yield running
+
+
+def trigger(stack: LocalStack, scenario: str) -> tuple[str, str]:
+    out = io.StringIO()
+    reference = Trigger(stack.api_url, out, timeout=30).run(scenario)
+    return reference, out.getvalue()
+
+
+def partner_events(stack: LocalStack, reference: str) -> list[str]:
+    return [
+        event["detail-type"]
+        for event in stack.published_events()
+        if event["detail"].get("partnerReference") == reference
+    ]
+
+
+def test_payment_succeeded(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "payment.succeeded")
+    assert partner_events(stack, reference) == ["Payment Succeeded"]
+    assert f"GET /payments/{reference}: SUCCESSFUL" in printed
+    assert "webhook SUCCESSFUL: delivered, answers [200]" in printed
+    assert f"Payment Succeeded  eventId {reference}:SUCCESSFUL" in printed
+
+
+def test_payment_failed(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "payment.failed")
+    assert partner_events(stack, reference) == ["Payment Failed"]
+    assert f"GET /payments/{reference}: FAILED" in printed
+
+
+def test_payment_pending_then_succeeded(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "payment.pending-then-succeeded")
+    assert partner_events(stack, reference) == ["Payment Pending", "Payment Succeeded"]
+    assert printed.index("Payment Pending  eventId") < printed.index("Payment Succeeded  eventId")
+
+
+def test_payment_abandoned(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "payment.abandoned")
+    assert partner_events(stack, reference) == ["Payment Abandoned"]
+    assert f"GET /payments/{reference}: ABANDONED" in printed
+
+
+def test_webhook_lost_is_reconciled_by_the_poller(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "webhook.lost")
+    assert partner_events(stack, reference) == ["Payment Succeeded"]
+    assert "our record still says NEW" in printed and "StatusPollerFunction:" in printed
+    assert "webhook SUCCESSFUL: dropped" in printed
+    assert stack.sandbox is not None and stack.sandbox.control.faults()["webhook_drop_rate"] == 0  # put back
+
+
+def test_webhook_duplicates_give_one_event(stack: LocalStack) -> None:
+    reference, printed = trigger(stack, "webhook.duplicates")
+    assert partner_events(stack, reference) == ["Payment Succeeded"]
+    assert "(a duplicate)" in printed
+    assert stack.sandbox is not None and stack.sandbox.control.faults()["webhook_duplicate_rate"] == 0
+
+
+def test_every_scenario_has_its_test() -> None:
+    tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
+    for scenario in SCENARIOS:
+        assert any(scenario.replace(".", "_").replace("-", "_") in name for name in tested), scenario
+
+
+def test_the_trigger_command_prints_the_story(stack: LocalStack) -> None:
+    completed = subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+        [sys.executable, "-m", "local_stack", "trigger", "payment.failed", "--api-url", stack.api_url],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "local")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout.startswith("payment.failed: the payment fails at checkout")
+    assert "events the partner received:\n  Payment Failed  eventId" in completed.stdout
