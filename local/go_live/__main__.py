@@ -109,6 +109,7 @@ def _deployed(args: argparse.Namespace, options: Options, out: IO[str], err: IO[
 def _local(args: argparse.Namespace, options: Options, out: IO[str], err: IO[str]) -> Report:
     from go_live.local_target import local_target
 
+    options.poll_interval = 0.5  # everything is on loopback: look often
     log_path = Path(tempfile.gettempdir()) / f"pay1st-go-live-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with open(log_path, "w", encoding="utf-8") as function_log:
         err.write(f"starting a local stack (moto + Pay1st sandbox); function logs: {log_path}\n")

@@ -11,19 +11,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO
 
-from botocore.credentials import Credentials
-from local_stack.aws import REGION
+from local_stack.partner import partner_client
 from local_stack.stack import LocalStack, StackOptions
 from pay1st_sandbox.checkout import with_query
 
-from go_live.target import Target, sigv4_headers
-
-# Any credentials sign locally; the local stack does not check them (a deployed stack's IAM authorizer does).
-LOCAL_CREDENTIALS = Credentials("local-partner", "local-partner-secret")
-
-
-def _local_headers(method: str, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
-    return sigv4_headers(method, url, body, headers, credentials=LOCAL_CREDENTIALS, region=REGION)
+from go_live.target import PARTNER_ATTEMPTS, Target
 
 
 def target_of(stack: LocalStack) -> Target:
@@ -66,7 +58,8 @@ def target_of(stack: LocalStack) -> Target:
         outputs=outputs,
         read_secret=read_secret,
         dynamodb=stack.client("dynamodb"),
-        partner_headers=_local_headers,
+        # The partner's backend as the local stack plays it: SigV4 with the local credentials (or its JWT).
+        partner_api=partner_client(stack, max_attempts=PARTNER_ATTEMPTS),
         pay=pay,
         callback_url=callback_url,
     )

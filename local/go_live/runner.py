@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from go_live import steps
+from go_live import partner_steps, steps
 from go_live.compare import production_configuration
 from go_live.context import Check
 from go_live.report import FAILED, PASSED, SKIPPED, Outcome, Report, StepResult, failed
@@ -29,12 +29,12 @@ STEPS: tuple[Step, ...] = (
     Step("token", "gateway token (§2)", steps.gateway_token, needs=("secret",)),
     Step("refresh", "token refresh (§3)", steps.gateway_refresh, needs=("token",)),
     Step("payment-methods", "payment methods (§6)", steps.payment_methods, needs=("token",)),
-    Step("partner-api", "partner API reachable", steps.partner_api),
-    Step("create", "test payment created (§7)", steps.create_payment, needs=("token", "partner-api")),
+    Step("partner-api", "partner API reachable", partner_steps.partner_api),
+    Step("create", "test payment created (§7)", partner_steps.create_payment, needs=("token", "partner-api")),
     Step("webhook", "webhook arrives (§10)", webhook_arrives, needs=("create",)),
-    Step("callback", "callback reached (§11)", steps.callback, needs=("create",)),
-    Step("status", "status confirmed (§9)", steps.status_confirmed, needs=("webhook",)),
-    Step("fulfilment", "fulfilment delivered (§12)", steps.fulfilment, needs=("status",)),
+    Step("callback", "callback reached (§11)", partner_steps.callback, needs=("create",)),
+    Step("status", "status confirmed (§9)", partner_steps.status_confirmed, needs=("webhook",)),
+    Step("fulfilment", "fulfilment delivered (§12)", partner_steps.fulfilment, needs=("status",)),
     Step("production-config", "production = staging config", production_configuration),
 )
 

@@ -1,24 +1,21 @@
-"""The checklist's steps against the gateway and the partner API, one small function each.
+"""The checklist's first steps: the credentials secret, then the gateway itself (token, refresh, methods).
 
-Each takes the shared :class:`~go_live.context.Check` and returns an :class:`~go_live.report.Outcome`: what
-was seen and, for a failure, what to do. Nothing secret is ever put in one: credentials are "set" or
-"placeholder", tokens are never shown, the checkout link is shown without its access token.
+Each step takes the shared :class:`~go_live.context.Check` and returns an :class:`~go_live.report.Outcome`:
+what was seen and, for a failure, what to do. Nothing secret is ever put in one: credentials are "set" or
+"placeholder", tokens are never shown. The gateway is called with the bundle's own client
+(:class:`pay1st.client.Pay1stClient`), with the secret's credentials, at the stack's ``Pay1stApiBaseUrl``.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 from pay1st.client import ClientConfig, Credentials, Pay1stClient
 from pay1st.errors import AuthenticationError, Pay1stAPIError, Pay1stConnectionError, Pay1stError
 
-from go_live.context import TEST_AMOUNTS, TEST_SKU, Check, Countdown
+from go_live.context import Check
 from go_live.report import Outcome, failed, passed
 
 PLACEHOLDER = "REPLACE_ME"  # what template.yaml's Pay1stCredentialsSecret holds until the partner replaces it
@@ -152,169 +149,6 @@ def payment_methods(check: Check) -> Outcome:
             **found,
         )
     return passed(described, **found)
-
-
-def partner_api(check: Check) -> Outcome:
-    target = check.target
-    if target.partner_auth_problem:
-        return failed(
-            f"cannot authenticate to {target.api_url}: {target.partner_auth_problem}", _auth_fix(check)
-        )
-    country = check.options.countries[0]
-    path = f"/payment-methods?countryCode={country}"
-    try:
-        status, _, body = target.partner("GET", path)
-    except urllib3.exceptions.HTTPError as exc:
-        return failed(
-            f"GET {target.api_url}{path}: {type(exc).__name__}", "check the ApiUrl output and the network"
-        )
-    if status == 200:
-        channels = len((body or {}).get("channels") or [])
-        return passed(f"GET {path} -> 200 ({channels} channels), as the caller ({_auth_name(check)})")
-    if status in (401, 403):
-        return failed(f"GET {path} -> {status}: {_message(body)}", _auth_fix(check))
-    return failed(
-        f"GET {path} -> {status}: {_message(body)}", "see the stack's logs (correlation id in the answer)"
-    )
-
-
-def _auth_name(check: Check) -> str:
-    mode = check.target.parameters.get("PartnerAuth", "AWS_IAM")
-    return "bearer JWT" if mode == "JWT" else "SigV4"
-
-
-def _auth_fix(check: Check) -> str:
-    if check.target.parameters.get("PartnerAuth") == "JWT":
-        return "export PAY1ST_PARTNER_JWT=<a token from your issuer with the JwtAudience audience>"
-    return (
-        "run with AWS credentials allowed execute-api:Invoke on this API (the partner backend's role), "
-        "and AWS_REGION set to the stack's region"
-    )
-
-
-def create_payment(check: Check) -> Outcome:
-    country = check.options.countries[0]
-    currency, amount = TEST_AMOUNTS.get(country, (None, None))
-    currency = check.options.currency or currency
-    amount = check.options.amount or amount
-    if currency is None or amount is None:
-        return failed(f"no test currency and amount known for {country}", "pass --currency and --amount")
-    reference = f"golive-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    order = {
-        "partnerReference": reference,
-        "amount": amount,
-        "currencyCode": currency,
-        "countryCode": country,
-        "products": [{"title": "Go-live check", "sku": TEST_SKU, "price": amount, "quantity": 1}],
-        "metadata": [{"key": "purpose", "value": "go-live check"}],
-    }
-    status, _, body = check.target.partner("POST", "/payments", order)
-    if status != 201 or not isinstance(body, dict):
-        return failed(
-            f"POST /payments -> {status}: {_message(body)}",
-            "a 502 gateway_rejected names Pay1st's errorCode; see the README's create answers",
-        )
-    check.payment = {**order, "reference": body.get("reference"), "status": body.get("status")}
-    link = body.get("checkoutUrl") or ""
-    shown = without_token(link)
-    if check.target.pay is None:  # a person pays: the link with its token, on the terminal only
-        check.say(f"      open this checkout link and pay {currency} {amount}: {link}")
-    return passed(
-        f"POST /payments -> 201 {body.get('status')}: {reference} is Pay1st {body.get('reference')}, "
-        f"{currency} {amount}; checkout link {shown}",
-        partnerReference=reference,
-        reference=body.get("reference"),
-        checkoutUrl=shown,
-    )
-
-
-def without_token(link: str) -> str:
-    """The checkout link with its access token hidden (it is a bearer credential)."""
-    parts = urlsplit(link)
-    query = [(k, "<hidden>" if k == "accessToken" else v) for k, v in parse_qsl(parts.query)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="<>")))
-
-
-def callback(check: Check) -> Outcome:
-    target, payment = check.target, check.payment
-    result_page = target.parameters.get("ResultPageUrl", "")
-    if target.callback_url is not None:
-        url = target.callback_url(payment["reference"])
-        if not url:
-            return failed("the gateway holds no success callback URL for the payment", "see the create step")
-        how = "the hosted page's redirect (the success callback URL the payment sent Pay1st)"
-    else:
-        url = f"{target.api_url}/callbacks/success?{urlencode({'partnerReference': payment['partnerReference']})}"
-        how = "GET /callbacks/success (Pay1st's redirect of a browser cannot be checked without one)"
-    try:
-        response = target.http.request("GET", url, redirect=False)
-    except urllib3.exceptions.HTTPError as exc:
-        return failed(f"{how}: {type(exc).__name__}", "check the Callback*Url outputs and the network")
-    location = response.headers.get("Location", "")
-    if response.status != 302 or not location.startswith(result_page):
-        return failed(
-            f"{how} -> {response.status}, not a 302 to ResultPageUrl ({location or 'no Location'})",
-            "set ResultPageUrl to your result page; paste the Callback*Url outputs into the Pay1st Console",
-        )
-    shown = dict(parse_qsl(urlsplit(location).query))
-    return passed(
-        f"{how} -> 302 to the result page (status={shown.get('status')}, outcome={shown.get('outcome')})"
-    )
-
-
-def status_confirmed(check: Check) -> Outcome:
-    reference = check.payment["partnerReference"]
-    path = check.target.payment_path(reference)
-    countdown = Countdown(check.progress, "SUCCESSFUL", check.options.status_timeout)
-    while True:
-        status, _, body = check.target.partner("GET", path)
-        seen = (body or {}).get("status") if status == 200 else f"HTTP {status}"
-        if seen == "SUCCESSFUL" or countdown.expired:
-            break
-        countdown.tick()
-        time.sleep(check.options.poll_interval)
-    countdown.done()
-    if seen != "SUCCESSFUL":
-        return failed(
-            f"GET /payments/{reference} -> {seen} after {check.options.status_timeout:.0f} s",
-            "the status poller confirms payments within minutes; see the stack's logs for the status query",
-        )
-    checked = (body or {}).get("lastCheckedAt")
-    when = f", last status query {checked}" if checked else ""
-    return passed(f"GET /payments/{reference} -> SUCCESSFUL (confirmed with Pay1st's status query{when})")
-
-
-def fulfilment(check: Check) -> Outcome:
-    reference = check.payment["partnerReference"]
-    path = check.target.payment_path(reference)
-    notice = {"products": [{"sku": TEST_SKU, "quantity": 1, "fulfilmentStatus": "FULFILLED"}]}
-    status, _, body = check.target.partner("POST", f"{path}/fulfilment", notice)
-    if status != 202:
-        return failed(
-            f"POST {path}/fulfilment -> {status}: {_message(body)}", "see the README's fulfilment answers"
-        )
-    countdown = Countdown(check.progress, "the fulfilment's delivery", check.options.fulfilment_timeout)
-    delivered = None
-    while not countdown.expired:
-        status, _, body = check.target.partner("GET", path)
-        delivered = ((body or {}).get("fulfilment") or {}).get("status") if status == 200 else None
-        if delivered == "DELIVERED":
-            break
-        countdown.tick()
-        time.sleep(check.options.poll_interval)
-    countdown.done()
-    if delivered != "DELIVERED":
-        return failed(
-            f"fulfilment {delivered or 'not recorded'} after {check.options.fulfilment_timeout:.0f} s",
-            "the FulfilmentSenderFunction delivers it from the FulfilmentQueue; check its logs and the DLQ alarm",
-        )
-    return passed(f"POST {path}/fulfilment -> 202; the gateway accepted it (fulfilment DELIVERED)")
-
-
-def _message(body: Any) -> str:
-    if isinstance(body, dict):
-        return str(body.get("code") or "") + (": " if body.get("code") else "") + str(body.get("message", ""))
-    return "no JSON body"
 
 
 def _aws_error(exc: Exception) -> str:

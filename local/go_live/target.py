@@ -1,44 +1,31 @@
 """What the check runs against: a deployed stack (read with boto3) or the local stack (``local_target``).
 
 A :class:`Target` is the stack's parameters and outputs, a way to read its credentials secret and its
-webhook records, and a way to sign the partner API's requests. The local target adds what only a local
+webhook records, and the partner's client of its API (``pay1st_partner_client``, signing as the partner's
+backend does: SigV4 with the caller's AWS credentials, or a JWT). The local target adds what only a local
 stack can do: pay at the sandbox and follow the callback the hosted page would redirect to.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
+from pay1st_partner_client import BearerAuth, PartnerClient, SigV4Auth
 
 JWT_ENVIRONMENT_VARIABLE = "PAY1ST_PARTNER_JWT"  # the bearer token for a PartnerAuth=JWT stack
-
-
-class Signer(Protocol):
-    def __call__(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
-        """``headers`` plus what authenticates this exact request to the partner routes."""
+PARTNER_ATTEMPTS = (
+    2  # one retry of a throttled or failed call; the check wants to see problems, not hide them
+)
 
 
 class TargetError(Exception):
     """The stack cannot be checked at all (not found, no AWS credentials): said in one line, exit 2."""
-
-
-def sigv4_headers(
-    method: str, url: str, body: bytes, headers: Mapping[str, str], *, credentials: Credentials, region: str
-) -> dict[str, str]:
-    """The one place partner API requests are signed: SigV4 for ``execute-api``, as the IAM authorizer wants."""
-    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
-    SigV4Auth(credentials, "execute-api", region).add_auth(request)
-    return dict(request.headers.items())
 
 
 @dataclass
@@ -49,8 +36,8 @@ class Target:
     outputs: Mapping[str, str]
     read_secret: Callable[[], str]  # the credentials secret's SecretString
     dynamodb: Any  # a boto3 DynamoDB client that can read the WebhookEventsTable
-    partner_headers: Signer
-    partner_auth_problem: str | None = None  # why partner API calls cannot be authenticated, if known
+    partner_api: PartnerClient | None  # None: partner_auth_problem says why it cannot authenticate
+    partner_auth_problem: str | None = None
     # Local only: pay a payment at the gateway (by Pay1st reference) as a customer would; returns a description.
     pay: Callable[[str], str] | None = None
     # Local only: the success callback URL the hosted page redirects the browser to, for a Pay1st reference.
@@ -78,22 +65,6 @@ class Target:
             "WebhookSignatureMode": self.parameters.get("WebhookSignatureMode"),
             "PartnerAuth": self.parameters.get("PartnerAuth"),
         }
-
-    def partner(self, method: str, path: str, body: Any = None) -> tuple[int, Mapping[str, str], Any]:
-        """A partner API call (signed); (status, headers, JSON body or None). Raises urllib3's HTTPError."""
-        url = f"{self.api_url}{path}"
-        data = b"" if body is None else json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json"} if data else {}
-        signed = self.partner_headers(method, url, data, headers)
-        response = self.http.request(method, url, body=data or None, headers=signed, redirect=False)
-        try:
-            document = json.loads(response.data) if response.data else None
-        except ValueError:
-            document = None
-        return response.status, dict(response.headers), document
-
-    def payment_path(self, partner_reference: str) -> str:
-        return f"/payments/{quote(partner_reference, safe='')}"
 
 
 # ------------------------------------------------------------------------------------- a deployed stack
@@ -130,7 +101,7 @@ def deployed_target(stack_name: str, session: Any) -> Target:
     if missing:
         raise TargetError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it this bundle?")
     secrets = session.client("secretsmanager")
-    partner_auth = parameters.get("PartnerAuth", "AWS_IAM")
+    client, problem = _partner_client(session, parameters.get("PartnerAuth", "AWS_IAM"), outputs["ApiUrl"])
 
     def read_secret() -> str:
         value: str = secrets.get_secret_value(SecretId=outputs["CredentialsSecretName"])["SecretString"]
@@ -143,40 +114,27 @@ def deployed_target(stack_name: str, session: Any) -> Target:
         outputs=outputs,
         read_secret=read_secret,
         dynamodb=session.client("dynamodb"),
-        partner_headers=_deployed_signer(session, partner_auth, outputs["ApiUrl"]),
-        partner_auth_problem=_auth_problem(session, partner_auth, outputs["ApiUrl"]),
+        partner_api=client,
+        partner_auth_problem=problem,
     )
 
 
-def _deployed_signer(session: Any, partner_auth: str, api_url: str) -> Signer:
+def _partner_client(session: Any, partner_auth: str, api_url: str) -> tuple[PartnerClient | None, str | None]:
+    """The partner's client of the API, authenticated as ``PartnerAuth`` says; or None and why not."""
     if partner_auth == "JWT":
-        token = os.environ.get(JWT_ENVIRONMENT_VARIABLE, "")
-
-        def bearer(method: str, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
-            return {**headers, "Authorization": f"Bearer {token}"} if token else dict(headers)
-
-        return bearer
-    credentials = session.get_credentials()
+        token = os.environ.get(JWT_ENVIRONMENT_VARIABLE)
+        if not token:
+            return None, f"PartnerAuth=JWT and no token in ${JWT_ENVIRONMENT_VARIABLE}"
+        return PartnerClient(api_url, BearerAuth(token), max_attempts=PARTNER_ATTEMPTS), None
     region = session.region_name or _region_of(api_url)
-
-    def sigv4(method: str, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
-        if credentials is None or not region:
-            return dict(headers)  # unsigned: the partner API step then names the missing credentials
-        return sigv4_headers(method, url, body, headers, credentials=credentials, region=region)
-
-    return sigv4
-
-
-def _auth_problem(session: Any, partner_auth: str, api_url: str) -> str | None:
-    if partner_auth == "JWT":
-        if not os.environ.get(JWT_ENVIRONMENT_VARIABLE):
-            return f"PartnerAuth=JWT and no token in ${JWT_ENVIRONMENT_VARIABLE}"
-        return None
-    if session.get_credentials() is None:
-        return "no AWS credentials found to sign with (PartnerAuth=AWS_IAM)"
-    if not (session.region_name or _region_of(api_url)):
-        return "no AWS region to sign for: set AWS_REGION"
-    return None
+    if not region:
+        return None, "no AWS region to sign for: set AWS_REGION to the stack's region"
+    credentials = session.get_credentials()
+    if credentials is None:
+        return None, "no AWS credentials found to sign with (PartnerAuth=AWS_IAM)"
+    return PartnerClient(
+        api_url, SigV4Auth(region, credentials=credentials), max_attempts=PARTNER_ATTEMPTS
+    ), None
 
 
 def _region_of(api_url: str) -> str | None:

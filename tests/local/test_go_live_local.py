@@ -16,8 +16,8 @@ import pytest
 from go_live.__main__ import check_target
 from go_live.context import Options
 from go_live.local_target import target_of
+from go_live.partner_steps import without_token
 from go_live.report import step_line
-from go_live.steps import without_token
 from local_stack.stack import LocalStack, StackOptions
 from local_stack.template import PROJECT_ROOT
 
