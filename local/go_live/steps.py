@@ -75,16 +75,16 @@ def credentials_secret(check: Check) -> Outcome:
 def _gateway_failure(check: Check, what: str, exc: Pay1stError) -> Outcome:
     base = check.target.parameters.get("Pay1stApiBaseUrl", "?")
     environment = check.target.environment
-    if isinstance(exc, AuthenticationError) or (isinstance(exc, Pay1stAPIError) and exc.status == 401):
-        return failed(
-            f"{what}: the gateway at {base} refused the API key/secret ({_api_error(exc)})",
-            f"generate the API Key and Secret for Environment={environment} in the Pay1st Console and put them "
-            "in the credentials secret (keys of one environment do not work on the other)",
-        )
     if isinstance(exc, Pay1stAPIError) and exc.status == 403:
         return failed(
             f"{what}: the credentials lack permission ({_api_error(exc)})",
             "ask your Pay1st Implementation Manager to enable API access for these credentials",
+        )
+    if isinstance(exc, AuthenticationError):
+        return failed(
+            f"{what}: the gateway at {base} refused the API key/secret ({_api_error(exc)})",
+            f"generate the API Key and Secret for Environment={environment} in the Pay1st Console and put them "
+            "in the credentials secret (keys of one environment do not work on the other)",
         )
     if isinstance(exc, Pay1stConnectionError):
         return failed(
