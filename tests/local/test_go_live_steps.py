@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import boto3
 import pytest
+from go_live import partner_steps
 from go_live.context import Check, Options
 from go_live.report import FAILED, PASSED
 from go_live.steps import credentials_secret, gateway_refresh, gateway_token, payment_methods
@@ -23,6 +26,7 @@ from local_stack.aws import provision_tables
 from local_stack.template import load_template, parameter_defaults
 from pay1st.client import ClientConfig, Credentials, Pay1stClient
 from pay1st.models import PaymentRequest, Product
+from pay1st_partner_client import BearerAuth, PartnerClient
 
 from tests.conftest import REGION, SANDBOX_CREDENTIALS
 
@@ -176,3 +180,100 @@ def test_an_unsigned_webhook_accepted_in_mode_off_passes_and_says_so(
     outcome = webhook_arrives(check)
     assert outcome.status == PASSED
     assert outcome.reason.startswith("recorded UNSIGNED (SUCCESSFUL event, outcome applied)")
+
+
+# ------------------------------------------------------------------- the stack's API answering errors
+class _Answers(BaseHTTPRequestHandler):
+    """A partner API that answers each route with a canned (status, body): the bundle's error shapes."""
+
+    routes: ClassVar[dict[tuple[str, str], tuple[int, dict[str, Any]]]] = {}
+
+    def _answer(self) -> None:
+        path = self.path.split("?")[0]
+        status, body = self.routes.get((self.command, path), (404, {"message": "Not Found"}))
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stack_api() -> Iterator[tuple[str, dict[tuple[str, str], tuple[int, dict[str, Any]]]]]:
+    _Answers.routes = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Answers.routes
+    server.shutdown()
+    server.server_close()
+
+
+def partner_check(api_url: str, **options: Any) -> Check:
+    client = PartnerClient(api_url, BearerAuth("a-jwt"), max_attempts=1)
+    base = target("http://127.0.0.1:9", SANDBOX_CREDENTIALS)
+    partner = Target(**{**base.__dict__, "partner_api": client, "outputs": {"ApiUrl": api_url}})
+    check = Check(partner, Options(poll_interval=0.05, **options), progress=io.StringIO())
+    check.payment = {"partnerReference": "golive-1", "reference": "C-1-P"}
+    return check
+
+
+def test_partner_api_refusals_and_an_unreachable_api_say_what_to_fix(stack_api: Any) -> None:
+    url, routes = stack_api
+    routes[("GET", "/payment-methods")] = (403, {"message": "Forbidden"})
+    refused = partner_steps.partner_api(partner_check(url))
+    assert refused.reason == "GET /payment-methods?countryCode=NG -> 403: Forbidden"
+    assert refused.fix is not None and "execute-api:Invoke" in refused.fix
+    routes[("GET", "/payment-methods")] = (502, {"code": "gateway_unavailable", "message": "down"})
+    broken = partner_steps.partner_api(partner_check(url))
+    assert broken.reason.endswith("-> 502 gateway_unavailable: down")
+    unreachable = partner_steps.partner_api(partner_check("http://127.0.0.1:9"))
+    assert unreachable.reason == "GET /payment-methods?countryCode=NG: cannot reach http://127.0.0.1:9"
+
+
+def test_create_status_and_fulfilment_failures_name_the_answer(stack_api: Any) -> None:
+    url, routes = stack_api
+    routes[("POST", "/payments")] = (
+        422,
+        {"code": "gateway_rejected", "message": "Pay1st refused: INVALID_REQUEST"},
+    )
+    created = partner_steps.create_payment(partner_check(url, countries=("ZA",)))
+    assert created.reason == "POST /payments -> 422 gateway_rejected: Pay1st refused: INVALID_REQUEST"
+    unknown = partner_steps.create_payment(partner_check(url, countries=("FR",)))
+    assert (
+        unknown.reason == "no test currency and amount known for FR"
+        and unknown.fix == "pass --currency and --amount"
+    )
+
+    payment = {
+        "partnerReference": "golive-1",
+        "status": "NEW",
+        "amount": "10.00",
+        "currencyCode": "ZAR",
+        "countryCode": "ZA",
+    }
+    routes[("GET", "/payments/golive-1")] = (200, payment)
+    status = partner_steps.status_confirmed(partner_check(url, status_timeout=0.2))
+    assert status.status == FAILED and status.reason == "GET /payments/golive-1 -> NEW after 0 s"
+
+    routes[("POST", "/payments/golive-1/fulfilment")] = (
+        409,
+        {"code": "payment_not_successful", "message": "NEW"},
+    )
+    refused = partner_steps.fulfilment(partner_check(url))
+    assert refused.reason == "POST /payments/golive-1/fulfilment -> 409 payment_not_successful: NEW"
+    routes[("POST", "/payments/golive-1/fulfilment")] = (
+        202,
+        {"partnerReference": "golive-1", "fulfilmentStatus": "QUEUED"},
+    )
+    routes[("GET", "/payments/golive-1")] = (
+        200,
+        {**payment, "status": "SUCCESSFUL", "fulfilment": {"status": "QUEUED"}},
+    )
+    stuck = partner_steps.fulfilment(partner_check(url, fulfilment_timeout=0.2))
+    assert stuck.reason == "fulfilment QUEUED after 0 s" and stuck.fix is not None and "DLQ" in stuck.fix
