@@ -13,13 +13,15 @@ STAMP := $(VENV)/.installed
 
 SAM_BUILD_FLAGS ?= --cached --parallel
 
-.PHONY: help venv lint format typecheck test test-fast validate build bench demo serve sandbox browser-deps clean
+.PHONY: help venv lint format typecheck test test-fast validate build bench demo serve sandbox go-live-check browser-deps clean
 
 help:
 	@echo "make demo       run one complete payment locally, end to end"
 	@echo "make test       lint, type check, validate the template and run every test"
 	@echo "make serve      keep the local stack up and print a checkout link for a browser"
 	@echo "make sandbox    run the Pay1st sandbox alone"
+	@echo "make go-live-check [STACK=<stack> COUNTRIES=NG,ZA COMPARE_WITH=<sandbox stack>]"
+	@echo "                Pay1st's go-live checklist against a deployed stack (or a local one)"
 	@echo "make bench      print the benchmark figures"
 	@echo "make lint | format | typecheck | validate | build"
 
@@ -79,6 +81,17 @@ serve: venv
 
 sandbox: venv
 	PYTHONPATH=local $(BIN)/python -m pay1st_sandbox
+
+# Pay1st's go-live checklist, step by step: STACK=<name> checks a deployed stack with your AWS credentials
+# (COMPARE_WITH=<sandbox stack> for a production one); without STACK, a local stack started for the purpose.
+# GO_LIVE_ARGS passes more options (e.g. --json, --webhook-timeout 300); `python -m go_live -h` lists them.
+STACK ?=
+COUNTRIES ?= NG,ZA
+COMPARE_WITH ?=
+GO_LIVE_ARGS ?=
+go-live-check: venv
+	PYTHONPATH=local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
+		$(if $(STACK),--stack $(STACK)) $(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov

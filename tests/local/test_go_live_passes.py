@@ -1,0 +1,54 @@
+"""``make go-live-check`` with no STACK passes: the command's own entry point starts a local stack (moto, the
+Pay1st sandbox, the functions) and every step of the checklist passes against it, in seconds.
+
+In-process (``main`` is what ``python -m go_live`` runs; test_go_live_local checks the Makefile runs that), so
+the local stack's own code is measured; alone in its module, since one process holds one local stack at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+from go_live.__main__ import main
+
+PASSING_STEPS = (
+    "credentials secret",
+    "gateway token (§2)",
+    "token refresh (§3)",
+    "payment methods (§6)",
+    "partner API reachable",
+    "test payment created (§7)",
+    "webhook arrives (§10)",
+    "callback reached (§11)",
+    "status confirmed (§9)",
+    "fulfilment delivered (§12)",
+)
+
+
+def test_go_live_check_passes_against_a_local_stack_it_starts() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    started = time.monotonic()
+    code = main(["--countries", "NG,ZA"], out=out, err=err)
+    elapsed = time.monotonic() - started
+    output = out.getvalue()
+    assert code == 0, output + err.getvalue()
+    lines = output.splitlines()
+    assert lines[0].startswith(
+        "Pay1st go-live check: local stack (Environment sandbox, gateway http://127.0.0.1:"
+    )
+    for number, title in enumerate(PASSING_STEPS, start=1):
+        assert any(line.startswith(f" ✓ {number:>2}. {title}") for line in lines), (title, output)
+    assert "recorded and authenticated with scheme signing-key" in output
+    assert "NG 3 active, ZA 3 active" in output
+    assert "as the caller (SigV4)" in output  # the local stack enforces SigV4 on the partner routes
+    assert "-> 302 to the result page (status=SUCCESSFUL, outcome=success)" in output
+    assert (
+        " · 11. production = staging config  Environment=sandbox: only a production stack is compared"
+        in output
+    )
+    # The checkout link is shown without its access token (the sandbox pays; nobody needs the token).
+    assert "accessToken=<hidden>" in output
+    assert output.count("accessToken=") == output.count("accessToken=<hidden>")
+    assert lines[-1].startswith("OK: 10 passed, 0 failed, 0 skipped, 1 not applicable")
+    assert elapsed < 90, elapsed  # seconds on an idle machine; generous for a loaded CI runner
