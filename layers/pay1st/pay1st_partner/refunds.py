@@ -50,6 +50,7 @@ from pay1st_partner.errors import (
     RefundOutcomeUnknown,
 )
 from pay1st_partner.observability import count, logger
+from pay1st_partner.records import ReferenceMismatch
 from pay1st_partner.references import is_partner_reference
 from pay1st_partner.request_fields import reject_unknown, required_string
 
@@ -150,14 +151,24 @@ def create_refund(
     )
     # An answer in a status we do not know still means the gateway has the refund: it is PENDING to us.
     status = created.status if created.status in refund_state.GATEWAY_STATUSES else refund_state.PENDING
-    transition = refunds.apply_status(
-        partner_reference,
-        refund.refund_reference,
-        status,
-        source="create",
-        pay1st_refund_reference=created.refund_reference,
-        handling_type=created.handling_type,
-    )
+    try:
+        transition = refunds.apply_status(
+            partner_reference,
+            refund.refund_reference,
+            status,
+            source="create",
+            pay1st_refund_reference=created.refund_reference,
+            handling_type=created.handling_type,
+        )
+    except ReferenceMismatch:
+        # A webhook adopted another Pay1st refund for our refundReference meanwhile: never overwrite it.
+        logger.error(
+            "refund answered with another Pay1st reference than the one recorded",
+            extra={"partnerReference": partner_reference, "refundReference": refund.refund_reference},
+        )
+        raise PaymentConflict(
+            "The refund changed while it was being requested.", code="refund_conflict"
+        ) from None
     publisher.publish(list(transition.events), refunds)
     count("RefundsRequested")
     logger.info(
