@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -248,7 +249,9 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] = sys.stdout, err: I
         services = Services(target_of(args), query_interval=args.query_interval)
         cli = Cli(args, services, out, err)
         handler: Callable[[], int] = getattr(cli, args.command.replace("-", "_"))
-        with contextlib.redirect_stdout(err):  # whatever the layer prints (metrics) stays off our output
+        # The layer prints nothing but metrics (EMF lines for CloudWatch, which a command line has no use
+        # for; Powertools' single_metric prints them even with POWERTOOLS_METRICS_DISABLED): dropped.
+        with contextlib.redirect_stdout(io.StringIO()):
             return handler()
     except TargetError as exc:
         err.write(f"error: {exc}\n")
