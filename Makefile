@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 
 SAM_BUILD_FLAGS ?= --cached --parallel
 
-.PHONY: help venv lint format typecheck test test-fast validate build bench demo serve sandbox go-live-check browser-deps clean
+.PHONY: help venv lint format typecheck test test-fast validate build bench demo serve sandbox go-live-check ops browser-deps clean
 
 help:
 	@echo "make demo       run one complete payment locally, end to end"
@@ -22,6 +22,9 @@ help:
 	@echo "make sandbox    run the Pay1st sandbox alone"
 	@echo "make go-live-check [STACK=<stack> COUNTRIES=NG,ZA COMPARE_WITH=<sandbox stack>]"
 	@echo "                Pay1st's go-live checklist against a deployed stack (or a local one)"
+	@echo "make ops ARGS=\"--stack <stack> show <partnerReference>\""
+	@echo "                the operator's command line (find, show, reconcile, replay-webhook, republish,"
+	@echo "                redrive-fulfilments, report) against a deployed stack or --local"
 	@echo "make bench      print the benchmark figures"
 	@echo "make lint | format | typecheck | validate | build"
 
@@ -92,6 +95,12 @@ GO_LIVE_ARGS ?=
 go-live-check: venv
 	PYTHONPATH=local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
 		$(if $(STACK),--stack $(STACK)) $(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
+
+# The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>", or
+# ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists the commands.
+ARGS ?= -h
+ops: venv
+	PYTHONPATH=local:layers/pay1st $(BIN)/python -m pay1st_ops $(ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov

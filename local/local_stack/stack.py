@@ -20,7 +20,7 @@ from local_stack.api import RESULT_PATH, ApiServer, LocalApi, sorted_routes
 from local_stack.issuer import ISSUER_PATH, LocalIssuer
 from local_stack.own_routes import EVENTS_PATH, SCHEDULES_PREFIX, OwnRoutes, exposure_warning, json_response
 from local_stack.partner_auth import PartnerAuthorizer, sigv4_headers
-from local_stack.resolver import Resolver, TemplateError
+from local_stack.resolver import PSEUDO_PARAMETERS, Resolver, TemplateError
 from local_stack.runtime import FunctionPool, InvokeResult, LogSink, lambda_environment
 from local_stack.sources import BatchOutcome, QueuePoller, Schedule
 from local_stack.template import TEMPLATE_PATH, load_template, parameter_defaults
@@ -263,6 +263,10 @@ class LocalStack:
             "partnerAuth": self.partner_auth,
             "issuer": self.issuer.url,
             "region": aws.REGION,
+            # Logical id -> physical id, as CloudFormation's list_stack_resources names them (pay1st_ops).
+            "stackName": PSEUDO_PARAMETERS["AWS::StackName"],
+            "resources": dict(self.provisioned.refs),
+            "parameters": self._parameters(),
         }
 
     def _start_sandbox(self) -> dict[str, str]:

@@ -751,3 +751,59 @@ def test_a_reversal_is_recorded_once_and_ends_refunds_and_fulfilment(
             "order-1001",
             [FulfilmentItem(sku="GEM-500", quantity=1, fulfilment_time=datetime(2026, 1, 15, tzinfo=UTC))],
         )
+
+
+# ------------------------------------------------------------------------------ operators (pay1st_ops)
+
+
+def test_payments_by_status_are_found_by_creation_time_oldest_first(
+    store: PaymentStore, repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock
+) -> None:
+    # Given three payments created a minute apart, one of them FAILED, and a refund pointer item
+    for name in ("a", "b", "c"):
+        new_payment(name)
+        clock.advance(60)
+    repo.apply_status("b", "FAILED", source="webhook")
+    store.claim_refund_reference("r-1", "a")
+    # When operators look for NEW ones, and for NEW ones created before the last one
+    found = store.by_status("NEW")
+    older = store.by_status("NEW", created_before="2026-01-15T10:32:00.000Z")
+    # Then they get the open ones oldest first, with what the report reads, and the time window holds
+    assert [item["partnerReference"] for item in found] == ["a", "c"]
+    assert found[0]["reference"] == "C-a-P" and found[0]["createdAt"] == "2026-01-15T10:30:00.000Z"
+    assert [item["partnerReference"] for item in older] == ["a"]
+    assert [
+        item["partnerReference"] for item in store.by_status("NEW", created_after=found[0]["createdAt"])
+    ] == ["c"]
+    assert [item["partnerReference"] for item in store.by_status("FAILED")] == ["b"]
+    assert [item["partnerReference"] for item in store.by_status("NEW", limit=1)] == ["a"]
+
+
+def test_the_audit_trail_is_appended_in_order_and_bounded(
+    store: PaymentStore, new_payment: Callable[..., Any]
+) -> None:
+    # Given a payment
+    new_payment()
+    # When operators act on it four times, keeping three entries
+    for number in range(4):
+        assert store.add_audit("order-1001", {"action": f"act-{number}", "who": "arn:me"}, keep=3)
+    # Then the newest three are kept oldest first, and the payment itself is untouched
+    item = store.item("order-1001")
+    assert item is not None
+    assert [entry["action"] for entry in item["audit"]] == ["act-1", "act-2", "act-3"]
+    assert int(item["auditCount"]) == 4 and item["status"] == "NEW"
+    # And there is no audit without a payment
+    assert store.add_audit("order-404", {"action": "x"}, keep=3) is False
+    assert store.item("order-404") is None
+
+
+def test_concurrent_audit_entries_are_never_lost(
+    store: PaymentStore, new_payment: Callable[..., Any]
+) -> None:
+    new_payment()
+    if isinstance(store, DynamoDBPaymentStore):  # moto's conditional writes are atomic one call at a time
+        store = DynamoDBPaymentStore("PaymentsTable", client=_OneCallAtATime(store._client))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda n: store.add_audit("order-1001", {"action": f"a{n}"}, keep=50), range(4)))
+    item = store.item("order-1001")
+    assert item is not None and sorted(entry["action"] for entry in item["audit"]) == ["a0", "a1", "a2", "a3"]

@@ -11,7 +11,7 @@ from pay1st.webhook_credentials import webhook_credentials_from
 from pay1st.webhooks import basic_auth_signature
 from pay1st_partner.errors import WebhookRejected
 from pay1st_partner.webhook_auth import WebhookAuthenticator, auth_header_names
-from pay1st_partner.webhook_rejections import BUDGET_PREFIX, RejectionLog, rejection_key
+from pay1st_partner.webhook_rejections import BUDGET_PREFIX, RejectionLog, budget_key, rejection_key
 
 from tests.partner.helpers import SIGNING_KEY, Clock, signed_headers, webhook_body
 
@@ -197,6 +197,9 @@ def test_a_flood_of_forgeries_writes_a_bounded_number_of_items(
     assert len([k for k in keys if k.startswith(BUDGET_PREFIX)]) == 1
     kept = rejections.get(rejection_key(forged))
     assert kept is not None and kept["rejectedCount"] == 5
+    # And the hour's budget item counts the kept ones by reason (what pay1st_ops report reads, by key)
+    budget = rejections.get(budget_key(rejections._clock()))
+    assert budget is not None and budget["kept"] == 5 and budget["reason:invalid_signature"] == 5
 
 
 def test_header_names_are_bounded() -> None:

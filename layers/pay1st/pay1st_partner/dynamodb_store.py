@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from pay1st_partner import state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_ops import DynamoDBOperatorAccess
 from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
@@ -28,7 +29,7 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import StatusChange
 
 
-class DynamoDBPaymentStore(DynamoDBRefundWrites):
+class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
         self._client = client

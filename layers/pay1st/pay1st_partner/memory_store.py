@@ -288,6 +288,28 @@ class InMemoryPaymentStore:
             _add_events(item, () if change.event is None else (change.event,), change.at)
             return self._record(item)
 
+    # ------------------------------------------------------------------- operators (pay1st_ops)
+
+    def by_status(
+        self, status: str, *, created_after: str = "0", created_before: str = "~", limit: int = 100
+    ) -> list[Mapping[str, Any]]:
+        with self._lock:
+            found: list[Mapping[str, Any]] = [
+                copy.deepcopy(item)
+                for item in self._items.values()
+                if item.get("status") == status and created_after < item["createdAt"] < created_before
+            ]
+        return sorted(found, key=lambda item: item["createdAt"])[:limit]
+
+    def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None:
+                return False
+            item["audit"] = [*item.get("audit", []), copy.deepcopy(dict(entry))][-keep:]
+            item["auditCount"] = item.get("auditCount", 0) + 1
+            return True
+
 
 def _add_events(item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str) -> None:
     for event in events:

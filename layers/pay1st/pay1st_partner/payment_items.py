@@ -28,6 +28,10 @@ Item layout (DynamoDB attribute names):
   so each also has a small pointer item, key ``refund#<refundReference>`` → ``refundOf`` (the payment's
   partnerReference). ``#`` never occurs in a partnerReference, so a pointer can never be taken for a payment.
 - ``reversals`` (map kind → ``{at, source}``): REFUND or CHARGEBACK confirmed by the gateway (§9, §16).
+- ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
+  (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
+  ``auditCount`` (entries ever written: the condition of the next append). GSI
+  ``byStatus`` (``status``, ``createdAt``; not sparse) lets operators find payments by status and age.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ OPEN_PAYMENTS_INDEX = "openPayments"
 PENDING_EVENTS_INDEX = "pendingEvents"
 BY_REFERENCE_INDEX = "byReference"
 OPEN_REFUNDS_INDEX = "openRefunds"
+BY_STATUS_INDEX = "byStatus"
+MAX_AUDIT_ENTRIES = 50
 REFUND_POINTER_PREFIX = "refund#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20

@@ -144,3 +144,17 @@ class PaymentStore(Protocol):
 
     def record_reversal(self, change: ReversalChange) -> PaymentRecord | None:
         """Record ``change.kind`` while the payment is SUCCESSFUL and has no such reversal; None otherwise."""
+
+    # ------------------------------------------------------------------- operators (pay1st_ops)
+
+    def item(self, partner_reference: str) -> Mapping[str, Any] | None:
+        """The stored item as it is (history, outbox, audit): what an operator reads; None when absent."""
+
+    def by_status(
+        self, status: str, *, created_after: str = "0", created_before: str = "~", limit: int = 100
+    ) -> list[Mapping[str, Any]]:
+        """Items in ``status`` created in (``created_after``, ``created_before``), oldest first, with at
+        least ``partnerReference``, ``status``, ``createdAt``, ``reference`` and ``fulfilment``."""
+
+    def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
+        """Append ``entry`` to the payment's ``audit``, keeping the newest ``keep``; False: no payment."""

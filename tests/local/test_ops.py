@@ -1,0 +1,246 @@
+"""``python -m pay1st_ops --local URL ...`` against a running local stack: the real functions on moto, the
+Pay1st sandbox as the gateway, the operator's commands over the same resources a deployed stack has."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from local_stack.partner import partner_client
+from local_stack.stack import LocalStack, StackOptions
+from pay1st_ops.__main__ import main
+from pay1st_partner_client import PartnerClient, Product
+
+QUERY_INTERVAL = 1.0
+STATUS_ROUTE = "GET /api/pay1st/payments"
+FULFILMENT_ROUTE = "POST /api/pay1st/payments/fulfilments"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The bundle's template; one status query per payment per second (not 15 s), so a replay may query."""
+    log_path: Path = tmp_path_factory.mktemp("ops") / "functions.log"
+    with open(log_path, "w", encoding="utf-8") as function_log:
+        options = StackOptions(
+            api_port=0,
+            moto_port=0,
+            sandbox_port=0,
+            function_log=function_log,
+            prewarm=True,
+            event_sources=False,
+            env_vars={"Parameters": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)}},
+        )
+        with LocalStack(options) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def partner(stack: LocalStack) -> PartnerClient:
+    return partner_client(stack)
+
+
+def ops(stack: LocalStack, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--local", stack.api_url, "--query-interval", str(QUERY_INTERVAL), *args], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def ops_json(stack: LocalStack, *args: str) -> Any:
+    code, out, err = ops(stack, "--json", *args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def create(partner: PartnerClient, name: str) -> tuple[str, str]:
+    reference = f"ops-{name}-{uuid.uuid4().hex[:8]}"
+    created = partner.create_payment(
+        reference,
+        amount="250.50",
+        currency_code="ZAR",
+        country_code="ZA",
+        products=[Product("500 Gems", "GEM-500", "250.50", 1)],
+    )
+    return reference, str(created.reference)
+
+
+def pay(stack: LocalStack, pay1st: str) -> None:
+    assert stack.sandbox is not None
+    stack.sandbox.control.settle(pay1st, "pay")
+    stack.sandbox.control.flush_webhooks(timeout=15)
+
+
+def events_of(stack: LocalStack, reference: str) -> list[str]:
+    return [
+        event["detail"]["eventId"]
+        for event in stack.published_events()
+        if event["detail"].get("partnerReference") == reference
+    ]
+
+
+def test_find_and_show_a_paid_payment(stack: LocalStack, partner: PartnerClient) -> None:
+    # Given a payment the customer paid, whose webhook the stack received and applied
+    reference, pay1st = create(partner, "paid")
+    pay(stack, pay1st)
+    # When the operator finds it by either reference, and by status and age
+    assert [row["status"] for row in ops_json(stack, "find", reference)] == ["SUCCESSFUL"]
+    assert [row["partnerReference"] for row in ops_json(stack, "find", "--reference", pay1st)] == [reference]
+    recent = ops_json(stack, "find", "--status", "successful", "--newer-than", "1", "--limit", "500")
+    assert reference in [row["partnerReference"] for row in recent]
+    assert reference not in [
+        row["partnerReference"] for row in ops_json(stack, "find", "--status", "PENDING")
+    ]
+    # Then show tells the story in time order: create, the signed webhook and its outcome, the event
+    code, text, _ = ops(stack, "show", reference)
+    assert code == 0
+    lines = text.splitlines()
+    assert "status: SUCCESSFUL" in lines and "fulfilment: none" in lines
+    kinds = [line.split()[1] for line in lines if line[:2] == "20"]
+    assert kinds[0] == "created" and "webhook" in kinds and "event" in kinds
+    assert any("webhook SUCCESSFUL (signing-key) -> applied" in line for line in lines)
+    assert any(f"event Payment Succeeded [published] id {reference}:SUCCESSFUL" in line for line in lines)
+    story = ops_json(stack, "show", reference)["story"]
+    assert [entry["at"] for entry in story] == sorted(entry["at"] for entry in story)
+    # And an unknown payment is an error, not an empty story
+    assert ops(stack, "show", "ops-nobody")[0] == 1
+
+
+def test_changing_commands_need_yes(stack: LocalStack, partner: PartnerClient) -> None:
+    reference, _ = create(partner, "unconfirmed")
+    code, _, err = ops(stack, "reconcile", reference)  # stdin is not a terminal under pytest
+    assert code == 1 and "add --yes" in err
+    assert "audit" not in [entry["what"] for entry in ops_json(stack, "show", reference)["story"]]
+    assert ops(stack, "reconcile", reference, "--yes")[0] == 0  # the same command, confirmed, is audited
+    assert "audit" in [entry["what"] for entry in ops_json(stack, "show", reference)["story"]]
+
+
+def test_reconcile_applies_what_pay1st_says_and_is_audited(stack: LocalStack, partner: PartnerClient) -> None:
+    # Given a paid payment whose webhook was lost
+    assert stack.sandbox is not None
+    reference, pay1st = create(partner, "lost")
+    stack.sandbox.control.set_faults(webhook_drop_rate=1.0)
+    try:
+        pay(stack, pay1st)
+    finally:
+        stack.sandbox.control.clear_faults()
+    assert [row["status"] for row in ops_json(stack, "find", reference)] == ["NEW"]
+    # When the operator reconciles it
+    code, text, err = ops(stack, "reconcile", reference, "--yes")
+    # Then Pay1st's answer is applied as the poller would, its event published, and the act audited
+    assert code == 0, err
+    assert f"{reference}: NEW -> SUCCESSFUL (Pay1st said SUCCESSFUL; outcome applied)" in text
+    assert events_of(stack, reference) == [f"{reference}:SUCCESSFUL"]
+    code, shown, _ = ops(stack, "show", reference)
+    assert "status SUCCESSFUL (by operator)" in shown
+    assert "operator arn:aws:" in shown and "reconcile outcome applied" in shown
+
+
+def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_time(
+    stack: LocalStack, partner: PartnerClient
+) -> None:
+    # Given a paid payment whose webhook arrived while Pay1st's status query failed (not confirmed, still NEW)
+    assert stack.sandbox is not None
+    reference, pay1st = create(partner, "replay")
+    stack.sandbox.control.set_faults(rate_5xx={STATUS_ROUTE: 1.0})
+    try:
+        pay(stack, pay1st)
+    finally:
+        stack.sandbox.control.clear_faults()
+    shown = ops_json(stack, "show", reference)
+    [hook] = shown["webhooks"]
+    assert hook["outcome"] == "gateway_unavailable" and shown["payment"]["status"] == "NEW"
+    time.sleep(QUERY_INTERVAL)
+    # When the operator replays the stored webhook
+    code, text, err = ops(stack, "replay-webhook", hook["eventId"], "--yes")
+    # Then the intake confirms it now and the payment is paid, once
+    assert code == 0, err
+    assert f"webhook {hook['eventId']}: gateway_unavailable -> applied (payment {reference})" in text
+    assert ops_json(stack, "find", reference)[0]["status"] == "SUCCESSFUL"
+    assert events_of(stack, reference) == [f"{reference}:SUCCESSFUL"]
+    # And a second replay changes nothing: answered from the record, no new event
+    code, text, _ = ops(stack, "replay-webhook", hook["eventId"], "--yes")
+    assert code == 0 and "applied -> duplicate" in text
+    assert events_of(stack, reference) == [f"{reference}:SUCCESSFUL"]
+    [hook] = ops_json(stack, "show", reference)["webhooks"]
+    assert hook["replayCount"] == 2 and hook["lastReplayedBy"].startswith("arn:aws:")
+    # And a rejected or unknown event cannot be replayed
+    assert ops(stack, "replay-webhook", "rejected#00", "--yes")[0] == 1
+    assert ops(stack, "replay-webhook", "0" * 64, "--yes")[0] == 1
+
+
+def test_republish_sends_the_events_again_with_their_original_ids(
+    stack: LocalStack, partner: PartnerClient
+) -> None:
+    reference, pay1st = create(partner, "republish")
+    pay(stack, pay1st)
+    assert events_of(stack, reference) == [f"{reference}:SUCCESSFUL"]
+    code, text, err = ops(stack, "republish", reference, "--yes")
+    assert code == 0, err
+    assert text == f"published {reference}:SUCCESSFUL\n"
+    published = [e for e in stack.published_events() if e["detail"].get("partnerReference") == reference]
+    assert [e["detail"]["eventId"] for e in published] == [f"{reference}:SUCCESSFUL"] * 2
+    assert published[0]["detail"] == published[1]["detail"]  # the same event, rebuilt from the history
+    assert ops(stack, "republish", reference, "--event-id", f"{reference}:FAILED", "--yes")[0] == 1
+
+
+def test_report_and_redrive_a_dead_lettered_fulfilment(stack: LocalStack, partner: PartnerClient) -> None:
+    # Given a paid payment whose fulfilment notice Pay1st refused until it was dead-lettered
+    assert stack.sandbox is not None
+    reference, pay1st = create(partner, "redrive")
+    pay(stack, pay1st)
+    partner.report_fulfilment(reference, [{"sku": "GEM-500", "quantity": 1}])
+    sqs = stack.client("sqs")
+    queue = stack.provisioned.refs["FulfilmentQueue"]
+    dlq_arn = stack.provisioned.attributes[("FulfilmentDeadLetterQueue", "Arn")]
+    sqs.set_queue_attributes(
+        QueueUrl=queue,
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}),
+        },
+    )
+    stack.sandbox.control.set_faults(rate_5xx={FULFILMENT_ROUTE: 1.0})
+    try:
+        assert stack.poll_queue("FulfilmentSenderFunction").failed == 1
+        stack.poll_queue("FulfilmentSenderFunction")  # past maxReceiveCount: moved to the DLQ
+    finally:
+        stack.sandbox.control.clear_faults()
+    # When the operator reads the report
+    data = ops_json(stack, "report", "--fulfilment-hours", "0", "--pending-hours", "0")
+    # Then it names the payment paid but not fulfilled, and the dead letter
+    assert reference in [row["partnerReference"] for row in data["paidNotFulfilled"]["payments"]]
+    assert data["fulfilmentDeadLetters"] == 1 and data["countsByStatus"]["SUCCESSFUL"] >= 1
+    assert data["limits"]
+    # When the operator redrives the DLQ
+    code, text, err = ops(stack, "redrive-fulfilments", "--yes")
+    assert code == 0, err
+    assert text == f"moved 1 message(s) to the fulfilment queue: {reference}\n"
+    # Then the sender delivers it, and show tells it all, with the audit record
+    assert stack.poll_queue("FulfilmentSenderFunction").failed == 0
+    code, shown, _ = ops(stack, "show", reference)
+    assert "fulfilment: DELIVERED" in shown and "fulfilment delivered to Pay1st" in shown
+    assert "redrive-fulfilments fulfilment moved from the DLQ to its queue" in shown
+    assert (
+        ops(stack, "redrive-fulfilments", "--yes")[1] == "the fulfilment DLQ is empty: nothing to redrive\n"
+    )
+
+
+def test_report_counts_rejected_webhooks_by_reason(stack: LocalStack) -> None:
+    import urllib3
+
+    http = urllib3.PoolManager()
+    for n in range(2):
+        answer = http.request(
+            "POST",
+            f"{stack.api_url}/webhooks/pay1st",
+            body=json.dumps({"forged": n}).encode(),
+            headers={"Content-Type": "application/json", "X-SIGNATURE": "00" * 32, "X-TIMESTAMP": "1"},
+        )
+        assert answer.status == 401
+    rejected = ops_json(stack, "report")["webhooksRejectedLastDay"]
+    assert sum(rejected.values()) >= 2 and set(rejected) <= {"invalid_signature", "stale_timestamp"}
