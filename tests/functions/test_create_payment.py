@@ -77,10 +77,10 @@ def test_sends_per_payment_callback_urls_carrying_our_partner_reference(
 
 
 def test_channel_id_picks_the_method_in_the_checkout_link(aws, sandbox, lambda_context, http_event):
-    result = create(http_event, lambda_context, create_body("order-ch", channelId=12))
+    result = create(http_event, lambda_context, create_body("order-ch", channelId=202))
     assert result.status == 201
-    assert parse_qs(urlsplit(result.body["checkoutUrl"]).query)["channelId"] == ["12"]
-    assert result.body["channelId"] == "12"
+    assert parse_qs(urlsplit(result.body["checkoutUrl"]).query)["channelId"] == ["202"]
+    assert result.body["channelId"] == "202"
 
 
 def test_public_base_url_falls_back_to_the_api_domain(aws, sandbox, lambda_context, http_event, monkeypatch):
