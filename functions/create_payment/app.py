@@ -26,6 +26,7 @@ def create() -> Response[Any]:
         base_url=public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {}),
         repository=runtime.payments(),
         gateway=runtime.gateway(),
+        callback_key=runtime.callback_key(),
         methods_cache=runtime.payment_methods_cache(),
         deadline=runtime.deadline_for(app.lambda_context),
     )

@@ -181,7 +181,7 @@ def test_a_create_still_in_flight_is_409_create_in_progress(aws, sandbox, lambda
     request = parse_create_request(
         json.loads(create_body("order-busy"), parse_float=__import__("decimal").Decimal)
     )
-    payment_request = request.to_request(PUBLIC_BASE_URL)
+    payment_request = request.to_request(PUBLIC_BASE_URL, runtime.callback_key())
     runtime.payments().claim(payment_request, fingerprint(payment_request), None)
 
     # When the partner retries
@@ -204,7 +204,7 @@ def test_a_claim_abandoned_by_a_killed_invocation_is_created_on_repeat(
     request = parse_create_request(
         json.loads(create_body("order-orphan"), parse_float=__import__("decimal").Decimal)
     )
-    payment_request = request.to_request(PUBLIC_BASE_URL)
+    payment_request = request.to_request(PUBLIC_BASE_URL, runtime.callback_key())
     runtime.payments().claim(payment_request, fingerprint(payment_request), None)
     aws.dynamodb.update_item(
         TableName="PaymentsTable",

@@ -50,11 +50,14 @@ class CreatePaymentCommand:
     metadata: tuple[MetadataItem, ...]
     channel_id: str | None
 
-    def to_request(self, base_url: str | None) -> PaymentRequest:
-        """The §7 request; with ``base_url`` it carries our per-payment callback and webhook URLs."""
+    def to_request(self, base_url: str | None, callback_key: bytes | None = None) -> PaymentRequest:
+        """The §7 request; with ``base_url`` it carries our per-payment callback URLs (with their token made
+        with ``callback_key``) and webhook URL."""
         urls: dict[str, str] = {}
         if base_url is not None:
-            callbacks = callback_urls(base_url, self.partner_reference)
+            if not callback_key:
+                raise ValueError("callback URLs need the callback key")
+            callbacks = callback_urls(base_url, self.partner_reference, callback_key)
             urls = {
                 "callback_success_url": callbacks["success"],
                 "callback_failure_url": callbacks["failure"],

@@ -93,6 +93,7 @@ def create_payment(
     base_url: str,
     repository: PaymentRepository,
     gateway: Pay1stClient,
+    callback_key: bytes,
     methods_cache: PaymentMethodsCache | None = None,
     deadline: float | None = None,
 ) -> CreatePaymentResult:
@@ -109,7 +110,7 @@ def create_payment(
             cache=methods_cache or PaymentMethodsCache(0),
             deadline=deadline,
         )
-    request = command.to_request(base_url)
+    request = command.to_request(base_url, callback_key)
     digest = fingerprint(request)
     claim = repository.claim(request, digest, command.channel_id)
     if not claim.created:
