@@ -26,6 +26,8 @@ def create() -> Response[Any]:
         base_url=public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {}),
         repository=runtime.payments(),
         gateway=runtime.gateway(),
+        callback_key=runtime.callback_key(),
+        methods_cache=runtime.payment_methods_cache(),
         deadline=runtime.deadline_for(app.lambda_context),
     )
     # A repeat answers like the original (201, same payment), flagged the way Stripe flags replays.

@@ -77,10 +77,10 @@ def test_sends_per_payment_callback_urls_carrying_our_partner_reference(
 
 
 def test_channel_id_picks_the_method_in_the_checkout_link(aws, sandbox, lambda_context, http_event):
-    result = create(http_event, lambda_context, create_body("order-ch", channelId=12))
+    result = create(http_event, lambda_context, create_body("order-ch", channelId=202))
     assert result.status == 201
-    assert parse_qs(urlsplit(result.body["checkoutUrl"]).query)["channelId"] == ["12"]
-    assert result.body["channelId"] == "12"
+    assert parse_qs(urlsplit(result.body["checkoutUrl"]).query)["channelId"] == ["202"]
+    assert result.body["channelId"] == "202"
 
 
 def test_public_base_url_falls_back_to_the_api_domain(aws, sandbox, lambda_context, http_event, monkeypatch):
@@ -181,7 +181,7 @@ def test_a_create_still_in_flight_is_409_create_in_progress(aws, sandbox, lambda
     request = parse_create_request(
         json.loads(create_body("order-busy"), parse_float=__import__("decimal").Decimal)
     )
-    payment_request = request.to_request(PUBLIC_BASE_URL)
+    payment_request = request.to_request(PUBLIC_BASE_URL, runtime.callback_key())
     runtime.payments().claim(payment_request, fingerprint(payment_request), None)
 
     # When the partner retries
@@ -204,7 +204,7 @@ def test_a_claim_abandoned_by_a_killed_invocation_is_created_on_repeat(
     request = parse_create_request(
         json.loads(create_body("order-orphan"), parse_float=__import__("decimal").Decimal)
     )
-    payment_request = request.to_request(PUBLIC_BASE_URL)
+    payment_request = request.to_request(PUBLIC_BASE_URL, runtime.callback_key())
     runtime.payments().claim(payment_request, fingerprint(payment_request), None)
     aws.dynamodb.update_item(
         TableName="PaymentsTable",

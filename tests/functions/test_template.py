@@ -288,7 +288,10 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
     | GATEWAY_CALLS,
-    "CallbackRedirectFunction": _dynamodb("PAYMENTS_TABLE", "GetItem"),
+    # the callback key (the secret); read; an open payment is checked once: transition, touch, outbox cleared
+    "CallbackRedirectFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
+    | PUBLISH_CALLS
+    | GATEWAY_CALLS,
     # the two sparse indexes; read, transition, touch, clear the outbox
     "StatusPollerFunction": {
         ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
@@ -347,7 +350,7 @@ def test_the_gateway_clients_statements_are_one_managed_policy_for_exactly_the_f
     assert gateway == {_call_resources(call, aws.env) for call in GATEWAY_CALLS}
 
     gateway_functions = {name for name, calls in AWS_CALLS.items() if GATEWAY_CALLS <= calls}
-    assert len(gateway_functions) == 7
+    assert len(gateway_functions) == 8
     for name, function in _functions(template).items():
         policies = function["Properties"].get("Policies", [])
         assert policies.count({"Ref": "GatewayClientPolicy"}) == (1 if name in gateway_functions else 0), name
@@ -396,8 +399,15 @@ def test_the_policy_check_fails_a_call_the_policy_does_not_allow(aws: AwsEnv, mo
 
     check = aws.policy_check
     assert check is not None
+    from pay1st_partner import runtime
+    from pay1st_partner.result_page import callback_token
+
+    token = callback_token(runtime.callback_key(), "ord-1")  # a valid token: the handler reads the payment
     event = build_http_event(
-        "GET", "/callbacks/success", path_params={"outcome": "success"}, query={"partnerReference": "ord-1"}
+        "GET",
+        "/callbacks/success",
+        path_params={"outcome": "success"},
+        query={"partnerReference": "ord-1", "token": token},
     )
     assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 302  # GetItem: allowed
     assert check.violations == []

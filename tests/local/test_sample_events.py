@@ -50,8 +50,18 @@ def body(response: dict[str, Any]) -> Any:
 def sample_for(name: str, partner_reference: str) -> dict[str, Any]:
     """The sample about another payment, so that each test builds its own state (as `--setup` would)."""
     text = (EVENTS_DIR / name).read_text(encoding="utf-8")
+    if name == "callback_redirect.json":  # the callback token proves the reference it was made for
+        text = text.replace(_token(SAMPLE_REFERENCE), _token(partner_reference))
     event: dict[str, Any] = json.loads(text.replace(SAMPLE_REFERENCE, partner_reference))
     return event
+
+
+def _token(partner_reference: str) -> str:
+    """The callback token the local stack's functions make (its secret holds the sandbox's Signing Key)."""
+    from pay1st_partner.result_page import callback_token, derive_callback_key
+    from pay1st_sandbox.config import DEFAULT_SIGNING_KEY
+
+    return callback_token(derive_callback_key(DEFAULT_SIGNING_KEY), partner_reference)
 
 
 def create(stack: LocalStack, partner_reference: str) -> dict[str, Any]:
@@ -152,10 +162,11 @@ def test_samples_after_create(local_stack: LocalStack) -> None:
     # The poller leaves a payment alone until it has been open for POLL_MIN_AGE_SECONDS (120 s)...
     assert poll(local_stack) == IDLE_POLL
     # ...then asks the gateway about it (the sandbox still says NEW: nothing changes but the check time).
+    # Ten minutes on: the callback's status query above no longer holds the payment's query slot either.
     local_stack.client("dynamodb").update_item(
         TableName="PaymentsTable",
         Key={"partnerReference": {"S": reference}},
-        UpdateExpression="SET updatedAt = :then",
+        UpdateExpression="SET updatedAt = :then, lastQueryAt = :then",
         ExpressionAttributeValues={":then": {"S": _iso(datetime.now(UTC) - timedelta(minutes=10))}},
     )
     assert poll(local_stack) == {**IDLE_POLL, "checked": 1, "outcomes": {"duplicate": 1}}

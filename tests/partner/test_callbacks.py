@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 from pay1st_partner.callbacks import (
@@ -14,6 +14,7 @@ from pay1st_partner.callbacks import (
     webhook_url,
 )
 from pay1st_partner.references import is_partner_reference
+from pay1st_partner.result_page import callback_token, verify_result_params
 from pay1st_partner.settings import Settings
 
 from tests.partner.test_settings import BASE
@@ -43,10 +44,16 @@ def test_public_base_url_refuses_an_unusable_domain(domain):
         public_base_url(Settings.from_env(BASE), {"domainName": domain})
 
 
-def test_callback_urls_carry_the_partner_reference_encoded():
-    urls = callback_urls("https://api.example", "order:1")
+KEY = b"k" * 32
+
+
+def test_callback_urls_carry_the_partner_reference_encoded_and_its_token():
+    urls = callback_urls("https://api.example", "order:1", KEY)
     assert set(urls) == {"success", "failure", "pending", "cancel"}
-    assert urls["success"] == "https://api.example/callbacks/success?partnerReference=order%3A1"
+    token = callback_token(KEY, "order:1")
+    assert (
+        urls["success"] == f"https://api.example/callbacks/success?partnerReference=order%3A1&token={token}"
+    )
     assert webhook_url("https://api.example") == "https://api.example/webhooks/pay1st"
 
 
@@ -96,7 +103,14 @@ def test_any_failure_reading_the_payment_still_lands_on_the_result_page():
         "https://shop.example/result",
         "success",
         "order-1",
-        _BrokenRepository(),  # type: ignore[arg-type]
+        callback_token(KEY, "order-1"),
+        key=KEY,
+        repository=_BrokenRepository(),  # type: ignore[arg-type]
     )
     assert location.startswith("https://shop.example/result?")
-    assert parse_qs(urlsplit(location).query) == {"error": ["status_unavailable"], "outcome": ["success"]}
+    query = dict(parse_qsl(urlsplit(location).query))
+    assert verify_result_params(KEY, query) == {
+        "error": "status_unavailable",
+        "outcome": "success",
+        "expires": query["expires"],
+    }

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st.errors import ValidationError
 
 from pay1st_partner import runtime
-from pay1st_partner.errors import DomainError, InvalidRequest, PayloadTooLarge
+from pay1st_partner.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from pay1st_partner.observability import count, logger
 from pay1st_partner.request_fields import parse_json_object
 
@@ -115,8 +115,29 @@ def raw_webhook_body(app: APIGatewayHttpResolver, max_bytes: int) -> bytes:
         raise
 
 
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json`` (any case), with or without parameters such as ``charset=utf-8``.
+
+    A missing Content-Type is not JSON: every client that sends a body can say what it is, and a body
+    sent without one (or as a form, curl's default for ``-d``) is a mistake better caught on the first call.
+    """
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def require_json_content_type(app: APIGatewayHttpResolver) -> None:
+    """415 ``unsupported_media_type`` unless the request declares a JSON body."""
+    headers = app.current_event.headers or {}
+    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), None)
+    if not is_json_media_type(content_type):
+        raise UnsupportedMediaType()
+
+
 def json_body(app: APIGatewayHttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request body as a JSON object: 413 when too large, 400 ``invalid_json`` when not an object."""
+    """The request body as a JSON object: 415 when not declared JSON, 413 when too large, 400
+    ``invalid_json`` when not an object."""
+    require_json_content_type(app)
     data = raw_body(app, max_bytes)
     if not data.strip():
         raise InvalidRequest("A JSON request body is required.", code="invalid_json")

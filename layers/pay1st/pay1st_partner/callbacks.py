@@ -1,22 +1,36 @@
 """Our public URLs (callbacks, webhook) and the customer's redirect back to the partner's result page.
 
-A callback is untrusted (contract §11): it never changes state, and the only place it can send the
-browser is the configured RESULT_PAGE_URL - whatever the query says, the target host never changes,
-so there is no open redirect. The status in the redirect is the one WE recorded, never the outcome
-named in the callback path.
+A callback is untrusted (contract §11): it never changes state by itself, and the only place it can send
+the browser is the configured RESULT_PAGE_URL - whatever the query says, the target host never changes,
+so there is no open redirect. The status in the redirect is the one WE recorded (after asking the gateway
+once when it is still open), never the outcome named in the callback path.
+
+Each callback URL we send Pay1st carries ``token`` = HMAC of its partnerReference under the callback key
+(``result_page``). A callback without a valid token is answered from the token alone: the same
+``error=invalid_callback`` for a real and an unknown reference, before any read or gateway call. Every
+redirect's parameters are signed with an expiry (``result_page.sign_result_params``), so the result page
+can tell ours from a URL the customer edited.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from pay1st_partner.observability import logger
+from pay1st_partner.observability import count, logger
 from pay1st_partner.references import is_partner_reference
+from pay1st_partner.result_page import (
+    SIGNED_FIELDS,
+    callback_token,
+    sign_result_params,
+    verify_callback_token,
+)
 from pay1st_partner.settings import Settings
 
 if TYPE_CHECKING:
+    from pay1st_partner.records import PaymentRecord
     from pay1st_partner.repository import PaymentRepository
 
 OUTCOMES = ("success", "failure", "pending", "cancel")
@@ -26,6 +40,9 @@ REFUND_WEBHOOK_PATH = "/webhooks/pay1st/refunds"
 ERROR_INVALID_OUTCOME = "invalid_outcome"
 ERROR_UNKNOWN_PAYMENT = "unknown_payment"
 ERROR_STATUS_UNAVAILABLE = "status_unavailable"
+ERROR_INVALID_CALLBACK = "invalid_callback"
+# How long the result page may trust a redirect's signed parameters (it should ask its backend after that).
+RESULT_PARAMS_TTL_SECONDS = 600
 
 
 def public_base_url(settings: Settings, request_context: Mapping[str, Any]) -> str:
@@ -43,15 +60,18 @@ def public_base_url(settings: Settings, request_context: Mapping[str, Any]) -> s
     return base if stage == "$default" else f"{base}/{quote(stage, safe='')}"
 
 
-def callback_url(base_url: str, outcome: str, partner_reference: str) -> str:
-    """``{base}/callbacks/{outcome}?partnerReference=...``: the redirect handler needs nothing from Pay1st."""
+def callback_url(base_url: str, outcome: str, partner_reference: str, key: bytes) -> str:
+    """``{base}/callbacks/{outcome}?partnerReference=...&token=...``: needs nothing from Pay1st, proves itself."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown callback outcome {outcome!r}")
-    return f"{base_url}/callbacks/{outcome}?{urlencode({'partnerReference': partner_reference})}"
+    query = urlencode(
+        {"partnerReference": partner_reference, "token": callback_token(key, partner_reference)}
+    )
+    return f"{base_url}/callbacks/{outcome}?{query}"
 
 
-def callback_urls(base_url: str, partner_reference: str) -> dict[str, str]:
-    return {outcome: callback_url(base_url, outcome, partner_reference) for outcome in OUTCOMES}
+def callback_urls(base_url: str, partner_reference: str, key: bytes) -> dict[str, str]:
+    return {outcome: callback_url(base_url, outcome, partner_reference, key) for outcome in OUTCOMES}
 
 
 def webhook_url(base_url: str) -> str:
@@ -63,13 +83,15 @@ def refund_webhook_url(base_url: str) -> str:
     return base_url + REFUND_WEBHOOK_PATH
 
 
-def result_page_location(result_page_url: str, params: Mapping[str, str]) -> str:
-    """RESULT_PAGE_URL with ``params`` set in its query (its own query parameters are kept).
+def result_page_location(result_page_url: str, params: Mapping[str, str], drop: Collection[str] = ()) -> str:
+    """RESULT_PAGE_URL with ``params`` set in its query (its own query parameters are kept, but for ``drop``).
 
     Only the query changes: scheme, host and path are always the configured page's.
     """
     parts = urlsplit(result_page_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params and k not in drop
+    ]
     query.extend(params.items())
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
@@ -85,14 +107,48 @@ def redirect_params(
     return {"partnerReference": partner_reference, "status": recorded_status, "outcome": outcome}
 
 
-def redirect_location(
-    result_page_url: str, outcome: str, partner_reference: str | None, repository: PaymentRepository
+def signed_location(
+    result_page_url: str, params: Mapping[str, str], key: bytes, *, now: float | None = None
 ) -> str:
-    """Where the customer goes: always RESULT_PAGE_URL, with our recorded status or an error code."""
-    if outcome not in OUTCOMES or not is_partner_reference(partner_reference):
-        return result_page_location(result_page_url, redirect_params(outcome, None, None))
+    """RESULT_PAGE_URL with ``params`` signed, valid for ``RESULT_PARAMS_TTL_SECONDS``."""
+    expires = int(time.time() if now is None else now) + RESULT_PARAMS_TTL_SECONDS
+    # The page's own parameters named like signed ones would be mistaken for ours: they go.
+    signed = sign_result_params(key, params, expires=expires)
+    return result_page_location(result_page_url, signed, drop=(*SIGNED_FIELDS, "sig"))
+
+
+# Given the stored payment, the record to report (the callback asks the gateway once when it is open).
+Refresh = Callable[["PaymentRecord"], "PaymentRecord"]
+
+
+def redirect_location(
+    result_page_url: str,
+    outcome: str,
+    partner_reference: str | None,
+    token: str | None,
+    *,
+    key: bytes,
+    repository: PaymentRepository,
+    refresh: Refresh | None = None,
+) -> str:
+    """Where the customer goes: always RESULT_PAGE_URL, with our status or an error code, signed.
+
+    Nothing is read before the token is checked: a callback without a valid one tells nobody whether the
+    reference exists, and costs neither a read nor a gateway call.
+    """
+    if outcome not in OUTCOMES:
+        return signed_location(result_page_url, redirect_params(outcome, None, None), key)
+    if not is_partner_reference(partner_reference) or not verify_callback_token(
+        key,
+        partner_reference,  # type: ignore[arg-type]  # checked just before
+        token,
+    ):
+        count("CallbackRejected")
+        return signed_location(result_page_url, {"error": ERROR_INVALID_CALLBACK, "outcome": outcome}, key)
     try:
         record = repository.get(partner_reference)  # type: ignore[arg-type]  # checked just above
+        if record is not None and refresh is not None and record.is_open:
+            record = refresh(record)
     except Exception:  # noqa: BLE001 - deliberately broad, see below
         # The customer's browser is mid-checkout: whatever goes wrong reading the payment (AWS errors,
         # an item we cannot read, a bug), they must land on the result page, never on a 500 page.
@@ -102,4 +158,4 @@ def redirect_location(
         params = redirect_params(
             outcome, *((record.partner_reference, record.status) if record else (None, None))
         )
-    return result_page_location(result_page_url, params)
+    return signed_location(result_page_url, params, key)

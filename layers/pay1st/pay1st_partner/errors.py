@@ -50,6 +50,17 @@ class PayloadTooLarge(DomainError):
         super().__init__(message)
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+    def __init__(
+        self,
+        message: str = "The request body must be JSON: send the header Content-Type: application/json.",
+    ) -> None:
+        super().__init__(message)
+
+
 class WebhookRejected(DomainError):
     """401 with the rejection reason as code (``missing_signature``, ``invalid_signature``, ``stale_timestamp``)."""
 
@@ -92,6 +103,13 @@ class GatewayUnavailable(DomainError):
 
     def __init__(self, message: str = "The Pay1st Gateway could not be reached; please retry.") -> None:
         super().__init__(message)
+
+
+class PaymentMethodsUnavailable(DomainError):
+    """502: a create named a channelId, and the payment methods to check it against could not be had."""
+
+    code = "payment_methods_unavailable"
+    http_status = 502
 
 
 class CreateOutcomeUnknown(DomainError):

@@ -23,7 +23,12 @@ from pay1st.errors import (
 )
 from pay1st.iso import is_country_code
 
-from pay1st_partner.errors import GatewayRejected, GatewayUnavailable
+from pay1st_partner.errors import (
+    GatewayRejected,
+    GatewayUnavailable,
+    InvalidRequest,
+    PaymentMethodsUnavailable,
+)
 from pay1st_partner.observability import logger
 
 if TYPE_CHECKING:
@@ -32,6 +37,8 @@ if TYPE_CHECKING:
 
 STALE_IF_ERROR_SECONDS = 3600.0
 MAX_COUNTRIES = 64
+# How many active channel ids an invalid_channel message lists (the payment methods route has them all).
+_LISTED_CHANNELS = 20
 
 
 @dataclass(frozen=True)
@@ -127,3 +134,39 @@ def list_payment_methods(
     body = to_body(country_code, methods)
     cache.put(country_code, body)
     return body, False
+
+
+def require_active_channel(
+    country_code: str,
+    channel_id: str,
+    *,
+    gateway: Pay1stClient,
+    cache: PaymentMethodsCache,
+    deadline: float | None = None,
+) -> None:
+    """``channelId`` must be an ACTIVE channel entry of ``country_code`` in the (cached) payment methods.
+
+    400 ``invalid_channel`` names the active ones and how to list them; when the methods cannot be had at
+    all (nothing cached, gateway failing), 502 ``payment_methods_unavailable`` says so: guessing either
+    way would give the customer a checkout page that fails, or refuse a good order.
+    """
+    try:
+        body, _cached = list_payment_methods(country_code, gateway=gateway, cache=cache, deadline=deadline)
+    except (GatewayUnavailable, GatewayRejected) as exc:
+        raise PaymentMethodsUnavailable(
+            f"The payment methods for {country_code} could not be fetched from the Pay1st Gateway to check "
+            "channelId; nothing was created. Repeat the request, or leave channelId out to let the customer "
+            "choose on the checkout page."
+        ) from exc
+    channels = body["channels"]
+    active = [str(channel["id"]) for channel in channels if channel["active"]]
+    if channel_id in active:
+        return
+    known = any(str(channel["id"]) == channel_id for channel in channels)
+    listed = ", ".join(active[:_LISTED_CHANNELS]) + (", …" if len(active) > _LISTED_CHANNELS else "")
+    raise InvalidRequest(
+        f"channelId: {channel_id!r} is {'not active' if known else 'not a payment channel'} for "
+        f"{country_code}. Active channels: {listed or 'none'}. GET /payment-methods?countryCode="
+        f"{country_code} lists them (use a channel's id); or leave channelId out to let the customer choose.",
+        code="invalid_channel",
+    )

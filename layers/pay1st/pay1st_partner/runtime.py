@@ -83,6 +83,20 @@ def webhook_credentials() -> WebhookCredentials:
     return load_webhook_credentials(settings().credentials_secret_name)
 
 
+def callback_key() -> bytes:
+    """The key of callback tokens and signed result-page parameters (``result_page``): the secret's
+    ``callbackKey``, else derived from its Signing Key; from the same cached secret."""
+    from pay1st.aws import load_callback_key_material
+    from pay1st.errors import ConfigurationError
+
+    from pay1st_partner.result_page import callback_key as make_key
+
+    try:
+        return make_key(*load_callback_key_material(settings().credentials_secret_name))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 class _GatewayFactory:
     """The Pay1st client, rebuilt when the credentials secret changes (rotation) and otherwise kept.
 

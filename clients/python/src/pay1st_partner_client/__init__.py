@@ -5,6 +5,7 @@ from pay1st_partner_client.client import PartnerClient
 from pay1st_partner_client.errors import (
     BY_CODE,
     AmountExceedsRefundable,
+    AmountMismatch,
     ConnectionFailed,
     CreateInProgress,
     CreateOutcomeUnknown,
@@ -15,6 +16,7 @@ from pay1st_partner_client.errors import (
     GatewayUnavailable,
     InternalError,
     InvalidBody,
+    InvalidChannel,
     InvalidJson,
     InvalidRequest,
     InvalidSignature,
@@ -24,6 +26,7 @@ from pay1st_partner_client.errors import (
     Pay1stPartnerError,
     PayloadTooLarge,
     PaymentConflict,
+    PaymentMethodsUnavailable,
     PaymentNotFound,
     PaymentNotRefundable,
     PaymentNotSuccessful,
@@ -38,6 +41,7 @@ from pay1st_partner_client.errors import (
     TooManyRefunds,
     Unauthorized,
     UnexpectedResponse,
+    UnsupportedMediaType,
     error_for,
 )
 from pay1st_partner_client.models import (
@@ -55,6 +59,7 @@ from pay1st_partner_client.models import (
 __all__ = [
     "BY_CODE",
     "AmountExceedsRefundable",
+    "AmountMismatch",
     "BearerAuth",
     "Channel",
     "ConnectionFailed",
@@ -70,6 +75,7 @@ __all__ = [
     "GatewayUnavailable",
     "InternalError",
     "InvalidBody",
+    "InvalidChannel",
     "InvalidJson",
     "InvalidRequest",
     "InvalidSignature",
@@ -82,6 +88,7 @@ __all__ = [
     "Payment",
     "PaymentConflict",
     "PaymentMethods",
+    "PaymentMethodsUnavailable",
     "PaymentNotFound",
     "PaymentNotRefundable",
     "PaymentNotSuccessful",
@@ -100,5 +107,6 @@ __all__ = [
     "TooManyRefunds",
     "Unauthorized",
     "UnexpectedResponse",
+    "UnsupportedMediaType",
     "error_for",
 ]

@@ -39,6 +39,24 @@ class InvalidBody(InvalidRequest):
     code = "invalid_body"
 
 
+class AmountMismatch(InvalidRequest):
+    """The products' price * quantity do not add up to the amount (the message names the difference)."""
+
+    code = "amount_mismatch"
+
+
+class InvalidChannel(InvalidRequest):
+    """channelId is not an active channel for the country (``payment_methods`` lists the valid ones)."""
+
+    code = "invalid_channel"
+
+
+class UnsupportedMediaType(Pay1stPartnerError):
+    """415: the body was not sent as ``Content-Type: application/json``."""
+
+    code = "unsupported_media_type"
+
+
 class PayloadTooLarge(Pay1stPartnerError):
     code = "payload_too_large"
 
@@ -67,6 +85,12 @@ class GatewayRejected(Pay1stPartnerError):
 
 class GatewayUnavailable(Pay1stPartnerError):
     code = "gateway_unavailable"
+
+
+class PaymentMethodsUnavailable(GatewayUnavailable):
+    """channelId could not be checked: the payment methods could not be fetched. Nothing was created."""
+
+    code = "payment_methods_unavailable"
 
 
 class PaymentNotSuccessful(Pay1stPartnerError):
@@ -168,7 +192,8 @@ class UnexpectedResponse(Pay1stPartnerError):
 BY_CODE: dict[str, type[Pay1stPartnerError]] = {
     cls.code: cls
     for cls in (
-        InvalidRequest, InvalidJson, InvalidBody, PayloadTooLarge, PaymentNotFound, PaymentConflict,
+        InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, InvalidChannel, UnsupportedMediaType,
+        PaymentMethodsUnavailable, PayloadTooLarge, PaymentNotFound, PaymentConflict,
         CreateInProgress, CreateOutcomeUnknown, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
         FulfilmentConflict, FulfilmentNotQueued, PaymentNotRefundable, AmountExceedsRefundable, RefundConflict,
         RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RouteNotFound, InternalError,

@@ -11,7 +11,9 @@ from pay1st.client import Credentials
 from pay1st.errors import ConfigurationError
 from pay1st.webhook_credentials import WebhookCredentials, webhook_credentials_from
 
-__all__ = ["SECRET_KEYS", "load_credentials", "load_webhook_credentials"]
+__all__ = ["SECRET_KEYS", "load_callback_key_material", "load_credentials", "load_webhook_credentials"]
+
+CALLBACK_KEY = "callbackKey"
 
 # secret JSON key -> Credentials field
 SECRET_KEYS: Mapping[str, str] = {"apiKey": "api_key", "apiSecret": "api_secret", "signingKey": "signing_key"}
@@ -54,3 +56,17 @@ def load_webhook_credentials(secret_name: str, *, max_age: int = 300) -> Webhook
     return webhook_credentials_from(
         _secret_document(secret_name, max_age), where=f"credentials secret {secret_name!r}"
     )
+
+
+def load_callback_key_material(secret_name: str, *, max_age: int = 300) -> tuple[str | None, str]:
+    """The secret's optional ``callbackKey`` and its ``signingKey`` (what the callback key is made from).
+
+    Same secret and cache as :func:`load_credentials`. Raises :class:`ConfigurationError` naming a key only.
+    """
+    value = _secret_document(secret_name, max_age)
+    dedicated = value.get(CALLBACK_KEY)
+    if dedicated is not None and (not isinstance(dedicated, str) or not dedicated):
+        raise ConfigurationError(
+            f"credentials secret {secret_name!r}: {CALLBACK_KEY!r} must be a non-empty string"
+        )
+    return dedicated, load_credentials(secret_name, max_age=max_age).signing_key
