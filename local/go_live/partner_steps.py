@@ -7,6 +7,7 @@ shown without its access token, except to the person who must pay it (deployed s
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -118,7 +119,8 @@ def callback(check: Check) -> Outcome:
             return failed("the gateway holds no success callback URL for the payment", "see the create step")
         how = "the hosted page's redirect (the success callback URL the payment sent Pay1st)"
     else:
-        url = f"{target.api_url}/callbacks/success?{urlencode({'partnerReference': payment['partnerReference']})}"
+        query = {"partnerReference": payment["partnerReference"], "token": _callback_token(check)}
+        url = f"{target.api_url}/callbacks/success?{urlencode(query)}"
         how = "GET /callbacks/success (Pay1st's redirect of a browser cannot be checked without one)"
     try:
         response = target.http.request("GET", url, redirect=False)
@@ -131,9 +133,24 @@ def callback(check: Check) -> Outcome:
             "set ResultPageUrl to your result page; paste the Callback*Url outputs into the Pay1st Console",
         )
     shown = dict(parse_qsl(urlsplit(location).query))
+    if "error" in shown:
+        return failed(
+            f"{how} -> 302 to the result page with error={shown['error']}",
+            "the callback token did not verify: the functions and this check must read the same "
+            "credentials secret (its callbackKey, else the Signing Key)",
+        )
     return passed(
         f"{how} -> 302 to the result page (status={shown.get('status')}, outcome={shown.get('outcome')})"
     )
+
+
+def _callback_token(check: Check) -> str:
+    """The token our create put in the payment's callback URLs (from the secret's key, as the function does)."""
+    from pay1st_partner.result_page import CALLBACK_KEY_SECRET_FIELD, callback_key, callback_token
+
+    secret = json.loads(check.target.read_secret())
+    key = callback_key(secret.get(CALLBACK_KEY_SECRET_FIELD), secret["signingKey"])
+    return callback_token(key, check.payment["partnerReference"])
 
 
 def status_confirmed(check: Check) -> Outcome:

@@ -277,3 +277,46 @@ def test_create_status_and_fulfilment_failures_name_the_answer(stack_api: Any) -
     )
     stuck = partner_steps.fulfilment(partner_check(url, fulfilment_timeout=0.2))
     assert stuck.reason == "fulfilment QUEUED after 0 s" and stuck.fix is not None and "DLQ" in stuck.fix
+
+
+class _Callbacks(BaseHTTPRequestHandler):
+    """The callback route as deployed: 302 to the result page, with an error unless the token verifies."""
+
+    def do_GET(self) -> None:
+        from urllib.parse import parse_qs, urlencode, urlsplit
+
+        from pay1st_partner.result_page import callback_key, verify_callback_token
+
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        key = callback_key(None, SANDBOX_CREDENTIALS["signingKey"])
+        reference = query.get("partnerReference", "")
+        ok = verify_callback_token(key, reference, query.get("token"))
+        shown = (
+            {"partnerReference": reference, "status": "SUCCESSFUL"} if ok else {"error": "invalid_callback"}
+        )
+        self.send_response(302)
+        self.send_header("Location", "https://shop.example/result?" + urlencode(shown))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_deployed_callback_step_sends_the_payments_token_and_fails_on_a_refused_one() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Callbacks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        check = partner_check(url)
+        check.target.parameters = {**check.target.parameters, "ResultPageUrl": "https://shop.example/result"}
+        # Given the secret the functions read: the step computes the token they put in the callback URLs
+        assert partner_steps.callback(check).status == PASSED
+        # And with another Signing Key than the functions', the refusal is a failure that says why
+        other = {**SANDBOX_CREDENTIALS, "signingKey": "not-the-functions-signing-key"}
+        check.target.read_secret = lambda: json.dumps(other)
+        refused = partner_steps.callback(check)
+        assert refused.status == FAILED and "error=invalid_callback" in refused.reason
+    finally:
+        server.shutdown()
+        server.server_close()
