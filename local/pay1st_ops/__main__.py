@@ -12,11 +12,19 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import IO, Any
+
+if __name__ == "__main__":
+    # The command line's own process only (never at import: a test process imports ``main`` and keeps its
+    # environment). Before any layer module is imported: no metrics flushed (Powertools would print them to
+    # stdout), and the domain's JSON logs at WARNING on stderr (``wiring.quiet_logs``), apart from the output.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from pay1st_ops import actions, history, report
 from pay1st_ops.target import OpsTarget, TargetError, deployed_target, local_target
