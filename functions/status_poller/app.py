@@ -29,6 +29,7 @@ def _poller() -> StatusPoller:
 
 
 def poll(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runtime.report_paid_not_fulfilled()  # the PaidNotFulfilled gauge (fulfilment_watch), apart from the polling
     return _poller().run(deadline=runtime.deadline_for(context)).as_dict()
 
 

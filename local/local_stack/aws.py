@@ -133,6 +133,12 @@ def provision(
         arn = f"arn:aws:iam::{ACCOUNT_ID}:policy{path}{policy_name}"
         out.refs[logical_id] = arn
         out.attributes[(logical_id, "PolicyArn")] = arn
+    # The functions' logs go to the local stack's own sink, so log groups are only named (LoggingConfig refers
+    # to them): Ref gives the name and GetAtt Arn the ARN, as in CloudFormation.
+    for logical_id, resource in resources_of_type(template, "AWS::Logs::LogGroup").items():
+        group_name = name_of(resource, "LogGroupName", logical_id)
+        out.refs[logical_id] = group_name
+        out.attributes[(logical_id, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group_name}:*"
     for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
         function_name = name_of(resource, "FunctionName", logical_id)
         out.refs[logical_id] = function_name

@@ -292,11 +292,12 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     "CallbackRedirectFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
     | GATEWAY_CALLS,
-    # the two sparse indexes; read, transition, touch, clear the outbox
+    # the sparse indexes and byStatus (the PaidNotFulfilled gauge); read, transition, touch, clear the outbox
     "StatusPollerFunction": {
         ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "pendingEvents"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "openRefunds"),
+        ("dynamodb:Query", "PAYMENTS_TABLE", "byStatus"),
     }
     | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS

@@ -222,6 +222,18 @@ def emit_token_metrics() -> None:
         _token_meter().emit(client.tokens.counters)
 
 
+def report_paid_not_fulfilled() -> int | None:
+    """The PaidNotFulfilled gauge (``fulfilment_watch``), for the status poller's scheduled run."""
+    from datetime import timedelta
+
+    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+    from pay1st_partner.fulfilment_watch import report_paid_not_fulfilled as report
+
+    cfg = settings()
+    store = DynamoDBPaymentStore(cfg.payments_table, client=boto3_client("dynamodb"))
+    return report(store, older_than=timedelta(hours=cfg.paid_not_fulfilled_hours))
+
+
 def lambda_entry_point(
     handler_fn: Callable[[_Event, LambdaContext], _Result], *, correlation_id_path: str | None = None
 ) -> Callable[[_Event, LambdaContext], _Result]:

@@ -57,6 +57,7 @@ class Settings:
     poll_batch_size: int = 25
     payment_methods_cache_seconds: float = 300.0
     refund_open_alarm_seconds: float = 259200.0  # 3 days: refunds open longer are reported (no status query)
+    paid_not_fulfilled_hours: float = 2.0  # SUCCESSFUL this long without a delivered fulfilment: PaidNotFulfilled
 
     @property
     def webhook_signature_required(self) -> bool:
@@ -110,6 +111,7 @@ class Settings:
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
             payment_methods_cache_seconds=_number(env, "PAYMENT_METHODS_CACHE_SECONDS", 300.0),
             refund_open_alarm_seconds=_number(env, "REFUND_OPEN_ALARM_SECONDS", 259200.0),
+            paid_not_fulfilled_hours=_number(env, "PAID_NOT_FULFILLED_HOURS", 2.0),
         )
 
     def __post_init__(self) -> None:
