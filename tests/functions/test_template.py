@@ -10,6 +10,7 @@ import ast
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -583,3 +584,165 @@ def test_webhook_signature_modes_partner_identity_and_the_wrong_partner_alarm(te
     alarm = template["Resources"]["WebhookWrongPartnerAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("Pay1st", "WebhookRejected", 1)
     assert {"Name": "reason", "Value": "wrong_partner"} in alarm["Dimensions"]
+
+
+# ------------------------------------------------------------------------------------ production-grade
+def _resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in _resources_of(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def test_every_function_logs_to_a_log_group_of_the_stack_kept_for_the_retention_parameter(template):
+    """Logs neither live forever nor outlive the stack: no function writes to a group Lambda would create."""
+    log_groups = _resources_of(template, "AWS::Logs::LogGroup")
+    used = []
+    for name, function in _functions(template).items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]
+        assert set(group) == {"Ref"} and group["Ref"] in log_groups, f"{name} logs to {group}"
+        used.append(group["Ref"])
+    assert len(set(used)) == len(used), "each function has a log group of its own"
+    access_log = template["Resources"]["PaymentsApi"]["Properties"]["AccessLogSettings"]["DestinationArn"]
+    assert set(log_groups) == {*used, access_log["Fn::GetAtt"][0]}, "no log group without a writer"
+    for name, group in log_groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        assert group.get("DeletionPolicy", "Delete") == "Delete", name
+    retention = template["Parameters"]["LogRetentionDays"]
+    assert retention["Default"] == 30 and 30 in retention["AllowedValues"]
+
+
+def test_every_function_has_errors_and_throttles_alarms_on_the_alarm_topic(template):
+    watched: dict[tuple[str, str], int] = {}
+    for alarm in _alarms(template).values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm  # every alarm notifies the topic
+        if alarm.get("Namespace") != "AWS/Lambda" or alarm["MetricName"] not in ("Errors", "Throttles"):
+            continue
+        ((dimension,),) = [alarm["Dimensions"]]
+        assert dimension["Name"] == "FunctionName"
+        key = (dimension["Value"]["Ref"], alarm["MetricName"])
+        watched[key] = watched.get(key, 0) + 1
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            "Sum",
+            1,
+            "GreaterThanOrEqualToThreshold",
+        )
+    assert watched == {(name, metric): 1 for name in FUNCTIONS for metric in ("Errors", "Throttles")}
+
+
+def test_a_poller_that_stops_running_is_alarmed(template):
+    """The schedule has no failure destination; a disabled or dropped schedule is caught by its Invocations."""
+    poller = template["Resources"]["StatusPollerFunction"]["Properties"]
+    rate = rate_seconds(next(iter(poller["Events"].values()))["Properties"]["Schedule"])
+    assert rate is not None
+    (alarm,) = [
+        a
+        for a in _alarms(template).values()
+        if a.get("MetricName") == "Invocations"
+        and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "StatusPollerFunction"}}]
+    ]
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+    assert alarm["TreatMissingData"] == "breaching"  # no runs, no data points
+    assert alarm["Period"] * alarm["EvaluationPeriods"] >= 2 * rate  # one late run is not an outage
+
+
+def test_paid_not_fulfilled_is_alarmed_and_its_hours_are_a_parameter(template):
+    alarm = template["Resources"]["PaidNotFulfilledAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "Pay1st",
+        "PaidNotFulfilled",
+        "Maximum",
+    )
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "breaching"  # the poller emits it every run; none means not measured
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PAID_NOT_FULFILLED_HOURS"] == {"Ref": "PaidNotFulfilledHours"}
+    assert template["Parameters"]["PaidNotFulfilledHours"]["Default"] == 2
+    poller_indexes = template["Resources"]["StatusPollerFunction"]["Properties"]["Policies"][0]["Statement"][
+        0
+    ]
+    assert {"Fn::Sub": "${PaymentsTable.Arn}/index/byStatus"} in poller_indexes["Resource"]
+
+
+def test_public_routes_are_throttled_below_the_partner_routes(template, monkeypatch):
+    """A flood on the routes anyone can call is refused by API Gateway before it reaches Lambda."""
+    api = template["Resources"]["PaymentsApi"]["Properties"]
+    default = api["DefaultRouteSettings"]
+    settings = api["RouteSettings"]
+    assert set(settings) == {f"{method} {path}" for method, path in PUBLIC_ROUTES}
+    for route, limits in settings.items():
+        assert 0 < limits["ThrottlingRateLimit"] < default["ThrottlingRateLimit"], route
+        assert (
+            limits["ThrottlingRateLimit"] <= limits["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+        )
+    # and SAM carries them to the stage API Gateway enforces
+    translated = _translate(template, "AWS_IAM", monkeypatch)["Resources"]
+    (stage,) = [r for r in translated.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert stage["Properties"]["RouteSettings"] == settings
+
+
+def test_the_payment_events_bus_is_archived_for_replays(template):
+    (archive,) = _resources_of(template, "AWS::Events::Archive").values()
+    assert archive["Properties"]["SourceArn"] == {"Fn::GetAtt": ["PaymentEventsBus", "Arn"]}
+    assert archive["Properties"]["RetentionDays"] == {"Ref": "EventArchiveRetentionDays"}
+    assert "EventPattern" not in archive["Properties"]  # every event the bundle publishes
+    assert template["Parameters"]["EventArchiveRetentionDays"]["MinValue"] >= 1  # 0 would keep them forever
+
+
+def test_the_layer_name_is_the_stacks_own(template):
+    name = template["Resources"]["Pay1stLayer"]["Properties"]["LayerName"]
+    names = {_stack_resolver(template, stack).resolve(name) for stack in ("shop-sandbox", "shop-production")}
+    assert len(names) == 2
+
+
+def _dashboard_metrics(template: dict[str, Any]) -> list[list[Any]]:
+    (dashboard,) = _resources_of(template, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::ToJsonString"]
+    return [metric for widget in body["widgets"] for metric in widget["properties"]["metrics"]]
+
+
+def test_the_dashboard_shows_only_metrics_the_code_emits_with_their_dimensions(template):
+    sources = "".join(path.read_text() for path in (ROOT / "layers/pay1st/pay1st_partner").glob("*.py"))
+    own, searched, aws_metrics = set(), set(), set()
+    for metric in _dashboard_metrics(template):
+        if isinstance(metric[0], dict):  # a SEARCH over one metric's extra dimension
+            expression = metric[0]["expression"]["Fn::Sub"]
+            found = re.fullmatch(
+                r"SEARCH\('\{Pay1st,service,(\w+)\} MetricName=\"(\w+)\" "
+                r"service=\"\$\{AWS::StackName\}\"', 'Sum', 300\)",
+                expression,
+            )
+            assert found is not None, expression
+            dimension, name = found.groups()
+            assert f'count("{name}", ' in sources and f"{dimension}=" in sources, name
+            searched.add(name)
+            continue
+        namespace, name, *dimensions = metric
+        if isinstance(dimensions[-1], dict) and not any(
+            k == "Ref" or k.startswith("Fn::") for k in dimensions[-1]
+        ):
+            dimensions.pop()  # the widget's rendering options (label, stat, axis)
+        if namespace == "Pay1st":
+            assert dimensions == ["service", {"Ref": "AWS::StackName"}], metric
+            # count("Name", ...), or a name TokenRefreshMeter passes to count()
+            assert f'count("{name}"' in sources or f'"{name}")' in sources, f"the layer never emits {name}"
+            own.add(name)
+        else:
+            aws_metrics.add((namespace, name, json.dumps(dimensions[1])))
+    assert {"PaymentsCreated", "WebhookAccepted", "FulfilmentsDelivered", "FulfilmentsFailed"} <= own
+    assert {"PaidNotFulfilled", "TokenRefreshes", "TokensIssued"} <= own
+    assert searched == {"StatusTransition", "WebhookRejected", "StatusRejected"}
+    for name in FUNCTIONS:
+        for metric_name in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", metric_name, json.dumps({"Ref": name})) in aws_metrics, (name, metric_name)
+    dlq = json.dumps({"Fn::GetAtt": ["FulfilmentDeadLetterQueue", "QueueName"]})
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq) in aws_metrics
+
+
+def test_every_checkov_skip_says_why(template):
+    for name, resource in template["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert skip["id"].startswith("CKV"), name
+            assert len(skip["comment"].split()) >= 5 and "\n" not in skip["comment"], (name, skip)
