@@ -36,6 +36,16 @@ $(STAMP): requirements-dev.txt
 
 venv: $(STAMP)
 
+# checkov cannot share .venv (requirements-checkov.txt says why): a virtualenv of its own, made on first use.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -48,10 +58,14 @@ browser-deps:
 	fi
 
 # Import rules (pyproject.toml [tool.importlinter]): the layer's packages are found where Lambda finds them.
-lint: venv
+# checkov scans template.yaml (CloudFormation rules); every check the template does not pass is skipped in the
+# resource's Metadata with its reason. --skip-download: no calls to the vendor's platform (offline, and faster).
+CHECKOV ?= $(CHECKOV_VENV)/bin/checkov
+lint: venv $(if $(filter $(CHECKOV_VENV)/bin/checkov,$(CHECKOV)),$(CHECKOV_STAMP))
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=layers/pay1st $(BIN)/lint-imports --no-logo
+	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
 format: venv
 	$(BIN)/ruff format .

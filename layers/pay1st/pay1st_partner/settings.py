@@ -57,7 +57,7 @@ class Settings:
     poll_batch_size: int = 25
     payment_methods_cache_seconds: float = 300.0
     refund_open_alarm_seconds: float = 259200.0  # 3 days: refunds open longer are reported (no status query)
-    paid_not_fulfilled_hours: float = 2.0  # SUCCESSFUL this long without a delivered fulfilment: PaidNotFulfilled
+    paid_not_fulfilled_hours: float = 2.0  # paid this long, fulfilment not delivered: PaidNotFulfilled
 
     @property
     def webhook_signature_required(self) -> bool:
