@@ -24,6 +24,9 @@ PER_ENVIRONMENT = frozenset(
         "Pay1stPartnerCode",
         "Pay1stPartnerId",
         "AlarmEmail",
+        # How long logs and events are kept: a cost and compliance choice per stack, not configuration staging proves.
+        "LogRetentionDays",
+        "EventArchiveRetentionDays",
     }
 )
 # Must point elsewhere in production than in the sandbox stack.
