@@ -7,7 +7,8 @@ createdAt; the fulfilment is projected on it), never a scan: the SUCCESSFUL paym
 ``lookback`` before the cut-off and the cut-off, ``older_than`` ago. The count is the same rule as
 ``pay1st_ops report``'s "paidNotFulfilled" (a fulfilment without ``deliveredAt``), which lists them.
 
-Kept apart from the poller (its own job, its own module): the poller's reconciliation is written elsewhere.
+A module of its own, called from the poller's handler in one line (``runtime.report_paid_not_fulfilled``): the
+gauge shares the poller's schedule, nothing of its reconciliation.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.observability import count, logger
 
-METRIC = "PaidNotFulfilled"
 # How far back before the cut-off payments are counted: the operators' report window (pay1st_ops report
 # --days 7). Older ones are left to that report; reading further every minute costs index reads for little.
 DEFAULT_LOOKBACK = timedelta(days=7)
@@ -52,7 +52,8 @@ def paid_not_fulfilled(
     lookback: timedelta = DEFAULT_LOOKBACK,
     max_read: int = DEFAULT_MAX_READ,
 ) -> tuple[list[str], bool]:
-    """(partnerReferences paid ``older_than`` ago or more and not delivered, whether ``max_read`` cut it short)."""
+    """(partnerReferences paid ``older_than`` ago or more and not delivered, whether ``max_read`` was reached:
+    then there may be more)."""
     cut_off = now - older_than
     paid = index.by_status(
         state.SUCCESSFUL,

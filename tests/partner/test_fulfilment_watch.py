@@ -1,0 +1,54 @@
+"""Which paid payments PaidNotFulfilled counts: the byStatus window and the read limit (moto)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from pay1st.models import FulfilmentItem
+from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+from pay1st_partner.fulfilment_watch import paid_not_fulfilled
+from pay1st_partner.repository import PaymentRepository
+
+from tests.partner.helpers import Clock
+
+HOURS = timedelta(hours=2)
+
+
+def test_counts_paid_payments_past_the_hours_within_the_lookback_and_not_delivered(
+    aws: Any, repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock
+) -> None:
+    def paid(partner_reference: str) -> None:
+        new_payment(partner_reference)
+        assert repo.apply_status(partner_reference, "SUCCESSFUL", source="test").applied
+        clock.advance(1)  # creation times in the order written
+
+    # Given a payment paid 8 days ago (before the week looked at), three paid 6 days ago - one delivered,
+    # one recorded but not delivered, one never fulfilled - and one paid an hour ago (not yet due)
+    paid("order-too-old")
+    clock.advance(timedelta(days=2).total_seconds())
+    for reference in ("order-delivered", "order-queued", "order-unfulfilled"):
+        paid(reference)
+    for reference in ("order-delivered", "order-queued"):
+        repo.record_fulfilment(reference, [FulfilmentItem("GEM-500", 1, clock())])
+    repo.mark_fulfilment_delivered("order-delivered")
+    clock.advance(timedelta(days=6).total_seconds() - 3600)
+    paid("order-young")
+    new_payment("order-open")  # never paid: not SUCCESSFUL, never counted
+    clock.advance(3600)
+
+    store = DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb)
+    # When the gauge counts them, Then exactly the two due, in the window, without a delivery
+    assert paid_not_fulfilled(store, older_than=HOURS, now=clock()) == (
+        ["order-queued", "order-unfulfilled"],
+        False,
+    )
+    # And a longer look back finds the old one too; a shorter wait the young one
+    everything = paid_not_fulfilled(store, older_than=HOURS, now=clock(), lookback=timedelta(days=30))
+    assert everything == (["order-too-old", "order-queued", "order-unfulfilled"], False)
+    sooner = paid_not_fulfilled(store, older_than=timedelta(minutes=30), now=clock())
+    assert sooner[0] == ["order-queued", "order-unfulfilled", "order-young"]
+    # And the read limit is said when it cut the count short (oldest first)
+    assert paid_not_fulfilled(store, older_than=HOURS, now=clock(), max_read=2) == (["order-queued"], True)
+    assert paid_not_fulfilled(store, older_than=HOURS, now=clock(), max_read=3)[1] is True
