@@ -169,6 +169,9 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         elif new_reference is not None:  # the poller can only query payments the gateway knows
             values[":open"] = OPEN_MARKER
             sets.append("openMarker = :open")
+        if change.status_queries is not None:
+            values[":queries"] = change.status_queries
+            sets.append("statusQueries = :queries")
         if change.event is not None:
             names["#eid"] = change.event.event_id
             values[":event"] = change.event.to_json()
@@ -236,12 +239,19 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
             raise
         return True
 
-    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
+    def touch_checked(
+        self, partner_reference: str, at: str, *, status_queries: list[dict[str, Any]] | None = None
+    ) -> PaymentRecord | None:
+        values: dict[str, Any] = {":now": at}
+        expression = "SET lastCheckedAt = :now, updatedAt = :now"
+        if status_queries is not None:
+            values[":queries"] = status_queries
+            expression += ", statusQueries = :queries"
         return self._update(
             partner_reference,
-            UpdateExpression="SET lastCheckedAt = :now, updatedAt = :now",
+            UpdateExpression=expression,
             ConditionExpression="attribute_exists(partnerReference)",
-            ExpressionAttributeValues={":now": {"S": at}},
+            ExpressionAttributeValues=to_item(values),
         )
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:

@@ -120,6 +120,8 @@ class InMemoryPaymentStore:
                 item.pop("openMarker", None)
             elif item.get("reference") is not None:
                 item["openMarker"] = OPEN_MARKER
+            if change.status_queries is not None:
+                item["statusQueries"] = copy.deepcopy(change.status_queries)
             if change.event is not None:
                 _add_events(item, (change.event,), change.at)
             return self._record(item)
@@ -150,12 +152,16 @@ class InMemoryPaymentStore:
             item["lastQueryPriority"] = priority
             return True
 
-    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
+    def touch_checked(
+        self, partner_reference: str, at: str, *, status_queries: list[dict[str, Any]] | None = None
+    ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
             if item is None:
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
+            if status_queries is not None:
+                item["statusQueries"] = copy.deepcopy(status_queries)
             return self._record(item)
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:

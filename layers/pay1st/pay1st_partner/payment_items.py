@@ -28,6 +28,9 @@ Item layout (DynamoDB attribute names):
   so each also has a small pointer item, key ``refund#<refundReference>`` → ``refundOf`` (the payment's
   partnerReference). ``#`` never occurs in a partnerReference, so a pointer can never be taken for a payment.
 - ``reversals`` (map kind → ``{at, source}``): REFUND or CHARGEBACK confirmed by the gateway (§9, §16).
+- ``statusQueries`` (list, oldest first, at most ``MAX_STATUS_QUERIES``): the payment's status queries to the
+  gateway, each ``{at, by, outcome}`` with ``answer`` (the gateway's status) or ``error`` (and ``httpStatus``),
+  written in the write that records the answer (the transition, or the status check), never a write of its own.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -54,6 +57,7 @@ BY_REFERENCE_INDEX = "byReference"
 OPEN_REFUNDS_INDEX = "openRefunds"
 BY_STATUS_INDEX = "byStatus"
 MAX_AUDIT_ENTRIES = 50
+MAX_STATUS_QUERIES = 20
 REFUND_POINTER_PREFIX = "refund#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
@@ -155,6 +159,15 @@ def history_entry(status: str, now: str, source: str) -> dict[str, Any]:
     return {"status": status, "at": now, "source": source}
 
 
+def with_status_query(record: PaymentRecord, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The payment's status-query history with ``entry`` added, the newest ``MAX_STATUS_QUERIES`` kept.
+
+    Written whole from the record as read: two answers for one payment in the same instant (the query slot
+    makes that rare) may keep only one of them, which costs history, never money.
+    """
+    return [dict(q) for q in (*record.status_queries, entry)][-MAX_STATUS_QUERIES:]
+
+
 def conflict_entry(status: str, recorded_status: str, now: str, source: str) -> dict[str, Any]:
     return {"status": status, "recordedStatus": recorded_status, "at": now, "source": source}
 
@@ -206,4 +219,5 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         refund_reserved=Decimal(data.get("refundReserved", 0)),
         refunded_amount=Decimal(data.get("refundedAmount", 0)),
         reversals=dict(data.get("reversals", {})),
+        status_queries=tuple(data.get("statusQueries", [])),
     )

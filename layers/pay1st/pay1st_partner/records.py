@@ -76,6 +76,8 @@ class PaymentRecord:
     refund_reserved: Decimal = Decimal(0)  # refunds SUCCESSFUL or still open
     refunded_amount: Decimal = Decimal(0)  # refunds SUCCESSFUL
     reversals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The newest status queries to the gateway, oldest first (``payment_items.status_query_entry``).
+    status_queries: tuple[Mapping[str, Any], ...] = ()
 
     def refund(self, refund_reference: str) -> RefundRecord | None:
         return next((r for r in self.refunds if r.refund_reference == refund_reference), None)

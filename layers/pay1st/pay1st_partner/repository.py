@@ -13,8 +13,9 @@ conditional claim on ``partnerReference`` is the idempotency key instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
 
@@ -23,7 +24,13 @@ from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import OutboxEvent, payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
-from pay1st_partner.payment_items import claim_item, conflict_entry, fulfilment_item, record_from_item
+from pay1st_partner.payment_items import (
+    claim_item,
+    conflict_entry,
+    fulfilment_item,
+    record_from_item,
+    with_status_query,
+)
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition
 from pay1st_partner.store import PaymentStore, StatusChange
 
@@ -127,6 +134,7 @@ class PaymentRepository:
         source: str,
         reference: str | None = None,
         current: PaymentRecord | None = None,
+        query: Mapping[str, Any] | None = None,
     ) -> Transition:
         """Report a gateway status for a payment; applies it only if the transition graph allows it.
 
@@ -135,7 +143,9 @@ class PaymentRepository:
         ``current`` (optional) is the payment as the caller just read it: the first attempt decides on it
         instead of reading again. That is safe even if it is out of date: the write's condition "status is
         still what I read" fails and the item is read again. Raises :class:`PaymentNotFound` when there
-        is no such payment.
+        is no such payment. ``query``: the status query that reported ``status`` (its history entry without
+        ``at``), kept in the transition's write; a report that writes no transition keeps nothing here (the
+        caller notes it with :meth:`touch_checked`).
         """
         if current is not None and current.partner_reference != partner_reference:
             raise ValueError("current is another payment")
@@ -158,7 +168,7 @@ class PaymentRepository:
             if record.reference is None and reference is None:
                 # Nothing to query the gateway with later: a transition needs the Pay1st reference.
                 raise ValueError("a payment without a Pay1st reference needs one to change status")
-            written = self._write(record, status, source=source, reference=reference)
+            written = self._write(record, status, source=source, reference=reference, query=query)
             if written is not None:
                 return written
             # Lost a race: someone else changed the item between our read and our write; decide again.
@@ -166,13 +176,22 @@ class PaymentRepository:
         raise RuntimeError("could not apply the status after repeated races")
 
     def _write(
-        self, record: PaymentRecord, status: str, *, source: str, reference: str | None
+        self,
+        record: PaymentRecord,
+        status: str,
+        *,
+        source: str,
+        reference: str | None,
+        query: Mapping[str, Any] | None = None,
     ) -> Transition | None:
         """``record`` → ``status`` with its outbox event, in one conditional write (None: lost a race)."""
         now = self._now()
         adopt = reference if record.reference is None else None
         event = payment_event(record, status, reference=record.reference or adopt, occurred_at=now)
-        change = StatusChange(record, status, source, now, adopt_reference=adopt, event=event)
+        queries = None if query is None else with_status_query(record, {"at": now, **query})
+        change = StatusChange(
+            record, status, source, now, adopt_reference=adopt, event=event, status_queries=queries
+        )
         after = self._store.write_transition(change)
         if after is None:
             return None
@@ -200,9 +219,23 @@ class PaymentRepository:
             priority=priority,
         )
 
-    def touch_checked(self, partner_reference: str) -> PaymentRecord | None:
-        """Note a status check (it moves ``updatedAt`` too, see ``payment_items``); the updated record."""
-        return self._store.touch_checked(partner_reference, self._now())
+    def touch_checked(
+        self,
+        partner_reference: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        current: PaymentRecord | None = None,
+    ) -> PaymentRecord | None:
+        """Note a status check (it moves ``updatedAt`` too, see ``payment_items``); the updated record.
+
+        ``query`` (with ``current``, the payment as read): the status query's history entry, kept in the same
+        write.
+        """
+        now = self._now()
+        queries = None
+        if query is not None and current is not None:
+            queries = with_status_query(current, {"at": now, **query})
+        return self._store.touch_checked(partner_reference, now, status_queries=queries)
 
     # ----------------------------------------------------------------- outbox
 

@@ -34,6 +34,7 @@ class StatusChange:
     at: str
     adopt_reference: str | None = None
     event: OutboxEvent | None = None
+    status_queries: list[dict[str, Any]] | None = None  # the new ``statusQueries`` (None: unchanged)
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,11 @@ class PaymentStore(Protocol):
         the interval was not a priority one, so background freshness never delays a settlement.
         """
 
-    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
-        """Note a status check (``lastCheckedAt`` and ``updatedAt``); None when there is no such payment."""
+    def touch_checked(
+        self, partner_reference: str, at: str, *, status_queries: list[dict[str, Any]] | None = None
+    ) -> PaymentRecord | None:
+        """Note a status check (``lastCheckedAt`` and ``updatedAt``), and set ``statusQueries`` when given;
+        None when there is no such payment."""
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
         """Drop a published event from the outbox (and the outbox markers once it is empty)."""
