@@ -115,7 +115,7 @@ def story(item: Mapping[str, Any], webhooks: Sequence[Mapping[str, Any]]) -> lis
                 f"{conflict['recordedStatus']} recorded (alarmed)",
             )
         )
-    queries = item.get("statusQueries", [])
+    queries = (item.get("statusQueries") or {}).values()
     entries += [_query_entry(query) for query in queries]
     if item.get("lastQueryAt") and not queries:  # a payment from before the history was kept
         priority = " (webhook confirmation)" if item.get("lastQueryPriority") else ""
@@ -197,7 +197,19 @@ def _fulfilment_entries(fulfilment: Mapping[str, Any] | None) -> list[Entry]:
         found.append(
             Entry(fulfilment["deliveredAt"], "fulfilment", "fulfilment delivered to Pay1st (§12 accepted)")
         )
+    found += [_attempt_entry(attempt) for attempt in fulfilment.get("attempts", [])]
     return found
+
+
+def _attempt_entry(attempt: Mapping[str, Any]) -> Entry:
+    """A delivery attempt kept by the sender (``fulfilment.attempts``): the one that delivered, with how
+    many receives of its message came before it (attempts that failed: their errors are in the logs)."""
+    number = attempt.get("attempt")
+    text = f"fulfilment attempt {number if number is not None else '?'}: {attempt.get('outcome')}"
+    if number is not None and int(number) > 1:
+        since = f" since {attempt['firstAttemptAt']}" if attempt.get("firstAttemptAt") else ""
+        text += f" after {int(number) - 1} failed attempt(s){since} (their errors: the sender's logs)"
+    return Entry(str(attempt["at"]), "fulfilment", text, dict(attempt))
 
 
 def summary(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,9 +28,12 @@ Item layout (DynamoDB attribute names):
   so each also has a small pointer item, key ``refund#<refundReference>`` → ``refundOf`` (the payment's
   partnerReference). ``#`` never occurs in a partnerReference, so a pointer can never be taken for a payment.
 - ``reversals`` (map kind → ``{at, source}``): REFUND or CHARGEBACK confirmed by the gateway (§9, §16).
-- ``statusQueries`` (list, oldest first, at most ``MAX_STATUS_QUERIES``): the payment's status queries to the
+- ``statusQueries`` (map ``at`` → entry, at most ``MAX_STATUS_QUERIES``): the payment's status queries to the
   gateway, each ``{at, by, outcome}`` with ``answer`` (the gateway's status) or ``error`` (and ``httpStatus``),
-  written in the write that records the answer (the transition, or the status check), never a write of its own.
+  added by the write that records the answer (the transition, or the status check), never a write of its
+  own. A map, not a list: an entry is added by its key and the oldest removed by theirs in that one write
+  (a list cannot be appended to and trimmed in one update expression), so a writer holding an older read
+  never drops another's entry; the bound may be passed by a concurrent entry until the next write.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -132,6 +135,7 @@ def claim_item(request: PaymentRequest, fingerprint: str, channel_id: str | None
         "updatedAt": now,
         "statusHistory": [{"status": state.CREATING, "at": now, "source": "create"}],
         "outbox": {},
+        "statusQueries": {},
     }
     if channel_id is not None:
         values["channelId"] = channel_id
@@ -159,17 +163,12 @@ def history_entry(status: str, now: str, source: str) -> dict[str, Any]:
     return {"status": status, "at": now, "source": source}
 
 
-def with_status_query(record: PaymentRecord, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The payment's status-query history with ``entry`` added, the newest ``MAX_STATUS_QUERIES`` kept.
-
-    Written whole from the record as read: two answers for one payment in the same instant (the query slot
-    makes that rare) may keep only one of them, which costs history, never money.
-    """
-    return [dict(q) for q in (*record.status_queries, entry)][-MAX_STATUS_QUERIES:]
-
-
 def conflict_entry(status: str, recorded_status: str, now: str, source: str) -> dict[str, Any]:
     return {"status": status, "recordedStatus": recorded_status, "at": now, "source": source}
+
+
+def _status_queries(stored: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...] | None:
+    return None if stored is None else tuple(stored[key] for key in sorted(stored))
 
 
 def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
@@ -219,5 +218,5 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         refund_reserved=Decimal(data.get("refundReserved", 0)),
         refunded_amount=Decimal(data.get("refundedAmount", 0)),
         reversals=dict(data.get("reversals", {})),
-        status_queries=tuple(data.get("statusQueries", [])),
+        status_queries=_status_queries(data.get("statusQueries")),
     )

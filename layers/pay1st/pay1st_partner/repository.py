@@ -25,14 +25,14 @@ from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import OutboxEvent, payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
 from pay1st_partner.payment_items import (
+    MAX_STATUS_QUERIES,
     claim_item,
     conflict_entry,
     fulfilment_item,
     record_from_item,
-    with_status_query,
 )
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition
-from pay1st_partner.store import PaymentStore, StatusChange
+from pay1st_partner.store import PaymentStore, StatusChange, StatusQueryNote
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -188,10 +188,8 @@ class PaymentRepository:
         now = self._now()
         adopt = reference if record.reference is None else None
         event = payment_event(record, status, reference=record.reference or adopt, occurred_at=now)
-        queries = None if query is None else with_status_query(record, {"at": now, **query})
-        change = StatusChange(
-            record, status, source, now, adopt_reference=adopt, event=event, status_queries=queries
-        )
+        note = None if query is None else _query_note(record, query, now)
+        change = StatusChange(record, status, source, now, adopt_reference=adopt, event=event, query=note)
         after = self._store.write_transition(change)
         if after is None:
             return None
@@ -232,10 +230,8 @@ class PaymentRepository:
         write.
         """
         now = self._now()
-        queries = None
-        if query is not None and current is not None:
-            queries = with_status_query(current, {"at": now, **query})
-        return self._store.touch_checked(partner_reference, now, status_queries=queries)
+        note = None if query is None or current is None else _query_note(current, query, now)
+        return self._store.touch_checked(partner_reference, now, query=note)
 
     # ----------------------------------------------------------------- outbox
 
@@ -262,7 +258,22 @@ class PaymentRepository:
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
 
-    def mark_fulfilment_delivered(self, partner_reference: str) -> None:
-        """Note that the gateway accepted the §12 notification (idempotent: the first time is kept)."""
-        if not self._store.mark_fulfilment_delivered(partner_reference, self._now()):
+    def mark_fulfilment_delivered(
+        self, partner_reference: str, *, attempt: Mapping[str, Any] | None = None
+    ) -> None:
+        """Note that the gateway accepted the §12 notification (idempotent: the first time is kept), and
+        the delivery ``attempt`` that did it (its entry without ``at``) in the same write."""
+        now = self._now()
+        entry = None if attempt is None else {"at": now, **attempt}
+        if not self._store.mark_fulfilment_delivered(partner_reference, now, attempt=entry):
             raise PaymentConflict("No fulfilment is recorded for this payment.", code="fulfilment_conflict")
+
+
+def _query_note(record: PaymentRecord, query: Mapping[str, Any], now: str) -> StatusQueryNote:
+    """``query``'s history entry at ``now``, and the keys to drop so the newest ``MAX_STATUS_QUERIES`` stay."""
+    if record.status_queries is None:
+        return StatusQueryNote({"at": now, **query}, create=True)
+    older = sorted(str(q["at"]) for q in record.status_queries if q["at"] != now)
+    return StatusQueryNote(
+        {"at": now, **query}, drop=tuple(older[: max(0, len(older) - MAX_STATUS_QUERIES + 1)])
+    )
