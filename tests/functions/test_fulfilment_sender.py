@@ -164,7 +164,8 @@ def test_the_delivering_attempt_is_kept_with_the_failures_before_it(aws, sandbox
     assert attempt["outcome"] == "delivered" and int(attempt["attempt"]) == 3
     assert attempt["at"] == fulfilment["deliveredAt"] and attempt["firstAttemptAt"] <= attempt["at"]
     # And a duplicate message afterwards sends nothing and keeps nothing more
+    sent = int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0))
     aws.sqs.send_message(QueueUrl=aws.fulfilment_queue_url, MessageBody='{"partnerReference":"order-s6"}')
     _poll_once(aws, lambda_context)
     assert len(runtime.payments().get("order-s6").fulfilment["attempts"]) == 1
-    assert int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0)) == 3
+    assert int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0)) == sent

@@ -127,7 +127,7 @@ def test_show_tells_refund_webhooks_status_queries_and_the_delivering_attempt(
     # Then it has the webhook's status query, each refund webhook with its outcome, the delivering attempt
     assert "status query by webhook: Pay1st said SUCCESSFUL -> applied" in text
     refund_hooks = [line for line in text.splitlines() if f"refund webhook {reference}-r1 " in line]
-    assert refund_hooks and all("(signing-key) -> applied" in line for line in refund_hooks)
+    assert refund_hooks and all("(verified) -> applied" in line for line in refund_hooks)
     assert any(f"refund webhook {reference}-r1 SUCCESSFUL" in line for line in refund_hooks)
     assert "fulfilment attempt 1: delivered" in text
     # And the JSON story holds the same, in time order

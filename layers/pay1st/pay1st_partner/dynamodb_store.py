@@ -261,7 +261,8 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
     ) -> PaymentRecord | None:
         names: dict[str, str] = {}
         values: dict[str, Any] = {":now": at}
-        sets, removes = ["lastCheckedAt = :now", "updatedAt = :now"], []
+        sets = ["lastCheckedAt = :now", "updatedAt = :now"]
+        removes: list[str] = []
         if query is not None:
             sets_, removes = _query_note(query, names, values)
             sets += sets_
