@@ -14,6 +14,7 @@ import copy
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -92,8 +93,6 @@ def paid_and_dead_lettered(resources: dict[str, str]) -> None:
     payments.claim(request, fingerprint(request), None)
     payments.mark_created(REFERENCE, created_payment(request, PAY1ST_REFERENCE))
     payments.apply_status(REFERENCE, "SUCCESSFUL", source="webhook", reference=PAY1ST_REFERENCE)
-    from datetime import UTC, datetime
-
     payments.record_fulfilment(
         REFERENCE, [FulfilmentItem(sku="GEM-500", quantity=1, fulfilment_time=datetime.now(UTC))]
     )

@@ -18,7 +18,7 @@ from tests.partner.helpers import Clock, FakeGateway
 def queries(repo: PaymentRepository, partner_reference: str = "order-1001") -> list[dict[str, Any]]:
     record = repo.get(partner_reference)
     assert record is not None
-    return [dict(query) for query in record.status_queries]
+    return [dict(query) for query in record.status_queries or ()]
 
 
 def test_answers_and_errors_are_kept_with_who_asked(
