@@ -7,6 +7,7 @@ The use case is imported by the first message, not at cold start (budget: <= 1.3
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -31,9 +32,24 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
             repository=runtime.payments(),
             gateway=runtime.gateway(),
             deadline=runtime.deadline_for(lambda_context),
+            **_attempt_of(record),
         )
     finally:
         logger.remove_keys(["partnerReference"])
+
+
+def _attempt_of(record: SQSRecord) -> dict[str, Any]:
+    """Which delivery attempt this is, from the message's SQS attributes (kept with the delivery)."""
+    from pay1st_partner.clock import isoformat
+
+    found: dict[str, Any] = {}
+    attributes = record.raw_event.get("attributes") or {}
+    if str(attributes.get("ApproximateReceiveCount", "")).isdigit():
+        found["attempt"] = int(attributes["ApproximateReceiveCount"])
+    if str(attributes.get("ApproximateFirstReceiveTimestamp", "")).isdigit():
+        first = datetime.fromtimestamp(int(attributes["ApproximateFirstReceiveTimestamp"]) / 1000, UTC)
+        found["first_attempt_at"] = isoformat(first)
+    return found
 
 
 def handle_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

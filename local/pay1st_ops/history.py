@@ -115,7 +115,9 @@ def story(item: Mapping[str, Any], webhooks: Sequence[Mapping[str, Any]]) -> lis
                 f"{conflict['recordedStatus']} recorded (alarmed)",
             )
         )
-    if item.get("lastQueryAt"):
+    queries = (item.get("statusQueries") or {}).values()
+    entries += [_query_entry(query) for query in queries]
+    if item.get("lastQueryAt") and not queries:  # a payment from before the history was kept
         priority = " (webhook confirmation)" if item.get("lastQueryPriority") else ""
         entries.append(Entry(item["lastQueryAt"], "query", f"last status query to Pay1st{priority}"))
     for hook in webhooks:
@@ -155,15 +157,31 @@ def story(item: Mapping[str, Any], webhooks: Sequence[Mapping[str, Any]]) -> lis
     return sorted(entries, key=lambda entry: entry.at)
 
 
+def _query_entry(query: Mapping[str, Any]) -> Entry:
+    """One status query (``payment_items`` ``statusQueries``): who asked, the answer or the error."""
+    if query.get("error"):
+        http = f" HTTP {query['httpStatus']}" if query.get("httpStatus") is not None else ""
+        said = f"failed: {query['error']}{http}"
+    else:
+        said = f"Pay1st said {query.get('answer')}"
+    return Entry(
+        str(query["at"]),
+        "query",
+        f"status query by {query.get('by')}: {said} -> {query.get('outcome')}",
+        {key: query[key] for key in ("by", "answer", "error", "httpStatus", "outcome") if key in query},
+    )
+
+
 def _webhook_entry(hook: Mapping[str, Any]) -> Entry:
     scheme = hook.get("signatureScheme") or ("verified" if hook.get("signatureVerified") else "UNSIGNED")
     received = int(hook.get("receivedCount", 1))
     repeats = f", received {received} times" if received > 1 else ""
     replays = f", replayed by operators {int(hook['replayCount'])} times" if hook.get("replayCount") else ""
+    kind = f"refund webhook {hook.get('refundReference')}" if hook.get("kind") == "refund" else "webhook"
     return Entry(
         str(hook["receivedAt"]),
         "webhook",
-        f"webhook {hook.get('reportedStatus', '?')} ({scheme}) -> {hook.get('outcome')}{repeats}{replays}",
+        f"{kind} {hook.get('reportedStatus', '?')} ({scheme}) -> {hook.get('outcome')}{repeats}{replays}",
         {"eventId": hook["eventId"], "reference": hook.get("reference")},
     )
 
@@ -179,7 +197,19 @@ def _fulfilment_entries(fulfilment: Mapping[str, Any] | None) -> list[Entry]:
         found.append(
             Entry(fulfilment["deliveredAt"], "fulfilment", "fulfilment delivered to Pay1st (§12 accepted)")
         )
+    found += [_attempt_entry(attempt) for attempt in fulfilment.get("attempts", [])]
     return found
+
+
+def _attempt_entry(attempt: Mapping[str, Any]) -> Entry:
+    """A delivery attempt kept by the sender (``fulfilment.attempts``): the one that delivered, with how
+    many receives of its message came before it (attempts that failed: their errors are in the logs)."""
+    number = attempt.get("attempt")
+    text = f"fulfilment attempt {number if number is not None else '?'}: {attempt.get('outcome')}"
+    if number is not None and int(number) > 1:
+        since = f" since {attempt['firstAttemptAt']}" if attempt.get("firstAttemptAt") else ""
+        text += f" after {int(number) - 1} failed attempt(s){since} (their errors: the sender's logs)"
+    return Entry(str(attempt["at"]), "fulfilment", text, dict(attempt))
 
 
 def summary(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,14 +22,15 @@ __all__ = ["OpsTarget", "TargetError", "deployed_target", "local_target"]
 
 # Fail in seconds, not minutes, when AWS is unreachable; an operator retries by hand.
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+# What tells the stack is this bundle, and what find/show/report/redrive read. The credentials secret and
+# the locks table are resolved only by the commands that query Pay1st (``wiring.Services._gateway``), with
+# the same "has no resource" error, so reading a stack never depends on them.
 REQUIRED_RESOURCES = (
     "PaymentsTable",
     "WebhookEventsTable",
-    "LocksTable",
     "PaymentEventsBus",
     "FulfilmentQueue",
     "FulfilmentDeadLetterQueue",
-    "Pay1stCredentialsSecret",
 )
 
 

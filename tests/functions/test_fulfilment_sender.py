@@ -34,7 +34,7 @@ def _sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
                 "messageId": m["MessageId"],
                 "receiptHandle": m["ReceiptHandle"],
                 "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "attributes": m.get("Attributes") or {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
                 "messageAttributes": {},
                 "md5OfBody": hashlib.md5(m["Body"].encode(), usedforsecurity=False).hexdigest(),
                 "eventSource": "aws:sqs",
@@ -51,7 +51,7 @@ def _poll_once(aws, lambda_context) -> tuple[dict[str, Any], int]:
     from functions.fulfilment_sender import app
 
     messages = aws.sqs.receive_message(
-        QueueUrl=aws.fulfilment_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        QueueUrl=aws.fulfilment_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["All"]
     ).get("Messages", [])
     if not messages:
         return {"batchItemFailures": []}, 0
@@ -146,3 +146,26 @@ def test_the_gateway_coming_back_delivers_on_the_next_attempt(aws, sandbox, lamb
 
     assert second == {"batchItemFailures": []}
     assert runtime.payments().get("order-s5").fulfilment["deliveredAt"]
+
+
+def test_the_delivering_attempt_is_kept_with_the_failures_before_it(aws, sandbox, lambda_context, http_event):
+    # Given a queued fulfilment that the gateway refuses twice, then accepts
+    successful_payment(http_event, lambda_context, sandbox, "order-s6")
+    _fulfil(http_event, lambda_context, "order-s6")
+    sandbox.control.set_faults(rate_5xx={FULFILMENT_ROUTE: 1.0})
+    for _ in range(2):
+        assert len(_poll_once(aws, lambda_context)[0]["batchItemFailures"]) == 1
+    assert "attempts" not in runtime.payments().get("order-s6").fulfilment  # a failure writes nothing
+    sandbox.control.clear_faults()
+    assert _poll_once(aws, lambda_context)[0] == {"batchItemFailures": []}
+    # Then the delivery write kept the attempt: the third receive of the message, first received earlier
+    fulfilment = runtime.payments().get("order-s6").fulfilment
+    [attempt] = fulfilment["attempts"]
+    assert attempt["outcome"] == "delivered" and int(attempt["attempt"]) == 3
+    assert attempt["at"] == fulfilment["deliveredAt"] and attempt["firstAttemptAt"] <= attempt["at"]
+    # And a duplicate message afterwards sends nothing and keeps nothing more
+    sent = int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0))
+    aws.sqs.send_message(QueueUrl=aws.fulfilment_queue_url, MessageBody='{"partnerReference":"order-s6"}')
+    _poll_once(aws, lambda_context)
+    assert len(runtime.payments().get("order-s6").fulfilment["attempts"]) == 1
+    assert int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0)) == sent

@@ -110,6 +110,35 @@ def test_find_and_show_a_paid_payment(stack: LocalStack, partner: PartnerClient)
     assert ops(stack, "show", "ops-nobody")[0] == 1
 
 
+def test_show_tells_refund_webhooks_status_queries_and_the_delivering_attempt(
+    stack: LocalStack, partner: PartnerClient
+) -> None:
+    # Given a paid payment (its webhook confirmed by a status query), refunded in part, its fulfilment sent
+    assert stack.sandbox is not None
+    reference, pay1st = create(partner, "story")
+    pay(stack, pay1st)
+    partner.refund(reference, f"{reference}-r1", amount="10.00")
+    stack.sandbox.control.flush_webhooks(timeout=15)
+    partner.report_fulfilment(reference, [{"sku": "GEM-500", "quantity": 1}])
+    assert stack.poll_queue("FulfilmentSenderFunction").failed == 0
+    # When the operator reads its story
+    code, text, err = ops(stack, "show", reference)
+    assert code == 0, err
+    # Then it has the webhook's status query, each refund webhook with its outcome, the delivering attempt
+    assert "status query by webhook: Pay1st said SUCCESSFUL -> applied" in text
+    refund_hooks = [line for line in text.splitlines() if f"refund webhook {reference}-r1 " in line]
+    assert refund_hooks and all("(verified) -> applied" in line for line in refund_hooks)
+    assert any(f"refund webhook {reference}-r1 SUCCESSFUL" in line for line in refund_hooks)
+    assert "fulfilment attempt 1: delivered" in text
+    # And the JSON story holds the same, in time order
+    story = ops_json(stack, "show", reference)["story"]
+    assert [entry["at"] for entry in story] == sorted(entry["at"] for entry in story)
+    kinds = [entry["what"] for entry in story]
+    assert kinds.index("query") < kinds.index("event") and "refund" in kinds
+    [attempt] = [entry for entry in story if entry["text"].startswith("fulfilment attempt")]
+    assert attempt["data"]["outcome"] == "delivered" and attempt["data"]["attempt"] == 1
+
+
 def test_changing_commands_need_yes(stack: LocalStack, partner: PartnerClient) -> None:
     reference, _ = create(partner, "unconfirmed")
     code, _, err = ops(stack, "reconcile", reference)  # stdin is not a terminal under pytest
@@ -138,6 +167,7 @@ def test_reconcile_applies_what_pay1st_says_and_is_audited(stack: LocalStack, pa
     code, shown, _ = ops(stack, "show", reference)
     assert "status SUCCESSFUL (by operator)" in shown
     assert "operator arn:aws:" in shown and "reconcile outcome applied" in shown
+    assert "status query by operator: Pay1st said SUCCESSFUL -> applied" in shown
 
 
 def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_time(
@@ -154,6 +184,11 @@ def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_
     shown = ops_json(stack, "show", reference)
     [hook] = shown["webhooks"]
     assert hook["outcome"] == "gateway_unavailable" and shown["payment"]["status"] == "NEW"
+    [failed] = [entry for entry in shown["story"] if entry["what"] == "query"]
+    assert failed["data"]["by"] == "webhook" and failed["data"]["outcome"] == "gateway_unavailable"
+    assert failed["data"]["httpStatus"] >= 500 and failed["text"].startswith(
+        "status query by webhook: failed: "
+    )
     time.sleep(QUERY_INTERVAL)
     # When the operator replays the stored webhook
     code, text, err = ops(stack, "replay-webhook", hook["eventId"], "--yes")

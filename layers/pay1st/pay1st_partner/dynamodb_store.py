@@ -26,7 +26,23 @@ from pay1st_partner.payment_items import (
     record_from_item,
 )
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import StatusChange
+from pay1st_partner.store import StatusChange, StatusQueryNote
+
+
+def _query_note(
+    note: StatusQueryNote, names: dict[str, str], values: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """The SET and REMOVE clauses that add ``note`` to ``statusQueries`` (names and values added in place)."""
+    if note.create:
+        values[":queries"] = {note.key: dict(note.entry)}
+        return ["statusQueries = :queries"], []
+    names["#query"] = note.key
+    values[":query"] = dict(note.entry)
+    removes = []
+    for n, key in enumerate(note.drop):
+        names[f"#oldquery{n}"] = key
+        removes.append(f"statusQueries.#oldquery{n}")
+    return ["statusQueries.#query = :query"], removes
 
 
 class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
@@ -169,6 +185,10 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         elif new_reference is not None:  # the poller can only query payments the gateway knows
             values[":open"] = OPEN_MARKER
             sets.append("openMarker = :open")
+        if change.query is not None:
+            sets_, removes_ = _query_note(change.query, names, values)
+            sets += sets_
+            removes += removes_
         if change.event is not None:
             names["#eid"] = change.event.event_id
             values[":event"] = change.event.to_json()
@@ -236,12 +256,23 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
             raise
         return True
 
-    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
+    def touch_checked(
+        self, partner_reference: str, at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":now": at}
+        sets = ["lastCheckedAt = :now", "updatedAt = :now"]
+        removes: list[str] = []
+        if query is not None:
+            sets_, removes = _query_note(query, names, values)
+            sets += sets_
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return self._update(
             partner_reference,
-            UpdateExpression="SET lastCheckedAt = :now, updatedAt = :now",
+            UpdateExpression=expression,
             ConditionExpression="attribute_exists(partnerReference)",
-            ExpressionAttributeValues={":now": {"S": at}},
+            ExpressionAttributeValues=to_item(values),
+            **({"ExpressionAttributeNames": names} if names else {}),
         )
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
@@ -281,14 +312,23 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
             ),
         )
 
-    def mark_fulfilment_delivered(self, partner_reference: str, at: str) -> bool:
+    def mark_fulfilment_delivered(
+        self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
+    ) -> bool:
+        expression = "SET fulfilment.deliveredAt = if_not_exists(fulfilment.deliveredAt, :now)"
+        values: dict[str, Any] = {":now": at}
+        if attempt is not None:
+            expression += (
+                ", fulfilment.attempts = list_append(if_not_exists(fulfilment.attempts, :none), :attempt)"
+            )
+            values.update({":none": [], ":attempt": [dict(attempt)]})
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(partner_reference),
-                UpdateExpression="SET fulfilment.deliveredAt = if_not_exists(fulfilment.deliveredAt, :now)",
+                UpdateExpression=expression,
                 ConditionExpression="attribute_exists(fulfilment)",
-                ExpressionAttributeValues={":now": {"S": at}},
+                ExpressionAttributeValues=to_item(values),
             )
         except ClientError as exc:
             if is_condition_failure(exc):

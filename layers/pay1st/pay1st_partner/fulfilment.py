@@ -8,6 +8,13 @@ Two halves, joined by the FulfilmentQueue:
   idempotent by ``fulfilment.deliveredAt`` instead of message deduplication.
 - ``deliver_fulfilment`` (the SQS consumer): sends §12 from what is recorded and marks it delivered;
   a failure raises, SQS retries it and, after maxReceiveCount, dead-letters it (alarmed).
+
+The delivering attempt is kept in ``fulfilment.attempts`` by the write that marks the delivery, with the
+message's receive count and first receive time (SQS's), so the attempts that failed before it are counted
+and dated. A failed attempt writes nothing (no AWS call is added to the sender's path): its error class
+and HTTP status are in the gateway client's log line and the FulfilmentsFailed metric. One entry per
+accepted §12, and nothing is sent once ``deliveredAt`` is set: the list is as long as the duplicates that
+raced (bounded by the messages of one payment in flight at once).
 """
 
 from __future__ import annotations
@@ -170,10 +177,13 @@ def deliver_fulfilment(
     repository: PaymentRepository,
     gateway: Pay1stClient,
     deadline: float | None = None,
+    attempt: int | None = None,
+    first_attempt_at: str | None = None,
 ) -> str:
     """Send §12 for the recorded fulfilment; returns ``"delivered"`` or ``"already_delivered"``.
 
     Raises on any failure so that the queue retries (and finally dead-letters) the message.
+    ``attempt`` / ``first_attempt_at``: the message's receive count and first receive time, when known.
     """
     record = repository.get(partner_reference)
     if record is None or not record.fulfilment or record.reference is None:
@@ -185,7 +195,12 @@ def deliver_fulfilment(
     except Exception:
         count("FulfilmentsFailed")
         raise
-    repository.mark_fulfilment_delivered(partner_reference)
+    delivered: dict[str, Any] = {"outcome": "delivered"}
+    if attempt is not None:
+        delivered["attempt"] = attempt
+    if first_attempt_at is not None:
+        delivered["firstAttemptAt"] = first_attempt_at
+    repository.mark_fulfilment_delivered(partner_reference, attempt=delivered)
     count("FulfilmentsDelivered")
     logger.info(
         "fulfilment delivered", extra={"partnerReference": partner_reference, "reference": record.reference}

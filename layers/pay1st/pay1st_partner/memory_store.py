@@ -25,7 +25,7 @@ from pay1st_partner.payment_items import (
     refund_pointer_key,
 )
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import RefundChange, ReversalChange, StatusChange
+from pay1st_partner.store import RefundChange, ReversalChange, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
@@ -120,6 +120,8 @@ class InMemoryPaymentStore:
                 item.pop("openMarker", None)
             elif item.get("reference") is not None:
                 item["openMarker"] = OPEN_MARKER
+            if change.query is not None:
+                _add_query(item, change.query)
             if change.event is not None:
                 _add_events(item, (change.event,), change.at)
             return self._record(item)
@@ -150,12 +152,16 @@ class InMemoryPaymentStore:
             item["lastQueryPriority"] = priority
             return True
 
-    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
+    def touch_checked(
+        self, partner_reference: str, at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
             if item is None:
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
+            if query is not None:
+                _add_query(item, query)
             return self._record(item)
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
@@ -182,12 +188,16 @@ class InMemoryPaymentStore:
             item["fulfilment"] = copy.deepcopy(dict(fulfilment))
             return self._record(item)
 
-    def mark_fulfilment_delivered(self, partner_reference: str, at: str) -> bool:
+    def mark_fulfilment_delivered(
+        self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
+    ) -> bool:
         with self._lock:
             item = self._items.get(partner_reference)
             if item is None or "fulfilment" not in item:
                 return False
             item["fulfilment"].setdefault("deliveredAt", at)
+            if attempt is not None:
+                item["fulfilment"].setdefault("attempts", []).append(copy.deepcopy(dict(attempt)))
             return True
 
     # ------------------------------------------------------------ refunds and reversals (§15, §16)
@@ -309,6 +319,14 @@ class InMemoryPaymentStore:
             item["audit"] = [*item.get("audit", []), copy.deepcopy(dict(entry))][-keep:]
             item["auditCount"] = item.get("auditCount", 0) + 1
             return True
+
+
+def _add_query(item: dict[str, Any], note: StatusQueryNote) -> None:
+    queries = {} if note.create else item.setdefault("statusQueries", {})
+    queries[note.key] = copy.deepcopy(dict(note.entry))
+    for key in note.drop:
+        queries.pop(key, None)
+    item["statusQueries"] = queries
 
 
 def _add_events(item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str) -> None:

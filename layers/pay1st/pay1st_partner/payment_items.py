@@ -28,6 +28,12 @@ Item layout (DynamoDB attribute names):
   so each also has a small pointer item, key ``refund#<refundReference>`` → ``refundOf`` (the payment's
   partnerReference). ``#`` never occurs in a partnerReference, so a pointer can never be taken for a payment.
 - ``reversals`` (map kind → ``{at, source}``): REFUND or CHARGEBACK confirmed by the gateway (§9, §16).
+- ``statusQueries`` (map ``at`` → entry, at most ``MAX_STATUS_QUERIES``): the payment's status queries to the
+  gateway, each ``{at, by, outcome}`` with ``answer`` (the gateway's status) or ``error`` (and ``httpStatus``),
+  added by the write that records the answer (the transition, or the status check), never a write of its
+  own. A map, not a list: an entry is added by its key and the oldest removed by theirs in that one write
+  (a list cannot be appended to and trimmed in one update expression), so a writer holding an older read
+  never drops another's entry; the bound may be passed by a concurrent entry until the next write.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -54,6 +60,7 @@ BY_REFERENCE_INDEX = "byReference"
 OPEN_REFUNDS_INDEX = "openRefunds"
 BY_STATUS_INDEX = "byStatus"
 MAX_AUDIT_ENTRIES = 50
+MAX_STATUS_QUERIES = 20
 REFUND_POINTER_PREFIX = "refund#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
@@ -128,6 +135,7 @@ def claim_item(request: PaymentRequest, fingerprint: str, channel_id: str | None
         "updatedAt": now,
         "statusHistory": [{"status": state.CREATING, "at": now, "source": "create"}],
         "outbox": {},
+        "statusQueries": {},
     }
     if channel_id is not None:
         values["channelId"] = channel_id
@@ -157,6 +165,10 @@ def history_entry(status: str, now: str, source: str) -> dict[str, Any]:
 
 def conflict_entry(status: str, recorded_status: str, now: str, source: str) -> dict[str, Any]:
     return {"status": status, "recordedStatus": recorded_status, "at": now, "source": source}
+
+
+def _status_queries(stored: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...] | None:
+    return None if stored is None else tuple(stored[key] for key in sorted(stored))
 
 
 def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
@@ -206,4 +218,5 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         refund_reserved=Decimal(data.get("refundReserved", 0)),
         refunded_amount=Decimal(data.get("refundedAmount", 0)),
         reversals=dict(data.get("reversals", {})),
+        status_queries=_status_queries(data.get("statusQueries")),
     )

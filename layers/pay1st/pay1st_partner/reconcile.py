@@ -13,6 +13,11 @@ confirmation may take the slot of a background query (status route, poller, unsi
 settlement is never held back by them: at most one background and one authenticated query per interval.
 A refused slot is the outcome ``query_throttled`` (the poller finishes the job).
 
+Each query made is kept in the payment's bounded ``statusQueries`` (who asked, the answer or the error, the
+outcome) by the write that records its answer anyway (the transition or the status check), never by a
+write of its own. Not kept: a reversal's answer, and an answer that changes nothing for a payment with no
+Pay1st reference yet (neither writes a status check).
+
 A REFUND or CHARGEBACK the gateway's answer reports for a SUCCESSFUL payment is recorded as a reversal
 (once, with its event: ``Payment Refunded`` / ``Payment Charged Back``); it never changes the payment's
 status, so nothing can make the payment payable or fulfillable again (contract §9, §16).
@@ -20,10 +25,10 @@ status, so nothing can make the payment payable or fulfillable again (contract �
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pay1st.errors import InvalidRequestError, Pay1stError
 from pay1st.models import PaymentDetails
@@ -98,13 +103,25 @@ class Reconciler:
         self._min_query_interval = min_query_interval
 
     def apply(
-        self, record: PaymentRecord, status: str, *, source: str, reference: str | None = None
+        self,
+        record: PaymentRecord,
+        status: str,
+        *,
+        source: str,
+        reference: str | None = None,
+        query: Mapping[str, Any] | None = None,
     ) -> Outcome:
-        """Report ``status`` for ``record``: a conditional transition, then its event is published."""
+        """Report ``status`` for ``record``: a conditional transition, then its event is published.
+        ``query``: the status query that reported it, kept with the transition (see ``refresh``)."""
         log = {"partnerReference": record.partner_reference, "reference": reference or record.reference}
         try:
             transition = self._payments.apply_status(
-                record.partner_reference, status, source=source, reference=reference, current=record
+                record.partner_reference,
+                status,
+                source=source,
+                reference=reference,
+                current=record,
+                query=query,
             )
         except ReferenceMismatch:
             logger.warning("status report for another Pay1st reference ignored", extra=log)
@@ -170,7 +187,8 @@ class Reconciler:
                     "session_id": exc.session_id,
                 },
             )
-            return Outcome(GATEWAY_REJECTED, self._touch(record))
+            failed = _failed_query(source, GATEWAY_REJECTED, exc)
+            return Outcome(GATEWAY_REJECTED, self._touch(record, failed))
         except Pay1stError as exc:
             logger.warning(
                 "gateway status query failed",
@@ -181,7 +199,8 @@ class Reconciler:
                     "session_id": getattr(exc, "session_id", None),
                 },
             )
-            return Outcome(GATEWAY_UNAVAILABLE, self._touch(record))
+            failed = _failed_query(source, GATEWAY_UNAVAILABLE, exc)
+            return Outcome(GATEWAY_UNAVAILABLE, self._touch(record, failed))
 
         problem = mismatch(record, details)
         if problem is not None:
@@ -190,12 +209,21 @@ class Reconciler:
                 extra={**log, "problem": problem, "gateway_status": details.status},
             )
             count("StatusRejected", reason=problem)
-            return Outcome(problem, self._touch(record), gateway_status=details.status)
+            answered = {"by": source, "answer": details.status, "outcome": problem}
+            return Outcome(problem, self._touch(record, answered), gateway_status=details.status)
 
         if details.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             return self._reverse(record, details.status, source=source)
-        outcome = self.apply(record, details.status, source=source, reference=details.reference)
-        after = outcome.record if outcome.applied else self._touch(outcome.record)
+        answered = {"by": source, "answer": details.status}
+        outcome = self.apply(
+            record,
+            details.status,
+            source=source,
+            reference=details.reference,
+            query={**answered, "outcome": state.Verdict.APPLY.value},
+        )
+        noted = {**answered, "outcome": outcome.outcome}
+        after = outcome.record if outcome.applied else self._touch(outcome.record, noted)
         return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
 
     def _reverse(self, record: PaymentRecord, kind: str, *, source: str) -> Outcome:
@@ -213,11 +241,21 @@ class Reconciler:
         self._publisher.publish([event], self._payments)
         return Outcome(REVERSED, after, gateway_status=kind)
 
-    def _touch(self, record: PaymentRecord) -> PaymentRecord:
-        """Note the check on payments the poller sees (those with a reference); the record after it."""
+    def _touch(self, record: PaymentRecord, query: Mapping[str, Any] | None = None) -> PaymentRecord:
+        """Note the check (and the query's history entry) on payments the poller sees (those with a
+        reference); the record after it."""
         if record.reference is None:
             return record
-        return self._payments.touch_checked(record.partner_reference) or record
+        return self._payments.touch_checked(record.partner_reference, query=query, current=record) or record
+
+
+def _failed_query(source: str, outcome: str, exc: Pay1stError) -> dict[str, Any]:
+    """A failed query's history entry: who asked, the error's class and HTTP status (when it had one)."""
+    entry: dict[str, Any] = {"by": source, "outcome": outcome, "error": type(exc).__name__}
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        entry["httpStatus"] = status
+    return entry
 
 
 def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:

@@ -76,6 +76,9 @@ class PaymentRecord:
     refund_reserved: Decimal = Decimal(0)  # refunds SUCCESSFUL or still open
     refunded_amount: Decimal = Decimal(0)  # refunds SUCCESSFUL
     reversals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The newest status queries to the gateway, oldest first (``statusQueries`` in ``payment_items``);
+    # None: the item predates that history (its first entry writes the map whole).
+    status_queries: tuple[Mapping[str, Any], ...] | None = None
 
     def refund(self, refund_reference: str) -> RefundRecord | None:
         return next((r for r in self.refunds if r.refund_reference == refund_reference), None)

@@ -88,7 +88,7 @@ class RefundWebhookIntake:
         count("RefundWebhookAccepted")
         logger.info("refund webhook received", extra=log)
         try:
-            outcome, status = self._process(event) if verified else (UNSIGNED_IGNORED, None)
+            outcome, status, owner = self._process(event) if verified else (UNSIGNED_IGNORED, None, None)
         except Exception as exc:  # recorded but not applied: ask for a retry (processing is idempotent)
             logger.exception(
                 "refund webhook recorded but not applied", extra={**log, "error_type": type(exc).__name__}
@@ -100,6 +100,8 @@ class RefundWebhookIntake:
             recorded.event_id,
             outcome,
             kind="refund",
+            # The payment that holds the refund: indexes the event (byPartnerReference) for operators.
+            partnerReference=owner,
             refundReference=event.partner_refund_reference,
             reference=event.transaction_reference,
             reportedStatus=event.status,
@@ -110,18 +112,20 @@ class RefundWebhookIntake:
             recorded.event_id, recorded.duplicate, matched, outcome, status if matched else None
         )
 
-    def _process(self, event: RefundWebhookEvent) -> tuple[str, str | None]:
+    def _process(self, event: RefundWebhookEvent) -> tuple[str, str | None, str | None]:
+        """(outcome, the refund's status, the partnerReference of the payment holding the refund)."""
         reference = event.partner_refund_reference
         owner = self._refunds.owner(reference) if is_partner_reference(reference) else None
         payment = None if owner is None else self._refunds.get(owner)
         refund = None if payment is None else payment.refund(reference)
         if payment is None or refund is None:
             logger.info("refund webhook for a refund that is not ours", extra={"refundReference": reference})
-            return UNMATCHED, None
+            return UNMATCHED, None, None
+        owner = payment.partner_reference
         if payment.reference != event.transaction_reference:
             logger.warning("refund webhook names another payment", extra={"refundReference": reference})
             count("StatusRejected", reason=REFERENCE_MISMATCH)
-            return REFERENCE_MISMATCH, None
+            return REFERENCE_MISMATCH, None, owner
         if (event.amount is not None and event.amount != refund.amount) or (
             event.currency_code is not None and event.currency_code != refund.currency_code
         ):
@@ -129,7 +133,7 @@ class RefundWebhookIntake:
                 "refund webhook amount or currency does not match", extra={"refundReference": reference}
             )
             count("StatusRejected", reason=AMOUNT_MISMATCH)
-            return AMOUNT_MISMATCH, refund.status
+            return AMOUNT_MISMATCH, refund.status, owner
         try:
             transition = self._refunds.apply_status(
                 payment.partner_reference,
@@ -142,7 +146,7 @@ class RefundWebhookIntake:
         except ReferenceMismatch:
             logger.warning("refund webhook for another Pay1st refund", extra={"refundReference": reference})
             count("StatusRejected", reason=REFERENCE_MISMATCH)
-            return REFERENCE_MISMATCH, None
+            return REFERENCE_MISMATCH, None, owner
         if transition.applied:
             count("RefundTransition", status=transition.status)
             self._publisher.publish(list(transition.events), self._refunds)
@@ -156,7 +160,7 @@ class RefundWebhookIntake:
                 },
             )
             count("RefundStatusConflict")
-        return transition.verdict.value, transition.refund.status
+        return transition.verdict.value, transition.refund.status, owner
 
 
 def _check_text(event: RefundWebhookEvent) -> None:

@@ -13,8 +13,9 @@ conditional claim on ``partnerReference`` is the idempotency key instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
 
@@ -23,9 +24,15 @@ from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import OutboxEvent, payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
-from pay1st_partner.payment_items import claim_item, conflict_entry, fulfilment_item, record_from_item
+from pay1st_partner.payment_items import (
+    MAX_STATUS_QUERIES,
+    claim_item,
+    conflict_entry,
+    fulfilment_item,
+    record_from_item,
+)
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition
-from pay1st_partner.store import PaymentStore, StatusChange
+from pay1st_partner.store import PaymentStore, StatusChange, StatusQueryNote
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -127,6 +134,7 @@ class PaymentRepository:
         source: str,
         reference: str | None = None,
         current: PaymentRecord | None = None,
+        query: Mapping[str, Any] | None = None,
     ) -> Transition:
         """Report a gateway status for a payment; applies it only if the transition graph allows it.
 
@@ -135,7 +143,9 @@ class PaymentRepository:
         ``current`` (optional) is the payment as the caller just read it: the first attempt decides on it
         instead of reading again. That is safe even if it is out of date: the write's condition "status is
         still what I read" fails and the item is read again. Raises :class:`PaymentNotFound` when there
-        is no such payment.
+        is no such payment. ``query``: the status query that reported ``status`` (its history entry without
+        ``at``), kept in the transition's write; a report that writes no transition keeps nothing here (the
+        caller notes it with :meth:`touch_checked`).
         """
         if current is not None and current.partner_reference != partner_reference:
             raise ValueError("current is another payment")
@@ -158,7 +168,7 @@ class PaymentRepository:
             if record.reference is None and reference is None:
                 # Nothing to query the gateway with later: a transition needs the Pay1st reference.
                 raise ValueError("a payment without a Pay1st reference needs one to change status")
-            written = self._write(record, status, source=source, reference=reference)
+            written = self._write(record, status, source=source, reference=reference, query=query)
             if written is not None:
                 return written
             # Lost a race: someone else changed the item between our read and our write; decide again.
@@ -166,13 +176,20 @@ class PaymentRepository:
         raise RuntimeError("could not apply the status after repeated races")
 
     def _write(
-        self, record: PaymentRecord, status: str, *, source: str, reference: str | None
+        self,
+        record: PaymentRecord,
+        status: str,
+        *,
+        source: str,
+        reference: str | None,
+        query: Mapping[str, Any] | None = None,
     ) -> Transition | None:
         """``record`` → ``status`` with its outbox event, in one conditional write (None: lost a race)."""
         now = self._now()
         adopt = reference if record.reference is None else None
         event = payment_event(record, status, reference=record.reference or adopt, occurred_at=now)
-        change = StatusChange(record, status, source, now, adopt_reference=adopt, event=event)
+        note = None if query is None else _query_note(record, query, now)
+        change = StatusChange(record, status, source, now, adopt_reference=adopt, event=event, query=note)
         after = self._store.write_transition(change)
         if after is None:
             return None
@@ -200,9 +217,21 @@ class PaymentRepository:
             priority=priority,
         )
 
-    def touch_checked(self, partner_reference: str) -> PaymentRecord | None:
-        """Note a status check (it moves ``updatedAt`` too, see ``payment_items``); the updated record."""
-        return self._store.touch_checked(partner_reference, self._now())
+    def touch_checked(
+        self,
+        partner_reference: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        current: PaymentRecord | None = None,
+    ) -> PaymentRecord | None:
+        """Note a status check (it moves ``updatedAt`` too, see ``payment_items``); the updated record.
+
+        ``query`` (with ``current``, the payment as read): the status query's history entry, kept in the same
+        write.
+        """
+        now = self._now()
+        note = None if query is None or current is None else _query_note(current, query, now)
+        return self._store.touch_checked(partner_reference, now, query=note)
 
     # ----------------------------------------------------------------- outbox
 
@@ -229,7 +258,22 @@ class PaymentRepository:
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
 
-    def mark_fulfilment_delivered(self, partner_reference: str) -> None:
-        """Note that the gateway accepted the §12 notification (idempotent: the first time is kept)."""
-        if not self._store.mark_fulfilment_delivered(partner_reference, self._now()):
+    def mark_fulfilment_delivered(
+        self, partner_reference: str, *, attempt: Mapping[str, Any] | None = None
+    ) -> None:
+        """Note that the gateway accepted the §12 notification (idempotent: the first time is kept), and
+        the delivery ``attempt`` that did it (its entry without ``at``) in the same write."""
+        now = self._now()
+        entry = None if attempt is None else {"at": now, **attempt}
+        if not self._store.mark_fulfilment_delivered(partner_reference, now, attempt=entry):
             raise PaymentConflict("No fulfilment is recorded for this payment.", code="fulfilment_conflict")
+
+
+def _query_note(record: PaymentRecord, query: Mapping[str, Any], now: str) -> StatusQueryNote:
+    """``query``'s history entry at ``now``, and the keys to drop so the newest ``MAX_STATUS_QUERIES`` stay."""
+    if record.status_queries is None:
+        return StatusQueryNote({"at": now, **query}, create=True)
+    older = sorted(str(q["at"]) for q in record.status_queries if q["at"] != now)
+    return StatusQueryNote(
+        {"at": now, **query}, drop=tuple(older[: max(0, len(older) - MAX_STATUS_QUERIES + 1)])
+    )

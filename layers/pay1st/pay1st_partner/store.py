@@ -34,6 +34,22 @@ class StatusChange:
     at: str
     adopt_reference: str | None = None
     event: OutboxEvent | None = None
+    query: StatusQueryNote | None = None  # the status query that reported ``status``
+
+
+@dataclass(frozen=True)
+class StatusQueryNote:
+    """A status query's history entry, set in ``statusQueries`` under ``entry["at"]`` in a write that happens
+    anyway; ``drop``: older keys past the bound (as last read) removed in it; ``create``: the item has no
+    ``statusQueries`` yet, so the map is written whole."""
+
+    entry: Mapping[str, Any]
+    drop: tuple[str, ...] = ()
+    create: bool = False
+
+    @property
+    def key(self) -> str:
+        return str(self.entry["at"])
 
 
 @dataclass(frozen=True)
@@ -103,8 +119,11 @@ class PaymentStore(Protocol):
         the interval was not a priority one, so background freshness never delays a settlement.
         """
 
-    def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
-        """Note a status check (``lastCheckedAt`` and ``updatedAt``); None when there is no such payment."""
+    def touch_checked(
+        self, partner_reference: str, at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
+        """Note a status check (``lastCheckedAt`` and ``updatedAt``), with ``query`` when given; None when
+        there is no such payment."""
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
         """Drop a published event from the outbox (and the outbox markers once it is empty)."""
@@ -112,8 +131,11 @@ class PaymentStore(Protocol):
     def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
         """Record the fulfilment while the payment is SUCCESSFUL and has none; None otherwise."""
 
-    def mark_fulfilment_delivered(self, partner_reference: str, at: str) -> bool:
-        """Set ``fulfilment.deliveredAt`` once; False when no fulfilment is recorded."""
+    def mark_fulfilment_delivered(
+        self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Set ``fulfilment.deliveredAt`` once, and append ``attempt`` to ``fulfilment.attempts`` when given;
+        False when no fulfilment is recorded."""
 
     # ------------------------------------------------------------ refunds and reversals (§15, §16)
 
