@@ -214,10 +214,10 @@ class Reconciler:
         return Outcome(REVERSED, after, gateway_status=kind)
 
     def _touch(self, record: PaymentRecord) -> PaymentRecord:
-        """Note the check on payments the poller sees (those with a reference); the record after it."""
+        """Note the check, and schedule the next, on payments the poller sees (those with a reference)."""
         if record.reference is None:
             return record
-        return self._payments.touch_checked(record.partner_reference) or record
+        return self._payments.note_check(record) or record
 
 
 def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:

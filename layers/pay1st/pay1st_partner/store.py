@@ -34,6 +34,8 @@ class StatusChange:
     at: str
     adopt_reference: str | None = None
     event: OutboxEvent | None = None
+    # When the poller should check the payment next, if it stays open (``nextCheckAt``).
+    next_check_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,13 @@ class PaymentStore(Protocol):
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         """Open payments with a Pay1st reference not written since ``older_than``, oldest first."""
 
+    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+        """Open payments whose next check (``nextCheckAt``; a legacy unsharded one: ``updatedAt``) is before
+        ``due_before``, the most overdue first, read from every shard."""
+
+    def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
+        """Open payments the poller gave up on (see :meth:`give_up`), the earliest given up first."""
+
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         """Outbox events of payments whose outbox has held something since before ``older_than``."""
 
@@ -105,6 +114,13 @@ class PaymentStore(Protocol):
 
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         """Note a status check (``lastCheckedAt`` and ``updatedAt``); None when there is no such payment."""
+
+    def schedule_check(self, partner_reference: str, at: str, next_check_at: str) -> PaymentRecord | None:
+        """Note a status check as :meth:`touch_checked` does, and set ``nextCheckAt`` (the marker as a shard)
+        only while the payment is still in the open index; None when it is not (final, or no payment)."""
+
+    def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
+        """Move an open payment from the due shards to the given-up ones (``gaveUpAt``); None if not open."""
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
         """Drop a published event from the outbox (and the outbox markers once it is empty)."""
