@@ -295,6 +295,7 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     # the two sparse indexes; read, transition, touch, clear the outbox
     "StatusPollerFunction": {
         ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
+        ("dynamodb:Query", "PAYMENTS_TABLE", "duePayments"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "pendingEvents"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "openRefunds"),
     }
