@@ -25,6 +25,9 @@ def _poller() -> StatusPoller:
         batch_size=settings.poll_batch_size,
         refunds=runtime.refunds(),
         refund_max_age=timedelta(seconds=settings.refund_open_alarm_seconds),
+        queries_per_second=settings.status_queries_per_second,
+        concurrency=settings.poll_concurrency,
+        give_up_after=timedelta(seconds=settings.reconcile_give_up_seconds),
     )
 
 

@@ -3,7 +3,8 @@ and indexes only (never a scan).
 
 - ``byStatus`` (status, createdAt): counts by status of payments created in the window, CREATE_UNKNOWN and
   stuck CREATING, PENDING too long, SUCCESSFUL with their fulfilment (projected on the index);
-- ``openPayments``: open payments, least recently touched first (what the poller works through);
+- ``openPayments``: open payments, least recently touched first (every shard, and the legacy partition);
+- ``duePayments``, its give-up shards: payments still open at the give-up age, no longer checked by the poller;
 - the hourly rejection budget items of WebhookEventsTable (``rejected-budget#<hour>``, counts by reason).
 """
 
@@ -74,6 +75,12 @@ def find(
         limit=limit,
     )
     return [row(item) for item in items]
+
+
+def gave_up(services: Services, *, limit: int) -> list[dict[str, Any]]:
+    records = services.payments.gave_up_payments(limit=limit)
+    items = [item for r in records if (item := services.store.item(r.partner_reference)) is not None]
+    return [{**row(item), "gaveUpAt": item.get("gaveUpAt")} for item in items]
 
 
 def count_by_status(services: Services, since: str) -> dict[str, int]:
@@ -154,6 +161,8 @@ def report(
         "createOutcomeUnknown": unknown,
         "pendingTooLong": {"hours": pending_hours, "payments": pending},
         "paidNotFulfilled": {"hours": fulfilment_hours, "payments": undelivered},
+        # Still open at the give-up age (RECONCILE_GIVE_UP_SECONDS): the poller stopped asking; ask Pay1st.
+        "reconcileGaveUp": gave_up(services, limit=limit),
         "fulfilmentDeadLetters": dead_letter_depth(services),
         "webhooksRejectedLastDay": rejections_by_reason(services, now),
         "limits": list(LIMITS),

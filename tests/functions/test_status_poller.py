@@ -38,7 +38,9 @@ def poll(context: Any = None) -> dict[str, Any]:
 @pytest.fixture
 def no_min_age(monkeypatch: pytest.MonkeyPatch, aws: Any) -> None:
     monkeypatch.setenv("POLL_MIN_AGE_SECONDS", "0.01")
-    # Runs follow each other within milliseconds here: the per-payment query interval on the same scale.
+    # Runs follow each other within milliseconds here: the check schedule and the per-payment query
+    # interval on the same scale (a payment is due 10 ms after it was created, then every 10 ms).
+    monkeypatch.setenv("CHECK_SCHEDULE_SECONDS", "0.01")
     monkeypatch.setenv("STATUS_QUERY_MIN_INTERVAL_SECONDS", "0.01")
     runtime.reset()
 
@@ -77,11 +79,11 @@ def test_lost_webhooks_are_caught_and_expired_payments_closed(
 def test_young_payments_are_left_alone(aws: Any, sandbox: Any) -> None:
     create_at_sandbox("order-young")
     queries = route_count(sandbox, STATUS_QUERY_ROUTE)
-    assert poll()["checked"] == 0  # POLL_MIN_AGE_SECONDS defaults to 120
+    assert poll()["checked"] == 0  # first due a minute after it was created (CHECK_SCHEDULE_SECONDS)
     assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries
 
 
-def test_work_per_run_is_bounded_by_the_batch_size(
+def test_work_per_run_is_bounded_by_time_not_by_the_batch_size(
     aws: Any, sandbox: Any, no_min_age: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POLL_BATCH_SIZE", "2")
@@ -89,9 +91,9 @@ def test_work_per_run_is_bounded_by_the_batch_size(
     for index in range(3):
         create_at_sandbox(f"order-{index}")
     time.sleep(0.05)
-    assert poll()["checked"] == 2
-    time.sleep(0.05)
-    assert poll()["checked"] == 2  # round-robin: the third one, then the oldest checked again
+    queries = route_count(sandbox, STATUS_QUERY_ROUTE)
+    assert poll()["checked"] == 3  # pages of two, until nothing is due
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries + 3
 
 
 def test_a_run_with_too_little_time_left_checks_nothing(aws: Any, sandbox: Any, no_min_age: None) -> None:

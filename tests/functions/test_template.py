@@ -296,6 +296,7 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     # the sparse indexes and byStatus (the PaidNotFulfilled gauge); read, transition, touch, clear the outbox
     "StatusPollerFunction": {
         ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
+        ("dynamodb:Query", "PAYMENTS_TABLE", "duePayments"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "pendingEvents"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "openRefunds"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "byStatus"),

@@ -279,3 +279,24 @@ def test_report_counts_rejected_webhooks_by_reason(stack: LocalStack) -> None:
         assert answer.status == 401
     rejected = ops_json(stack, "report")["webhooksRejectedLastDay"]
     assert sum(rejected.values()) >= 2 and set(rejected) <= {"invalid_signature", "stale_timestamp"}
+
+
+def test_report_lists_payments_the_poller_gave_up_on(stack: LocalStack, partner: PartnerClient) -> None:
+    from pay1st_ops.target import local_target
+    from pay1st_ops.wiring import Services
+
+    # Given an open payment the poller gave up on (still open at the give-up age), and one it still checks
+    reference, _ = create(partner, "gave-up")
+    checked, _ = create(partner, "still-checked")
+    services = Services(local_target(stack.api_url))
+    assert services.payments.give_up(reference) is not None
+    # When the operator asks for the report, and for the open payments
+    gave_up = ops_json(stack, "report")["reconcileGaveUp"]
+    # Then the given-up one is listed, with when, and the other is not; both are still open payments
+    [ours] = [row for row in gave_up if row["partnerReference"] == reference]
+    assert (
+        ours["status"] == "NEW"
+        and ours["gaveUpAt"]
+        and checked not in [r["partnerReference"] for r in gave_up]
+    )
+    assert checked in [row["partnerReference"] for row in ops_json(stack, "find", "--open", "--limit", "500")]

@@ -21,8 +21,10 @@ from boto3.dynamodb.types import TypeSerializer
 from pay1st.models import FulfilmentItem
 from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.errors import InvalidRequest, PaymentConflict, PaymentNotFound
+from pay1st_partner.events import payment_event
 from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.memory_store import InMemoryPaymentStore
+from pay1st_partner.payment_items import claim_item, record_from_item, sharded
 from pay1st_partner.records import ReferenceMismatch
 from pay1st_partner.refund_repository import RefundRepository
 from pay1st_partner.repository import PaymentRepository
@@ -137,7 +139,9 @@ def test_mark_created_moves_to_new_with_the_reference(
     # Then it is NEW, open and findable by the Pay1st reference
     assert record.status == "NEW" and record.reference == "C-113976984708914-P"
     assert record.updated_at == "2026-01-15T10:30:02.000Z" and record.created_at == "2026-01-15T10:30:00.000Z"
-    assert raw_item("order-1001")["openMarker"] == {"S": "OPEN"}
+    # (on its shard of the open index, due for its first check a minute after it was created)
+    item = raw_item("order-1001")
+    assert item["openMarker"] == {"S": "OPEN#1"} and item["nextCheckAt"] == {"S": "2026-01-15T10:31:00.000Z"}
     assert repo.find_by_reference("C-113976984708914-P") == record
     assert repo.find_by_reference("C-other-P") is None
 
@@ -247,8 +251,8 @@ def test_a_transition_writes_status_and_outbox_event_together(
         "occurredAt": "2026-01-15T10:30:05.000Z",
     }
     item = raw_item("order-1001")
-    assert "openMarker" not in item
-    assert item["outboxMarker"] == {"S": "PENDING"}
+    assert "openMarker" not in item and "nextCheckAt" not in item
+    assert item["outboxMarker"] == {"S": "PENDING#1"}
     assert json.loads(item["outbox"]["M"]["order-1001:SUCCESSFUL"]["S"])["detail"]["status"] == "SUCCESSFUL"
     assert transition.record.pending_event_ids == ("order-1001:SUCCESSFUL",)
 
@@ -425,7 +429,7 @@ def test_pending_events_and_clear_event(
     # Then both events are there, and clearing them one by one empties the outbox and drops the markers
     assert sorted(e.event_id for e in pending) == ["order-1001:PENDING", "order-1001:SUCCESSFUL"]
     repo.clear_event("order-1001", "order-1001:PENDING")
-    assert raw_item("order-1001")["outboxMarker"] == {"S": "PENDING"}
+    assert raw_item("order-1001")["outboxMarker"] == {"S": "PENDING#1"}
     repo.clear_event("order-1001", "order-1001:SUCCESSFUL")
     repo.clear_event("order-1001", "order-1001:SUCCESSFUL")  # twice is harmless
     item = raw_item("order-1001")
@@ -554,7 +558,7 @@ def test_a_refund_claim_reserves_its_amount_and_a_repeat_returns_it(
         "150.50"
     )
     item = raw_item("order-1001")
-    assert Decimal(item["refundReserved"]["N"]) == 100 and item["refundOpenMarker"] == {"S": "OPEN"}
+    assert Decimal(item["refundReserved"]["N"]) == 100 and item["refundOpenMarker"] == {"S": "OPEN#1"}
     assert item["refunds"]["M"]["r-1"]["M"]["amount"] == {"S": "100.00"}
     assert refunds.owner("r-1") == "order-1001"
 
@@ -807,3 +811,127 @@ def test_concurrent_audit_entries_are_never_lost(
         list(pool.map(lambda n: store.add_audit("order-1001", {"action": f"a{n}"}, keep=50), range(4)))
     item = store.item("order-1001")
     assert item is not None and sorted(entry["action"] for entry in item["audit"]) == ["a0", "a1", "a2", "a3"]
+
+
+# ---------------------------------------------------------------------------- check schedule, shards, upgrade
+
+
+def test_due_payments_follow_the_check_schedule_most_overdue_first(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
+) -> None:
+    # Given three payments created 10 s apart, one of them already final
+    for name in ("a", "b", "c"):
+        new_payment(name)
+        clock.advance(10)
+    repo.apply_status("b", "FAILED", source="webhook")
+    # Then none is due before its first minute, and then the open ones are, the most overdue first
+    assert repo.due_payments(now=clock(), limit=10) == []
+    clock.advance(35)  # a and c are 65 s and 45 s old
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["a"]
+    clock.advance(20)
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["a", "c"]
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=1)] == ["a"]
+    assert "nextCheckAt" not in raw_item("b") and "openMarker" not in raw_item("b")
+    # And a check moves a payment to its next point: 2 minutes after it was created
+    checked = repo.note_check(repo.get("a"))  # type: ignore[arg-type]
+    assert checked is not None and checked.last_checked_at == "2026-01-15T10:31:25.000Z"
+    assert raw_item("a")["nextCheckAt"] == {"S": "2026-01-15T10:32:00.000Z"}
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["c"]
+
+
+def test_a_check_of_a_payment_that_settled_meanwhile_does_not_reopen_it(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
+) -> None:
+    # Given a payment read while open, then settled by a webhook
+    before = new_payment()
+    repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    clock.advance(5)
+    # When a check made on the stale read is noted
+    after = repo.note_check(before)
+    # Then the check is noted, and the payment stays out of the open indexes
+    assert after is not None and after.status == "SUCCESSFUL" and after.last_checked_at is not None
+    item = raw_item("order-1001")
+    assert "openMarker" not in item and "nextCheckAt" not in item
+
+
+def test_markers_are_spread_over_shards_and_readers_merge_every_shard(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
+) -> None:
+    # Given 24 open payments created a second apart, each with an event still in its outbox
+    names = [f"order-{n:02d}" for n in range(24)]
+    for name in names:
+        new_payment(name)
+        repo.apply_status(name, "PENDING", source="webhook")
+        clock.advance(1)
+    clock.advance(120)
+    # Then their markers are sharded over every shard, never the one constant
+    markers = {raw_item(name)["openMarker"]["S"] for name in names}
+    assert markers == {f"OPEN#{n}" for n in range(8)}
+    assert {raw_item(name)["outboxMarker"]["S"] for name in names} == {f"PENDING#{n}" for n in range(8)}
+    # And the readers find all of them, merged in time order across the shards
+    assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=100)] == names
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=100)] == names
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=5)] == names[:5]
+    events = repo.pending_events(older_than=clock(), limit=100)
+    assert sorted({e.partner_reference for e in events}) == names and len(events) == 24
+
+
+def _legacy_item(name: str, at: str) -> dict[str, Any]:
+    """A payment as the release before sharding wrote it: unsharded markers, no nextCheckAt."""
+    request = payment_request(name)
+    item = claim_item(request, fingerprint(request), None, at)
+    item.update(reference=f"C-{name}-P", status="PENDING", openMarker="OPEN", outboxMarker="PENDING")
+    item["outboxSince"] = at
+    return item
+
+
+def test_items_written_before_sharding_are_still_found_and_move_to_a_shard_on_their_next_write(
+    store: PaymentStore, repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
+) -> None:
+    # Given a payment from the old release (marker "OPEN", an event pending under "PENDING", a refund open
+    # under "OPEN") and one written now
+    legacy = _legacy_item("order-old", "2026-01-15T10:00:00.000Z")
+    event = payment_event(record_from_item(legacy), "PENDING", reference="C-order-old-P", occurred_at="x")
+    assert event is not None
+    legacy["outbox"] = {event.event_id: event.to_json()}
+    legacy.update(refundOpenMarker="OPEN", refundOpenSince="2026-01-15T10:00:00.000Z")
+    assert store.put_claim(legacy)
+    new_payment("order-new")
+    clock.advance(120)
+    # Then every reader still finds the old one, beside the new one
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == [
+        "order-old",
+        "order-new",
+    ]
+    assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=10)] == [
+        "order-old",
+        "order-new",
+    ]
+    assert [e.event_id for e in repo.pending_events(older_than=clock(), limit=10)] == ["order-old:PENDING"]
+    old_refunds = store.open_refund_payments(older_than="2026-01-15T11:00:00.000Z", limit=10)
+    assert [r.partner_reference for r in old_refunds] == ["order-old"]
+    # And its first check moves it to its shard, on the schedule (hourly by now), out of the legacy partition
+    repo.note_check(repo.get("order-old"))  # type: ignore[arg-type]
+    item = raw_item("order-old")
+    assert item["openMarker"] == {"S": sharded("OPEN", "order-old")}
+    assert item["nextCheckAt"] == {"S": "2026-01-15T11:00:00.000Z"}
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["order-new"]
+    # And clearing its event drops the legacy outbox marker as before
+    repo.clear_event("order-old", "order-old:PENDING")
+    assert "outboxMarker" not in raw_item("order-old")
+
+
+def test_give_up_moves_an_open_payment_off_the_schedule_and_a_final_status_clears_it(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
+) -> None:
+    new_payment()
+    clock.advance(3600)
+    given_up = repo.give_up("order-1001")
+    assert given_up is not None and repo.give_up("order-1001") is None  # once
+    item = raw_item("order-1001")
+    assert item["openMarker"] == {"S": "GAVEUP#1"} and item["gaveUpAt"] == {"S": "2026-01-15T11:30:00.000Z"}
+    assert repo.due_payments(now=clock() + timedelta(days=7), limit=10) == []
+    assert [r.partner_reference for r in repo.gave_up_payments(limit=10)] == ["order-1001"]
+    # A late webhook still settles it, and then it is nowhere
+    repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
+    assert repo.gave_up_payments(limit=10) == [] and "openMarker" not in raw_item("order-1001")

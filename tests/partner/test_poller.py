@@ -1,18 +1,28 @@
-"""Status poller: bounded runs over open payments, round-robin, plus the outbox sweep."""
+"""Status poller: time-bounded runs over the payments due for a check, within a gateway budget, the give-up
+rule, plus the outbox sweep."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.poller import StatusPoller
 from pay1st_partner.reconcile import Reconciler
 from pay1st_partner.repository import PaymentRepository
 
 from tests.partner.helpers import Clock, FakeGateway
+
+
+def _raw(aws: Any, partner_reference: str) -> dict[str, Any]:
+    item: dict[str, Any] = aws.dynamodb.get_item(
+        TableName="PaymentsTable", Key={"partnerReference": {"S": partner_reference}}
+    )["Item"]
+    return item
 
 
 def make_poller(
@@ -23,6 +33,10 @@ def make_poller(
     *,
     batch_size: int = 25,
     monotonic: Callable[[], float] = time.monotonic,
+    concurrency: int = 1,
+    queries_per_second: float = 50.0,
+    sleep: Callable[[float], None] = lambda seconds: None,
+    give_up_after: timedelta = timedelta(hours=48),
 ) -> StatusPoller:
     return StatusPoller(
         payments=repo,
@@ -32,6 +46,10 @@ def make_poller(
         batch_size=batch_size,
         clock=clock,
         monotonic=monotonic,
+        concurrency=concurrency,
+        queries_per_second=queries_per_second,
+        sleep=sleep,
+        give_up_after=give_up_after,
     )
 
 
@@ -60,7 +78,34 @@ def test_open_payments_older_than_the_threshold_are_checked_and_updated(
     assert [e["detail-type"] for e in aws.published_events()] == ["Payment Abandoned"]
 
 
-def test_batches_are_bounded_and_work_round_robin(
+def test_a_run_checks_every_due_payment_page_by_page_and_each_check_moves_it_on_the_schedule(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+    aws: Any,
+) -> None:
+    # Given three open payments past their first check, and pages of two
+    for name in ("a", "b", "c"):
+        new_payment(name)
+        gateway.set(f"C-{name}-P", "NEW", partner_reference=name)
+        clock.advance(1)
+    clock.advance(200)  # 201-203 s old: due at 60 s (and not yet at 300 s)
+    poller = make_poller(repo, reconciler, publisher, clock, batch_size=2)
+    # When it runs
+    report = poller.run(deadline=time.monotonic() + 60)
+    # Then every due one was checked, the most overdue first (work is bounded by time, not a count)
+    assert gateway.queries == ["C-a-P", "C-b-P", "C-c-P"] and report.checked == 3
+    # And each is next due 5 minutes after it was created: a run now checks nothing
+    assert _raw(aws, "a")["nextCheckAt"] == {"S": "2026-01-15T10:35:00.000Z"}
+    assert poller.run(deadline=time.monotonic() + 60).checked == 0
+    clock.advance(98)  # a is past 5 minutes old, b and c not yet
+    assert poller.run(deadline=time.monotonic() + 60).checked == 1 and gateway.queries[3:] == ["C-a-P"]
+
+
+def test_checks_run_concurrently_within_the_query_budget(
     repo: PaymentRepository,
     reconciler: Reconciler,
     publisher: EventPublisher,
@@ -68,21 +113,33 @@ def test_batches_are_bounded_and_work_round_robin(
     new_payment: Callable[..., Any],
     clock: Clock,
 ) -> None:
-    # Given three old open payments and a batch size of two
-    for name in ("a", "b", "c"):
-        new_payment(name)
-        gateway.set(f"C-{name}-P", "NEW", partner_reference=name)
-        clock.advance(1)
-    clock.advance(200)
-    poller = make_poller(repo, reconciler, publisher, clock, batch_size=2)
-    # When it runs twice, 200 s apart
-    poller.run(deadline=time.monotonic() + 60)
-    first = list(gateway.queries)
-    clock.advance(200)
-    poller.run(deadline=time.monotonic() + 60)
-    # Then the second run starts with the payment the first could not reach
-    assert first == ["C-a-P", "C-b-P"]
-    assert gateway.queries[2:] == ["C-c-P", "C-a-P"]
+    # Given twelve due payments, four threads and a budget of 10 queries a second on a fake monotonic clock
+    for index in range(12):
+        new_payment(f"p-{index}")
+        gateway.set(f"C-p-{index}-P", "NEW", partner_reference=f"p-{index}")
+    clock.advance(61)
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            waits.append(seconds)
+
+    poller = make_poller(
+        repo,
+        reconciler,
+        publisher,
+        clock,
+        monotonic=lambda: 0.0,
+        concurrency=4,
+        queries_per_second=10,
+        sleep=sleep,
+    )
+    # When it runs
+    report = poller.run(deadline=100.0)
+    # Then all were checked, and the queries were given slots 0.1 s apart: 1.1 s for twelve, never a burst
+    assert report.checked == 12 and len(gateway.queries) == 12
+    assert sorted(round(w, 6) for w in waits) == [round(0.1 * n, 6) for n in range(1, 12)]
 
 
 def test_a_run_stops_before_the_deadline(
@@ -97,10 +154,43 @@ def test_a_run_stops_before_the_deadline(
         new_payment(name)
         gateway.set(f"C-{name}-P", "NEW", partner_reference=name)
     clock.advance(200)
-    ticks = iter([0.0, 100.0])  # the second check would start 3 s before the deadline
-    poller = make_poller(repo, reconciler, publisher, clock, monotonic=lambda: next(ticks))
+    now = [0.0]
+    real_get = gateway.get_payment
+
+    def slow_get(reference: str, *, deadline: float | None = None) -> Any:
+        now[0] += 50.0  # each query takes 50 s: the third would start 3 s before the deadline
+        return real_get(reference, deadline=deadline)
+
+    gateway.get_payment = slow_get  # type: ignore[method-assign]
+    poller = make_poller(repo, reconciler, publisher, clock, monotonic=lambda: now[0])
     report = poller.run(deadline=103.0)
-    assert report.checked == 1 and report.skipped_for_time == 2
+    assert report.checked == 2 and report.skipped_for_time == 1
+
+
+def test_a_payment_still_open_at_the_give_up_age_is_reported_and_no_longer_checked(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+    aws: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a payment the gateway still reports NEW two days after it was created
+    new_payment("stuck")
+    gateway.set("C-stuck-P", "NEW", partner_reference="stuck")
+    clock.advance(2 * 86400 + 1)
+    poller = make_poller(repo, reconciler, publisher, clock, give_up_after=timedelta(hours=48))
+    # When the poller checks it
+    report = poller.run(deadline=time.monotonic() + 60)
+    # Then it asked once more, gave up, told operators (log + metric), and the payment is off the schedule
+    assert gateway.queries == ["C-stuck-P"] and report.gave_up == 1 and report.outcomes == {"gave_up": 1}
+    assert _raw(aws, "stuck")["openMarker"]["S"].startswith("GAVEUP#")
+    assert [r.partner_reference for r in repo.gave_up_payments(limit=10)] == ["stuck"]
+    assert any(r.levelname == "ERROR" and "give-up age" in r.getMessage() for r in caplog.records)
+    clock.advance(7200)
+    assert poller.run(deadline=time.monotonic() + 60).checked == 0 and gateway.queries == ["C-stuck-P"]
 
 
 def test_events_left_in_the_outbox_are_republished_after_a_minute(

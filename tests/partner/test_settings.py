@@ -29,6 +29,9 @@ def test_reads_required_settings_and_defaults():
     assert (settings.webhook_tolerance_seconds, settings.status_stale_seconds) == (300.0, 30.0)
     assert (settings.poll_min_age_seconds, settings.poll_batch_size) == (120.0, 25)
     assert settings.payment_methods_cache_seconds == 300.0
+    assert (settings.status_queries_per_second, settings.poll_concurrency) == (5.0, 8)
+    assert settings.check_schedule_seconds == (60.0, 120.0, 300.0, 900.0, 3600.0)
+    assert settings.reconcile_give_up_seconds == 172800.0
 
 
 def test_reads_optional_settings():
@@ -39,6 +42,8 @@ def test_reads_optional_settings():
         "WEBHOOK_SIGNATURE_MODE": "off",
         "POLL_BATCH_SIZE": "5",
         "STATUS_STALE_SECONDS": "2.5",
+        "STATUS_QUERIES_PER_SECOND": "20",
+        "CHECK_SCHEDULE_SECONDS": "30, 90,600",
     }
     settings = Settings.from_env(env)
     assert settings.environment == "production"
@@ -46,6 +51,11 @@ def test_reads_optional_settings():
     assert not settings.webhook_signature_required
     assert settings.poll_batch_size == 5
     assert settings.status_stale_seconds == 2.5
+    assert settings.status_queries_per_second == 20.0 and settings.check_schedule_seconds == (
+        30.0,
+        90.0,
+        600.0,
+    )
 
 
 @pytest.mark.parametrize("missing", sorted(BASE))
@@ -63,6 +73,10 @@ def test_a_missing_required_setting_is_named(missing):
         {"POLL_BATCH_SIZE": "many"},
         {"POLL_BATCH_SIZE": "2.5"},
         {"STATUS_STALE_SECONDS": "-1"},
+        {"STATUS_QUERIES_PER_SECOND": "0"},
+        {"CHECK_SCHEDULE_SECONDS": "60,30"},
+        {"CHECK_SCHEDULE_SECONDS": "0,60"},
+        {"CHECK_SCHEDULE_SECONDS": "soon"},
         {"RESULT_PAGE_URL": "javascript:alert(1)"},
         {"PUBLIC_BASE_URL": "ftp://x"},
     ],

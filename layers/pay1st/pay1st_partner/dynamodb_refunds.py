@@ -23,8 +23,10 @@ from pay1st_partner.payment_items import (
     OPEN_REFUNDS_INDEX,
     OUTBOX_PENDING,
     history_entry,
+    marker_partitions,
     record_from_item,
     refund_pointer_key,
+    sharded,
 )
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import RefundChange, ReversalChange
@@ -123,7 +125,7 @@ class DynamoDBRefundWrites:
                     ":amount": Decimal(entry["amount"]),
                     ":one": Decimal(1),
                     ":zero": Decimal(0),
-                    ":open": OPEN_MARKER,
+                    ":open": sharded(OPEN_MARKER, partner_reference),
                     ":now": at,
                     ":successful": state.SUCCESSFUL,
                     ":max": Decimal(MAX_REFUNDS_PER_PAYMENT),
@@ -200,15 +202,19 @@ class DynamoDBRefundWrites:
         )
 
     def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
-        response = self._client.query(
-            TableName=self._table,
-            IndexName=OPEN_REFUNDS_INDEX,
-            KeyConditionExpression="refundOpenMarker = :open AND refundOpenSince < :cutoff",
-            ExpressionAttributeValues={":open": {"S": OPEN_MARKER}, ":cutoff": {"S": older_than}},
-            ScanIndexForward=True,
-            Limit=limit,
-        )
-        return [record_from_item(from_item(item)) for item in response.get("Items", [])]
+        found: list[dict[str, Any]] = []
+        for marker in marker_partitions(OPEN_MARKER):  # every shard, and the legacy partition
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=OPEN_REFUNDS_INDEX,
+                KeyConditionExpression="refundOpenMarker = :open AND refundOpenSince < :cutoff",
+                ExpressionAttributeValues={":open": {"S": marker}, ":cutoff": {"S": older_than}},
+                ScanIndexForward=True,
+                Limit=limit,
+            )
+            found += response.get("Items", [])
+        found.sort(key=lambda item: item["refundOpenSince"]["S"])
+        return [record_from_item(from_item(item)) for item in found[:limit]]
 
     # ------------------------------------------------------------ reversals
 
@@ -241,6 +247,6 @@ def _outbox_sets(events: tuple[OutboxEvent, ...], names: dict[str, str], values:
         values[f":event{index}"] = event.to_json()
         sets.append(f"outbox.#eid{index} = :event{index}")
     if events:
-        values[":pending"] = OUTBOX_PENDING
+        values[":pending"] = sharded(OUTBOX_PENDING, events[0].partner_reference)
         sets += ["outboxMarker = :pending", "outboxSince = if_not_exists(outboxSince, :now)"]
     return sets

@@ -18,12 +18,16 @@ from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
     BY_REFERENCE_INDEX,
+    DUE_PAYMENTS_INDEX,
+    GAVE_UP_MARKER,
     OPEN_MARKER,
     OPEN_PAYMENTS_INDEX,
     OUTBOX_PENDING,
     PENDING_EVENTS_INDEX,
     history_entry,
+    marker_partitions,
     record_from_item,
+    sharded,
 )
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import StatusChange, StatusQueryNote
@@ -108,16 +112,51 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         items: list[dict[str, Any]] = response.get("Items", [])
         return items
 
+    def _shards(
+        self, index: str, marker: str, values: list[str], sort_key: str, below: str, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """:meth:`_sparse_index` over every partition in ``values``, as (sort key, item) pairs."""
+        return [
+            (item[sort_key]["S"], item)
+            for value in values
+            for item in self._sparse_index(index, marker, value, sort_key, below, limit)
+        ]
+
+    @staticmethod
+    def _merged(found: list[tuple[str, dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
+        found.sort(key=lambda pair: pair[0])
+        return [item for _, item in found[:limit]]
+
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
-        found = self._sparse_index(
-            OPEN_PAYMENTS_INDEX, "openMarker", OPEN_MARKER, "updatedAt", older_than, limit
+        found = self._shards(
+            OPEN_PAYMENTS_INDEX, "openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than, limit
         )
-        return [record_from_item(from_item(item)) for item in found]
+        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+
+    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+        shards = marker_partitions(OPEN_MARKER, legacy=False)
+        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", due_before, limit)
+        # Legacy items (no nextCheckAt, so not in duePayments): due by updatedAt, as the old poller read them.
+        found += self._shards(
+            OPEN_PAYMENTS_INDEX, "openMarker", [OPEN_MARKER], "updatedAt", due_before, limit
+        )
+        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+
+    def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
+        shards = marker_partitions(GAVE_UP_MARKER, legacy=False)
+        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", "~", limit)
+        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
-        keys = self._sparse_index(
-            PENDING_EVENTS_INDEX, "outboxMarker", OUTBOX_PENDING, "outboxSince", older_than, limit
+        found = self._shards(
+            PENDING_EVENTS_INDEX,
+            "outboxMarker",
+            marker_partitions(OUTBOX_PENDING),
+            "outboxSince",
+            older_than,
+            limit,
         )
+        keys = self._merged(found, limit)
         events: list[OutboxEvent] = []
         # The index projects keys only: read each item for its outbox.
         for key in keys:
@@ -181,10 +220,11 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
             new_reference = change.adopt_reference
         removes: list[str] = []
         if state.is_final(status):
-            removes.append("openMarker")
+            removes += ["openMarker", "nextCheckAt"]
         elif new_reference is not None:  # the poller can only query payments the gateway knows
-            values[":open"] = OPEN_MARKER
-            sets.append("openMarker = :open")
+            values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
+            values[":next"] = change.next_check_at or now
+            sets += ["openMarker = :open", "nextCheckAt = :next"]
         if change.query is not None:
             sets_, removes_ = _query_note(change.query, names, values)
             sets += sets_
@@ -192,7 +232,7 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         if change.event is not None:
             names["#eid"] = change.event.event_id
             values[":event"] = change.event.to_json()
-            values[":pending"] = OUTBOX_PENDING
+            values[":pending"] = sharded(OUTBOX_PENDING, record.partner_reference)
             sets += [
                 "outbox.#eid = :event",
                 "outboxMarker = :pending",
@@ -273,6 +313,35 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
             ConditionExpression="attribute_exists(partnerReference)",
             ExpressionAttributeValues=to_item(values),
             **({"ExpressionAttributeNames": names} if names else {}),
+        )
+
+    def schedule_check(
+        self, partner_reference: str, at: str, next_check_at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":now": at, ":next": next_check_at, ":open": sharded(OPEN_MARKER, partner_reference)}
+        sets = ["lastCheckedAt = :now", "updatedAt = :now", "nextCheckAt = :next", "openMarker = :open"]
+        removes: list[str] = []
+        if query is not None:
+            sets_, removes = _query_note(query, names, values)
+            sets += sets_
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return self._update(
+            partner_reference,
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(openMarker)",
+            ExpressionAttributeValues=to_item(values),
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )
+
+    def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
+        return self._update(
+            partner_reference,
+            UpdateExpression="SET openMarker = :gaveup, nextCheckAt = :now, gaveUpAt = :now",
+            ConditionExpression="begins_with(openMarker, :open)",
+            ExpressionAttributeValues=to_item(
+                {":now": at, ":gaveup": sharded(GAVE_UP_MARKER, partner_reference), ":open": OPEN_MARKER}
+            ),
         )
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:

@@ -17,12 +17,15 @@ from pay1st_partner import refund_state, state
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
+    GAVE_UP_MARKER,
     MAX_REFUNDS_PER_PAYMENT,
     OPEN_MARKER,
     OUTBOX_PENDING,
     history_entry,
+    marker_partitions,
     record_from_item,
     refund_pointer_key,
+    sharded,
 )
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import RefundChange, ReversalChange, StatusChange, StatusQueryNote
@@ -64,21 +67,47 @@ class InMemoryPaymentStore:
                     return self._record(item)
         return None
 
-    def _sparse_index(self, marker: str, value: str, sort_key: str, below: str) -> list[dict[str, Any]]:
-        """What a sparse GSI (``marker`` = ``value``, sorted by ``sort_key``) holds below ``below``."""
+    def _sparse_index(
+        self, marker: str, values: list[str], sort_key: str, below: str
+    ) -> list[dict[str, Any]]:
+        """What sparse GSI partitions (``marker`` in ``values``, merged by ``sort_key``) hold below ``below``;
+        as in DynamoDB, an item without the sort key is in no index."""
         found = [
-            item for item in self._items.values() if item.get(marker) == value and item[sort_key] < below
+            item
+            for item in self._items.values()
+            if item.get(marker) in values and sort_key in item and item[sort_key] < below
         ]
         return sorted(found, key=lambda item: item[sort_key])
 
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            due = self._sparse_index("openMarker", OPEN_MARKER, "updatedAt", older_than)
+            due = self._sparse_index("openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than)
             return [self._record(item) for item in due[:limit]]
+
+    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+        with self._lock:
+            shards = marker_partitions(OPEN_MARKER, legacy=False)
+            found = [
+                (i["nextCheckAt"], i)
+                for i in self._sparse_index("openMarker", shards, "nextCheckAt", due_before)
+            ]
+            legacy = self._sparse_index("openMarker", [OPEN_MARKER], "updatedAt", due_before)
+            found += [(item["updatedAt"], item) for item in legacy]  # legacy: due by updatedAt
+            found.sort(key=lambda pair: pair[0])
+            return [self._record(item) for _, item in found[:limit]]
+
+    def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
+        with self._lock:
+            shards = marker_partitions(GAVE_UP_MARKER, legacy=False)
+            return [
+                self._record(item)
+                for item in self._sparse_index("openMarker", shards, "nextCheckAt", "~")[:limit]
+            ]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         with self._lock:
-            waiting = self._sparse_index("outboxMarker", OUTBOX_PENDING, "outboxSince", older_than)
+            pending = marker_partitions(OUTBOX_PENDING)
+            waiting = self._sparse_index("outboxMarker", pending, "outboxSince", older_than)
             return [
                 OutboxEvent.from_json(item["partnerReference"], text)
                 for item in waiting[:limit]
@@ -118,8 +147,10 @@ class InMemoryPaymentStore:
                 item["reference"] = change.adopt_reference
             if state.is_final(change.status):
                 item.pop("openMarker", None)
+                item.pop("nextCheckAt", None)
             elif item.get("reference") is not None:
-                item["openMarker"] = OPEN_MARKER
+                item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
+                item["nextCheckAt"] = change.next_check_at or change.at
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
@@ -162,6 +193,29 @@ class InMemoryPaymentStore:
             item["lastCheckedAt"] = item["updatedAt"] = at
             if query is not None:
                 _add_query(item, query)
+            return self._record(item)
+
+    def schedule_check(
+        self, partner_reference: str, at: str, next_check_at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None or "openMarker" not in item:
+                return None
+            item["lastCheckedAt"] = item["updatedAt"] = at
+            if query is not None:
+                _add_query(item, query)
+            item["nextCheckAt"] = next_check_at
+            item["openMarker"] = sharded(OPEN_MARKER, partner_reference)
+            return self._record(item)
+
+    def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None or not str(item.get("openMarker", "")).startswith(OPEN_MARKER):
+                return None
+            item["openMarker"] = sharded(GAVE_UP_MARKER, partner_reference)
+            item["nextCheckAt"] = item["gaveUpAt"] = at
             return self._record(item)
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
@@ -239,7 +293,7 @@ class InMemoryPaymentStore:
             refunds[entry["refundReference"]] = copy.deepcopy(dict(entry))
             item["refundReserved"] += Decimal(entry["amount"])
             item["refundsOpen"] += 1
-            item["refundOpenMarker"] = OPEN_MARKER
+            item["refundOpenMarker"] = sharded(OPEN_MARKER, partner_reference)
             item.setdefault("refundOpenSince", at)
             return self._record(item)
 
@@ -281,7 +335,8 @@ class InMemoryPaymentStore:
             due = [
                 item
                 for item in self._items.values()
-                if item.get("refundOpenMarker") == OPEN_MARKER and item["refundOpenSince"] < older_than
+                if item.get("refundOpenMarker") in marker_partitions(OPEN_MARKER)
+                and item["refundOpenSince"] < older_than
             ]
             due.sort(key=lambda item: item["refundOpenSince"])
             return [self._record(item) for item in due[:limit]]
@@ -332,7 +387,7 @@ def _add_query(item: dict[str, Any], note: StatusQueryNote) -> None:
 def _add_events(item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str) -> None:
     for event in events:
         item.setdefault("outbox", {})[event.event_id] = event.to_json()
-        item["outboxMarker"] = OUTBOX_PENDING
+        item["outboxMarker"] = sharded(OUTBOX_PENDING, item["partnerReference"])
         item.setdefault("outboxSince", at)
 
 

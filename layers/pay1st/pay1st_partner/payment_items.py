@@ -8,10 +8,13 @@ Item layout (DynamoDB attribute names):
   ``fulfilment``.
 - Money (``amount``, product ``price``) is stored as decimal *text*: a DynamoDB number would drop the
   trailing zero of ``250.50``, and the partner should read back exactly what it sent.
-- ``openMarker = "OPEN"`` while the payment has a gateway reference and a non-final status (sparse GSI
-  ``openPayments``, sorted by ``updatedAt``). ``updatedAt`` moves on every write *including* a status
-  check, so the poller works round-robin through open payments instead of re-checking the oldest ones.
-- The transactional outbox: ``outbox`` (map event id → event JSON), ``outboxMarker = "PENDING"`` and
+- ``openMarker = "OPEN#<n>"`` (a shard, see below) while the payment has a gateway reference and a non-final
+  status, with ``nextCheckAt``: when the poller next asks the gateway about it (:mod:`pay1st_partner.
+  check_schedule`). Sparse GSIs ``duePayments`` (``openMarker``, ``nextCheckAt``: what the poller works
+  through, due first) and ``openPayments`` (``openMarker``, ``updatedAt``: operators, least recently
+  touched first). A payment still open at the give-up age moves to ``openMarker = "GAVEUP#<n>"`` with
+  ``gaveUpAt`` (and ``nextCheckAt`` = that time): no longer checked, listed by ``pay1st_ops report``.
+- The transactional outbox: ``outbox`` (map event id → event JSON), ``outboxMarker = "PENDING#<n>"`` and
   ``outboxSince`` while it holds anything (sparse GSI ``pendingEvents``). A transition sets the status and
   adds its event in ONE conditional write, so an event exists iff its transition committed.
 - Refunds (contract §15) live ON the payment item, in the map ``refunds`` (refundReference → entry:
@@ -22,7 +25,7 @@ Item layout (DynamoDB attribute names):
   through the payment's outbox; on one item each is ONE conditional write (``refundReserved <= amount -
   refund``), with no transaction across items or tables and no read-modify-write race. A payment has few
   refunds (at most ``MAX_REFUNDS_PER_PAYMENT``), so the item stays far below DynamoDB's 400 KB.
-- ``refundsOpen`` counts open refunds; while it is above zero the item carries ``refundOpenMarker = "OPEN"``
+- ``refundsOpen`` counts open refunds; while it is above zero the item carries ``refundOpenMarker = "OPEN#<n>"``
   and ``refundOpenSince`` (sparse GSI ``openRefunds``), so refunds open too long can be found and reported.
 - A refundReference is unique for the lifetime of the integration (it is Pay1st's partnerRefundReference),
   so each also has a small pointer item, key ``refund#<refundReference>`` → ``refundOf`` (the payment's
@@ -38,10 +41,32 @@ Item layout (DynamoDB attribute names):
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
   ``byStatus`` (``status``, ``createdAt``; not sparse) lets operators find payments by status and age.
+
+Sharded markers (no hot partition). A sparse index whose partition key is one constant puts every write of
+every open payment (or pending event) on ONE partition, and a partition takes at most 1,000 write units/s
+(and 3,000 read units/s); DynamoDB's split-for-heat cannot help, because the sort keys (timestamps) only
+grow. So each marker is ``<MARKER>#<n>``, n = CRC-32 of the partnerReference mod ``SHARD_COUNT`` (stable
+across processes and releases), and readers query every shard and merge by the sort key. Arithmetic: an
+open payment's item (~1.5-2.5 KB, projected ALL) costs ~2-3 WCU per write on each index it is in, and is
+written ~8 times while open (claim slot, transitions, scheduled checks); at 100 new payments/s that is
+~100 x 8 x 2.5 = 2,000 WCU/s per index: twice one partition's limit on one key, 250 WCU/s per shard with
+8 shards (4x headroom; ~400 payments/s before one shard saturates). A reader pays 8 queries instead of one
+(9 with the legacy partition) per poll: nothing at one poll a minute. ``SHARD_COUNT`` may only grow
+(readers query shards 0..SHARD_COUNT-1; an item on a higher shard would be missed).
+``byStatus`` is not sharded: its key is the status (a few values), written about once per transition
+(not on checks) with a small projection (< 1 KB, 1 WCU): ~3 writes per payment, so one status partition
+reaches its 1,000 WCU/s only near ~300 new payments/s; shard it (``status#<n>``, a new index) past that.
+
+Upgrade from unsharded markers: items written before hold ``openMarker = "OPEN"`` (no ``nextCheckAt``),
+``outboxMarker = "PENDING"``, ``refundOpenMarker = "OPEN"``. Every reader also queries that legacy
+partition (``LEGACY_*``), and a legacy open payment counts as due by its ``updatedAt``; its first check or
+transition rewrites its marker as a shard with ``nextCheckAt``, so the legacy partitions drain by
+themselves and nothing open or pending is missed meanwhile.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -54,7 +79,11 @@ from pay1st_partner.records import PaymentRecord, RefundRecord, amount_text
 
 OPEN_MARKER = "OPEN"
 OUTBOX_PENDING = "PENDING"
+GAVE_UP_MARKER = "GAVEUP"
+# Partitions of every sparse index (see above); only ever raise it.
+SHARD_COUNT = 8
 OPEN_PAYMENTS_INDEX = "openPayments"
+DUE_PAYMENTS_INDEX = "duePayments"
 PENDING_EVENTS_INDEX = "pendingEvents"
 BY_REFERENCE_INDEX = "byReference"
 OPEN_REFUNDS_INDEX = "openRefunds"
@@ -64,6 +93,21 @@ MAX_STATUS_QUERIES = 20
 REFUND_POINTER_PREFIX = "refund#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
+
+
+def shard_of(partner_reference: str) -> int:
+    """The payment's shard: stable (CRC-32, not ``hash()``, which changes per process)."""
+    return zlib.crc32(partner_reference.encode("utf-8")) % SHARD_COUNT
+
+
+def sharded(marker: str, partner_reference: str) -> str:
+    """The marker value this payment carries in a sparse index: ``<marker>#<shard>``."""
+    return f"{marker}#{shard_of(partner_reference)}"
+
+
+def marker_partitions(marker: str, *, legacy: bool = True) -> list[str]:
+    """Every partition a reader queries for ``marker``: each shard, and the unsharded legacy one."""
+    return [f"{marker}#{n}" for n in range(SHARD_COUNT)] + ([marker] if legacy else [])
 
 
 def refund_pointer_key(refund_reference: str) -> str:

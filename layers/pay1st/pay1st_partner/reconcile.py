@@ -242,11 +242,11 @@ class Reconciler:
         return Outcome(REVERSED, after, gateway_status=kind)
 
     def _touch(self, record: PaymentRecord, query: Mapping[str, Any] | None = None) -> PaymentRecord:
-        """Note the check (and the query's history entry) on payments the poller sees (those with a
-        reference); the record after it."""
+        """Note the check (and the query's history entry), and schedule the next, on payments the poller sees
+        (those with a reference); the record after it."""
         if record.reference is None:
             return record
-        return self._payments.touch_checked(record.partner_reference, query=query, current=record) or record
+        return self._payments.note_check(record, query=query) or record
 
 
 def _failed_query(source: str, outcome: str, exc: Pay1stError) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
 
 from pay1st_partner import state
+from pay1st_partner.check_schedule import DEFAULT_SCHEDULE, CheckSchedule
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import OutboxEvent, payment_event
@@ -40,9 +41,16 @@ _MAX_CONFLICTS_KEPT = 20
 
 
 class PaymentRepository:
-    def __init__(self, store: PaymentStore, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: PaymentStore,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        schedule: CheckSchedule = DEFAULT_SCHEDULE,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._schedule = schedule
 
     def _now(self) -> str:
         return isoformat(self._clock())
@@ -64,6 +72,14 @@ class PaymentRepository:
     def open_payments(self, *, older_than: datetime, limit: int) -> list[PaymentRecord]:
         """Open payments not written (or checked) since ``older_than``, least recently touched first."""
         return self._store.open_payments(older_than=isoformat(older_than), limit=limit)
+
+    def due_payments(self, *, now: datetime, limit: int) -> list[PaymentRecord]:
+        """Open payments due for a status check at ``now`` (``nextCheckAt``), the most overdue first."""
+        return self._store.due_payments(due_before=isoformat(now), limit=limit)
+
+    def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
+        """Open payments no longer checked (past the give-up age), for operators."""
+        return self._store.gave_up_payments(limit=limit)
 
     def pending_events(self, *, older_than: datetime, limit: int) -> list[OutboxEvent]:
         """Events committed before ``older_than`` and still not cleared (their publisher may have died)."""
@@ -189,7 +205,10 @@ class PaymentRepository:
         adopt = reference if record.reference is None else None
         event = payment_event(record, status, reference=record.reference or adopt, occurred_at=now)
         note = None if query is None else _query_note(record, query, now)
-        change = StatusChange(record, status, source, now, adopt_reference=adopt, event=event, query=note)
+        next_check = self._schedule.next_check_text(record.created_at, self._clock())
+        change = StatusChange(
+            record, status, source, now, adopt_reference=adopt, event=event, query=note, next_check_at=next_check
+        )
         after = self._store.write_transition(change)
         if after is None:
             return None
@@ -232,6 +251,26 @@ class PaymentRepository:
         now = self._now()
         note = None if query is None or current is None else _query_note(current, query, now)
         return self._store.touch_checked(partner_reference, now, query=note)
+
+    def note_check(
+        self, record: PaymentRecord, *, query: Mapping[str, Any] | None = None
+    ) -> PaymentRecord | None:
+        """Note a status check of a payment that stayed open (with ``query``'s history entry, see
+        :meth:`touch_checked`), and when the next one is due (the schedule runs from its creation:
+        :mod:`pay1st_partner.check_schedule`); falls back to :meth:`touch_checked` when it is no longer in the
+        open index (settled meanwhile). The record after it."""
+        now = self._clock()
+        at = isoformat(now)
+        next_check = self._schedule.next_check_text(record.created_at, now)
+        note = None if query is None else _query_note(record, query, at)
+        scheduled = self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        if scheduled is not None:
+            return scheduled
+        return self.touch_checked(record.partner_reference, query=query, current=record)
+
+    def give_up(self, partner_reference: str) -> PaymentRecord | None:
+        """Stop checking an open payment past the give-up age (operators see it); None if not open."""
+        return self._store.give_up(partner_reference, self._now())
 
     # ----------------------------------------------------------------- outbox
 

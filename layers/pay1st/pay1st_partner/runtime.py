@@ -151,10 +151,12 @@ def reconciler() -> Reconciler:
 
 @functools.cache
 def payments() -> PaymentRepository:
+    from pay1st_partner.check_schedule import CheckSchedule
     from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
     from pay1st_partner.repository import PaymentRepository
 
-    return PaymentRepository(DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb")))
+    store = DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb"))
+    return PaymentRepository(store, schedule=CheckSchedule(settings().check_schedule_seconds))
 
 
 @functools.cache

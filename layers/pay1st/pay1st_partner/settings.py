@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 class ConfigurationError(RuntimeError):
@@ -55,6 +56,12 @@ class Settings:
     status_stale_seconds: float = 30.0
     poll_min_age_seconds: float = 120.0
     poll_batch_size: int = 25
+    # The poller's gateway budget (status queries/s, the whole stack's), threads, and give-up age.
+    status_queries_per_second: float = 5.0
+    poll_concurrency: int = 8
+    reconcile_give_up_seconds: float = 172800.0  # 48 h (pay1st_partner.check_schedule)
+    # When an open payment is checked, in seconds after its creation (then every last offset).
+    check_schedule_seconds: tuple[float, ...] = (60.0, 120.0, 300.0, 900.0, 3600.0)
     payment_methods_cache_seconds: float = 300.0
     refund_open_alarm_seconds: float = 259200.0  # 3 days: refunds open longer are reported (no status query)
     paid_not_fulfilled_hours: float = 2.0  # paid this long, fulfilment not delivered: PaidNotFulfilled
@@ -109,6 +116,10 @@ class Settings:
             status_stale_seconds=_number(env, "STATUS_STALE_SECONDS", 30.0),
             poll_min_age_seconds=_number(env, "POLL_MIN_AGE_SECONDS", 120.0),
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
+            status_queries_per_second=_number(env, "STATUS_QUERIES_PER_SECOND", 5.0),
+            poll_concurrency=int(_number(env, "POLL_CONCURRENCY", 8, integer=True)),
+            reconcile_give_up_seconds=_number(env, "RECONCILE_GIVE_UP_SECONDS", 172800.0),
+            check_schedule_seconds=_schedule(env, "CHECK_SCHEDULE_SECONDS"),
             payment_methods_cache_seconds=_number(env, "PAYMENT_METHODS_CACHE_SECONDS", 300.0),
             refund_open_alarm_seconds=_number(env, "REFUND_OPEN_ALARM_SECONDS", 259200.0),
             paid_not_fulfilled_hours=_number(env, "PAID_NOT_FULFILLED_HOURS", 2.0),
@@ -121,6 +132,20 @@ class Settings:
                 raise ConfigurationError(f"{url_field} must be an http(s) URL")
         if self.public_base_url is not None and not self.public_base_url.startswith(("https://", "http://")):
             raise ConfigurationError("public_base_url must be an http(s) URL")
+
+
+def _schedule(env: Mapping[str, str], name: str) -> tuple[float, ...]:
+    """Comma-separated seconds, positive and increasing (the default when unset)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return Settings.check_schedule_seconds
+    try:
+        offsets = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigurationError(f"{name} must be comma-separated seconds, got {raw!r}") from None
+    if offsets[0] <= 0 or any(b <= a for a, b in pairwise(offsets)):
+        raise ConfigurationError(f"{name} must be positive and increasing, got {raw!r}")
+    return offsets
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:

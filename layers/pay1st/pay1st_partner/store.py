@@ -35,6 +35,8 @@ class StatusChange:
     adopt_reference: str | None = None
     event: OutboxEvent | None = None
     query: StatusQueryNote | None = None  # the status query that reported ``status``
+    # When the poller should check the payment next, if it stays open (``nextCheckAt``).
+    next_check_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,13 @@ class PaymentStore(Protocol):
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         """Open payments with a Pay1st reference not written since ``older_than``, oldest first."""
 
+    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+        """Open payments whose next check (``nextCheckAt``; a legacy unsharded one: ``updatedAt``) is before
+        ``due_before``, the most overdue first, read from every shard."""
+
+    def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
+        """Open payments the poller gave up on (see :meth:`give_up`), the earliest given up first."""
+
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         """Outbox events of payments whose outbox has held something since before ``older_than``."""
 
@@ -124,6 +133,16 @@ class PaymentStore(Protocol):
     ) -> PaymentRecord | None:
         """Note a status check (``lastCheckedAt`` and ``updatedAt``), with ``query`` when given; None when
         there is no such payment."""
+
+    def schedule_check(
+        self, partner_reference: str, at: str, next_check_at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
+        """Note a status check as :meth:`touch_checked` does (with ``query`` when given), and set
+        ``nextCheckAt`` (the marker as a shard) only while the payment is still in the open index; None when it
+        is not (final, or no payment)."""
+
+    def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
+        """Move an open payment from the due shards to the given-up ones (``gaveUpAt``); None if not open."""
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
         """Drop a published event from the outbox (and the outbox markers once it is empty)."""
