@@ -319,7 +319,11 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         self, partner_reference: str, at: str, next_check_at: str, *, query: StatusQueryNote | None = None
     ) -> PaymentRecord | None:
         names: dict[str, str] = {}
-        values: dict[str, Any] = {":now": at, ":next": next_check_at, ":open": sharded(OPEN_MARKER, partner_reference)}
+        values: dict[str, Any] = {
+            ":now": at,
+            ":next": next_check_at,
+            ":open": sharded(OPEN_MARKER, partner_reference),
+        }
         sets = ["lastCheckedAt = :now", "updatedAt = :now", "nextCheckAt = :next", "openMarker = :open"]
         removes: list[str] = []
         if query is not None:

@@ -207,7 +207,14 @@ class PaymentRepository:
         note = None if query is None else _query_note(record, query, now)
         next_check = self._schedule.next_check_text(record.created_at, self._clock())
         change = StatusChange(
-            record, status, source, now, adopt_reference=adopt, event=event, query=note, next_check_at=next_check
+            record,
+            status,
+            source,
+            now,
+            adopt_reference=adopt,
+            event=event,
+            query=note,
+            next_check_at=next_check,
         )
         after = self._store.write_transition(change)
         if after is None:
