@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pay1st.errors import Pay1stError
@@ -248,14 +249,21 @@ class Redriven:
 
 def redrive_fulfilments(services: Services, who: str) -> Redriven:
     """Move every message of the fulfilment DLQ back to the fulfilment queue (each is safe to send twice:
-    delivery is idempotent on ``fulfilment.deliveredAt``); each payment named gets an audit record."""
+    delivery is idempotent on ``fulfilment.deliveredAt``); each payment named gets an audit record, with the
+    delivery attempts that failed before (the message's receive count, kept by SQS across the dead-lettering,
+    less this receive): the redriven message is a new one and counts its attempts from 1."""
     sqs = services.target.client("sqs")
     dlq = services.target.resource("FulfilmentDeadLetterQueue")
     queue = services.target.resource("FulfilmentQueue")
     result = Redriven()
+    failed_before: dict[str, str] = {}
     while True:
         messages = sqs.receive_message(
-            QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=1
+            QueueUrl=dlq,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=60,
+            WaitTimeSeconds=1,
+            AttributeNames=["ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"],
         ).get("Messages", [])
         if not messages:
             break
@@ -275,9 +283,11 @@ def redrive_fulfilments(services: Services, who: str) -> Redriven:
                 continue  # left in the DLQ (visible again in a minute)
             result.moved += 1
             try:
-                result.payments.append(parse_queue_message(message["Body"]))
+                partner_reference = parse_queue_message(message["Body"])
             except UndeliverableFulfilment:
-                pass  # moved as it was; it names no payment to audit
+                continue  # moved as it was; it names no payment to audit
+            result.payments.append(partner_reference)
+            failed_before[partner_reference] = _failed_attempts(message.get("Attributes", {}))
         if result.failed:
             break  # do not spin on a queue that refuses sends
     for partner_reference in sorted(set(result.payments)):
@@ -286,6 +296,16 @@ def redrive_fulfilments(services: Services, who: str) -> Redriven:
             partner_reference,
             who,
             "redrive-fulfilments",
-            "fulfilment moved from the DLQ to its queue",
+            "fulfilment moved from the DLQ to its queue" + failed_before.get(partner_reference, ""),
         )
     return result
+
+
+def _failed_attempts(attributes: Mapping[str, str]) -> str:
+    """`` after N failed delivery attempts since T`` from a dead letter's attributes ("" when unknown)."""
+    count = str(attributes.get("ApproximateReceiveCount", ""))
+    first = str(attributes.get("ApproximateFirstReceiveTimestamp", ""))
+    if not count.isdigit() or int(count) < 2:
+        return ""
+    since = f" since {isoformat(datetime.fromtimestamp(int(first) / 1000, UTC))}" if first.isdigit() else ""
+    return f" after about {int(count) - 1} failed delivery attempt(s){since}"

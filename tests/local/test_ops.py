@@ -260,6 +260,7 @@ def test_report_and_redrive_a_dead_lettered_fulfilment(stack: LocalStack, partne
     code, shown, _ = ops(stack, "show", reference)
     assert "fulfilment: DELIVERED" in shown and "fulfilment delivered to Pay1st" in shown
     assert "redrive-fulfilments fulfilment moved from the DLQ to its queue" in shown
+    assert "to its queue after about 1 failed delivery attempt(s) since 20" in shown  # the poll that failed
     assert (
         ops(stack, "redrive-fulfilments", "--yes")[1] == "the fulfilment DLQ is empty: nothing to redrive\n"
     )
