@@ -6,18 +6,15 @@ The use case (and the gateway models behind it) is imported by the first request
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, json_body, make_resolver, response
+from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
 from pay1st_partner.callbacks import public_base_url
 
 app = make_resolver()
 
 
 @app.post("/payments")
-def create() -> Response[Any]:
+def create() -> Response:
     from pay1st_partner.payments import create_payment, parse_create_request
 
     command = parse_create_request(json_body(app))

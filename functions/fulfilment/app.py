@@ -5,18 +5,15 @@ The use case is imported by the first request, not at cold start (budget: <= 1.3
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, json_body, make_resolver, response
+from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
 from pay1st_partner.references import require_partner_reference
 
 app = make_resolver()
 
 
 @app.post("/payments/<partnerReference>/fulfilment")
-def fulfil(partnerReference: str) -> Response[Any]:
+def fulfil(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
     from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
 
