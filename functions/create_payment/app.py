@@ -1,7 +1,7 @@
 """POST /payments (partner auth): create a payment at Pay1st, idempotent on partnerReference.
 
 The use case (and the gateway models behind it) is imported by the first request, not at cold start
-(cold-start budget: <= 1.3x ``import boto3``).
+(cold-start budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """POST /payments/{partnerReference}/fulfilment (partner auth): record fulfilled products, queue the §12 notice.
 
-The use case is imported by the first request, not at cold start (budget: <= 1.3x ``import boto3``).
+The use case is imported by the first request, not at cold start (budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Partial batch responses: a failed message is retried by SQS on its own and, after maxReceiveCount,
 moved to the dead-letter queue (alarmed); the others in the batch are not held back.
-The use case is imported by the first message, not at cold start (budget: <= 1.3x ``import boto3``).
+The use case is imported by the first message, not at cold start (budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations

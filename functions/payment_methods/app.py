@@ -1,6 +1,6 @@
 """GET /payment-methods?countryCode= (partner auth): the gateway's payment channels, cached briefly.
 
-The use case is imported by the first request, not at cold start (budget: <= 1.3x ``import boto3``).
+The use case is imported by the first request, not at cold start (budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ POST /webhooks/pay1st/refunds (public): the same for a refund event, authenticat
 ours); 401/413/400 for what must not or cannot be processed; 503 ``not_recorded`` when it could not be
 stored and 503 ``not_applied`` when it was stored but processing failed, so the gateway delivers it again.
 
-Only the Powertools resolver, logger and metrics are imported at cold start: the intake, reconciliation
-and the AWS adapters are imported by the first event (cold-start budget: <= 1.3x ``import boto3``).
+Only the bundle's HTTP resolver and Powertools' logger and metrics are imported at cold start: the intake,
+reconciliation and the AWS adapters are imported by the first event (cold-start budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations
