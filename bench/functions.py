@@ -1,15 +1,10 @@
-"""Benchmark of the Lambda functions: cold import cost, and the AWS and gateway calls of a warm request.
+"""Benchmark of the Lambda functions: the AWS and gateway calls of a warm request (cold imports:
+``bench/cold_start.py``).
 
-Prints:
-1. per function, the import time of ``functions/<name>/app.py`` in a fresh interpreter (the layer and
-   the function directory on ``sys.path``, as in Lambda), the median of several runs, against
-   ``import boto3`` measured the same way in the same run (target <= 1.3x). The figure includes boto3
-   for every function: some handlers import it at module level, others on their first request, and a
-   cold container pays for it either way, so leaving it out would flatter the lazy ones;
-2. per function, the AWS API calls (counted with a botocore ``before-call`` event hook on every client)
-   and the Pay1st gateway calls (the sandbox's own per-route counters) of one warm request - the request
-   after a first one has warmed the container's caches (token, credentials, clients). Targets:
-   create-payment 1 gateway call and no SSM/Secrets Manager reads; webhook 1 status query.
+Prints per function the AWS API calls (counted with a botocore ``before-call`` event hook on every client)
+and the Pay1st gateway calls (the sandbox's own per-route counters) of one warm request - the request
+after a first one has warmed the container's caches (token, credentials, clients). Targets:
+create-payment 1 gateway call and no SSM/Secrets Manager reads; webhook 1 status query.
 
 AWS is moto in-process and the gateway is the Pay1st sandbox on loopback.
 Run: ``.venv/bin/python bench/functions.py`` (from the repository root).
@@ -19,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -32,8 +25,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 LAYER = REPO / "layers" / "pay1st"
 FUNCTIONS_DIR = REPO / "functions"
-RUNS = 11
-TARGET_RATIO = 1.3
 REGION = "eu-west-1"
 
 # This script's own directory comes first on sys.path, and its name would shadow the `functions` package.
@@ -41,71 +32,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 for entry in (str(REPO), str(LAYER), str(REPO / "local")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
-
-_IMPORT_PROBE = """
-import sys, time
-sys.path[:0] = {paths!r}
-{preamble}
-start = time.perf_counter()
-{statement}
-print(time.perf_counter() - start)
-"""
-
-# What Lambda sets before the handler module is imported (no configuration is read at import time).
-_IMPORT_ENV = {
-    "POWERTOOLS_SERVICE_NAME": "pay1st",
-    "POWERTOOLS_METRICS_NAMESPACE": "Pay1st",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
-
-
-def _import_once(statement: str, paths: list[str], preamble: str = "") -> float:
-    """Seconds ``statement`` takes in a fresh interpreter, after ``preamble`` (not timed) has run."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}, **_IMPORT_ENV}
-    probe = _IMPORT_PROBE.format(paths=paths, statement=statement, preamble=preamble)
-    out = subprocess.run(  # noqa: S603 - our own interpreter running our own probe
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env, cwd=REPO
-    )
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def _import_seconds(statement: str, paths: list[str], preamble: str = "") -> float:
-    return statistics.median(_import_once(statement, paths, preamble) for _ in range(RUNS))
-
-
-def cold_imports() -> None:
-    print(
-        f"Cold import of the handler module plus boto3 (which its first request needs anyway) against "
-        f"import boto3, runs alternating, median of {RUNS} each (Python {sys.version.split()[0]}):"
-    )
-    # Warm the bytecode caches first so every figure measures importing, not compiling.
-    _import_seconds("import boto3", [])
-    for directory in sorted(p for p in FUNCTIONS_DIR.iterdir() if (p / "app.py").is_file()):
-        paths = [str(directory), str(LAYER)]
-        statement = "import app; import boto3"
-        try:
-            _import_once(statement, paths)
-        except subprocess.CalledProcessError as exc:
-            print(f"  {directory.name:<20} import failed: {exc.stderr.strip().splitlines()[-1:]}")
-            continue
-        # Alternate baseline and function so a busy moment on the machine weighs on both alike.
-        baseline, function = [], []
-        for _ in range(RUNS):
-            baseline.append(_import_once("import boto3", []))
-            function.append(_import_once(statement, paths))
-        base, seconds = statistics.median(baseline), statistics.median(function)
-        ratio = seconds / base
-        verdict = "ok" if ratio <= TARGET_RATIO else f"over the {TARGET_RATIO}x target"
-        # What the handler adds once boto3 is loaded: the part of the ratio that is ours to spend.
-        added = _import_seconds("import app", paths, preamble="import boto3")
-        print(
-            f"  {directory.name:<20} {seconds * 1000:6.1f} ms vs boto3 {base * 1000:6.1f} ms  "
-            f"{ratio:4.2f}x  {verdict}  (adds {added * 1000:5.1f} ms to boto3)"
-        )
-    powertools = _import_seconds("import aws_lambda_powertools.event_handler", [], preamble="import boto3")
-    print(f"  of which Powertools' event handler package alone: {powertools * 1000:5.1f} ms")
-
 
 # --- warm requests ----------------------------------------------------------------------------------------
 
@@ -359,7 +285,7 @@ def warm_requests() -> None:
 
 
 def main() -> int:
-    cold_imports()
+    # Cold imports are measured by bench/cold_start.py, in a Lambda-like venv rather than this dev venv.
     started = time.perf_counter()
     warm_requests()
     print(f"\n(warm-request section took {time.perf_counter() - started:.1f} s)")

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, make_resolver
+from pay1st_partner.api import Response, http_handler, make_resolver
 from pay1st_partner.callbacks import ERROR_STATUS_UNAVAILABLE, redirect_location, result_page_location
 from pay1st_partner.observability import logger
 
@@ -25,7 +24,7 @@ app = make_resolver()
 
 
 @app.get("/callbacks/<outcome>")
-def callback(outcome: str) -> Response[Any]:
+def callback(outcome: str) -> Response:
     result_page_url = runtime.settings().result_page_url
     try:
         key = runtime.callback_key()

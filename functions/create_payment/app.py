@@ -1,23 +1,20 @@
 """POST /payments (partner auth): create a payment at Pay1st, idempotent on partnerReference.
 
 The use case (and the gateway models behind it) is imported by the first request, not at cold start
-(cold-start budget: <= 1.3x ``import boto3``).
+(cold-start budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, json_body, make_resolver, response
+from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
 from pay1st_partner.callbacks import public_base_url
 
 app = make_resolver()
 
 
 @app.post("/payments")
-def create() -> Response[Any]:
+def create() -> Response:
     from pay1st_partner.payments import create_payment, parse_create_request
 
     command = parse_create_request(json_body(app))

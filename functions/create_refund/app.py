@@ -1,16 +1,13 @@
 """POST /payments/{partnerReference}/refunds (partner auth): refund a paid payment, idempotent on refundReference.
 
 The use case (and the gateway models behind it) is imported by the first request, not at cold start
-(cold-start budget: <= 1.3x ``import boto3``).
+(cold-start budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, json_body, make_resolver, response
+from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
 from pay1st_partner.callbacks import public_base_url
 from pay1st_partner.observability import logger
 from pay1st_partner.references import require_partner_reference
@@ -19,7 +16,7 @@ app = make_resolver()
 
 
 @app.post("/payments/<partnerReference>/refunds")
-def create(partnerReference: str) -> Response[Any]:
+def create(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
     from pay1st_partner.refunds import create_refund, parse_refund_request
 

@@ -1,22 +1,19 @@
 """POST /payments/{partnerReference}/fulfilment (partner auth): record fulfilled products, queue the §12 notice.
 
-The use case is imported by the first request, not at cold start (budget: <= 1.3x ``import boto3``).
+The use case is imported by the first request, not at cold start (budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, json_body, make_resolver, response
+from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
 from pay1st_partner.references import require_partner_reference
 
 app = make_resolver()
 
 
 @app.post("/payments/<partnerReference>/fulfilment")
-def fulfil(partnerReference: str) -> Response[Any]:
+def fulfil(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
     from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
 

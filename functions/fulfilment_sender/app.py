@@ -2,23 +2,33 @@
 
 Partial batch responses: a failed message is retried by SQS on its own and, after maxReceiveCount,
 moved to the dead-letter queue (alarmed); the others in the batch are not held back.
-The use case is imported by the first message, not at cold start (budget: <= 1.3x ``import boto3``).
+The use case is imported by the first message, not at cold start (budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pay1st_partner import runtime
 from pay1st_partner.observability import logger
 
-# A batch where every record failed is reported item by item too (rather than raised): SQS then retries
-# each message on its own schedule, exactly as for a partial failure.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+@functools.cache
+def processor() -> BatchProcessor:
+    """Powertools' batch processor, built by the first batch: its package imports every event data class
+    (tens of milliseconds), which a cold start need not pay before there is a message to process."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    # A batch where every record failed is reported item by item too (rather than raised): SQS then retries
+    # each message on its own schedule, exactly as for a partial failure.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
@@ -53,9 +63,11 @@ def _attempt_of(record: SQSRecord) -> dict[str, Any]:
 
 
 def handle_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     return dict(
         process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=event, record_handler=record_handler, processor=processor(), context=context
         )
     )
 

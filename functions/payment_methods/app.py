@@ -1,21 +1,18 @@
 """GET /payment-methods?countryCode= (partner auth): the gateway's payment channels, cached briefly.
 
-The use case is imported by the first request, not at cold start (budget: <= 1.3x ``import boto3``).
+The use case is imported by the first request, not at cold start (budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, make_resolver, response
+from pay1st_partner.api import Response, http_handler, make_resolver, response
 
 app = make_resolver()
 
 
 @app.get("/payment-methods")
-def payment_methods() -> Response[Any]:
+def payment_methods() -> Response:
     from pay1st_partner.methods import list_payment_methods, parse_country_code
 
     country_code = parse_country_code(app.current_event.query_string_parameters)

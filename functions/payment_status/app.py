@@ -7,11 +7,8 @@ Reconciliation (and the repository behind it) is imported by the first request, 
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, make_resolver, response
+from pay1st_partner.api import Response, http_handler, make_resolver, response
 from pay1st_partner.observability import logger
 from pay1st_partner.references import require_partner_reference
 
@@ -19,7 +16,7 @@ app = make_resolver()
 
 
 @app.get("/payments/<partnerReference>")
-def payment_status(partnerReference: str) -> Response[Any]:
+def payment_status(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
     from pay1st_partner.reconcile import current_payment
     from pay1st_partner.views import payment_view

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def _poller() -> StatusPoller:
-    # Imported here, not at cold start (cold-start budget: <= 1.3x ``import boto3``).
+    # Imported here, not at cold start (cold-start budget: <= 1.2x ``import boto3``).
     from pay1st_partner.poller import StatusPoller
 
     settings = runtime.settings()

@@ -5,17 +5,16 @@ POST /webhooks/pay1st/refunds (public): the same for a refund event, authenticat
 ours); 401/413/400 for what must not or cannot be processed; 503 ``not_recorded`` when it could not be
 stored and 503 ``not_applied`` when it was stored but processing failed, so the gateway delivers it again.
 
-Only the Powertools resolver, logger and metrics are imported at cold start: the intake, reconciliation
-and the AWS adapters are imported by the first event (cold-start budget: <= 1.3x ``import boto3``).
+Only the bundle's HTTP resolver and Powertools' logger and metrics are imported at cold start: the intake,
+reconciliation and the AWS adapters are imported by the first event (cold-start budget: <= 1.2x ``import boto3``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.event_handler import Response
 from pay1st_partner import runtime
-from pay1st_partner.api import http_handler, make_resolver, raw_webhook_body, response
+from pay1st_partner.api import Response, http_handler, make_resolver, raw_webhook_body, response
 
 if TYPE_CHECKING:
     from pay1st_partner.intake import WebhookIntake
@@ -35,7 +34,7 @@ def _intake() -> WebhookIntake:
 
 
 @app.post("/webhooks/pay1st")
-def webhook() -> Response[Any]:
+def webhook() -> Response:
     from pay1st_partner.intake import MAX_WEBHOOK_BYTES
 
     result = _intake().handle(
@@ -47,7 +46,7 @@ def webhook() -> Response[Any]:
 
 
 @app.post("/webhooks/pay1st/refunds")
-def refund_webhook() -> Response[Any]:
+def refund_webhook() -> Response:
     from pay1st_partner.intake import MAX_WEBHOOK_BYTES
     from pay1st_partner.refund_intake import RefundWebhookIntake
 

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +20,10 @@ from local_stack.spec import FunctionSpec
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
+# Lambda reclaims an execution environment some minutes after its last invocation (not documented exactly;
+# observed 5-15 min). Locally a container left idle this long is stopped: a burst must not hold its memory
+# (~65 MiB a worker) for the life of `make serve`. The next invocation after that is a cold start again.
+DEFAULT_IDLE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,10 @@ class Worker:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def kill(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
@@ -207,9 +215,12 @@ class FunctionPool:
     env: Mapping[str, str]
     log: LogSink
     invocations: int = 0
+    idle_seconds: float | None = DEFAULT_IDLE_SECONDS  # None: never stopped while the stack runs
+    clock: Callable[[], float] = time.monotonic
     _idle: list[Worker] = field(default_factory=list)
     _all: list[Worker] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _idle_since: dict[int, float] = field(default_factory=dict)  # id(worker) -> when it went idle
 
     def prewarm(self) -> None:
         try:
@@ -219,7 +230,38 @@ class FunctionPool:
             return
         with self._lock:
             self._all.append(worker)
-            self._idle.append(worker)
+            self._make_idle(worker)
+
+    def _make_idle(self, worker: Worker) -> None:
+        """Back to the idle list (the lock held); the most recently used is reused first, like Lambda, so
+        the surplus of a burst stays idle and is stopped by ``stop_idle``."""
+        self._idle.append(worker)
+        self._idle_since[id(worker)] = self.clock()
+
+    @property
+    def workers(self) -> int:
+        """Containers alive now (busy or idle)."""
+        with self._lock:
+            return len(self._all)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [worker.pid for worker in self._all]
+
+    def stop_idle(self) -> int:
+        """Stop every container idle for ``idle_seconds`` or more; how many were stopped."""
+        if self.idle_seconds is None:
+            return 0
+        cutoff = self.clock() - self.idle_seconds
+        with self._lock:
+            expired = [worker for worker in self._idle if self._idle_since.get(id(worker), cutoff) <= cutoff]
+            for worker in expired:
+                self._idle.remove(worker)
+                self._all.remove(worker)
+                self._idle_since.pop(id(worker), None)
+        for worker in expired:  # outside the lock: invocations go on meanwhile
+            worker.close()
+        return len(expired)
 
     def invoke(self, event: Any) -> InvokeResult:
         request_id = str(uuid.uuid4())
@@ -227,6 +269,8 @@ class FunctionPool:
         with self._lock:
             self.invocations += 1
             worker = self._idle.pop() if self._idle else None
+            if worker is not None:
+                self._idle_since.pop(id(worker), None)
         cold = worker is None
         if worker is None:
             try:
@@ -245,7 +289,7 @@ class FunctionPool:
         )
         with self._lock:
             if worker.alive:
-                self._idle.append(worker)
+                self._make_idle(worker)
             else:
                 self._all.remove(worker)
         if answer.get("ok"):
@@ -266,8 +310,38 @@ class FunctionPool:
     def close(self, deadline: float | None = None) -> None:
         with self._lock:
             workers, self._all, self._idle = self._all, [], []
+            self._idle_since.clear()
         deadline = deadline if deadline is not None else time.monotonic() + 0.3
         for worker in workers:  # all at once: each interpreter takes a moment to exit
             worker.shut_down()
         for worker in workers:
             worker.close(deadline)
+
+
+class IdleReaper:
+    """A background thread stopping the pools' containers idle for longer than their ``idle_seconds``."""
+
+    def __init__(self, pools: Iterable[FunctionPool], interval: float) -> None:
+        self._pools = list(pools)
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="idle-reaper", daemon=True)
+
+    def start(self) -> IdleReaper:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            for pool in self._pools:
+                pool.stop_idle()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def reaper_interval(idle_seconds: float) -> float:
+    """How often to look: a tenth of the idle time (so a worker lives at most 10% past it), 0.05-10 s."""
+    return min(10.0, max(0.05, idle_seconds / 10))

@@ -21,7 +21,15 @@ from local_stack.issuer import ISSUER_PATH, LocalIssuer
 from local_stack.own_routes import EVENTS_PATH, SCHEDULES_PREFIX, OwnRoutes, exposure_warning, json_response
 from local_stack.partner_auth import PartnerAuthorizer, sigv4_headers
 from local_stack.resolver import PSEUDO_PARAMETERS, Resolver, TemplateError
-from local_stack.runtime import FunctionPool, InvokeResult, LogSink, lambda_environment
+from local_stack.runtime import (
+    DEFAULT_IDLE_SECONDS,
+    FunctionPool,
+    IdleReaper,
+    InvokeResult,
+    LogSink,
+    lambda_environment,
+    reaper_interval,
+)
 from local_stack.sources import BatchOutcome, QueuePoller, Schedule
 from local_stack.template import TEMPLATE_PATH, load_template, parameter_defaults
 
@@ -52,6 +60,8 @@ class StackOptions:
     sandbox_seed: int = 0
     with_sandbox: bool = True  # False only for the runner's own tests: the gateway URL then leads nowhere
     enforce_auth: bool = True  # False = --no-auth: partner routes accept unsigned requests
+    # A container idle this long is stopped, as Lambda reclaims idle environments (None: never).
+    worker_idle_seconds: float | None = DEFAULT_IDLE_SECONDS
 
 
 class LocalStack:
@@ -67,6 +77,7 @@ class LocalStack:
         self.provisioned = aws.Provisioned()
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: dict[str, QueuePoller] = {}
+        self._reaper: IdleReaper | None = None
         self.schedules: dict[str, Schedule] = {}
         self._log = LogSink(self.options.function_log)
         self.issuer = LocalIssuer("http://127.0.0.1")  # its URL is the API's, known once the API binds
@@ -111,7 +122,12 @@ class LocalStack:
         self.functions = spec.functions(self.template, resolver, self.template_dir)
         for function_id, function in self.functions.items():
             env = lambda_environment(function, endpoint_url, self._local_environment(function))
-            self.pools[function_id] = FunctionPool(function, env, self._log)
+            self.pools[function_id] = FunctionPool(
+                function, env, self._log, idle_seconds=options.worker_idle_seconds
+            )
+        if options.worker_idle_seconds is not None:
+            interval = reaper_interval(options.worker_idle_seconds)
+            self._reaper = IdleReaper(self.pools.values(), interval).start()
         self._app.routes = sorted_routes(spec.routes(self.functions))
         self._set_up_auth(resolver)
         self.own_routes.add("GET", EVENTS_PATH, self._events_answer)
@@ -134,6 +150,8 @@ class LocalStack:
             schedule.stop()
         if self._api is not None:
             self._api.stop()
+        if self._reaper is not None:
+            self._reaper.stop()
         for pool in self.pools.values():
             pool.shut_down()
         deadline = time.monotonic() + 0.3  # one short grace for all containers, then they are killed

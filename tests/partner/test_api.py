@@ -106,3 +106,50 @@ def test_responses_are_json_and_never_cached():
     assert result.status_code == 201
     assert result.headers["Cache-Control"] == "no-store"
     assert result.headers["Content-Type"] == "application/json"
+
+
+def test_routes_match_method_and_one_path_segment_per_parameter():
+    app = make_resolver()
+
+    @app.get("/payments/<partnerReference>")
+    def show(partnerReference):
+        return response(200, {"ref": partnerReference, "amount": Decimal("250.50")})
+
+    ok = app.resolve(build_http_event("GET", "/payments/ord-1.a_b~c"), FakeLambdaContext())
+    assert ok["statusCode"] == 200
+    assert json.loads(ok["body"]) == {"ref": "ord-1.a_b~c", "amount": "250.50"}  # money as a string
+    assert ok["headers"]["Cache-Control"] == "no-store"
+    assert ok["isBase64Encoded"] is False
+    for method, path in (("POST", "/payments/ord-1"), ("GET", "/payments/a/b"), ("GET", "/payments/")):
+        missed = app.resolve(build_http_event(method, path), FakeLambdaContext())
+        assert missed["statusCode"] == 404, (method, path)
+        assert json.loads(missed["body"]) == {"code": "not_found", "message": "No such route."}
+
+
+def test_a_named_stage_is_not_part_of_the_route_path():
+    app = make_resolver()
+
+    @app.get("/ping")
+    def ping():
+        headers = app.current_event.headers
+        return response(200, {"ua": headers["User-Agent"], "missing": headers.get("X-Nope")})
+
+    event = build_http_event("GET", "/ping", stage="live")
+    event["rawPath"] = "/live/ping"
+    result = app.resolve(event, FakeLambdaContext())
+    assert result["statusCode"] == 200
+    assert json.loads(result["body"]) == {"ua": "pytest", "missing": None}  # headers found whatever the case
+
+
+def test_the_request_is_forgotten_after_each_resolve():
+    app = make_resolver()
+
+    @app.get("/ping")
+    def ping():
+        return response(200, {"remaining": app.lambda_context.get_remaining_time_in_millis() > 0})
+
+    assert json.loads(app.resolve(build_http_event("GET", "/ping"), FakeLambdaContext())["body"]) == {
+        "remaining": True
+    }
+    with pytest.raises(RuntimeError):
+        app.current_event  # noqa: B018 - the property raises outside a request

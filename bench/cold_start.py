@@ -1,0 +1,168 @@
+"""Cold init of every function against ``import boto3``, in a Lambda-like virtual environment, side by side.
+
+Lambda's init phase imports the handler module; a function's first request also needs boto3 (some import it
+at module level, the others on that request), so the figure is ``import app; import boto3`` against
+``import boto3`` alone (target <= 1.2x). Each runs in a fresh interpreter of the venv ``lambda_env`` builds
+(only what Lambda's python3.13 runtime and the layer provide), with the function's code directory then the
+layer on the import path and the environment variables the template gives that function, plus what Lambda
+itself sets. Both sides load bytecode from one private ``PYTHONPYCACHEPREFIX`` warmed once (as Lambda's
+runtime ships compiled boto3), and the runs alternate baseline / function so a busy moment weighs on both.
+
+The ratio is of CPU time (user + system, ``time.process_time``): on a machine shared with other work, wall
+time mostly measures the neighbours (``import boto3`` ranged 0.4-3.5 s wall on the 2-core machine), while
+an import is CPU-bound work that a Lambda init does on its own vCPU. It is the median over the rounds of
+each round's function run divided by its baseline run (adjacent in time, so they share the machine's load).
+The CPU and wall-clock medians of each side are printed too.
+
+Run: ``.venv/bin/python bench/cold_start.py`` (from the repository root).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "bench"), str(REPO / "local")]
+
+from lambda_env import lambda_python  # noqa: E402 - needs the path above
+from local_stack.resolver import Resolver  # noqa: E402
+from local_stack.spec import FunctionSpec, functions  # noqa: E402
+from local_stack.template import load_template, parameter_defaults  # noqa: E402
+
+RUNS = 9
+TARGET_RATIO = 1.2
+REGION = "eu-west-1"
+_PROBE = (
+    "import time; w, c = time.perf_counter(), time.process_time(); {statement}; "
+    "print(time.perf_counter() - w, time.process_time() - c)"
+)
+
+
+class _Attributes(dict[tuple[str, str], str]):
+    """Any ``Fn::GetAtt`` answers a plausible ARN: nothing is called at init, only names are read."""
+
+    def __missing__(self, key: tuple[str, str]) -> str:
+        return f"arn:aws:bench:{REGION}:123456789012:{key[0]}/{key[1]}"
+
+
+def function_specs() -> dict[str, FunctionSpec]:
+    """The template's functions with their resolved environment (resources named by their logical id)."""
+    template = load_template(REPO / "template.yaml")
+    refs: dict[str, str] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        content = (resource.get("Properties") or {}).get("ContentUri")
+        is_layer = resource.get("Type", "").endswith("LayerVersion") and isinstance(content, str)
+        refs[logical_id] = str((REPO / str(content)).resolve()) if is_layer else logical_id
+    parameters = {name: "bench" for name in template.get("Parameters", {})} | parameter_defaults(template)
+    return functions(template, Resolver(template, parameters, refs, _Attributes()), REPO)
+
+
+def _environment(spec: FunctionSpec, pycache: str) -> dict[str, str]:
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC", **spec.environment}
+    env |= {
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "_HANDLER": spec.handler,
+        "PYTHONPATH": ":".join([str(spec.code_dir), *(str(layer) for layer in spec.layer_dirs)]),
+        "PYTHONPYCACHEPREFIX": pycache,
+    }
+    return env
+
+
+def _seconds(python: Path, statement: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``statement`` in a fresh interpreter."""
+    # Our own venv's interpreter running a fixed probe.
+    out = subprocess.run(  # noqa: S603
+        [str(python), "-c", _PROBE.format(statement=statement)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
+
+
+def measure(python: Path, specs: dict[str, FunctionSpec], runs: int = RUNS) -> Iterator[dict[str, Any]]:
+    """One row per function, as each is measured."""
+    with tempfile.TemporaryDirectory(prefix="pay1st-bench-cold-") as pycache:
+        for logical_id, spec in sorted(specs.items(), key=lambda item: item[1].code_dir.name):
+            env = _environment(spec, pycache)
+            module = spec.handler.rpartition(".")[0]
+            statement = f"import {module}; import boto3"
+            try:  # compiles into the private cache; a broken import is reported, not measured
+                _seconds(python, statement, env, spec.code_dir)
+                _seconds(python, "import boto3", env, spec.code_dir)
+            except subprocess.CalledProcessError as exc:
+                yield {"function": spec.code_dir.name, "error": exc.stderr.strip().splitlines()[-1:]}
+                continue
+            baseline: list[tuple[float, float]] = []
+            function: list[tuple[float, float]] = []
+            for round_number in range(runs):
+                pair = [("boto3", "import boto3"), ("app", statement)]
+                for side, text in pair if round_number % 2 == 0 else reversed(pair):
+                    (baseline if side == "boto3" else function).append(
+                        _seconds(python, text, env, spec.code_dir)
+                    )
+            yield (
+                {
+                    "function": spec.code_dir.name,
+                    "id": logical_id,
+                    "cpu_ms": statistics.median(cpu for _, cpu in function) * 1000,
+                    "boto3_cpu_ms": statistics.median(cpu for _, cpu in baseline) * 1000,
+                    "wall_ms": statistics.median(wall for wall, _ in function) * 1000,
+                    "boto3_wall_ms": statistics.median(wall for wall, _ in baseline) * 1000,
+                    # Each round's function run against that round's baseline run, its neighbour in time.
+                    "ratio": statistics.median(
+                        app[1] / base[1] for app, base in zip(function, baseline, strict=True)
+                    ),
+                }
+            )
+
+
+def main() -> int:
+    python = lambda_python()
+    version = subprocess.run(  # noqa: S603 - our venv's interpreter, fixed probe
+        [str(python), "-c", "import sys, boto3; print(sys.version.split()[0], boto3.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    print(
+        f"Cold init, `import app; import boto3` against `import boto3`, CPU time of fresh interpreters, median of {RUNS} "
+        f"alternating runs each, Lambda-like venv (Python {version[0]}, boto3 {version[1]}, the layer's "
+        "requirements, nothing else):"
+    )
+    worst = 0.0
+    for row in measure(python, function_specs()):
+        if "error" in row:
+            print(f"  {row['function']:<20} import failed: {row['error']}")
+            worst = float("inf")
+            continue
+        ratio = row["ratio"]
+        worst = max(worst, ratio)
+        verdict = "ok" if ratio <= TARGET_RATIO else f"OVER the {TARGET_RATIO}x target"
+        print(
+            f"  {row['function']:<18} CPU {row['cpu_ms']:6.1f} ms vs boto3 {row['boto3_cpu_ms']:6.1f} ms  "
+            f"{ratio:4.2f}x  {verdict:<4}  (wall {row['wall_ms']:6.1f} vs {row['boto3_wall_ms']:6.1f} ms, "
+            f"{row['wall_ms'] / row['boto3_wall_ms']:4.2f}x)",
+            flush=True,
+        )
+    print(f"  worst ratio {worst:.2f}x (target <= {TARGET_RATIO}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
