@@ -245,6 +245,21 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         )
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
+        # The usual case, the outbox holding only this event: one conditional write drops it and the
+        # markers together. Otherwise (more events wait, or it is already gone) the two writes below.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="REMOVE outbox.#eid, outboxMarker, outboxSince",
+                ConditionExpression="attribute_exists(outbox.#eid) AND size(outbox) = :one",
+                ExpressionAttributeNames={"#eid": event_id},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+            return
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
         after = self._update(
             partner_reference,
             UpdateExpression="REMOVE outbox.#eid",
