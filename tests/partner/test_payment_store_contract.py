@@ -27,7 +27,7 @@ from pay1st_partner.records import ReferenceMismatch
 from pay1st_partner.refund_repository import RefundRepository
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.state import Verdict
-from pay1st_partner.store import PaymentStore, StatusChange
+from pay1st_partner.store import PaymentStore, StatusChange, WebhookReceipt
 
 from tests.partner.helpers import Clock, created_payment, payment_request
 
@@ -384,6 +384,62 @@ def test_a_callers_record_of_another_payment_is_refused(
     other = new_payment("order-2")
     with pytest.raises(ValueError, match="another payment"):
         repo.apply_status("order-1001", "PENDING", source="webhook", current=other)
+
+
+@pytest.fixture
+def receipt_of(store: PaymentStore, request: pytest.FixtureRequest) -> Callable[[str], dict[str, Any] | None]:
+    """A webhook receipt as recorded (DynamoDB: its item in the webhook events table), without the key."""
+
+    def read(event_id: str) -> dict[str, Any] | None:
+        if isinstance(store, InMemoryPaymentStore):
+            return store.receipts.get(event_id)
+        aws = request.getfixturevalue("aws")
+        found = aws.dynamodb.get_item(
+            TableName="WebhookEventsTable", Key={"eventId": {"S": event_id}}, ConsistentRead=True
+        ).get("Item")
+        return None if found is None else {k: v["S"] for k, v in found.items() if k != "eventId"}
+
+    return read
+
+
+def test_a_transition_records_the_webhooks_receipt_in_the_same_write_and_only_when_applied(
+    repo: PaymentRepository,
+    new_payment: Callable[..., Any],
+    store: PaymentStore,
+    clock: Clock,
+    receipt_of: Callable[[str], dict[str, Any] | None],
+) -> None:
+    # Given a NEW payment and the receipt of the webhook reporting it paid
+    read_before = new_payment()
+    clock.advance(5)
+    receipt = WebhookReceipt(
+        "WebhookEventsTable", "evt-1", "applied", "2026-01-15T10:30:05.000Z", {"reportedStatus": "SUCCESSFUL"}
+    )
+    # When the transition is applied with it
+    transition = repo.apply_status("order-1001", "SUCCESSFUL", source="webhook", receipt=receipt)
+    # Then the receipt is recorded, and the record returned is the payment as stored
+    assert transition.applied
+    assert receipt_of("evt-1") == {
+        "outcome": "applied",
+        "processedAt": "2026-01-15T10:30:05.000Z",
+        "reportedStatus": "SUCCESSFUL",
+    }
+    assert transition.record == repo.get("order-1001")
+    # But a report that applies nothing records no receipt (the caller writes its own outcome)
+    again = repo.apply_status(
+        "order-1001", "SUCCESSFUL", source="webhook", receipt=replace(receipt, event_id="evt-2")
+    )
+    assert not again.applied and receipt_of("evt-2") is None
+    # And a write whose condition failed records neither the transition nor the receipt
+    lost = StatusChange(
+        read_before,
+        "FAILED",
+        "webhook",
+        "2026-01-15T10:30:06.000Z",
+        receipt=replace(receipt, event_id="evt-3"),
+    )
+    assert store.write_transition(lost) is None
+    assert receipt_of("evt-3") is None and repo.get("order-1001").status == "SUCCESSFUL"  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------------------- poller queries

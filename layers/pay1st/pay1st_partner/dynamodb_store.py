@@ -7,6 +7,7 @@ domain's (:mod:`pay1st_partner.repository`). Expressions here only encode those 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -27,6 +28,7 @@ from pay1st_partner.payment_items import (
 )
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import StatusChange
+from pay1st_partner.webhook_events import outcome_update
 
 
 class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
@@ -181,12 +183,48 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        return self._update(
-            record.partner_reference,
-            UpdateExpression=expression,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
+        update = {
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if change.receipt is not None:
+            return self._write_with_receipt(change, update, new_reference)
+        return self._update(record.partner_reference, **update)
+
+    def _write_with_receipt(
+        self, change: StatusChange, update: dict[str, Any], reference: str | None
+    ) -> PaymentRecord | None:
+        """The transition and the webhook's outcome in ONE call (TransactWriteItems spans both tables).
+
+        A transaction returns no item, so the record after is the one read with what the write changed:
+        the condition held, so the status, reference and outbox are as written.
+        """
+        assert change.receipt is not None
+        record = change.record
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(record.partner_reference),
+                            **update,
+                        }
+                    },
+                    {"Update": outcome_update(change.receipt)},
+                ]
+            )
+        except ClientError as exc:
+            if _lost_race(exc):
+                return None
+            raise
+        pending = record.pending_event_ids
+        if change.event is not None:
+            pending = tuple(sorted({*pending, change.event.event_id}))
+        return replace(
+            record, status=change.status, updated_at=change.at, reference=reference, pending_event_ids=pending
         )
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
@@ -310,3 +348,11 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
                 return False
             raise
         return True
+
+
+def _lost_race(exc: ClientError) -> bool:
+    """A cancelled transaction whose payment condition failed, or that met a concurrent write: decide again."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = {reason.get("Code") for reason in exc.response.get("CancellationReasons", [])}
+    return bool(reasons & {"ConditionalCheckFailed", "TransactionConflict"})

@@ -34,6 +34,8 @@ class InMemoryPaymentStore:
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        # The webhook receipts written with transitions (DynamoDB: on the webhook events table), by event id.
+        self.receipts: dict[str, dict[str, Any]] = {}
 
     def item(self, partner_reference: str) -> dict[str, Any] | None:
         """A copy of the raw stored item (what a test would read from the table)."""
@@ -122,6 +124,11 @@ class InMemoryPaymentStore:
                 item["openMarker"] = OPEN_MARKER
             if change.event is not None:
                 _add_events(item, (change.event,), change.at)
+            if change.receipt is not None:
+                receipt = change.receipt
+                self.receipts.setdefault(receipt.event_id, {}).update(
+                    {**receipt.details, "outcome": receipt.outcome, "processedAt": receipt.at}
+                )
             return self._record(item)
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:

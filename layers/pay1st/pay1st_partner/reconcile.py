@@ -35,6 +35,7 @@ from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.records import PaymentRecord, ReferenceMismatch, Transition
 from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.store import WebhookReceipt
 
 if TYPE_CHECKING:
     from pay1st_partner.refund_repository import RefundRepository
@@ -98,13 +99,27 @@ class Reconciler:
         self._min_query_interval = min_query_interval
 
     def apply(
-        self, record: PaymentRecord, status: str, *, source: str, reference: str | None = None
+        self,
+        record: PaymentRecord,
+        status: str,
+        *,
+        source: str,
+        reference: str | None = None,
+        receipt: WebhookReceipt | None = None,
     ) -> Outcome:
-        """Report ``status`` for ``record``: a conditional transition, then its event is published."""
+        """Report ``status`` for ``record``: a conditional transition, then its event is published.
+
+        ``receipt``: the reporting webhook's outcome, written with the transition if one is applied.
+        """
         log = {"partnerReference": record.partner_reference, "reference": reference or record.reference}
         try:
             transition = self._payments.apply_status(
-                record.partner_reference, status, source=source, reference=reference, current=record
+                record.partner_reference,
+                status,
+                source=source,
+                reference=reference,
+                current=record,
+                receipt=receipt,
             )
         except ReferenceMismatch:
             logger.warning("status report for another Pay1st reference ignored", extra=log)
@@ -139,12 +154,14 @@ class Reconciler:
         reference: str | None = None,
         deadline: float | None = None,
         authenticated: bool = False,
+        receipt: WebhookReceipt | None = None,
     ) -> Outcome:
         """Ask the gateway for the payment's status and apply it if it describes our payment.
 
         ``reference`` is the Pay1st reference to ask about when we have none yet (a webhook adopting a
         payment whose create answer was lost). Gateway trouble is an outcome, never an exception: the
         poller will try again. ``authenticated``: the ask comes from an authenticated webhook (priority).
+        ``receipt``: that webhook's outcome, written with the transition if one is applied.
         """
         query_reference = record.reference or reference
         log = {"partnerReference": record.partner_reference, "reference": query_reference}
@@ -194,7 +211,9 @@ class Reconciler:
 
         if details.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             return self._reverse(record, details.status, source=source)
-        outcome = self.apply(record, details.status, source=source, reference=details.reference)
+        outcome = self.apply(
+            record, details.status, source=source, reference=details.reference, receipt=receipt
+        )
         after = outcome.record if outcome.applied else self._touch(outcome.record)
         return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
 

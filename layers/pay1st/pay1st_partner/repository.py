@@ -25,7 +25,7 @@ from pay1st_partner.events import OutboxEvent, payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
 from pay1st_partner.payment_items import claim_item, conflict_entry, fulfilment_item, record_from_item
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition
-from pay1st_partner.store import PaymentStore, StatusChange
+from pay1st_partner.store import PaymentStore, StatusChange, WebhookReceipt
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -127,6 +127,7 @@ class PaymentRepository:
         source: str,
         reference: str | None = None,
         current: PaymentRecord | None = None,
+        receipt: WebhookReceipt | None = None,
     ) -> Transition:
         """Report a gateway status for a payment; applies it only if the transition graph allows it.
 
@@ -135,7 +136,8 @@ class PaymentRepository:
         ``current`` (optional) is the payment as the caller just read it: the first attempt decides on it
         instead of reading again. That is safe even if it is out of date: the write's condition "status is
         still what I read" fails and the item is read again. Raises :class:`PaymentNotFound` when there
-        is no such payment.
+        is no such payment. ``receipt`` (optional): the reporting webhook's outcome, written with the
+        transition when one is applied (and only then).
         """
         if current is not None and current.partner_reference != partner_reference:
             raise ValueError("current is another payment")
@@ -158,7 +160,7 @@ class PaymentRepository:
             if record.reference is None and reference is None:
                 # Nothing to query the gateway with later: a transition needs the Pay1st reference.
                 raise ValueError("a payment without a Pay1st reference needs one to change status")
-            written = self._write(record, status, source=source, reference=reference)
+            written = self._write(record, status, source=source, reference=reference, receipt=receipt)
             if written is not None:
                 return written
             # Lost a race: someone else changed the item between our read and our write; decide again.
@@ -166,13 +168,21 @@ class PaymentRepository:
         raise RuntimeError("could not apply the status after repeated races")
 
     def _write(
-        self, record: PaymentRecord, status: str, *, source: str, reference: str | None
+        self,
+        record: PaymentRecord,
+        status: str,
+        *,
+        source: str,
+        reference: str | None,
+        receipt: WebhookReceipt | None = None,
     ) -> Transition | None:
         """``record`` → ``status`` with its outbox event, in one conditional write (None: lost a race)."""
         now = self._now()
         adopt = reference if record.reference is None else None
         event = payment_event(record, status, reference=record.reference or adopt, occurred_at=now)
-        change = StatusChange(record, status, source, now, adopt_reference=adopt, event=event)
+        change = StatusChange(
+            record, status, source, now, adopt_reference=adopt, event=event, receipt=receipt
+        )
         after = self._store.write_transition(change)
         if after is None:
             return None

@@ -12,12 +12,26 @@ as stored text (:func:`pay1st_partner.clock.isoformat`): the domain owns the clo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.records import PaymentRecord
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """What processing made of a recorded webhook (``outcome`` and its ``details``), to be written WITH the
+    status change the webhook causes: one write instead of two (DynamoDB: a TransactWriteItems over both
+    tables). ``table`` is the webhook events table the event is recorded in.
+    """
+
+    table: str
+    event_id: str
+    outcome: str
+    at: str
+    details: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ class StatusChange:
     at: str
     adopt_reference: str | None = None
     event: OutboxEvent | None = None
+    receipt: WebhookReceipt | None = None  # committed with the change, or not at all
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,8 @@ class PaymentStore(Protocol):
         """Delete the payment only while it is still CREATING (otherwise nothing happens)."""
 
     def write_transition(self, change: StatusChange) -> PaymentRecord | None:
-        """Apply ``change``; None when its condition no longer holds."""
+        """Apply ``change`` (and record its ``receipt``, in the same write); None when its condition no
+        longer holds (then the receipt is not recorded either)."""
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
         """Remember the last status we could not interpret (never a transition)."""
