@@ -572,6 +572,56 @@ def test_no_status_query_slot_for_an_unknown_payment(repo: PaymentRepository) ->
     assert not repo.claim_status_query("order-404", min_interval=15, priority=True)
 
 
+def test_a_read_takes_the_query_slot_only_for_a_report_that_would_be_confirmed(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
+) -> None:
+    # Given a NEW payment never queried
+    new_payment()
+
+    def read(reference: str = "C-order-1001-P", amount: str = "250.50", currency: str = "ZAR") -> Any:
+        return repo.get_claiming_query(
+            "order-1001",
+            report="SUCCESSFUL",
+            reference=reference,
+            currency_code=currency,
+            amount=Decimal(amount),
+            min_interval=15,
+            priority=True,
+        )
+
+    # When a SUCCESSFUL report for it reads the payment
+    record, taken = read()
+    # Then the same write took the slot, and the payment comes back as stored
+    assert taken and record == repo.get("order-1001")
+    assert raw_item("order-1001")["lastQueryAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+    # And within the interval the slot is not taken again, but the payment is still read
+    clock.advance(1)
+    record, taken = read()
+    assert not taken and record is not None and record.status == "NEW"
+    assert raw_item("order-1001")["lastQueryAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+    # And once the interval has passed, a report that would not be confirmed reads without taking it:
+    # another reference, another currency, another amount (or the same one written otherwise)
+    clock.advance(15)
+    for other in ({"reference": "C-other-P"}, {"currency": "NGN"}, {"amount": "250.51"}, {"amount": "250.5"}):
+        record, taken = read(**other)
+        assert not taken and record is not None, other
+    assert raw_item("order-1001")["lastQueryAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+    # Nor for a payment already paid, or one that does not exist
+    repo.apply_status("order-1001", "SUCCESSFUL", source="poller")
+    record, taken = read()
+    assert not taken and record is not None and record.status == "SUCCESSFUL"
+    assert repo.get_claiming_query(
+        "order-404",
+        report="SUCCESSFUL",
+        reference="C-order-404-P",
+        currency_code="ZAR",
+        amount=Decimal("250.50"),
+        min_interval=15,
+    ) == (None, False)
+    # The slot never counts as an update: the poller's order (updatedAt) moved only with the transition
+    assert raw_item("order-1001")["updatedAt"] == {"S": "2026-01-15T10:30:16.000Z"}
+
+
 # ---------------------------------------------------------------------------- refunds (contract §15)
 
 

@@ -27,7 +27,7 @@ from pay1st_partner.payment_items import (
     record_from_item,
 )
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import StatusChange
+from pay1st_partner.store import QueryWanted, StatusChange
 from pay1st_partner.webhook_events import outcome_update
 
 
@@ -273,6 +273,51 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
                 return False
             raise
         return True
+
+    def get_claiming_query(
+        self, partner_reference: str, *, at: str, cutoff: str, priority: bool, when: QueryWanted
+    ) -> tuple[PaymentRecord | None, bool]:
+        # One UpdateItem instead of GetItem + UpdateItem: on a failed condition DynamoDB returns the item
+        # as it is (ReturnValuesOnConditionCheckFailure), which is the read the caller needed anyway.
+        statuses = sorted(when.statuses)
+        wanted = " AND ".join(
+            [
+                "#status IN (" + ", ".join(f":s{i}" for i in range(len(statuses))) + ")",
+                "(attribute_not_exists(#ref) OR #ref = :ref)",
+                "currencyCode = :currency",
+                "amount = :amount",
+            ]
+        )
+        slot = "attribute_not_exists(lastQueryAt) OR lastQueryAt <= :cutoff"
+        if priority:
+            slot += " OR lastQueryPriority = :no"
+        values: dict[str, Any] = {
+            ":now": at,
+            ":cutoff": cutoff,
+            ":priority": priority,
+            ":ref": when.reference,
+            ":currency": when.currency_code,
+            ":amount": when.amount,
+            **{f":s{i}": status for i, status in enumerate(statuses)},
+            **({":no": False} if priority else {}),
+        }
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="SET lastQueryAt = :now, lastQueryPriority = :priority",
+                ConditionExpression=f"attribute_exists(partnerReference) AND {wanted} AND ({slot})",
+                ExpressionAttributeNames={"#status": "status", "#ref": "reference"},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+            item: Any = exc.response.get("Item")
+            return (record_from_item(from_item(item)) if item else None), False
+        return record_from_item(from_item(response["Attributes"])), True
 
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         return self._update(

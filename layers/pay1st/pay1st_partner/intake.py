@@ -207,11 +207,19 @@ class WebhookIntake:
     ) -> Outcome | None:
         # Every partnerReference we create matches this pattern; anything else (an oversized key would
         # even be a DynamoDB error) cannot be ours.
-        record = (
-            self._payments.get(event.partner_reference)
-            if is_partner_reference(event.partner_reference)
-            else None
-        )
+        ours = is_partner_reference(event.partner_reference)
+        record, slot_taken = None, False
+        if ours and verified and event.status == state.SUCCESSFUL:
+            # Confirmed with a status query before it counts: the read also takes the query slot (one call).
+            record, slot_taken = self._reconciler.read_for_confirmation(
+                event.partner_reference,
+                report=event.status,
+                reference=event.reference,
+                currency_code=event.currency_code,
+                amount=event.order_amount,
+            )
+        elif ours:
+            record = self._payments.get(event.partner_reference)
         if record is None:
             logger.info(
                 "webhook for a payment that is not ours", extra={"partnerReference": event.partner_reference}
@@ -262,6 +270,7 @@ class WebhookIntake:
                 deadline=deadline,
                 authenticated=True,
                 receipt=receipt,
+                slot_taken=slot_taken,
             )
         if record.reference is None and decision.verdict is not state.Verdict.UNKNOWN:
             # Not adopting without the gateway's confirmation: nothing to apply.

@@ -25,7 +25,7 @@ from pay1st_partner.payment_items import (
     refund_pointer_key,
 )
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import RefundChange, ReversalChange, StatusChange
+from pay1st_partner.store import QueryWanted, RefundChange, ReversalChange, StatusChange
 
 _ZERO = Decimal(0)
 
@@ -156,6 +156,26 @@ class InMemoryPaymentStore:
             item["lastQueryAt"] = at
             item["lastQueryPriority"] = priority
             return True
+
+    def get_claiming_query(
+        self, partner_reference: str, *, at: str, cutoff: str, priority: bool, when: QueryWanted
+    ) -> tuple[PaymentRecord | None, bool]:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None:
+                return None, False
+            wanted = (
+                item["status"] in when.statuses
+                and item.get("reference") in (None, when.reference)
+                and item["currencyCode"] == when.currency_code
+                and item["amount"] == when.amount
+            )
+            last = item.get("lastQueryAt")
+            free = last is None or last <= cutoff or (priority and item.get("lastQueryPriority") is False)
+            if wanted and free:
+                item["lastQueryAt"] = at
+                item["lastQueryPriority"] = priority
+            return self._record(item), wanted and free
 
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         with self._lock:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from pay1st.errors import InvalidRequestError, Pay1stError
@@ -155,6 +156,7 @@ class Reconciler:
         deadline: float | None = None,
         authenticated: bool = False,
         receipt: WebhookReceipt | None = None,
+        slot_taken: bool = False,
     ) -> Outcome:
         """Ask the gateway for the payment's status and apply it if it describes our payment.
 
@@ -162,13 +164,18 @@ class Reconciler:
         payment whose create answer was lost). Gateway trouble is an outcome, never an exception: the
         poller will try again. ``authenticated``: the ask comes from an authenticated webhook (priority).
         ``receipt``: that webhook's outcome, written with the transition if one is applied.
+        ``slot_taken``: the caller already holds the payment's query slot (:meth:`read_for_confirmation`).
         """
         query_reference = record.reference or reference
         log = {"partnerReference": record.partner_reference, "reference": query_reference}
         if query_reference is None:
             return Outcome(NO_REFERENCE, record)
-        if self._min_query_interval > 0 and not self._payments.claim_status_query(
-            record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
+        if (
+            not slot_taken
+            and self._min_query_interval > 0
+            and not self._payments.claim_status_query(
+                record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
+            )
         ):
             logger.info(
                 "status query skipped: one was made within the interval", extra={**log, "source": source}
@@ -216,6 +223,24 @@ class Reconciler:
         )
         after = outcome.record if outcome.applied else self._touch(outcome.record)
         return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
+
+    def read_for_confirmation(
+        self, partner_reference: str, *, report: str, reference: str, currency_code: str, amount: Decimal
+    ) -> tuple[PaymentRecord | None, bool]:
+        """The payment an authenticated webhook reports on, with its query slot taken in the same write
+        when that report would be confirmed with the gateway: (record, slot taken). Pass ``slot_taken`` to
+        :meth:`refresh`. Without rationing, a plain read."""
+        if self._min_query_interval <= 0:
+            return self._payments.get(partner_reference), False
+        return self._payments.get_claiming_query(
+            partner_reference,
+            report=report,
+            reference=reference,
+            currency_code=currency_code,
+            amount=amount,
+            min_interval=self._min_query_interval,
+            priority=True,
+        )
 
     def _reverse(self, record: PaymentRecord, kind: str, *, source: str) -> Outcome:
         """Record a reversal the gateway confirmed (once), then publish its event."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
 
@@ -24,8 +25,8 @@ from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import OutboxEvent, payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
 from pay1st_partner.payment_items import claim_item, conflict_entry, fulfilment_item, record_from_item
-from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition
-from pay1st_partner.store import PaymentStore, StatusChange, WebhookReceipt
+from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
+from pay1st_partner.store import PaymentStore, QueryWanted, StatusChange, WebhookReceipt
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -208,6 +209,38 @@ class PaymentRepository:
             at=isoformat(now),
             cutoff=isoformat(now - timedelta(seconds=min_interval)),
             priority=priority,
+        )
+
+    def get_claiming_query(
+        self,
+        partner_reference: str,
+        *,
+        report: str,
+        reference: str,
+        currency_code: str,
+        amount: Decimal,
+        min_interval: float,
+        priority: bool = False,
+    ) -> tuple[PaymentRecord | None, bool]:
+        """Read the payment and take its status-query slot in the same write, when a report of ``report``
+        with this ``reference``, currency and amount would be confirmed with the gateway (it would apply,
+        and it describes the payment). Returns the payment and whether the slot was taken; a payment for
+        which it was not is decided on as usual (a different amount text of the same value, for example,
+        simply takes the slot afterwards with :meth:`claim_status_query`).
+        """
+        now = self._clock()
+        wanted = QueryWanted(
+            statuses=frozenset(s for s in state.ALL_STATUSES if state.decide(s, report).applies),
+            reference=reference,
+            currency_code=currency_code,
+            amount=amount_text(amount),
+        )
+        return self._store.get_claiming_query(
+            partner_reference,
+            at=isoformat(now),
+            cutoff=isoformat(now - timedelta(seconds=min_interval)),
+            priority=priority,
+            when=wanted,
         )
 
     def touch_checked(self, partner_reference: str) -> PaymentRecord | None:

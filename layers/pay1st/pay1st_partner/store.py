@@ -35,6 +35,17 @@ class WebhookReceipt:
 
 
 @dataclass(frozen=True)
+class QueryWanted:
+    """The payments a status query is wanted for: in one of ``statuses``, with no Pay1st reference yet or
+    ``reference``, in ``currency_code``, for ``amount`` (as stored: the text the partner sent)."""
+
+    statuses: frozenset[str]
+    reference: str
+    currency_code: str
+    amount: str
+
+
+@dataclass(frozen=True)
 class StatusChange:
     """One status write: ``record`` (as read) → ``status``, with its outbox event, in one conditional write.
 
@@ -118,6 +129,13 @@ class PaymentStore(Protocol):
         A ``priority`` claim (an authenticated webhook's confirmation) also wins when the last query inside
         the interval was not a priority one, so background freshness never delays a settlement.
         """
+
+    def get_claiming_query(
+        self, partner_reference: str, *, at: str, cutoff: str, priority: bool, when: QueryWanted
+    ) -> tuple[PaymentRecord | None, bool]:
+        """Read the payment and, in the same write, take its status-query slot (as
+        :meth:`claim_status_query`) if the payment is as ``when`` describes. Returns the payment (after the
+        write when the slot was taken, as stored otherwise; None when there is none) and whether it was."""
 
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         """Note a status check (``lastCheckedAt`` and ``updatedAt``); None when there is no such payment."""
