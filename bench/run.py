@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-SCRIPTS = ("layer.py", "functions.py", "demo.py")
+SCRIPTS = ("layer.py", "functions.py", "volume.py", "demo.py")
 
 
 def main() -> int:
