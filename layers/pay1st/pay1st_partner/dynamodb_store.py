@@ -7,7 +7,6 @@ domain's (:mod:`pay1st_partner.repository`). Expressions here only encode those 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +15,7 @@ from pay1st_partner import state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
 from pay1st_partner.dynamodb_ops import DynamoDBOperatorAccess
 from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
+from pay1st_partner.dynamodb_webhook import DynamoDBWebhookWrites
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
     BY_REFERENCE_INDEX,
@@ -27,11 +27,10 @@ from pay1st_partner.payment_items import (
     record_from_item,
 )
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import QueryWanted, StatusChange
-from pay1st_partner.webhook_events import outcome_update
+from pay1st_partner.store import StatusChange
 
 
-class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
+class DynamoDBPaymentStore(DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
         self._client = client
@@ -193,40 +192,6 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
             return self._write_with_receipt(change, update, new_reference)
         return self._update(record.partner_reference, **update)
 
-    def _write_with_receipt(
-        self, change: StatusChange, update: dict[str, Any], reference: str | None
-    ) -> PaymentRecord | None:
-        """The transition and the webhook's outcome in ONE call (TransactWriteItems spans both tables).
-
-        A transaction returns no item, so the record after is the one read with what the write changed:
-        the condition held, so the status, reference and outbox are as written.
-        """
-        assert change.receipt is not None
-        record = change.record
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": self._key(record.partner_reference),
-                            **update,
-                        }
-                    },
-                    {"Update": outcome_update(change.receipt)},
-                ]
-            )
-        except ClientError as exc:
-            if _lost_race(exc):
-                return None
-            raise
-        pending = record.pending_event_ids
-        if change.event is not None:
-            pending = tuple(sorted({*pending, change.event.event_id}))
-        return replace(
-            record, status=change.status, updated_at=change.at, reference=reference, pending_event_ids=pending
-        )
-
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
         response = self._client.update_item(
             TableName=self._table,
@@ -273,51 +238,6 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
                 return False
             raise
         return True
-
-    def get_claiming_query(
-        self, partner_reference: str, *, at: str, cutoff: str, priority: bool, when: QueryWanted
-    ) -> tuple[PaymentRecord | None, bool]:
-        # One UpdateItem instead of GetItem + UpdateItem: on a failed condition DynamoDB returns the item
-        # as it is (ReturnValuesOnConditionCheckFailure), which is the read the caller needed anyway.
-        statuses = sorted(when.statuses)
-        wanted = " AND ".join(
-            [
-                "#status IN (" + ", ".join(f":s{i}" for i in range(len(statuses))) + ")",
-                "(attribute_not_exists(#ref) OR #ref = :ref)",
-                "currencyCode = :currency",
-                "amount = :amount",
-            ]
-        )
-        slot = "attribute_not_exists(lastQueryAt) OR lastQueryAt <= :cutoff"
-        if priority:
-            slot += " OR lastQueryPriority = :no"
-        values: dict[str, Any] = {
-            ":now": at,
-            ":cutoff": cutoff,
-            ":priority": priority,
-            ":ref": when.reference,
-            ":currency": when.currency_code,
-            ":amount": when.amount,
-            **{f":s{i}": status for i, status in enumerate(statuses)},
-            **({":no": False} if priority else {}),
-        }
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(partner_reference),
-                UpdateExpression="SET lastQueryAt = :now, lastQueryPriority = :priority",
-                ConditionExpression=f"attribute_exists(partnerReference) AND {wanted} AND ({slot})",
-                ExpressionAttributeNames={"#status": "status", "#ref": "reference"},
-                ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not is_condition_failure(exc):
-                raise
-            item: Any = exc.response.get("Item")
-            return (record_from_item(from_item(item)) if item else None), False
-        return record_from_item(from_item(response["Attributes"])), True
 
     def touch_checked(self, partner_reference: str, at: str) -> PaymentRecord | None:
         return self._update(
@@ -393,11 +313,3 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
                 return False
             raise
         return True
-
-
-def _lost_race(exc: ClientError) -> bool:
-    """A cancelled transaction whose payment condition failed, or that met a concurrent write: decide again."""
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = {reason.get("Code") for reason in exc.response.get("CancellationReasons", [])}
-    return bool(reasons & {"ConditionalCheckFailed", "TransactionConflict"})
