@@ -4,7 +4,8 @@
 Prints per function the AWS API calls (counted with a botocore ``before-call`` event hook on every client)
 and the Pay1st gateway calls (the sandbox's own per-route counters) of one warm request - the request
 after a first one has warmed the container's caches (token, credentials, clients). Targets:
-create-payment 1 gateway call and no SSM/Secrets Manager reads; webhook 1 status query.
+create-payment 1 gateway call and no SSM/Secrets Manager reads; webhook 1 status query and at most
+5 AWS calls.
 
 AWS is moto in-process and the gateway is the Pay1st sandbox on loopback.
 Run: ``.venv/bin/python bench/functions.py`` (from the repository root).
@@ -247,7 +248,7 @@ def warm_requests() -> None:
         measure(
             "webhook_intake",
             lambda: _webhook_event(build_http_event, payment, "SUCCESSFUL"),
-            "   (target: 1 status query)",
+            "   (target: 1 status query, at most 5 AWS calls)",
         )
         fulfil_body = {"products": [{"sku": "GEM-500", "quantity": 1}]}
         measure(

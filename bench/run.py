@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-SCRIPTS = ("layer.py", "cold_start.py", "functions.py", "idle_workers.py", "recon.py", "demo.py")
+SCRIPTS = (
+    "layer.py",
+    "cold_start.py",
+    "functions.py",
+    "idle_workers.py",
+    "volume.py",
+    "recon.py",
+    "demo.py",
+)
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 from local_stack.aws import provision_queues, provision_tables
-from local_stack.iam import Statement, allowed, function_policies, request_resources
+from local_stack.iam import Statement, allowed, function_policies, request_actions
 from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
 from local_stack.spec import FUNCTION_TYPE
 from local_stack.template import PROJECT_ROOT, load_template, parameter_defaults, resources_of_type
@@ -99,10 +99,11 @@ class PolicyCheck:
         return None
 
     def check(self, function_id: str, service: str, operation: str, params: Mapping[str, Any]) -> None:
-        action = f"{service}:{operation}"
-        resources = request_resources(service, operation, params, region=REGION, account=ACCOUNT_ID)
-        if not allowed(self.policies.get(function_id, ()), action, resources):
-            self.violations.append(f"{function_id} called {action} on {', '.join(resources)}")
+        for action, resources in request_actions(
+            service, operation, params, region=REGION, account=ACCOUNT_ID
+        ):
+            if not allowed(self.policies.get(function_id, ()), action, resources):
+                self.violations.append(f"{function_id} called {action} on {', '.join(resources)}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ import boto3
 import urllib3
 from moto.server import ThreadedMotoServer
 
+from local_stack import moto_transactions
 from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
 from local_stack.template import dynamodb_tables, resources_of_type
 
@@ -55,6 +56,7 @@ class MotoServer:
         self.endpoint_url = ""
 
     def start(self) -> str:
+        moto_transactions.install()  # moto's own cancelled transactions undo other requests' writes
         if self._port:  # moto's server thread would die on a busy port and leave start() waiting forever
             with socket.socket() as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -181,6 +181,38 @@ def request_resources(
     return ("*",)
 
 
+# A transaction is authorised item by item, as the action each entry stands for (there is no IAM action
+# dynamodb:TransactWriteItems; AWS checks PutItem, UpdateItem, DeleteItem or ConditionCheckItem per table).
+_TRANSACT_WRITE_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def request_actions(
+    service: str, operation: str, params: Mapping[str, Any], *, region: str, account: str
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The (IAM action, resource ARNs) pairs an API call is authorised as: one for most calls, one per
+    entry for DynamoDB's TransactWriteItems."""
+    if service == "dynamodb" and operation == "TransactWriteItems":
+        pairs = []
+        for entry in params.get("TransactItems", []):
+            for kind, request in entry.items():
+                action = f"dynamodb:{_TRANSACT_WRITE_ACTIONS[kind]}"
+                pairs.append(
+                    (action, request_resources(service, kind, request, region=region, account=account))
+                )
+        return tuple(pairs)
+    return (
+        (
+            f"{service}:{operation}",
+            request_resources(service, operation, params, region=region, account=account),
+        ),
+    )
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in (value if isinstance(value, list) else [value]))
 

@@ -448,3 +448,54 @@ def test_metrics_and_logs_carry_no_secrets(
     for text in [metrics, *logs]:
         assert headers["X-SIGNATURE"] not in text
         assert SANDBOX_CREDENTIALS["signingKey"] not in text
+
+
+def test_a_signed_successful_webhook_costs_at_most_five_aws_calls(
+    aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.client import BaseClient
+
+    # Given a warm container (credentials, token and signing key cached by an earlier webhook) and a paid
+    # payment, with every botocore call counted (the policy check's patch stays underneath)
+    warm_up = create_at_sandbox("order-warm-up")
+    warm_body = event_body(warm_up, "PENDING")
+    assert post(http_event, warm_body, signed(warm_body)).status == 200
+    record = create_at_sandbox("order-five-calls")
+    sandbox.control.settle(record.reference, "pay")
+    calls: list[str] = []
+    make_api_call = BaseClient._make_api_call
+
+    def counted(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        table = api_params.get("TableName", "")
+        calls.append(f"{client.meta.service_model.service_name}:{operation_name} {table}".strip())
+        return make_api_call(client, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    queries_before = route_count(sandbox, STATUS_QUERY_ROUTE)
+    # When the signed SUCCESSFUL webhook arrives
+    body = event_body(record, "SUCCESSFUL")
+    result = post(http_event, body, signed(body))
+    monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
+    # Then it was recorded, confirmed by one status query under the payment's slot, applied with its
+    # event, published, cleared from the outbox and its outcome recorded: in at most five AWS calls
+    assert result.status == 200 and result.body["outcome"] == "applied", result.body
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) - queries_before == 1
+    assert len(calls) <= 5, calls
+    assert status_of("order-five-calls") == "SUCCESSFUL"
+    assert runtime.payments().get("order-five-calls").pending_event_ids == ()  # type: ignore[union-attr]
+    assert [e["detail"]["eventId"] for e in aws.published_events()][-1] == "order-five-calls:SUCCESSFUL"
+    stored = runtime.webhook_events().get(hashlib.sha256(body).hexdigest())
+    assert stored is not None and stored["outcome"] == "applied" and stored["reportedStatus"] == "SUCCESSFUL"
+    assert stored["partnerReference"] == "order-five-calls"
+    item = aws.dynamodb.get_item(
+        TableName=aws.tables["PaymentsTable"], Key={"partnerReference": {"S": "order-five-calls"}}
+    )["Item"]
+    assert "lastQueryAt" in item and "outboxMarker" not in item
+    # And a replay is answered from the record: one write, no read of the payment, no gateway call
+    calls.clear()
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    replay = post(http_event, body, signed(body))
+    monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
+    assert replay.status == 200 and replay.body["duplicate"] and replay.body["outcome"] == "duplicate"
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) - queries_before == 1
+    assert not any("GetItem" in call for call in calls), calls

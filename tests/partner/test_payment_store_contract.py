@@ -29,7 +29,7 @@ from pay1st_partner.records import ReferenceMismatch
 from pay1st_partner.refund_repository import RefundRepository
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.state import Verdict
-from pay1st_partner.store import PaymentStore, StatusChange
+from pay1st_partner.store import PaymentStore, StatusChange, WebhookReceipt
 
 from tests.partner.helpers import Clock, created_payment, payment_request
 
@@ -390,6 +390,62 @@ def test_a_callers_record_of_another_payment_is_refused(
         repo.apply_status("order-1001", "PENDING", source="webhook", current=other)
 
 
+@pytest.fixture
+def receipt_of(store: PaymentStore, request: pytest.FixtureRequest) -> Callable[[str], dict[str, Any] | None]:
+    """A webhook receipt as recorded (DynamoDB: its item in the webhook events table), without the key."""
+
+    def read(event_id: str) -> dict[str, Any] | None:
+        if isinstance(store, InMemoryPaymentStore):
+            return store.receipts.get(event_id)
+        aws = request.getfixturevalue("aws")
+        found = aws.dynamodb.get_item(
+            TableName="WebhookEventsTable", Key={"eventId": {"S": event_id}}, ConsistentRead=True
+        ).get("Item")
+        return None if found is None else {k: v["S"] for k, v in found.items() if k != "eventId"}
+
+    return read
+
+
+def test_a_transition_records_the_webhooks_receipt_in_the_same_write_and_only_when_applied(
+    repo: PaymentRepository,
+    new_payment: Callable[..., Any],
+    store: PaymentStore,
+    clock: Clock,
+    receipt_of: Callable[[str], dict[str, Any] | None],
+) -> None:
+    # Given a NEW payment and the receipt of the webhook reporting it paid
+    read_before = new_payment()
+    clock.advance(5)
+    receipt = WebhookReceipt(
+        "WebhookEventsTable", "evt-1", "applied", "2026-01-15T10:30:05.000Z", {"reportedStatus": "SUCCESSFUL"}
+    )
+    # When the transition is applied with it
+    transition = repo.apply_status("order-1001", "SUCCESSFUL", source="webhook", receipt=receipt)
+    # Then the receipt is recorded, and the record returned is the payment as stored
+    assert transition.applied
+    assert receipt_of("evt-1") == {
+        "outcome": "applied",
+        "processedAt": "2026-01-15T10:30:05.000Z",
+        "reportedStatus": "SUCCESSFUL",
+    }
+    assert transition.record == repo.get("order-1001")
+    # But a report that applies nothing records no receipt (the caller writes its own outcome)
+    again = repo.apply_status(
+        "order-1001", "SUCCESSFUL", source="webhook", receipt=replace(receipt, event_id="evt-2")
+    )
+    assert not again.applied and receipt_of("evt-2") is None
+    # And a write whose condition failed records neither the transition nor the receipt
+    lost = StatusChange(
+        read_before,
+        "FAILED",
+        "webhook",
+        "2026-01-15T10:30:06.000Z",
+        receipt=replace(receipt, event_id="evt-3"),
+    )
+    assert store.write_transition(lost) is None
+    assert receipt_of("evt-3") is None and repo.get("order-1001").status == "SUCCESSFUL"  # type: ignore[union-attr]
+
+
 # ---------------------------------------------------------------------------- poller queries
 
 
@@ -518,6 +574,56 @@ def test_one_status_query_per_interval_and_priority_over_background(
 def test_no_status_query_slot_for_an_unknown_payment(repo: PaymentRepository) -> None:
     assert not repo.claim_status_query("order-404", min_interval=15)
     assert not repo.claim_status_query("order-404", min_interval=15, priority=True)
+
+
+def test_a_read_takes_the_query_slot_only_for_a_report_that_would_be_confirmed(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
+) -> None:
+    # Given a NEW payment never queried
+    new_payment()
+
+    def read(reference: str = "C-order-1001-P", amount: str = "250.50", currency: str = "ZAR") -> Any:
+        return repo.get_claiming_query(
+            "order-1001",
+            report="SUCCESSFUL",
+            reference=reference,
+            currency_code=currency,
+            amount=Decimal(amount),
+            min_interval=15,
+            priority=True,
+        )
+
+    # When a SUCCESSFUL report for it reads the payment
+    record, taken = read()
+    # Then the same write took the slot, and the payment comes back as stored
+    assert taken and record == repo.get("order-1001")
+    assert raw_item("order-1001")["lastQueryAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+    # And within the interval the slot is not taken again, but the payment is still read
+    clock.advance(1)
+    record, taken = read()
+    assert not taken and record is not None and record.status == "NEW"
+    assert raw_item("order-1001")["lastQueryAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+    # And once the interval has passed, a report that would not be confirmed reads without taking it:
+    # another reference, another currency, another amount (or the same one written otherwise)
+    clock.advance(15)
+    for other in ({"reference": "C-other-P"}, {"currency": "NGN"}, {"amount": "250.51"}, {"amount": "250.5"}):
+        record, taken = read(**other)
+        assert not taken and record is not None, other
+    assert raw_item("order-1001")["lastQueryAt"] == {"S": "2026-01-15T10:30:00.000Z"}
+    # Nor for a payment already paid, or one that does not exist
+    repo.apply_status("order-1001", "SUCCESSFUL", source="poller")
+    record, taken = read()
+    assert not taken and record is not None and record.status == "SUCCESSFUL"
+    assert repo.get_claiming_query(
+        "order-404",
+        report="SUCCESSFUL",
+        reference="C-order-404-P",
+        currency_code="ZAR",
+        amount=Decimal("250.50"),
+        min_interval=15,
+    ) == (None, False)
+    # The slot never counts as an update: the poller's order (updatedAt) moved only with the transition
+    assert raw_item("order-1001")["updatedAt"] == {"S": "2026-01-15T10:30:16.000Z"}
 
 
 # ---------------------------------------------------------------------------- refunds (contract §15)

@@ -15,6 +15,7 @@ from pay1st_partner import state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
 from pay1st_partner.dynamodb_ops import DynamoDBOperatorAccess
 from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
+from pay1st_partner.dynamodb_webhook import DynamoDBWebhookWrites
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
     BY_REFERENCE_INDEX,
@@ -49,7 +50,7 @@ def _query_note(
     return ["statusQueries.#query = :query"], removes
 
 
-class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
+class DynamoDBPaymentStore(DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
         self._client = client
@@ -241,13 +242,15 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        return self._update(
-            record.partner_reference,
-            UpdateExpression=expression,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
-        )
+        update = {
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if change.receipt is not None:
+            return self._write_with_receipt(change, update, new_reference)
+        return self._update(record.partner_reference, **update)
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
         response = self._client.update_item(
@@ -349,6 +352,21 @@ class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
         )
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
+        # The usual case, the outbox holding only this event: one conditional write drops it and the
+        # markers together. Otherwise (more events wait, or it is already gone) the two writes below.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="REMOVE outbox.#eid, outboxMarker, outboxSince",
+                ConditionExpression="attribute_exists(outbox.#eid) AND size(outbox) = :one",
+                ExpressionAttributeNames={"#eid": event_id},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+            return
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
         after = self._update(
             partner_reference,
             UpdateExpression="REMOVE outbox.#eid",

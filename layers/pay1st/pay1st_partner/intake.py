@@ -59,6 +59,7 @@ from pay1st_partner.reconcile import (
 from pay1st_partner.references import is_partner_reference
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.request_fields import parse_json_object
+from pay1st_partner.store import WebhookReceipt
 from pay1st_partner.text import is_utf8_text
 from pay1st_partner.webhook_auth import BASIC_AUTH_SCHEME, WRONG_PARTNER, WebhookAuthenticator
 from pay1st_partner.webhook_events import RecordedWebhook, WebhookEventStore, event_id
@@ -166,8 +167,16 @@ class WebhookIntake:
             "signature_verified": verified,
         }
         logger.info("webhook received", extra=log)
+        details = {
+            "partnerReference": event.partner_reference,
+            "reference": event.reference,
+            "reportedStatus": event.status,
+            "signatureScheme": auth.scheme,
+        }
+        # An applied transition carries the outcome in its own write (no separate outcome write).
+        receipt = self._store.receipt(recorded.event_id, state.Verdict.APPLY.value, **details)
         try:
-            result = self._process(event, verified=verified, deadline=deadline)
+            result = self._process(event, verified=verified, deadline=deadline, receipt=receipt)
         except Exception as exc:  # whatever failed, the event is recorded but not applied: ask for a retry
             logger.exception(
                 "webhook recorded but not applied", extra={**log, "error_type": type(exc).__name__}
@@ -177,14 +186,8 @@ class WebhookIntake:
             raise NotApplied() from exc
         matched = result is not None and result.outcome != REFERENCE_MISMATCH
         outcome = result.outcome if result is not None else UNMATCHED
-        self._store.set_outcome(
-            recorded.event_id,
-            outcome,
-            partnerReference=event.partner_reference,
-            reference=event.reference,
-            reportedStatus=event.status,
-            signatureScheme=auth.scheme,
-        )
+        if result is None or not result.applied:
+            self._store.set_outcome(recorded.event_id, outcome, **details)
         logger.info("webhook processed", extra={**log, "outcome": outcome})
         if verified and outcome in _UNCONFIRMED and result is not None and not result.record.is_open:
             # The poller only reconciles open payments: a reversal of a paid payment whose confirmation was
@@ -199,14 +202,24 @@ class WebhookIntake:
             status=result.record.status if result is not None and matched else None,
         )
 
-    def _process(self, event: WebhookEvent, *, verified: bool, deadline: float | None) -> Outcome | None:
+    def _process(
+        self, event: WebhookEvent, *, verified: bool, deadline: float | None, receipt: WebhookReceipt
+    ) -> Outcome | None:
         # Every partnerReference we create matches this pattern; anything else (an oversized key would
         # even be a DynamoDB error) cannot be ours.
-        record = (
-            self._payments.get(event.partner_reference)
-            if is_partner_reference(event.partner_reference)
-            else None
-        )
+        ours = is_partner_reference(event.partner_reference)
+        record, slot_taken = None, False
+        if ours and verified and event.status == state.SUCCESSFUL:
+            # Confirmed with a status query before it counts: the read also takes the query slot (one call).
+            record, slot_taken = self._reconciler.read_for_confirmation(
+                event.partner_reference,
+                report=event.status,
+                reference=event.reference,
+                currency_code=event.currency_code,
+                amount=event.order_amount,
+            )
+        elif ours:
+            record = self._payments.get(event.partner_reference)
         if record is None:
             logger.info(
                 "webhook for a payment that is not ours", extra={"partnerReference": event.partner_reference}
@@ -232,7 +245,12 @@ class WebhookIntake:
             # CANCELLED directly would finalise the payment and block the real SUCCESSFUL, so the event
             # only prompts a status query and the gateway's answer is what gets applied.
             return self._reconciler.refresh(
-                record, source="webhook", reference=event.reference, deadline=deadline, authenticated=False
+                record,
+                source="webhook",
+                reference=event.reference,
+                deadline=deadline,
+                authenticated=False,
+                receipt=receipt,
             )
         if event.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             if event.status in record.reversals:  # already recorded: a replay costs no status query
@@ -246,12 +264,20 @@ class WebhookIntake:
         if needs_confirmation:
             # The gateway's own answer is what gets applied (it may be further along, or not paid at all).
             return self._reconciler.refresh(
-                record, source="webhook", reference=event.reference, deadline=deadline, authenticated=True
+                record,
+                source="webhook",
+                reference=event.reference,
+                deadline=deadline,
+                authenticated=True,
+                receipt=receipt,
+                slot_taken=slot_taken,
             )
         if record.reference is None and decision.verdict is not state.Verdict.UNKNOWN:
             # Not adopting without the gateway's confirmation: nothing to apply.
             return Outcome(decision.verdict.value, record)
-        return self._reconciler.apply(record, event.status, source="webhook", reference=event.reference)
+        return self._reconciler.apply(
+            record, event.status, source="webhook", reference=event.reference, receipt=receipt
+        )
 
     def _replayed(self, key: str, previous: str) -> IntakeResult:
         """An event already processed to the end: answered from its record (no read, no gateway call)."""

@@ -28,7 +28,7 @@ from pay1st_partner.payment_items import (
     sharded,
 )
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import RefundChange, ReversalChange, StatusChange, StatusQueryNote
+from pay1st_partner.store import QueryWanted, RefundChange, ReversalChange, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
@@ -37,6 +37,8 @@ class InMemoryPaymentStore:
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        # The webhook receipts written with transitions (DynamoDB: on the webhook events table), by event id.
+        self.receipts: dict[str, dict[str, Any]] = {}
 
     def item(self, partner_reference: str) -> dict[str, Any] | None:
         """A copy of the raw stored item (what a test would read from the table)."""
@@ -155,6 +157,11 @@ class InMemoryPaymentStore:
                 _add_query(item, change.query)
             if change.event is not None:
                 _add_events(item, (change.event,), change.at)
+            if change.receipt is not None:
+                receipt = change.receipt
+                self.receipts.setdefault(receipt.event_id, {}).update(
+                    {**receipt.details, "outcome": receipt.outcome, "processedAt": receipt.at}
+                )
             return self._record(item)
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
@@ -182,6 +189,26 @@ class InMemoryPaymentStore:
             item["lastQueryAt"] = at
             item["lastQueryPriority"] = priority
             return True
+
+    def get_claiming_query(
+        self, partner_reference: str, *, at: str, cutoff: str, priority: bool, when: QueryWanted
+    ) -> tuple[PaymentRecord | None, bool]:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None:
+                return None, False
+            wanted = (
+                item["status"] in when.statuses
+                and item.get("reference") in (None, when.reference)
+                and item["currencyCode"] == when.currency_code
+                and item["amount"] == when.amount
+            )
+            last = item.get("lastQueryAt")
+            free = last is None or last <= cutoff or (priority and item.get("lastQueryPriority") is False)
+            if wanted and free:
+                item["lastQueryAt"] = at
+                item["lastQueryPriority"] = priority
+            return self._record(item), wanted and free
 
     def touch_checked(
         self, partner_reference: str, at: str, *, query: StatusQueryNote | None = None

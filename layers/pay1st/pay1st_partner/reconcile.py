@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pay1st.errors import InvalidRequestError, Pay1stError
@@ -40,6 +41,7 @@ from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.records import PaymentRecord, ReferenceMismatch, Transition
 from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.store import WebhookReceipt
 
 if TYPE_CHECKING:
     from pay1st_partner.refund_repository import RefundRepository
@@ -110,9 +112,13 @@ class Reconciler:
         source: str,
         reference: str | None = None,
         query: Mapping[str, Any] | None = None,
+        receipt: WebhookReceipt | None = None,
     ) -> Outcome:
         """Report ``status`` for ``record``: a conditional transition, then its event is published.
-        ``query``: the status query that reported it, kept with the transition (see ``refresh``)."""
+
+        ``query``: the status query that reported it, kept with the transition (see ``refresh``).
+        ``receipt``: the reporting webhook's outcome, written with the transition if one is applied.
+        """
         log = {"partnerReference": record.partner_reference, "reference": reference or record.reference}
         try:
             transition = self._payments.apply_status(
@@ -122,6 +128,7 @@ class Reconciler:
                 reference=reference,
                 current=record,
                 query=query,
+                receipt=receipt,
             )
         except ReferenceMismatch:
             logger.warning("status report for another Pay1st reference ignored", extra=log)
@@ -156,19 +163,27 @@ class Reconciler:
         reference: str | None = None,
         deadline: float | None = None,
         authenticated: bool = False,
+        receipt: WebhookReceipt | None = None,
+        slot_taken: bool = False,
     ) -> Outcome:
         """Ask the gateway for the payment's status and apply it if it describes our payment.
 
         ``reference`` is the Pay1st reference to ask about when we have none yet (a webhook adopting a
         payment whose create answer was lost). Gateway trouble is an outcome, never an exception: the
         poller will try again. ``authenticated``: the ask comes from an authenticated webhook (priority).
+        ``receipt``: that webhook's outcome, written with the transition if one is applied.
+        ``slot_taken``: the caller already holds the payment's query slot (:meth:`read_for_confirmation`).
         """
         query_reference = record.reference or reference
         log = {"partnerReference": record.partner_reference, "reference": query_reference}
         if query_reference is None:
             return Outcome(NO_REFERENCE, record)
-        if self._min_query_interval > 0 and not self._payments.claim_status_query(
-            record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
+        if (
+            not slot_taken
+            and self._min_query_interval > 0
+            and not self._payments.claim_status_query(
+                record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
+            )
         ):
             logger.info(
                 "status query skipped: one was made within the interval", extra={**log, "source": source}
@@ -221,10 +236,29 @@ class Reconciler:
             source=source,
             reference=details.reference,
             query={**answered, "outcome": state.Verdict.APPLY.value},
+            receipt=receipt,
         )
         noted = {**answered, "outcome": outcome.outcome}
         after = outcome.record if outcome.applied else self._touch(outcome.record, noted)
         return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
+
+    def read_for_confirmation(
+        self, partner_reference: str, *, report: str, reference: str, currency_code: str, amount: Decimal
+    ) -> tuple[PaymentRecord | None, bool]:
+        """The payment an authenticated webhook reports on, with its query slot taken in the same write
+        when that report would be confirmed with the gateway: (record, slot taken). Pass ``slot_taken`` to
+        :meth:`refresh`. Without rationing, a plain read."""
+        if self._min_query_interval <= 0:
+            return self._payments.get(partner_reference), False
+        return self._payments.get_claiming_query(
+            partner_reference,
+            report=report,
+            reference=reference,
+            currency_code=currency_code,
+            amount=amount,
+            min_interval=self._min_query_interval,
+            priority=True,
+        )
 
     def _reverse(self, record: PaymentRecord, kind: str, *, source: str) -> Outcome:
         """Record a reversal the gateway confirmed (once), then publish its event."""

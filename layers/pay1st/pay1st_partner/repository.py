@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
@@ -32,8 +33,8 @@ from pay1st_partner.payment_items import (
     fulfilment_item,
     record_from_item,
 )
-from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition
-from pay1st_partner.store import PaymentStore, StatusChange, StatusQueryNote
+from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
+from pay1st_partner.store import PaymentStore, QueryWanted, StatusChange, StatusQueryNote, WebhookReceipt
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -151,6 +152,7 @@ class PaymentRepository:
         reference: str | None = None,
         current: PaymentRecord | None = None,
         query: Mapping[str, Any] | None = None,
+        receipt: WebhookReceipt | None = None,
     ) -> Transition:
         """Report a gateway status for a payment; applies it only if the transition graph allows it.
 
@@ -161,7 +163,8 @@ class PaymentRepository:
         still what I read" fails and the item is read again. Raises :class:`PaymentNotFound` when there
         is no such payment. ``query``: the status query that reported ``status`` (its history entry without
         ``at``), kept in the transition's write; a report that writes no transition keeps nothing here (the
-        caller notes it with :meth:`touch_checked`).
+        caller notes it with :meth:`touch_checked`). ``receipt`` (optional): the reporting webhook's outcome,
+        written with the transition when one is applied (and only then).
         """
         if current is not None and current.partner_reference != partner_reference:
             raise ValueError("current is another payment")
@@ -184,7 +187,9 @@ class PaymentRepository:
             if record.reference is None and reference is None:
                 # Nothing to query the gateway with later: a transition needs the Pay1st reference.
                 raise ValueError("a payment without a Pay1st reference needs one to change status")
-            written = self._write(record, status, source=source, reference=reference, query=query)
+            written = self._write(
+                record, status, source=source, reference=reference, query=query, receipt=receipt
+            )
             if written is not None:
                 return written
             # Lost a race: someone else changed the item between our read and our write; decide again.
@@ -199,6 +204,7 @@ class PaymentRepository:
         source: str,
         reference: str | None,
         query: Mapping[str, Any] | None = None,
+        receipt: WebhookReceipt | None = None,
     ) -> Transition | None:
         """``record`` → ``status`` with its outbox event, in one conditional write (None: lost a race)."""
         now = self._now()
@@ -215,6 +221,7 @@ class PaymentRepository:
             event=event,
             query=note,
             next_check_at=next_check,
+            receipt=receipt,
         )
         after = self._store.write_transition(change)
         if after is None:
@@ -278,6 +285,38 @@ class PaymentRepository:
     def give_up(self, partner_reference: str) -> PaymentRecord | None:
         """Stop checking an open payment past the give-up age (operators see it); None if not open."""
         return self._store.give_up(partner_reference, self._now())
+
+    def get_claiming_query(
+        self,
+        partner_reference: str,
+        *,
+        report: str,
+        reference: str,
+        currency_code: str,
+        amount: Decimal,
+        min_interval: float,
+        priority: bool = False,
+    ) -> tuple[PaymentRecord | None, bool]:
+        """Read the payment and take its status-query slot in the same write, when a report of ``report``
+        with this ``reference``, currency and amount would be confirmed with the gateway (it would apply,
+        and it describes the payment). Returns the payment and whether the slot was taken; a payment for
+        which it was not is decided on as usual (a different amount text of the same value, for example,
+        simply takes the slot afterwards with :meth:`claim_status_query`).
+        """
+        now = self._clock()
+        wanted = QueryWanted(
+            statuses=frozenset(s for s in state.ALL_STATUSES if state.decide(s, report).applies),
+            reference=reference,
+            currency_code=currency_code,
+            amount=amount_text(amount),
+        )
+        return self._store.get_claiming_query(
+            partner_reference,
+            at=isoformat(now),
+            cutoff=isoformat(now - timedelta(seconds=min_interval)),
+            priority=priority,
+            when=wanted,
+        )
 
     # ----------------------------------------------------------------- outbox
 

@@ -12,12 +12,37 @@ as stored text (:func:`pay1st_partner.clock.isoformat`): the domain owns the clo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.records import PaymentRecord
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """What processing made of a recorded webhook (``outcome`` and its ``details``), to be written WITH the
+    status change the webhook causes: one write instead of two (DynamoDB: a TransactWriteItems over both
+    tables). ``table`` is the webhook events table the event is recorded in.
+    """
+
+    table: str
+    event_id: str
+    outcome: str
+    at: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueryWanted:
+    """The payments a status query is wanted for: in one of ``statuses``, with no Pay1st reference yet or
+    ``reference``, in ``currency_code``, for ``amount`` (as stored: the text the partner sent)."""
+
+    statuses: frozenset[str]
+    reference: str
+    currency_code: str
+    amount: str
 
 
 @dataclass(frozen=True)
@@ -35,6 +60,7 @@ class StatusChange:
     adopt_reference: str | None = None
     event: OutboxEvent | None = None
     query: StatusQueryNote | None = None  # the status query that reported ``status``
+    receipt: WebhookReceipt | None = None  # committed with the change, or not at all
     # When the poller should check the payment next, if it stays open (``nextCheckAt``).
     next_check_at: str | None = None
 
@@ -112,7 +138,8 @@ class PaymentStore(Protocol):
         """Delete the payment only while it is still CREATING (otherwise nothing happens)."""
 
     def write_transition(self, change: StatusChange) -> PaymentRecord | None:
-        """Apply ``change``; None when its condition no longer holds."""
+        """Apply ``change`` (and record its ``receipt``, in the same write); None when its condition no
+        longer holds (then the receipt is not recorded either)."""
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
         """Remember the last status we could not interpret (never a transition)."""
@@ -127,6 +154,13 @@ class PaymentStore(Protocol):
         A ``priority`` claim (an authenticated webhook's confirmation) also wins when the last query inside
         the interval was not a priority one, so background freshness never delays a settlement.
         """
+
+    def get_claiming_query(
+        self, partner_reference: str, *, at: str, cutoff: str, priority: bool, when: QueryWanted
+    ) -> tuple[PaymentRecord | None, bool]:
+        """Read the payment and, in the same write, take its status-query slot (as
+        :meth:`claim_status_query`) if the payment is as ``when`` describes. Returns the payment (after the
+        write when the slot was taken, as stored otherwise; None when there is none) and whether it was."""
 
     def touch_checked(
         self, partner_reference: str, at: str, *, query: StatusQueryNote | None = None

@@ -22,6 +22,7 @@ from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure
 from pay1st_partner.errors import NotRecorded
 from pay1st_partner.observability import logger
+from pay1st_partner.store import WebhookReceipt
 
 DEFAULT_RETENTION = timedelta(days=90)
 
@@ -98,29 +99,17 @@ class WebhookEventStore:
 
     def set_outcome(self, key: str, outcome: str, **details: str | None) -> None:
         """Note what processing made of the event; best effort (the event itself is already stored)."""
-        values: dict[str, Any] = {":outcome": {"S": outcome}, ":now": {"S": isoformat(self._clock())}}
-        sets = ["outcome = :outcome", "processedAt = :now"]
-        names: dict[str, str] = {}
-        for index, (name, value) in enumerate(sorted(details.items())):
-            if value is None:
-                continue
-            names[f"#d{index}"] = name
-            values[f":d{index}"] = {"S": value}
-            sets.append(f"#d{index} = :d{index}")
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {"eventId": {"S": key}},
-            "UpdateExpression": "SET " + ", ".join(sets),
-            "ExpressionAttributeValues": values,
-        }
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
         try:
-            self._client.update_item(**kwargs)
+            self._client.update_item(**outcome_update(self.receipt(key, outcome, **details)))
         except (ClientError, BotoCoreError) as exc:
             logger.warning(
                 "webhook outcome not saved", extra={"event_id": key, "error_type": type(exc).__name__}
             )
+
+    def receipt(self, key: str, outcome: str, **details: str | None) -> WebhookReceipt:
+        """The outcome as a receipt a status change can carry (written with it: no write of its own)."""
+        kept = {name: value for name, value in details.items() if value is not None}
+        return WebhookReceipt(self._table, key, outcome, isoformat(self._clock()), kept)
 
     def get(self, key: str) -> Mapping[str, Any] | None:
         """The stored record, deserialized (for operators and tests)."""
@@ -128,3 +117,23 @@ class WebhookEventStore:
             TableName=self._table, Key={"eventId": {"S": key}}, ConsistentRead=True
         ).get("Item")
         return from_item(item) if item else None
+
+
+def outcome_update(receipt: WebhookReceipt) -> dict[str, Any]:
+    """The UpdateItem parameters recording ``receipt`` (also a TransactWriteItems ``Update`` entry)."""
+    values: dict[str, Any] = {":outcome": {"S": receipt.outcome}, ":now": {"S": receipt.at}}
+    sets = ["outcome = :outcome", "processedAt = :now"]
+    names: dict[str, str] = {}
+    for index, (name, value) in enumerate(sorted(receipt.details.items())):
+        names[f"#d{index}"] = name
+        values[f":d{index}"] = {"S": value}
+        sets.append(f"#d{index} = :d{index}")
+    update: dict[str, Any] = {
+        "TableName": receipt.table,
+        "Key": {"eventId": {"S": receipt.event_id}},
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    return update
