@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pay1st_partner import state
+from pay1st_partner.dynamodb_attempts import DynamoDBAttemptWrites
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
 from pay1st_partner.dynamodb_ops import DynamoDBOperatorAccess
 from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
@@ -29,7 +30,7 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import StatusChange
 
 
-class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess):
+class DynamoDBPaymentStore(DynamoDBRefundWrites, DynamoDBOperatorAccess, DynamoDBAttemptWrites):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
         self._client = client

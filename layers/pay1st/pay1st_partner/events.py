@@ -23,7 +23,10 @@ these too. After SUCCESSFUL (contract §15, §16), each at most once:
   query; ``eventId`` is ``"{partnerReference}:{CHARGEBACK|REFUND}"``. Revoke what was delivered.
 
 ``detail`` is ``{eventId, partnerReference, reference, status, previousStatus, amount (decimal string),
-currencyCode, countryCode, occurredAt}``. ``eventId`` is ``"{partnerReference}:{status}"``: a status is
+currencyCode, countryCode, occurredAt}``, plus ``attemptReference`` and ``supersededAttempts`` for a payment
+with more than one attempt (``pay1st_partner.attempts``). ``Payment Paid Twice`` (``eventId``
+``"{partnerReference}:PAID_TWICE:{attemptReference}"``, ``doublePaid``, ``paidAttempt``): a superseded attempt
+of a SUCCESSFUL payment was paid too; refund one of them. ``eventId`` is ``"{partnerReference}:{status}"``: a status is
 reached at most once, so the id is stable and unique, and consumers dedupe on it (delivery is
 at-least-once: a publisher may die after EventBridge accepted an event and before clearing it).
 
@@ -94,21 +97,22 @@ def payment_event(
     if detail_type is None:
         return None
     event_id = f"{record.partner_reference}:{status}"
+    detail: dict[str, Any] = {
+        "eventId": event_id,
+        "partnerReference": record.partner_reference,
+        "reference": reference,
+        "status": status,
+        "previousStatus": record.status,
+        "amount": amount_text(record.amount),
+        "currencyCode": record.currency_code,
+        "countryCode": record.country_code,
+        "occurredAt": occurred_at,
+    }
+    if record.attempts:  # only for payments with more than one attempt (README "Attempts")
+        detail["attemptReference"] = record.gateway_reference
+        detail["supersededAttempts"] = [entry["partnerReference"] for entry in record.attempts]
     return OutboxEvent(
-        event_id=event_id,
-        partner_reference=record.partner_reference,
-        detail_type=detail_type,
-        detail={
-            "eventId": event_id,
-            "partnerReference": record.partner_reference,
-            "reference": reference,
-            "status": status,
-            "previousStatus": record.status,
-            "amount": amount_text(record.amount),
-            "currencyCode": record.currency_code,
-            "countryCode": record.country_code,
-            "occurredAt": occurred_at,
-        },
+        event_id=event_id, partner_reference=record.partner_reference, detail_type=detail_type, detail=detail
     )
 
 

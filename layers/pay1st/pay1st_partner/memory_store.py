@@ -16,6 +16,7 @@ from typing import Any
 from pay1st_partner import refund_state, state
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import OutboxEvent
+from pay1st_partner.memory_attempts import MemoryAttemptWrites
 from pay1st_partner.payment_items import (
     MAX_REFUNDS_PER_PAYMENT,
     OPEN_MARKER,
@@ -30,7 +31,7 @@ from pay1st_partner.store import RefundChange, ReversalChange, StatusChange
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore:
+class InMemoryPaymentStore(MemoryAttemptWrites):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()

@@ -28,6 +28,11 @@ Item layout (DynamoDB attribute names):
   so each also has a small pointer item, key ``refund#<refundReference>`` → ``refundOf`` (the payment's
   partnerReference). ``#`` never occurs in a partnerReference, so a pointer can never be taken for a payment.
 - ``reversals`` (map kind → ``{at, source}``): REFUND or CHARGEBACK confirmed by the gateway (§9, §16).
+- Attempts (``pay1st_partner.attempts``): ``attemptReference`` (the partnerReference the current attempt was
+  created under at Pay1st; absent: the partnerReference itself), ``attempts`` (list, oldest first: the
+  earlier attempts, see ``PaymentRecord.attempts``) and ``doublePaid`` (true once two attempts were paid).
+  Each derived reference also has a pointer item, key ``attempt#<reference>`` → ``attemptOf`` (as for
+  refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -55,12 +60,17 @@ OPEN_REFUNDS_INDEX = "openRefunds"
 BY_STATUS_INDEX = "byStatus"
 MAX_AUDIT_ENTRIES = 50
 REFUND_POINTER_PREFIX = "refund#"
+ATTEMPT_POINTER_PREFIX = "attempt#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
 
 
 def refund_pointer_key(refund_reference: str) -> str:
     return REFUND_POINTER_PREFIX + refund_reference
+
+
+def attempt_pointer_key(attempt_reference: str) -> str:
+    return ATTEMPT_POINTER_PREFIX + attempt_reference
 
 
 def refund_entry(
@@ -206,4 +216,7 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         refund_reserved=Decimal(data.get("refundReserved", 0)),
         refunded_amount=Decimal(data.get("refundedAmount", 0)),
         reversals=dict(data.get("reversals", {})),
+        attempt_reference=data.get("attemptReference"),
+        attempts=tuple(data.get("attempts", ())),
+        double_paid=bool(data.get("doublePaid", False)),
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
 
@@ -26,6 +27,9 @@ from pay1st_partner.fingerprints import fulfilment_fingerprint
 from pay1st_partner.payment_items import claim_item, conflict_entry, fulfilment_item, record_from_item
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition
 from pay1st_partner.store import PaymentStore, StatusChange
+
+if TYPE_CHECKING:
+    from pay1st_partner.attempts import PaymentAttempts
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -228,6 +232,12 @@ class PaymentRepository:
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
+
+    def attempts(self) -> PaymentAttempts:
+        """The payment's gateway attempts (``pay1st_partner.attempts``), over the same store and clock."""
+        from pay1st_partner.attempts import PaymentAttempts
+
+        return PaymentAttempts(self._store, clock=self._clock)
 
     def mark_fulfilment_delivered(self, partner_reference: str) -> None:
         """Note that the gateway accepted the §12 notification (idempotent: the first time is kept)."""

@@ -67,6 +67,27 @@ class ReversalChange:
     event: OutboxEvent | None = None
 
 
+@dataclass(frozen=True)
+class AttemptChange:
+    """Rewrite a payment's attempts (``pay1st_partner.attempts``) in one conditional write.
+
+    Holds only while the stored status, ``attemptReference`` and ``reference`` are still ``record``'s.
+    Sets ``attempts`` and ``attemptReference``; with ``status`` also the status (history, open marker);
+    with ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; adds ``event``
+    to the outbox.
+    """
+
+    record: PaymentRecord
+    attempts: tuple[Mapping[str, Any], ...]
+    attempt_reference: str
+    source: str
+    at: str
+    status: str | None = None
+    reference: str | None = None
+    double_paid: bool = False
+    event: OutboxEvent | None = None
+
+
 class PaymentStore(Protocol):
     def get(self, partner_reference: str) -> PaymentRecord | None:
         """The payment as last written (a strongly consistent read)."""
@@ -144,6 +165,17 @@ class PaymentStore(Protocol):
 
     def record_reversal(self, change: ReversalChange) -> PaymentRecord | None:
         """Record ``change.kind`` while the payment is SUCCESSFUL and has no such reversal; None otherwise."""
+
+    # ------------------------------------------------------------------- attempts
+
+    def claim_attempt_reference(self, attempt_reference: str, partner_reference: str) -> str:
+        """Point the derived ``attempt_reference`` at a payment unless it points elsewhere; the owner."""
+
+    def attempt_owner(self, attempt_reference: str) -> str | None:
+        """The partnerReference of the payment that holds this derived attempt reference."""
+
+    def write_attempts(self, change: AttemptChange) -> PaymentRecord | None:
+        """Apply ``change``; None when its condition no longer holds."""
 
     # ------------------------------------------------------------------- operators (pay1st_ops)
 
