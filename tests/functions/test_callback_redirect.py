@@ -238,6 +238,42 @@ def test_a_flood_of_callbacks_for_one_open_payment_costs_at_most_one_status_quer
     assert _queries(sandbox) == 1  # and the first one did ask
 
 
+def test_a_callback_racing_a_webhooks_status_query_waits_for_its_answer(
+    aws, sandbox, lambda_context, http_event
+):
+    import threading
+    import time
+
+    from tests.conftest import FakeLambdaContext
+    from tests.functions.test_webhook_intake import event_body, post, signed
+
+    # Given a payment paid at Pay1st, whose webhook is being confirmed by a slow status query (1 s)
+    created = create(http_event, lambda_context, create_body("order-race"))
+    sandbox.control.settle(created.body["reference"], "pay")
+    sandbox.control.set_faults(latency={STATUS_QUERY_ROUTE: 1.0})
+    record = runtime.payments().get("order-race")
+    body = event_body(record, "SUCCESSFUL")
+    webhook = threading.Thread(target=post, args=(http_event, body, signed(body)))
+    webhook.start()
+    while (
+        "lastQueryAt"
+        not in aws.dynamodb.get_item(
+            TableName="PaymentsTable", Key={"partnerReference": {"S": "order-race"}}
+        )["Item"]
+    ):
+        time.sleep(0.02)  # the webhook's confirmation holds the payment's query slot: its query is in flight
+    assert runtime.payments().get("order-race").status == "NEW"
+
+    # When the customer's browser comes back meanwhile
+    result = _callback(http_event, FakeLambdaContext(), "success", _signed("order-race"))
+    webhook.join(timeout=10)
+
+    # Then the callback, refused the slot, waited for that query's answer instead of showing NEW, and
+    # Pay1st was asked once in all (by the webhook)
+    assert _target(result) == {"partnerReference": "order-race", "status": "SUCCESSFUL", "outcome": "success"}
+    assert _queries(sandbox) == 1
+
+
 def test_a_gateway_that_does_not_answer_in_time_leaves_the_recorded_status(
     aws, sandbox, lambda_context, http_event
 ):
