@@ -39,6 +39,7 @@ from pay1st_partner.store import AttemptChange, PaymentStore
 
 SUPERSEDED = "superseded_attempt"
 DOUBLE_PAID = "double_paid"
+PAID_AFTER_CLOSE = "paid_after_close"  # a superseded attempt paid after the current one FAILED/CANCELLED/…
 PAID_TWICE_DETAIL_TYPE = "Payment Paid Twice"
 
 
@@ -158,7 +159,7 @@ class PaymentAttempts:
             )
             logger.error(f"{message}: one needs a refund", extra={**log, "status": record.status})
             count("PaymentPaidTwice" if twice else "SupersededAttemptPaid")
-            return DOUBLE_PAID, after, event
+            return (DOUBLE_PAID if twice else PAID_AFTER_CLOSE), after, event
         # Open: the paid attempt becomes the current one and the payment is SUCCESSFUL.
         current = {
             "partnerReference": record.gateway_reference,

@@ -23,12 +23,14 @@ these too. After SUCCESSFUL (contract §15, §16), each at most once:
   query; ``eventId`` is ``"{partnerReference}:{CHARGEBACK|REFUND}"``. Revoke what was delivered.
 
 ``detail`` is ``{eventId, partnerReference, reference, status, previousStatus, amount (decimal string),
-currencyCode, countryCode, occurredAt}``, plus ``attemptReference`` and ``supersededAttempts`` for a payment
-with more than one attempt (``pay1st_partner.attempts``). ``Payment Paid Twice`` (``eventId``
-``"{partnerReference}:PAID_TWICE:{attemptReference}"``, ``doublePaid``, ``paidAttempt``): a superseded attempt
-of a SUCCESSFUL payment was paid too; refund one of them. ``eventId`` is ``"{partnerReference}:{status}"``: a status is
+currencyCode, countryCode, occurredAt}``. ``eventId`` is ``"{partnerReference}:{status}"``: a status is
 reached at most once, so the id is stable and unique, and consumers dedupe on it (delivery is
 at-least-once: a publisher may die after EventBridge accepted an event and before clearing it).
+
+A payment with more than one attempt (``pay1st_partner.attempts``) adds ``attemptReference`` and
+``supersededAttempts`` to its events' ``detail``. ``Payment Paid Twice`` (``eventId``
+``"{partnerReference}:PAID_TWICE:{attemptReference}"``, with ``doublePaid`` and ``paidAttempt``): a superseded
+attempt of a SUCCESSFUL payment was paid too; one of them needs a refund.
 
 How nothing is lost: the transition and its event are written in one conditional update (the item's
 ``outbox``, see ``pay1st_partner.payment_items``). :meth:`EventPublisher.publish` then sends the events and
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -97,23 +99,27 @@ def payment_event(
     if detail_type is None:
         return None
     event_id = f"{record.partner_reference}:{status}"
-    detail: dict[str, Any] = {
-        "eventId": event_id,
-        "partnerReference": record.partner_reference,
-        "reference": reference,
-        "status": status,
-        "previousStatus": record.status,
-        "amount": amount_text(record.amount),
-        "currencyCode": record.currency_code,
-        "countryCode": record.country_code,
-        "occurredAt": occurred_at,
-    }
-    if record.attempts:  # only for payments with more than one attempt (README "Attempts")
-        detail["attemptReference"] = record.gateway_reference
-        detail["supersededAttempts"] = [entry["partnerReference"] for entry in record.attempts]
-    return OutboxEvent(
-        event_id=event_id, partner_reference=record.partner_reference, detail_type=detail_type, detail=detail
+    event = OutboxEvent(
+        event_id=event_id,
+        partner_reference=record.partner_reference,
+        detail_type=detail_type,
+        detail={
+            "eventId": event_id,
+            "partnerReference": record.partner_reference,
+            "reference": reference,
+            "status": status,
+            "previousStatus": record.status,
+            "amount": amount_text(record.amount),
+            "currencyCode": record.currency_code,
+            "countryCode": record.country_code,
+            "occurredAt": occurred_at,
+        },
     )
+    if record.attempts:  # only for payments with more than one attempt (README "Attempts")
+        superseded = [entry["partnerReference"] for entry in record.attempts]
+        attempts = {"attemptReference": record.gateway_reference, "supersededAttempts": superseded}
+        event = replace(event, detail={**event.detail, **attempts})
+    return event
 
 
 REVERSAL_DETAIL_TYPES: Mapping[str, str] = {

@@ -47,7 +47,7 @@ from pay1st.models import WebhookEvent
 from pay1st.webhooks import trim_body
 
 from pay1st_partner import state
-from pay1st_partner.attempts import DOUBLE_PAID, SUPERSEDED
+from pay1st_partner.attempts import DOUBLE_PAID, PAID_AFTER_CLOSE, SUPERSEDED
 from pay1st_partner.clock import utcnow
 from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge
 from pay1st_partner.observability import count, logger
@@ -76,17 +76,10 @@ _APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
 # Confirmation not done: fine for an open payment (the poller reconciles it), not for a final one.
 _UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})
 _FINISHED = _APPLIED | frozenset(
-    {
-        SUPERSEDED,
-        DOUBLE_PAID,
-        UNMATCHED,
-        AMOUNT_MISMATCH,
-        REFERENCE_MISMATCH,
-        WRONG_PARTNER,
-        "unknown_status",
-        "no_reference",
-    }
+    {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status", "no_reference"}
 )
+# Superseded attempts (``pay1st_partner.attempts``): ignored, or confirmed paid and recorded.
+_FINISHED |= {SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
 
 
 @dataclass(frozen=True)
