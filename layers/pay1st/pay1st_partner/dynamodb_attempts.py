@@ -14,7 +14,6 @@ from botocore.exceptions import ClientError
 from pay1st_partner import state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
 from pay1st_partner.payment_items import (
-    OPEN_MARKER,
     OUTBOX_PENDING,
     attempt_pointer_key,
     history_entry,
@@ -87,9 +86,6 @@ class DynamoDBAttemptWrites:
             ]
             if state.is_final(change.status):
                 removes.append("openMarker")
-            elif (change.reference or record.reference) is not None:
-                values[":open"] = OPEN_MARKER
-                sets.append("openMarker = :open")
         if change.reference is not None:
             values[":ref"] = change.reference
             sets.append("#ref = :ref")

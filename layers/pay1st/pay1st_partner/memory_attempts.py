@@ -8,7 +8,6 @@ from typing import Any
 
 from pay1st_partner import state
 from pay1st_partner.payment_items import (
-    OPEN_MARKER,
     OUTBOX_PENDING,
     attempt_pointer_key,
     history_entry,
@@ -54,8 +53,6 @@ class MemoryAttemptWrites:
                 item.setdefault("statusHistory", []).append(history_entry(change.status, now, change.source))
                 if state.is_final(change.status):
                     item.pop("openMarker", None)
-                elif item.get("reference") is not None:
-                    item["openMarker"] = OPEN_MARKER
             if change.double_paid:
                 item["doublePaid"] = True
             if change.event is not None:

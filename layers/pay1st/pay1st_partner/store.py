@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.records import PaymentRecord
+from pay1st_partner.state import CREATING
+from pay1st_partner.state import FINAL_STATUSES as _FINAL
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,16 @@ class AttemptChange:
     """Rewrite a payment's attempts (``pay1st_partner.attempts``) in one conditional write.
 
     Holds only while the stored status, ``attemptReference`` and ``reference`` are still ``record``'s.
-    Sets ``attempts`` and ``attemptReference``; with ``status`` also the status (history, open marker);
-    with ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; adds ``event``
-    to the outbox.
+    Sets ``attempts`` and ``attemptReference``; with ``status`` also the status and its history (only ever
+    CREATING, before any Pay1st reference, or a final status, which drops the open marker); with
+    ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; adds ``event`` to the
+    outbox.
     """
+
+    def __post_init__(self) -> None:
+        # The open-payments index is written by status transitions only: an attempt change never opens one.
+        if self.status is not None and self.status != CREATING and self.status not in _FINAL:
+            raise ValueError("an attempt change sets CREATING or a final status")
 
     record: PaymentRecord
     attempts: tuple[Mapping[str, Any], ...]
