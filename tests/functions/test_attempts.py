@@ -34,7 +34,8 @@ def bridge(aws: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 def stalled_then_repeated(http_event: Callable[..., dict[str, Any]], sandbox: Any, reference: str) -> Result:
     """A create the sandbox stores and then answers too late for (502 unknown), and the partner's repeat."""
-    assert create(http_event, FakeLambdaContext(), create_body(f"{reference}-warm")).status == 201
+    # A warm container first (generous: a cold one under load spends seconds importing and reading secrets)
+    assert create(http_event, FakeLambdaContext(120), create_body(f"{reference}-warm")).status == 201
     sandbox.control.set_faults(create_stall_seconds=3.0, create_stall_count=1)
     first = create(http_event, FakeLambdaContext(timeout_seconds=2.5), create_body(reference))
     assert (first.status, first.code) == (502, "create_outcome_unknown")
@@ -163,7 +164,7 @@ def test_webhooks_naming_derived_references_we_never_made_find_nothing_and_cost_
     aws: Any, sandbox: Any, bridge: ApiBridge, http_event: Callable[..., dict[str, Any]]
 ) -> None:
     # Given a payment with one attempt, and one recovered by a second attempt
-    assert create(http_event, FakeLambdaContext(), create_body("order-plain")).status == 201
+    assert create(http_event, FakeLambdaContext(120), create_body("order-plain")).status == 201
     stalled_then_repeated(http_event, sandbox, "order-two")
     plain, two = runtime.payments().get("order-plain"), runtime.payments().get("order-two")
     assert plain is not None and two is not None
