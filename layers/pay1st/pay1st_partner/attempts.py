@@ -158,7 +158,10 @@ class PaymentAttempts:
                 else "a superseded attempt of a closed payment was paid"
             )
             logger.error(f"{message}: one needs a refund", extra={**log, "status": record.status})
-            count("PaymentPaidTwice" if twice else "SupersededAttemptPaid")
+            if twice:
+                count("PaymentPaidTwice")  # alarmed
+            else:
+                count("SupersededAttemptPaid")  # alarmed
             return (DOUBLE_PAID if twice else PAID_AFTER_CLOSE), after, event
         # Open: the paid attempt becomes the current one and the payment is SUCCESSFUL.
         current = {
