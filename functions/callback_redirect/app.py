@@ -42,11 +42,21 @@ def callback(outcome: str) -> Response:
             key=key,
             repository=runtime.payments(),
             refresh=_refresh,
+            previous_keys=_previous_keys,
         )
     return Response(
         status_code=302,
         headers={"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
+
+
+def _previous_keys() -> tuple[bytes, ...]:
+    """Keys of tokens made before a rotation, still accepted (the secret's ``previous``); none if unreadable."""
+    try:
+        return runtime.previous_callback_keys()
+    except Exception:  # noqa: BLE001 - a bad previous entry must not turn a callback into a 500
+        logger.exception("previous callback keys unavailable")
+        return ()
 
 
 def _refresh(record: Any) -> Any:

@@ -30,6 +30,9 @@ from local_stack.spec import Route
 
 LOCAL_PREFIX = "/_local/"
 RESULT_PATH = "/_local/result"
+INVALID_SIGNATURE = (
+    "invalid_signature: this page's parameters are not the payment service's (edited or expired)"
+)
 FINAL_STATUSES = frozenset({"SUCCESSFUL", "FAILED", "CANCELLED", "ABANDONED"})
 _TEXT_TYPES = ("text/", "application/json", "+json", "application/x-www-form-urlencoded", "xml", "javascript")
 
@@ -175,6 +178,7 @@ class LocalApi:
         status_lookup: Callable[[str], str | None] | None = None,
         authorizer: PartnerAuthorizer | None = None,
         own_routes: Callable[[Request], Response | None] | None = None,
+        result_key: Callable[[], bytes] | None = None,
     ) -> None:
         self.routes = sorted_routes(routes)
         self._invoke = invoke
@@ -182,6 +186,8 @@ class LocalApi:
         # Without one (the runner's own unit tests), partner routes count as authorized, unchecked.
         self.authorizer = authorizer or PartnerAuthorizer(LocalIssuer("http://127.0.0.1"), enforce=False)
         self._own_routes = own_routes
+        # The key the callback redirect signs with; None (the runner's own unit tests): nothing checked.
+        self._result_key = result_key
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -235,31 +241,46 @@ class LocalApi:
         return _json_response(404, {"message": "Not Found"})
 
     def _result_page(self, request: Request) -> Response:
-        """The partner's result page: shows the payment's current status, refreshing until it is final."""
-        reference = request.args.get("partnerReference", "")
-        reported = request.args.get("status", "")
-        error = request.args.get("error", "")
+        """The partner's result page: checks the redirect's signature as a partner's page must
+        (``pay1st_partner_client.result_page.verify_result_params``), then shows the payment's current
+        status, refreshing until it is final. An edited or expired URL is refused and shows no status."""
+        query = {name: request.args.get(name, "") for name in request.args}
+        if self._result_key is not None:
+            from pay1st_partner_client.result_page import verify_result_params
+
+            verified = verify_result_params(self._result_key(), query)
+            if verified is None:
+                return _page(
+                    [("Payment", "(not verified)"), ("Status", "(not shown)"), ("Error", INVALID_SIGNATURE)],
+                    refresh=False,
+                )
+            query = dict(verified)
+        reference = query.get("partnerReference", "")
+        reported = query.get("status", "")
+        error = query.get("error", "")
         status = (self._status_lookup(reference) if self._status_lookup and reference else None) or reported
-        refresh = (
-            '<meta http-equiv="refresh" content="1">' if status not in FINAL_STATUSES and not error else ""
-        )
         rows = [
             ("Payment", reference or "(none)"),
             ("Status", status or "(unknown)"),
-            ("Callback said", f"{reported or '-'} / outcome {request.args.get('outcome', '-')}"),
+            ("Callback said", f"{reported or '-'} / outcome {query.get('outcome', '-')}"),
         ]
         if error:
             rows.append(("Error", error))
-        cells = "".join(
-            f'<tr><th>{html.escape(k)}</th><td id="{html.escape(k.lower().replace(" ", "-"))}">'
-            f"{html.escape(v)}</td></tr>"
-            for k, v in rows
-        )
-        page = (
-            f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>Payment result</title></head>"
-            f"<body><h1>Payment result</h1><table>{cells}</table></body></html>"
-        )
-        return Response(page, status=200, headers={"Content-Type": "text/html; charset=utf-8"})
+        return _page(rows, refresh=status not in FINAL_STATUSES and not error)
+
+
+def _page(rows: Sequence[tuple[str, str]], *, refresh: bool) -> Response:
+    cells = "".join(
+        f'<tr><th>{html.escape(k)}</th><td id="{html.escape(k.lower().replace(" ", "-"))}">'
+        f"{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    meta = '<meta http-equiv="refresh" content="1">' if refresh else ""
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'>{meta}<title>Payment result</title></head>"
+        f"<body><h1>Payment result</h1><table>{cells}</table></body></html>"
+    )
+    return Response(page, status=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 class ApiServer:

@@ -88,7 +88,9 @@ class LocalStack:
             status_lookup=self._current_status,
             authorizer=PartnerAuthorizer(self.issuer, enforce=self.options.enforce_auth),
             own_routes=self.own_routes,
+            result_key=self.result_key,
         )
+        self._secret_values: dict[str, str] = {}
         self._api: ApiServer | None = None
         self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=20))
         self._events: list[dict[str, Any]] = []
@@ -110,6 +112,7 @@ class LocalStack:
         self.issuer.url = f"{self.api_url}{ISSUER_PATH}"
         endpoint_url = self.moto.start()
         secret_values = self._start_sandbox()
+        self._secret_values = secret_values
         parameters = self._parameters()
         self.provisioned = aws.provision(
             self.template,
@@ -369,6 +372,13 @@ class LocalStack:
                 poller.start()
             for each in self.schedules.values():
                 each.start()
+
+    def result_key(self) -> bytes:
+        """The key the callback redirect signs the result page's parameters with: made from the local
+        secret exactly as the functions make it (its ``callbackKey``, else derived from its Signing Key)."""
+        from pay1st_partner_client.result_page import callback_key
+
+        return callback_key(self._secret_values.get("callbackKey"), self._secret_values.get("signingKey", ""))
 
     def _current_status(self, partner_reference: str) -> str | None:
         """What the partner's backend would ask for its result page: GET /payments/{ref} on our API."""

@@ -169,3 +169,34 @@ def test_get_payment_carries_the_refunds_their_totals_and_a_chargeback(serve: An
     assert paid.chargeback is not None and paid.chargeback.status == "CHARGEBACK" and paid.full_refund is None
     unpaid = partner.get_payment("order-1")
     assert unpaid.refunds == () and unpaid.chargeback is None
+
+
+def test_get_payment_carries_its_attempts(serve: Any) -> None:
+    payment = {
+        "partnerReference": "order-1",
+        "reference": "C-2-P",
+        "status": "SUCCESSFUL",
+        "amount": "250.50",
+        "currencyCode": "ZAR",
+        "countryCode": "ZA",
+        "attempts": [
+            {
+                "attemptReference": "order-1",
+                "current": False,
+                "reference": None,
+                "paid": False,
+                "supersededAt": "2026-12-02T00:01:00.000Z",
+            },
+            {"attemptReference": "order-1..2", "current": True, "reference": "C-2-P", "paid": True},
+        ],
+        "doublePaid": False,
+    }
+    partner, _ = serve((200, payment), (200, {**payment, "attempts": None, "doublePaid": None}))
+    paid = partner.get_payment("order-1")
+    assert [(a.attempt_reference, a.current, a.paid, a.reference) for a in paid.attempts] == [
+        ("order-1", False, False, None),
+        ("order-1..2", True, True, "C-2-P"),
+    ]
+    assert paid.attempts[0].superseded_at == "2026-12-02T00:01:00.000Z" and paid.double_paid is False
+    single = partner.get_payment("order-1")
+    assert single.attempts == () and single.double_paid is False

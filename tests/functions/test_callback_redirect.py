@@ -238,6 +238,42 @@ def test_a_flood_of_callbacks_for_one_open_payment_costs_at_most_one_status_quer
     assert _queries(sandbox) == 1  # and the first one did ask
 
 
+def test_a_callback_racing_a_webhooks_status_query_waits_for_its_answer(
+    aws, sandbox, lambda_context, http_event
+):
+    import threading
+    import time
+
+    from tests.conftest import FakeLambdaContext
+    from tests.functions.test_webhook_intake import event_body, post, signed
+
+    # Given a payment paid at Pay1st, whose webhook is being confirmed by a slow status query (1 s)
+    created = create(http_event, lambda_context, create_body("order-race"))
+    sandbox.control.settle(created.body["reference"], "pay")
+    sandbox.control.set_faults(latency={STATUS_QUERY_ROUTE: 1.0})
+    record = runtime.payments().get("order-race")
+    body = event_body(record, "SUCCESSFUL")
+    webhook = threading.Thread(target=post, args=(http_event, body, signed(body)))
+    webhook.start()
+    while (
+        "lastQueryAt"
+        not in aws.dynamodb.get_item(
+            TableName="PaymentsTable", Key={"partnerReference": {"S": "order-race"}}
+        )["Item"]
+    ):
+        time.sleep(0.02)  # the webhook's confirmation holds the payment's query slot: its query is in flight
+    assert runtime.payments().get("order-race").status == "NEW"
+
+    # When the customer's browser comes back meanwhile
+    result = _callback(http_event, FakeLambdaContext(), "success", _signed("order-race"))
+    webhook.join(timeout=10)
+
+    # Then the callback, refused the slot, waited for that query's answer instead of showing NEW, and
+    # Pay1st was asked once in all (by the webhook)
+    assert _target(result) == {"partnerReference": "order-race", "status": "SUCCESSFUL", "outcome": "success"}
+    assert _queries(sandbox) == 1
+
+
 def test_a_gateway_that_does_not_answer_in_time_leaves_the_recorded_status(
     aws, sandbox, lambda_context, http_event
 ):
@@ -252,3 +288,73 @@ def test_a_gateway_that_does_not_answer_in_time_leaves_the_recorded_status(
 
     assert time.monotonic() - started < 8  # bounded by the callback's short deadline, not the gateway
     assert _target(result)["status"] == "NEW"
+
+
+def _failed_payment(partner_reference):
+    """A payment recorded FAILED (final: the callback reads it and asks the gateway nothing)."""
+    from pay1st_partner.fingerprints import fingerprint
+
+    from tests.partner.helpers import created_payment, payment_request
+
+    request = payment_request(partner_reference)
+    runtime.payments().claim(request, fingerprint(request), None)
+    runtime.payments().mark_created(partner_reference, created_payment(request))
+    runtime.payments().apply_status(partner_reference, "FAILED", source="test")
+
+
+def _rotate(aws, **secret):
+    """Store a new version of the credentials secret and drop every cached copy of it."""
+    import json
+
+    from tests.conftest import SANDBOX_CREDENTIALS, SECRET_NAME, _reset_runtime
+
+    aws.secrets.put_secret_value(
+        SecretId=SECRET_NAME, SecretString=json.dumps({**SANDBOX_CREDENTIALS, **secret})
+    )
+    _reset_runtime()
+
+
+@pytest.mark.parametrize(
+    ("accept_until", "accepted"),
+    [("2999-01-01T00:00:00Z", True), ("2020-01-01T00:00:00Z", False)],
+    ids=["before-acceptUntil", "after-acceptUntil"],
+)
+def test_a_token_made_before_a_signing_key_rotation_is_accepted_until_its_accept_until(
+    aws, lambda_context, http_event, accept_until, accepted
+):
+    from tests.conftest import SANDBOX_CREDENTIALS
+
+    # Given a payment whose callback URLs carry a token made with the key derived from the old Signing Key
+    _failed_payment("order-rot")
+    old_query = _signed("order-rot")
+    # When the Signing Key is rotated, the old one listed in ``previous`` until ``accept_until``
+    old = {"signingKey": SANDBOX_CREDENTIALS["signingKey"], "acceptUntil": accept_until}
+    _rotate(aws, signingKey="sk_rotated_signing_key_0123456789", previous=[old])
+    assert _signed("order-rot") != old_query  # the current key makes other tokens now
+
+    # And the customer comes back through the old callback URL
+    result = _callback(http_event, lambda_context, "failure", old_query)
+
+    # Then before acceptUntil it is answered (signed with the new key); after it, refused revealing nothing
+    if accepted:
+        assert _target(result) == {"partnerReference": "order-rot", "status": "FAILED", "outcome": "failure"}
+    else:
+        assert _target(result) == {"error": "invalid_callback", "outcome": "failure"}
+    # And the current key's tokens are accepted either way
+    assert (
+        _target(_callback(http_event, lambda_context, "failure", _signed("order-rot")))["status"] == "FAILED"
+    )
+
+
+def test_a_rotated_dedicated_callback_key_listed_in_previous_is_accepted(aws, lambda_context, http_event):
+    old_key, new_key = "c" * 40, "d" * 40
+    _rotate(aws, callbackKey=old_key)
+    _failed_payment("order-rot2")
+    old_query = _signed("order-rot2")
+    # An entry holding only the old callbackKey (the Signing Key did not change)
+    _rotate(
+        aws, callbackKey=new_key, previous=[{"callbackKey": old_key, "acceptUntil": "2999-01-01T00:00:00Z"}]
+    )
+    assert _target(_callback(http_event, lambda_context, "failure", old_query))["status"] == "FAILED"
+    _rotate(aws, callbackKey=new_key)  # once dropped from previous, the old tokens are refused
+    assert _target(_callback(http_event, lambda_context, "failure", old_query))["error"] == "invalid_callback"

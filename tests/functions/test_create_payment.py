@@ -243,16 +243,17 @@ def test_an_unknown_create_outcome_is_502_and_the_payment_is_kept_unknown(aws, s
     assert "Repeating this same request is safe" in message
     assert "no checkout link" in message and "NEW partnerReference is safe" in message
 
-    # When the partner repeats it, the gateway refuses the known partnerReference as a duplicate
+    # When the partner repeats it, the gateway refuses the known partnerReference as a duplicate, so the
+    # same repeat makes a new attempt under a derived reference (README "Attempts") and answers its link
     creates_before = _creates(sandbox)
     again = create(http_event, FakeLambdaContext(), create_body("order-slow"))
-    # Then it is still unknown (same answer), and the gateway holds one payment for it, not two
-    assert _creates(sandbox) == creates_before + 1
-    assert again.status == 502
-    assert again.code == "create_outcome_unknown" and again.body["message"] == message
-    assert "checkoutUrl" not in again.body
-    assert _item(aws, "order-slow")["status"]["S"] == "CREATE_UNKNOWN"
-    assert len([p for p in sandbox.control.payments() if p.get("partnerReference") == "order-slow"]) == 1
+    assert _creates(sandbox) == creates_before + 2  # the refused repeat, then the new attempt
+    assert again.status == 201 and again.body["checkoutUrl"]
+    assert _item(aws, "order-slow")["status"]["S"] == "NEW"
+    assert _item(aws, "order-slow")["attemptReference"]["S"] == "order-slow..2"
+    # And the gateway never holds two payments under one reference
+    held = [p.get("partnerReference") for p in sandbox.control.payments()]
+    assert held.count("order-slow") == 1 and held.count("order-slow..2") == 1
 
 
 def test_a_repeat_rescues_a_create_that_never_arrived(aws, sandbox, lambda_context, http_event, capsys):

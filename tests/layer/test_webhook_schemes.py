@@ -149,3 +149,28 @@ def test_malformed_webhook_credentials_name_the_key_never_a_value(changes: dict[
         webhook_credentials_from(document)
     for secret in ("sk-old", "only-a-user", "u-old", "sk-current", "pass-current", "pass-old"):
         assert secret not in str(caught.value)
+
+
+def test_previous_callback_keys_are_read_with_their_accept_until() -> None:
+    from pay1st.webhook_credentials import previous_callback_key_material
+
+    document = {
+        **SECRET,
+        "previous": [
+            *SECRET["previous"],  # type: ignore[misc]
+            {
+                "callbackKey": "c" * 32,
+                "acceptUntil": "2026-03-01T00:00:00Z",
+            },  # alone: a callback key rotation
+        ],
+    }
+    # Still valid webhook credentials (the callbackKey-only entry adds none)
+    assert webhook_credentials_from(document).signing_keys_at(NOW) == ["sk-current", "sk-old"]
+    assert previous_callback_key_material(document) == (
+        (None, "sk-old", datetime(2026, 2, 1, tzinfo=UTC)),
+        ("c" * 32, None, datetime(2026, 3, 1, tzinfo=UTC)),
+    )
+    with pytest.raises(ConfigurationError, match="callbackKey"):
+        previous_callback_key_material(
+            {**SECRET, "previous": [{"callbackKey": "", "acceptUntil": "2026-03-01T00:00:00Z"}]}
+        )

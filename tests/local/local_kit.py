@@ -33,3 +33,14 @@ def partner_request(
         sent["Content-Type"] = "application/json"
     signed = sigv4_headers(method, url, data, sent)
     return http.request(method, url, body=data or None, headers=signed, **kwargs)
+
+
+def signed_result_url(local_stack: Any, **params: str) -> str:
+    """The local result page with ``params`` signed as the callback redirect signs them (valid 10 minutes)."""
+    import time
+    from urllib.parse import urlencode
+
+    from pay1st_partner_client.result_page import sign_result_params
+
+    signed = sign_result_params(local_stack.result_key(), params, expires=int(time.time()) + 600)
+    return f"{local_stack.result_page_url}?{urlencode(signed)}"

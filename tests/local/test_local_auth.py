@@ -27,7 +27,7 @@ from local_stack.spec import Route, jwt_authorizers
 from local_stack.stack import LocalStack
 from local_stack.template import PROJECT_ROOT, load_template, parameter_defaults
 
-from tests.local.local_kit import partner_request
+from tests.local.local_kit import partner_request, signed_result_url
 
 FORBIDDEN = {"message": "Forbidden"}
 MISMATCH_START = "The request signature we calculated does not match the signature you provided."
@@ -116,7 +116,8 @@ def test_public_routes_need_no_signature(local_stack: LocalStack) -> None:
 def test_the_result_page_asks_for_the_status_with_a_signed_call(local_stack: LocalStack) -> None:
     http = urllib3.PoolManager(retries=False)
     before = invocations(local_stack, "PaymentStatusFunction")
-    page = http.request("GET", f"{local_stack.api_url}/_local/result?partnerReference=auth-page-1&status=NEW")
+    url = signed_result_url(local_stack, partnerReference="auth-page-1", status="NEW")
+    page = http.request("GET", url)
     assert page.status == 200
     assert invocations(local_stack, "PaymentStatusFunction") == before + 1
     assert partner_request(http, "GET", f"{local_stack.api_url}/payments/auth-page-1").status == 404

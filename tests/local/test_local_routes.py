@@ -10,7 +10,7 @@ import urllib3
 from local_stack.stack import LocalStack
 from local_stack.template import load_template
 
-from tests.local.local_kit import partner_request
+from tests.local.local_kit import partner_request, signed_result_url
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -71,7 +71,20 @@ def test_undeclared_paths_are_not_found(local_stack: LocalStack, path: str) -> N
 
 
 def test_only_the_result_page_is_the_runner_s_own(local_stack: LocalStack) -> None:
-    response = urllib3.request(
-        "GET", f"{local_stack.api_url}/_local/result?partnerReference=x&error=unknown_payment"
-    )
+    url = signed_result_url(local_stack, error="unknown_payment", outcome="success")
+    response = urllib3.request("GET", url)
     assert response.status == 200 and b"unknown_payment" in response.data
+
+
+def test_the_result_page_verifies_its_parameters_and_refuses_an_edited_url(local_stack: LocalStack) -> None:
+    # Given a redirect's parameters as the callback signs them, for a payment that failed
+    url = signed_result_url(local_stack, partnerReference="nobody-here", status="FAILED", outcome="failure")
+    shown = urllib3.request("GET", url)
+    assert shown.status == 200 and b'<td id="status">FAILED</td>' in shown.data
+    # When the customer edits the URL to claim it was paid (or drops the signature)
+    for edited in (url.replace("status=FAILED", "status=SUCCESSFUL"), url.split("&sig=")[0]):
+        refused = urllib3.request("GET", edited)
+        # Then the page refuses it and shows no status at all
+        assert refused.status == 200
+        assert b"invalid_signature" in refused.data and b"SUCCESSFUL" not in refused.data
+        assert b'<td id="status">(not shown)</td>' in refused.data

@@ -1041,3 +1041,64 @@ def test_give_up_moves_an_open_payment_off_the_schedule_and_a_final_status_clear
     # A late webhook still settles it, and then it is nowhere
     repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
     assert repo.gave_up_payments(limit=10) == [] and "openMarker" not in raw_item("order-1001")
+
+
+# ---------------------------------------------------------------------------- attempts
+
+
+def _unknown_payment(repo: PaymentRepository, partner_reference: str = "order-1001") -> Any:
+    request = payment_request(partner_reference)
+    repo.claim(request, fingerprint(request), None)
+    repo.mark_outcome_unknown(partner_reference)
+    record = repo.get(partner_reference)
+    assert record is not None and record.status == "CREATE_UNKNOWN"
+    return record
+
+
+def test_a_new_attempt_supersedes_the_unknown_one_once(repo: PaymentRepository, raw_item: Any) -> None:
+    # Given a payment whose create outcome is unknown
+    record = _unknown_payment(repo)
+    attempts = repo.attempts()
+    # When two repeats both try to start the next attempt from what they read
+    started = attempts.start_next(record, reason="duplicate_refused")
+    lost = attempts.start_next(record, reason="duplicate_refused")
+    # Then exactly one wins: CREATING again, under the derived reference, the old attempt kept
+    assert started is not None and lost is None
+    assert started.status == "CREATING" and started.gateway_reference == "order-1001..2"
+    assert [entry["partnerReference"] for entry in started.attempts] == ["order-1001"]
+    item = raw_item("order-1001")
+    assert item["attemptReference"] == {"S": "order-1001..2"}
+    assert "openMarker" not in item  # no Pay1st reference yet: nothing for the poller to query
+    # And both references of the payment find it; a derived reference it never made finds nothing
+    assert attempts.find("order-1001..2") == (started, "order-1001..2")
+    assert attempts.find("order-1001") == (started, "order-1001")
+    assert attempts.find("order-1001..3") is None
+    # And created under the new attempt, the payment keeps its attempts
+    created = repo.mark_created("order-1001", created_payment(payment_request("order-1001..2")))
+    assert created.status == "NEW" and created.attempts == started.attempts
+
+
+def test_a_superseded_attempt_paid_pays_the_open_payment_and_a_second_one_is_flagged(
+    repo: PaymentRepository, raw_item: Any
+) -> None:
+    # Given a payment that moved on to its second attempt (NEW at Pay1st)
+    record = _unknown_payment(repo)
+    started = repo.attempts().start_next(record, reason="duplicate_refused")
+    assert started is not None
+    current = repo.mark_created("order-1001", created_payment(payment_request("order-1001..2"), "C-2"))
+    # When the first attempt is confirmed paid
+    outcome, paid, event = repo.attempts().paid(current, "order-1001", "C-1")
+    # Then the payment is SUCCESSFUL by that attempt, with its event in the outbox
+    assert outcome == "applied" and paid.status == "SUCCESSFUL"
+    assert (paid.reference, paid.gateway_reference) == ("C-1", "order-1001")
+    assert event is not None and event.detail["supersededAttempts"] == ["order-1001..2"]
+    assert event.event_id in paid.pending_event_ids
+    assert "openMarker" not in raw_item("order-1001") and not paid.double_paid
+    # When the second attempt is confirmed paid too
+    outcome, twice, event = repo.attempts().paid(paid, "order-1001..2", "C-2")
+    # Then both were paid: flagged on the payment and announced, the status unchanged
+    assert outcome == "double_paid" and twice.double_paid and twice.status == "SUCCESSFUL"
+    assert event is not None and event.detail_type == "Payment Paid Twice"
+    assert raw_item("order-1001")["doublePaid"] == {"BOOL": True}
+    # And the same report again changes nothing
+    assert repo.attempts().paid(twice, "order-1001..2", "C-2")[0] == "duplicate"

@@ -13,6 +13,10 @@ The secret (one JSON object, also holding the API key and secret) may carry, bes
         {"webhookUsername": "old-user", "webhookPassword": "old-pass", "acceptUntil": "2026-12-31T00:00:00Z"}
       ]
 
+A ``previous`` entry may also carry the ``callbackKey`` it replaced (alone or beside the others): callback
+tokens made with an earlier key - a previous ``callbackKey``, or one derived from a previous ``signingKey`` -
+are accepted until its ``acceptUntil`` (:func:`previous_callback_key_material`).
+
 Outbound requests always sign with the current ``signingKey`` (:class:`pay1st.config.Credentials`); nothing
 here is ever used to sign. Like ``Credentials``, no repr shows a secret value and errors name keys only.
 """
@@ -26,13 +30,20 @@ from datetime import datetime
 from pay1st.errors import ConfigurationError
 from pay1st.signing import parse_timestamp
 
-__all__ = ["BasicAuthKey", "SigningKey", "WebhookCredentials", "webhook_credentials_from"]
+__all__ = [
+    "BasicAuthKey",
+    "SigningKey",
+    "WebhookCredentials",
+    "previous_callback_key_material",
+    "webhook_credentials_from",
+]
 
 USERNAME_KEY = "webhookUsername"
 PASSWORD_KEY = "webhookPassword"  # noqa: S105 - the name of a JSON key
 SIGNING_KEY = "signingKey"
 PREVIOUS_KEY = "previous"
 ACCEPT_UNTIL_KEY = "acceptUntil"
+CALLBACK_KEY = "callbackKey"
 _MAX_PREVIOUS = 10
 
 
@@ -110,6 +121,22 @@ def _entry(
     return signing, basic
 
 
+def previous_callback_key_material(
+    document: Mapping[str, object], *, where: str = "secret"
+) -> tuple[tuple[str | None, str | None, datetime], ...]:
+    """``(callbackKey, signingKey, acceptUntil)`` of each ``previous`` entry holding either of the keys.
+
+    The entries are validated as :func:`webhook_credentials_from` does (raises :class:`ConfigurationError`).
+    """
+    webhook_credentials_from(document, where=where)
+    found: list[tuple[str | None, str | None, datetime]] = []
+    for entry in document.get(PREVIOUS_KEY, []):  # type: ignore[attr-defined]  # a list: checked above
+        dedicated, signing = entry.get(CALLBACK_KEY), entry.get(SIGNING_KEY)
+        if dedicated is not None or signing is not None:
+            found.append((dedicated, signing, parse_timestamp(entry[ACCEPT_UNTIL_KEY])))
+    return tuple(found)
+
+
 def webhook_credentials_from(document: Mapping[str, object], *, where: str = "secret") -> WebhookCredentials:
     """Parse the webhook part of the credentials secret (see the module docstring for its shape).
 
@@ -139,7 +166,8 @@ def webhook_credentials_from(document: Mapping[str, object], *, where: str = "se
         if accept_until is None:
             raise ConfigurationError(f"{at}: {ACCEPT_UNTIL_KEY!r} must be an ISO-8601 time with a zone")
         old_key, old_basic = _entry(entry, at, accept_until)
-        if old_key is None and old_basic is None:
+        # An entry may hold only an old ``callbackKey`` (callback tokens made before its rotation).
+        if old_key is None and old_basic is None and _text(entry, CALLBACK_KEY, at) is None:
             raise ConfigurationError(
                 f"{at} holds neither {SIGNING_KEY!r} nor {USERNAME_KEY!r}/{PASSWORD_KEY!r}"
             )

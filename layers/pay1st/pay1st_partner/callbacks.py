@@ -15,7 +15,7 @@ can tell ours from a URL the customer edited.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -117,6 +117,19 @@ def signed_location(
     return result_page_location(result_page_url, signed, drop=(*SIGNED_FIELDS, "sig"))
 
 
+def _token_valid(
+    key: bytes, previous_keys: Callable[[], Sequence[bytes]] | None, partner_reference: str, token: str | None
+) -> bool:
+    if verify_callback_token(key, partner_reference, token):
+        return True
+    if not token or previous_keys is None:
+        return False
+    if any(verify_callback_token(old, partner_reference, token) for old in previous_keys()):
+        count("CallbackTokenPreviousKey")  # callbacks still arriving under a rotated key
+        return True
+    return False
+
+
 # Given the stored payment, the record to report (the callback asks the gateway once when it is open).
 Refresh = Callable[["PaymentRecord"], "PaymentRecord"]
 
@@ -130,16 +143,20 @@ def redirect_location(
     key: bytes,
     repository: PaymentRepository,
     refresh: Refresh | None = None,
+    previous_keys: Callable[[], Sequence[bytes]] | None = None,
 ) -> str:
     """Where the customer goes: always RESULT_PAGE_URL, with our status or an error code, signed.
 
     Nothing is read before the token is checked: a callback without a valid one tells nobody whether the
-    reference exists, and costs neither a read nor a gateway call.
+    reference exists, and costs neither a read nor a gateway call. ``previous_keys``: callback keys still
+    accepted after a rotation (asked for only when ``key`` does not verify the token); redirects are
+    always signed with ``key``.
     """
     if outcome not in OUTCOMES:
         return signed_location(result_page_url, redirect_params(outcome, None, None), key)
-    if not is_partner_reference(partner_reference) or not verify_callback_token(
+    if not is_partner_reference(partner_reference) or not _token_valid(
         key,
+        previous_keys,
         partner_reference,  # type: ignore[arg-type]  # checked just before
         token,
     ):

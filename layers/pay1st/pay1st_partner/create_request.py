@@ -19,7 +19,7 @@ from pay1st.models import MetadataItem, PaymentRequest, Product
 
 from pay1st_partner.callbacks import callback_urls, webhook_url
 from pay1st_partner.errors import InvalidRequest
-from pay1st_partner.references import is_partner_reference
+from pay1st_partner.references import is_attempt_reference, is_partner_reference
 from pay1st_partner.request_fields import object_list, reject_unknown, required_string
 from pay1st_partner.text import is_utf8_text
 
@@ -105,6 +105,12 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
         raise InvalidRequest(
             "partnerReference: must be 1-64 characters of letters, digits, '.', '_', ':' or '-', "
             "starting with a letter or digit"
+        )
+    if is_attempt_reference(partner_reference):
+        # Reserved for our own attempts (README "Attempts"): it could collide with one at Pay1st.
+        raise InvalidRequest(
+            "partnerReference: must not end in '..' and a digit 2-9 (optionally followed by '.' and 12 "
+            "hex digits): that form is reserved for new attempts of a payment"
         )
     currency_code = required_string(body, "currencyCode", max_length=3)
     country_code = required_string(body, "countryCode", max_length=2)

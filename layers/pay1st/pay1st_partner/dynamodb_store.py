@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pay1st_partner import state
+from pay1st_partner.dynamodb_attempts import DynamoDBAttemptWrites
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
 from pay1st_partner.dynamodb_ops import DynamoDBOperatorAccess
 from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
@@ -50,7 +51,9 @@ def _query_note(
     return ["statusQueries.#query = :query"], removes
 
 
-class DynamoDBPaymentStore(DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess):
+class DynamoDBPaymentStore(
+    DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess, DynamoDBAttemptWrites
+):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
         self._client = client

@@ -123,7 +123,9 @@ class CreateOutcomeUnknown(DomainError):
         message: str = (
             "The Pay1st Gateway did not confirm whether the payment was created. It is kept as "
             "CREATE_UNKNOWN until a Pay1st webhook resolves it (GET /payments/{partnerReference} shows "
-            "its status). Repeating this same request is safe: it never creates a second payment. "
+            "its status). Repeating this same request is safe: it answers with the one checkout link the "
+            "customer can pay (if Pay1st already has the lost attempt, the repeat makes a new attempt and "
+            'links that; README "Attempts"). '
             "The customer has no checkout link for it; if they must pay now, a new payment with a NEW "
             "partnerReference is safe too."
         ),

@@ -27,6 +27,11 @@ currencyCode, countryCode, occurredAt}``. ``eventId`` is ``"{partnerReference}:{
 reached at most once, so the id is stable and unique, and consumers dedupe on it (delivery is
 at-least-once: a publisher may die after EventBridge accepted an event and before clearing it).
 
+A payment with more than one attempt (``pay1st_partner.attempts``) adds ``attemptReference`` and
+``supersededAttempts`` to its events' ``detail``. ``Payment Paid Twice`` (``eventId``
+``"{partnerReference}:PAID_TWICE:{attemptReference}"``, with ``doublePaid`` and ``paidAttempt``): a superseded
+attempt of a SUCCESSFUL payment was paid too; one of them needs a refund.
+
 How nothing is lost: the transition and its event are written in one conditional update (the item's
 ``outbox``, see ``pay1st_partner.payment_items``). :meth:`EventPublisher.publish` then sends the events and
 clears each one EventBridge accepted. Whatever is left (a crash, an EventBridge error) is re-published by
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -94,7 +99,7 @@ def payment_event(
     if detail_type is None:
         return None
     event_id = f"{record.partner_reference}:{status}"
-    return OutboxEvent(
+    event = OutboxEvent(
         event_id=event_id,
         partner_reference=record.partner_reference,
         detail_type=detail_type,
@@ -110,6 +115,11 @@ def payment_event(
             "occurredAt": occurred_at,
         },
     )
+    if record.attempts:  # only for payments with more than one attempt (README "Attempts")
+        superseded = [entry["partnerReference"] for entry in record.attempts]
+        attempts = {"attemptReference": record.gateway_reference, "supersededAttempts": superseded}
+        event = replace(event, detail={**event.detail, **attempts})
+    return event
 
 
 REVERSAL_DETAIL_TYPES: Mapping[str, str] = {

@@ -17,7 +17,9 @@ Order, and why:
    an event naming another partner than the configured ``PAY1ST_PARTNER_CODE``/``PAY1ST_PARTNER_ID`` is
    a Pay1st misrouting: recorded with outcome ``wrong_partner``, alarmed, logged as an error, never
    applied, and answered 2xx (a 4xx would only make Pay1st retry an event no retry can fix);
-5. match it to our payment (``partnerReference``, the Pay1st ``reference``, amount and currency);
+5. match it to our payment (``partnerReference``, the Pay1st ``reference``, amount and currency); the
+   ``partnerReference`` may name any attempt of a payment (``pay1st_partner.attempts``): a superseded
+   attempt's report is ignored (``superseded_attempt``) unless it is a SUCCESSFUL the gateway confirms;
 6. apply: SUCCESSFUL only after the gateway confirms it with a §9 status query; adopting a payment whose
    create answer was lost also goes through that query; other known statuses of a *signed* event are
    applied directly (conditional, never regressing); unknown statuses are recorded and never applied.
@@ -45,6 +47,7 @@ from pay1st.models import WebhookEvent
 from pay1st.webhooks import trim_body
 
 from pay1st_partner import state
+from pay1st_partner.attempts import DOUBLE_PAID, PAID_AFTER_CLOSE, SUPERSEDED, attempt_references
 from pay1st_partner.clock import utcnow
 from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge
 from pay1st_partner.observability import count, logger
@@ -56,7 +59,8 @@ from pay1st_partner.reconcile import (
     Outcome,
     Reconciler,
 )
-from pay1st_partner.references import is_partner_reference
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.references import is_attempt_reference, is_partner_reference
 from pay1st_partner.repository import PaymentRepository
 from pay1st_partner.request_fields import parse_json_object
 from pay1st_partner.store import WebhookReceipt
@@ -75,6 +79,8 @@ _UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})
 _FINISHED = _APPLIED | frozenset(
     {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status", "no_reference"}
 )
+# Superseded attempts (``pay1st_partner.attempts``): ignored, or confirmed paid and recorded.
+_FINISHED |= {SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
 
 
 @dataclass(frozen=True)
@@ -207,9 +213,17 @@ class WebhookIntake:
     ) -> Outcome | None:
         # Every partnerReference we create matches this pattern; anything else (an oversized key would
         # even be a DynamoDB error) cannot be ours.
+        # An attempt's reference (the partnerReference, or a derived one: ``pay1st_partner.attempts``) maps
+        # to the payment; one we never made names nothing, exactly like a stranger's partnerReference.
         ours = is_partner_reference(event.partner_reference)
-        record, slot_taken = None, False
-        if ours and verified and event.status == state.SUCCESSFUL:
+        found: tuple[PaymentRecord, str] | None = None
+        slot_taken = False
+        if (
+            ours
+            and verified
+            and event.status == state.SUCCESSFUL
+            and not is_attempt_reference(event.partner_reference)
+        ):
             # Confirmed with a status query before it counts: the read also takes the query slot (one call).
             record, slot_taken = self._reconciler.read_for_confirmation(
                 event.partner_reference,
@@ -218,13 +232,20 @@ class WebhookIntake:
                 currency_code=event.currency_code,
                 amount=event.order_amount,
             )
+            if record is not None and event.partner_reference in attempt_references(record):
+                found = (record, event.partner_reference)
         elif ours:
-            record = self._payments.get(event.partner_reference)
-        if record is None:
+            found = self._payments.attempts().find(event.partner_reference)
+        if found is None:
             logger.info(
                 "webhook for a payment that is not ours", extra={"partnerReference": event.partner_reference}
             )
             return None
+        record, attempt_reference = found
+        if attempt_reference != record.gateway_reference:
+            return self._superseded(
+                record, attempt_reference, event, verified=verified, deadline=deadline, slot_taken=slot_taken
+            )
         if record.reference is not None and record.reference != event.reference:
             logger.warning(
                 "webhook reference does not match the payment",
@@ -277,6 +298,39 @@ class WebhookIntake:
             return Outcome(decision.verdict.value, record)
         return self._reconciler.apply(
             record, event.status, source="webhook", reference=event.reference, receipt=receipt
+        )
+
+    def _superseded(
+        self,
+        record: PaymentRecord,
+        attempt_reference: str,
+        event: WebhookEvent,
+        *,
+        verified: bool,
+        deadline: float | None,
+        slot_taken: bool = False,
+    ) -> Outcome:
+        """A report of an attempt the payment no longer follows: only a confirmed SUCCESSFUL counts."""
+        log = {"partnerReference": record.partner_reference, "attemptReference": attempt_reference}
+        if event.order_amount != record.amount or event.currency_code != record.currency_code:
+            count("StatusRejected", reason=AMOUNT_MISMATCH)
+            return Outcome(AMOUNT_MISMATCH, record)
+        paid = any(e["partnerReference"] == attempt_reference and e.get("paidAt") for e in record.attempts)
+        if event.status != state.SUCCESSFUL or paid:
+            # Nobody holds its link: its failing, cancelling or expiring says nothing about the payment.
+            logger.info(
+                "report of a superseded attempt ignored", extra={**log, "reported_status": event.status}
+            )
+            count("SupersededAttemptReport", status=event.status)
+            return Outcome(state.Verdict.SAME.value if paid else SUPERSEDED, record)
+        return self._reconciler.confirm_attempt(
+            record,
+            attempt_reference,
+            event.reference,
+            source="webhook",
+            deadline=deadline,
+            authenticated=verified,
+            slot_taken=slot_taken,
         )
 
     def _replayed(self, key: str, previous: str) -> IntakeResult:

@@ -16,6 +16,7 @@ from typing import Any
 from pay1st_partner import refund_state, state
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import OutboxEvent
+from pay1st_partner.memory_attempts import MemoryAttemptWrites
 from pay1st_partner.payment_items import (
     GAVE_UP_MARKER,
     MAX_REFUNDS_PER_PAYMENT,
@@ -33,7 +34,7 @@ from pay1st_partner.store import QueryWanted, RefundChange, ReversalChange, Stat
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore:
+class InMemoryPaymentStore(MemoryAttemptWrites):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()

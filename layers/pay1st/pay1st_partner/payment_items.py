@@ -37,6 +37,11 @@ Item layout (DynamoDB attribute names):
   own. A map, not a list: an entry is added by its key and the oldest removed by theirs in that one write
   (a list cannot be appended to and trimmed in one update expression), so a writer holding an older read
   never drops another's entry; the bound may be passed by a concurrent entry until the next write.
+- Attempts (``pay1st_partner.attempts``): ``attemptReference`` (the partnerReference the current attempt was
+  created under at Pay1st; absent: the partnerReference itself), ``attempts`` (list, oldest first: the
+  earlier attempts, see ``PaymentRecord.attempts``) and ``doublePaid`` (true once two attempts were paid).
+  Each derived reference also has a pointer item, key ``attempt#<reference>`` → ``attemptOf`` (as for
+  refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -91,6 +96,7 @@ BY_STATUS_INDEX = "byStatus"
 MAX_AUDIT_ENTRIES = 50
 MAX_STATUS_QUERIES = 20
 REFUND_POINTER_PREFIX = "refund#"
+ATTEMPT_POINTER_PREFIX = "attempt#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
 
@@ -112,6 +118,10 @@ def marker_partitions(marker: str, *, legacy: bool = True) -> list[str]:
 
 def refund_pointer_key(refund_reference: str) -> str:
     return REFUND_POINTER_PREFIX + refund_reference
+
+
+def attempt_pointer_key(attempt_reference: str) -> str:
+    return ATTEMPT_POINTER_PREFIX + attempt_reference
 
 
 def refund_entry(
@@ -263,4 +273,7 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         refunded_amount=Decimal(data.get("refundedAmount", 0)),
         reversals=dict(data.get("reversals", {})),
         status_queries=_status_queries(data.get("statusQueries")),
+        attempt_reference=data.get("attemptReference"),
+        attempts=tuple(data.get("attempts", ())),
+        double_paid=bool(data.get("doublePaid", False)),
     )

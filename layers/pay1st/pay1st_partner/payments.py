@@ -11,8 +11,10 @@ never be stored, and it cannot answer our own 409 codes for a different body):
   longer than any invocation can run (its Lambda was killed mid-call) is treated as ``CREATE_UNKNOWN``;
 - a create whose outcome is unknown → the payment is kept as ``CREATE_UNKNOWN`` and 502
   ``create_outcome_unknown``. A repeat of such a request asks the gateway again with the SAME
-  partnerReference: the gateway refuses a partnerReference it already has, so this can never create
-  a second payment, and it rescues a create that never arrived;
+  reference: that rescues a create that never arrived. If the gateway refuses it as a duplicate, the
+  attempt exists at Pay1st but nobody can ever have its link (there is no lookup by partnerReference), so
+  the same repeat makes a new attempt under a derived reference and answers with its link
+  (:mod:`pay1st_partner.attempts`); the earlier attempt can then never fail or cancel the payment;
 - a clean refusal by the gateway releases the claim (the partner may correct and retry) and surfaces
   the gateway's errorCode, never its body or our tokens;
 - the gateway unreachable (request known not sent, or retries exhausted) → claim released, 502
@@ -21,13 +23,14 @@ never be stored, and it cannot answer our own 409 codes for a different body):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pay1st.errors import (
     AuthenticationError,
     GatewayServerError,
+    InvalidRequestError,
     OutcomeUnknownError,
     Pay1stAPIError,
     Pay1stConnectionError,
@@ -134,14 +137,32 @@ def create_payment(
             logger.info("create repeated", extra={"partnerReference": existing.partner_reference})
             channel_id = command.channel_id or existing.channel_id
             return CreatePaymentResult(existing, _checkout(gateway, existing, channel_id, deadline), False)
-        # CREATE_UNKNOWN (or an abandoned CREATING): ask again with the same partnerReference (see the
-        # module docstring).
+        # CREATE_UNKNOWN (or an abandoned CREATING): ask again under the current attempt's reference (see
+        # the module docstring).
 
-    created = _create_at_gateway(
-        request, claim_is_new=claim.created, repository=repository, gateway=gateway, deadline=deadline
-    )
+    current = claim.record
+    try:
+        created = _create_at_gateway(
+            replace(request, partner_reference=current.gateway_reference),
+            partner_reference=request.partner_reference,
+            claim_is_new=claim.created,
+            repository=repository,
+            gateway=gateway,
+            deadline=deadline,
+        )
+    except _RefusedAsDuplicate:
+        current = _next_attempt(repository, request.partner_reference)
+        created = _create_at_gateway(
+            replace(request, partner_reference=current.gateway_reference),
+            partner_reference=request.partner_reference,
+            claim_is_new=False,
+            repository=repository,
+            gateway=gateway,
+            deadline=deadline,
+            new_attempt=True,
+        )
     # The claim's record saves a read; if anything moved the payment since, the conditional write notices.
-    record = repository.mark_created(request.partner_reference, created, current=claim.record)
+    record = repository.mark_created(request.partner_reference, created, current=current)
     count("PaymentsCreated")
     logger.info(
         "payment created",
@@ -156,16 +177,48 @@ def _is_stale(updated_at: str) -> bool:
     return age_seconds(updated_at, datetime.now(UTC)) > STALE_CLAIM_AGE.total_seconds()
 
 
+class _RefusedAsDuplicate(Exception):
+    """A repeated unknown attempt refused by the gateway as a duplicate: it exists there, link unknown."""
+
+
+def _is_duplicate(exc: Pay1stAPIError) -> bool:
+    # The contract documents no error code for it; the sandbox's is DUPLICATE_PARTNER_REFERENCE. Any other
+    # refusal of a repeat keeps the outcome unknown (never a new attempt on a guess).
+    return isinstance(exc, InvalidRequestError) and "DUPLICATE" in (exc.error_code or "").upper()
+
+
+def _next_attempt(repository: PaymentRepository, partner_reference: str) -> PaymentRecord:
+    """Supersede the payment's unknown attempt with a new one (CREATING under a derived reference)."""
+    record = repository.get(partner_reference)
+    if record is None or record.status != state.CREATE_UNKNOWN:
+        # A webhook adopted it meanwhile: the next repeat answers with its link.
+        raise CreateOutcomeUnknown()
+    started = repository.attempts().start_next(record, reason="duplicate_refused")
+    if started is None:
+        again = repository.get(partner_reference)
+        if again is not None and again.status == state.CREATING:
+            raise PaymentConflict(
+                "This payment is still being created; retry shortly.", code="create_in_progress"
+            )
+        logger.error("no new attempt could be made", extra={"partnerReference": partner_reference})
+        raise CreateOutcomeUnknown()
+    return started
+
+
 def _create_at_gateway(
     request: PaymentRequest,
     *,
+    partner_reference: str,
     claim_is_new: bool,
     repository: PaymentRepository,
     gateway: Pay1stClient,
     deadline: float | None,
+    new_attempt: bool = False,
 ) -> CreatedPayment:
-    partner_reference = request.partner_reference
+    """Create ``request`` (under its attempt's reference) at the gateway for the payment ``partner_reference``."""
     log_extra: dict[str, Any] = {"partnerReference": partner_reference}
+    if request.partner_reference != partner_reference:
+        log_extra["attemptReference"] = request.partner_reference
     try:
         return gateway.create_payment(request, deadline=deadline)
     except OutcomeUnknownError as exc:
@@ -176,8 +229,14 @@ def _create_at_gateway(
     except Pay1stAPIError as exc:
         log_extra.update(status=exc.status, error_code=exc.error_code, session_id=exc.session_id)
         if not claim_is_new:
-            # A retried unknown create refused (e.g. the gateway already has this partnerReference):
-            # the outcome is still unknown, and the claim must stay.
+            if not new_attempt and _is_duplicate(exc):
+                logger.warning(
+                    "retried create refused as a duplicate; a new attempt follows", extra=log_extra
+                )
+                raise _RefusedAsDuplicate() from exc
+            # A retried unknown create refused otherwise: the outcome is still unknown, and the claim must
+            # stay (a new attempt refused leaves its CREATING for CREATE_UNKNOWN).
+            repository.mark_outcome_unknown(partner_reference)
             logger.warning("retried create refused; outcome still unknown", extra=log_extra)
             raise CreateOutcomeUnknown() from exc
         repository.release_claim(partner_reference)
@@ -194,6 +253,7 @@ def _create_at_gateway(
             repository.release_claim(partner_reference)
             logger.warning("gateway unreachable; claim released", extra=log_extra)
             raise GatewayUnavailable() from exc
+        repository.mark_outcome_unknown(partner_reference)  # a new attempt: CREATING → CREATE_UNKNOWN
         raise CreateOutcomeUnknown() from exc
     except Pay1stError as exc:
         # Anything else (e.g. a token call that failed strangely) may have happened after sending:

@@ -260,6 +260,58 @@ class Reconciler:
             priority=True,
         )
 
+    def confirm_attempt(
+        self,
+        record: PaymentRecord,
+        attempt_reference: str,
+        reference: str,
+        *,
+        source: str,
+        deadline: float | None = None,
+        authenticated: bool = False,
+        slot_taken: bool = False,
+    ) -> Outcome:
+        """A superseded attempt reported SUCCESSFUL: only the gateway's status query makes it count.
+
+        The query is rationed like :meth:`refresh` (``slot_taken``: the caller's read took the slot); its answer must name the attempt's reference, the
+        Pay1st ``reference`` and our amount and currency. Confirmed paid → ``pay1st_partner.attempts``.
+        """
+        from pay1st_partner.attempts import SUPERSEDED
+
+        log = {"partnerReference": record.partner_reference, "attemptReference": attempt_reference}
+        if (
+            not slot_taken
+            and self._min_query_interval > 0
+            and not self._payments.claim_status_query(
+                record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
+            )
+        ):
+            count("StatusQueryThrottled")
+            return Outcome(QUERY_THROTTLED, record)
+        try:
+            details = self._gateway.get_payment(reference, deadline=deadline)
+        except InvalidRequestError:
+            logger.warning("gateway refused the status query of a superseded attempt", extra=log)
+            return Outcome(GATEWAY_REJECTED, record)
+        except Pay1stError as exc:
+            logger.warning("superseded attempt query failed", extra={**log, "error_type": type(exc).__name__})
+            return Outcome(GATEWAY_UNAVAILABLE, record)
+        if details.partner_reference != attempt_reference or details.reference != reference:
+            count("StatusRejected", reason=REFERENCE_MISMATCH)
+            return Outcome(REFERENCE_MISMATCH, record, gateway_status=details.status)
+        if details.amount != record.amount or details.currency_code != record.currency_code:
+            count("StatusRejected", reason=AMOUNT_MISMATCH)
+            return Outcome(AMOUNT_MISMATCH, record, gateway_status=details.status)
+        if details.status != state.SUCCESSFUL:
+            logger.info(
+                "superseded attempt not paid after all", extra={**log, "gateway_status": details.status}
+            )
+            return Outcome(SUPERSEDED, record, gateway_status=details.status)
+        outcome, after, event = self._payments.attempts().paid(record, attempt_reference, reference)
+        if event is not None:
+            self._publisher.publish([event], self._payments)
+        return Outcome(outcome, after, gateway_status=details.status)
+
     def _reverse(self, record: PaymentRecord, kind: str, *, source: str) -> Outcome:
         """Record a reversal the gateway confirmed (once), then publish its event."""
         if self._reversals is None:  # not wired: recorded as an unknown status, as before
@@ -293,8 +345,8 @@ def _failed_query(source: str, outcome: str, exc: Pay1stError) -> dict[str, Any]
 
 
 def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:
-    """Why a §9 answer does not describe ``record`` (None when it does)."""
-    if details.partner_reference != record.partner_reference:
+    """Why a §9 answer does not describe ``record``'s current attempt (None when it does)."""
+    if details.partner_reference != record.gateway_reference:
         return REFERENCE_MISMATCH
     if record.reference is not None and details.reference != record.reference:
         return REFERENCE_MISMATCH

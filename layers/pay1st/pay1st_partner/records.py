@@ -79,6 +79,18 @@ class PaymentRecord:
     # The newest status queries to the gateway, oldest first (``statusQueries`` in ``payment_items``);
     # None: the item predates that history (its first entry writes the map whole).
     status_queries: tuple[Mapping[str, Any], ...] | None = None
+    # Attempts (README "Attempts", ``pay1st_partner.attempts``): the reference the current attempt was
+    # created under at Pay1st (None: the partnerReference itself), the earlier attempts it superseded
+    # (``{partnerReference, supersededAt, reason}``, plus ``reference``/``paidAt`` once one is confirmed
+    # paid), and whether two attempts were paid (one needs a refund).
+    attempt_reference: str | None = None
+    attempts: tuple[Mapping[str, Any], ...] = ()
+    double_paid: bool = False
+
+    @property
+    def gateway_reference(self) -> str:
+        """The partnerReference Pay1st knows the current attempt by."""
+        return self.attempt_reference or self.partner_reference
 
     def refund(self, refund_reference: str) -> RefundRecord | None:
         return next((r for r in self.refunds if r.refund_reference == refund_reference), None)

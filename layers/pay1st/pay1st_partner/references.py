@@ -22,3 +22,42 @@ def require_partner_reference(value: str) -> str:
     if not is_partner_reference(value):
         raise PaymentNotFound()
     return value
+
+
+# --- attempts (README "Attempts") ------------------------------------------------------------------------
+# Attempt 1 of a payment goes to Pay1st under the partnerReference itself. When its outcome was lost and
+# Pay1st then refuses the reference as a duplicate (there is no lookup by partnerReference, §7/§9), attempt
+# n (2..MAX_ATTEMPTS) goes under a derived reference:
+#
+#   <partnerReference>..<n>                                     when that fits in 64 characters;
+#   <first k characters>..<n>.<first 12 hex of SHA-256(partnerReference)>   otherwise (exactly 64).
+#
+# Unique for the lifetime of the integration: a partnerReference of that form is refused at create
+# (``is_attempt_reference``), so no partner's reference can equal a derived one; two derived references of
+# different payments differ in their stem, or (when cut) in the digest; a full form ends in digits and a cut
+# one in ``.<hex>``, so the two forms never meet. Derived references stay within the alphabet and length
+# above, so they are valid wherever a partnerReference is (DynamoDB keys, URLs, event ids).
+MAX_ATTEMPTS = 9
+ATTEMPT_SEPARATOR = ".."
+_MAX_LENGTH = 64
+_DIGEST_LENGTH = 12
+_ATTEMPT_REFERENCE = re.compile(r"^.+\.\.[2-9](?:\.[0-9a-f]{12})?$")
+
+
+def attempt_reference(partner_reference: str, number: int) -> str:
+    """The reference attempt ``number`` (2..MAX_ATTEMPTS) of ``partner_reference`` is created under."""
+    if not 2 <= number <= MAX_ATTEMPTS:
+        raise ValueError(f"attempt numbers go from 2 to {MAX_ATTEMPTS}")
+    full = f"{partner_reference}{ATTEMPT_SEPARATOR}{number}"
+    if len(full) <= _MAX_LENGTH:
+        return full
+    import hashlib
+
+    digest = hashlib.sha256(partner_reference.encode()).hexdigest()[:_DIGEST_LENGTH]
+    tail = f"{ATTEMPT_SEPARATOR}{number}.{digest}"
+    return partner_reference[: _MAX_LENGTH - len(tail)] + tail
+
+
+def is_attempt_reference(value: str) -> bool:
+    """True for every derived reference (and so reserved: never accepted as a partnerReference)."""
+    return _ATTEMPT_REFERENCE.fullmatch(value) is not None

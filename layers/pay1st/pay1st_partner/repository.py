@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
 
@@ -35,6 +35,9 @@ from pay1st_partner.payment_items import (
 )
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
 from pay1st_partner.store import PaymentStore, QueryWanted, StatusChange, StatusQueryNote, WebhookReceipt
+
+if TYPE_CHECKING:
+    from pay1st_partner.attempts import PaymentAttempts
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -342,6 +345,12 @@ class PaymentRepository:
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
+
+    def attempts(self) -> PaymentAttempts:
+        """The payment's gateway attempts (``pay1st_partner.attempts``), over the same store and clock."""
+        from pay1st_partner.attempts import PaymentAttempts
+
+        return PaymentAttempts(self._store, clock=self._clock)
 
     def mark_fulfilment_delivered(
         self, partner_reference: str, *, attempt: Mapping[str, Any] | None = None

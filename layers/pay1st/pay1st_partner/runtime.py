@@ -97,6 +97,30 @@ def callback_key() -> bytes:
         raise ConfigurationError(str(exc)) from None
 
 
+def previous_callback_keys() -> tuple[bytes, ...]:
+    """Callback keys of the secret's ``previous`` entries still before their ``acceptUntil``: tokens made
+    before a rotation (of ``callbackKey``, or of the Signing Key it is derived from) stay valid until then.
+    Only ever used to verify a token; redirects are always signed with :func:`callback_key`."""
+    from datetime import UTC, datetime
+
+    from pay1st.aws import load_previous_callback_key_material
+
+    from pay1st_partner.result_page import callback_key as make_key
+
+    now = datetime.now(UTC)
+    keys: list[bytes] = []
+    for dedicated, signing_key, accept_until in load_previous_callback_key_material(
+        settings().credentials_secret_name
+    ):
+        if now >= accept_until:
+            continue
+        if dedicated is not None:
+            keys.append(dedicated.encode("utf-8"))
+        if signing_key is not None:
+            keys.append(make_key(None, signing_key))
+    return tuple(keys)
+
+
 class _GatewayFactory:
     """The Pay1st client, rebuilt when the credentials secret changes (rotation) and otherwise kept.
 

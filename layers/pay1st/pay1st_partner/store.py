@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.records import PaymentRecord
+from pay1st_partner.state import CREATING
+from pay1st_partner.state import FINAL_STATUSES as _FINAL
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,33 @@ class ReversalChange:
     kind: str
     source: str
     at: str
+    event: OutboxEvent | None = None
+
+
+@dataclass(frozen=True)
+class AttemptChange:
+    """Rewrite a payment's attempts (``pay1st_partner.attempts``) in one conditional write.
+
+    Holds only while the stored status, ``attemptReference`` and ``reference`` are still ``record``'s.
+    Sets ``attempts`` and ``attemptReference``; with ``status`` also the status and its history (only ever
+    CREATING, before any Pay1st reference, or a final status, which drops the open marker); with
+    ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; adds ``event`` to the
+    outbox.
+    """
+
+    def __post_init__(self) -> None:
+        # The open-payments index is written by status transitions only: an attempt change never opens one.
+        if self.status is not None and self.status != CREATING and self.status not in _FINAL:
+            raise ValueError("an attempt change sets CREATING or a final status")
+
+    record: PaymentRecord
+    attempts: tuple[Mapping[str, Any], ...]
+    attempt_reference: str
+    source: str
+    at: str
+    status: str | None = None
+    reference: str | None = None
+    double_paid: bool = False
     event: OutboxEvent | None = None
 
 
@@ -219,6 +248,17 @@ class PaymentStore(Protocol):
 
     def record_reversal(self, change: ReversalChange) -> PaymentRecord | None:
         """Record ``change.kind`` while the payment is SUCCESSFUL and has no such reversal; None otherwise."""
+
+    # ------------------------------------------------------------------- attempts
+
+    def claim_attempt_reference(self, attempt_reference: str, partner_reference: str) -> str:
+        """Point the derived ``attempt_reference`` at a payment unless it points elsewhere; the owner."""
+
+    def attempt_owner(self, attempt_reference: str) -> str | None:
+        """The partnerReference of the payment that holds this derived attempt reference."""
+
+    def write_attempts(self, change: AttemptChange) -> PaymentRecord | None:
+        """Apply ``change``; None when its condition no longer holds."""
 
     # ------------------------------------------------------------------- operators (pay1st_ops)
 

@@ -50,6 +50,11 @@ def payment_view(record: PaymentRecord) -> dict[str, Any]:
     }
     if record.channel_id is not None:
         view["channelId"] = record.channel_id
+    if record.attempts:  # more than one attempt at Pay1st (README "Attempts")
+        from pay1st_partner.attempts import attempts_view
+
+        view["attempts"] = attempts_view(record)
+        view["doublePaid"] = record.double_paid
     if record.fulfilment is not None:
         view["fulfilment"] = {
             "status": "DELIVERED" if record.fulfilment.get("deliveredAt") else "QUEUED",

@@ -45,6 +45,7 @@ from pay1st_partner_client.errors import (
     error_for,
 )
 from pay1st_partner_client.models import (
+    Attempt,
     Channel,
     FulfilledProduct,
     Fulfilment,
@@ -60,6 +61,7 @@ __all__ = [
     "BY_CODE",
     "AmountExceedsRefundable",
     "AmountMismatch",
+    "Attempt",
     "BearerAuth",
     "Channel",
     "ConnectionFailed",

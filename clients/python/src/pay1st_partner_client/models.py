@@ -105,6 +105,28 @@ class Reversal:
         return cls(str(document.get("status")), _text(document.get("recordedAt")))
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a payment at Pay1st (README "Attempts"): a payment whose create answer was lost may
+    have been created again under a derived reference; only the ``current`` one's link is ever handed out."""
+
+    attempt_reference: str  # the partnerReference Pay1st knows this attempt by
+    current: bool
+    paid: bool
+    reference: str | None = None  # Pay1st's reference of the attempt, once known
+    superseded_at: str | None = None
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Attempt:
+        return cls(
+            attempt_reference=str(document["attemptReference"]),
+            current=bool(document.get("current")),
+            paid=bool(document.get("paid")),
+            reference=_text(document.get("reference")),
+            superseded_at=_text(document.get("supersededAt")),
+        )
+
+
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -132,6 +154,9 @@ class Payment:
     refundable_amount: Decimal | None = None  # the amount minus refunds SUCCESSFUL or still open
     chargeback: Reversal | None = None
     full_refund: Reversal | None = None
+    # More than one attempt at Pay1st (oldest first, the current one last); double_paid: two were paid.
+    attempts: tuple[Attempt, ...] = ()
+    double_paid: bool = False
 
     @classmethod
     def from_json(cls, document: dict[str, Any], *, replayed: bool = False) -> Payment:
@@ -161,6 +186,10 @@ class Payment:
             refundable_amount=_decimal(document.get("refundableAmount")),
             chargeback=Reversal.from_json(document.get("chargeback")),
             full_refund=Reversal.from_json(document.get("fullRefund")),
+            attempts=tuple(
+                Attempt.from_json(a) for a in document.get("attempts") or () if isinstance(a, dict)
+            ),
+            double_paid=bool(document.get("doublePaid")),
         )
 
 

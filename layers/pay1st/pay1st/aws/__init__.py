@@ -6,7 +6,18 @@
   :func:`load_webhook_credentials`: the keys webhooks verify under (with rotation), from the same secret.
 """
 
-from pay1st.aws.credentials import load_callback_key_material, load_credentials, load_webhook_credentials
+from pay1st.aws.credentials import (
+    load_callback_key_material,
+    load_credentials,
+    load_previous_callback_key_material,
+    load_webhook_credentials,
+)
 from pay1st.aws.token_store import SsmTokenStore
 
-__all__ = ["SsmTokenStore", "load_callback_key_material", "load_credentials", "load_webhook_credentials"]
+__all__ = [
+    "SsmTokenStore",
+    "load_callback_key_material",
+    "load_credentials",
+    "load_previous_callback_key_material",
+    "load_webhook_credentials",
+]

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
 from pay1st.client import Credentials
 from pay1st.errors import ConfigurationError
-from pay1st.webhook_credentials import WebhookCredentials, webhook_credentials_from
+from pay1st.webhook_credentials import (
+    WebhookCredentials,
+    previous_callback_key_material,
+    webhook_credentials_from,
+)
 
-__all__ = ["SECRET_KEYS", "load_callback_key_material", "load_credentials", "load_webhook_credentials"]
+__all__ = [
+    "SECRET_KEYS",
+    "load_callback_key_material",
+    "load_credentials",
+    "load_previous_callback_key_material",
+    "load_webhook_credentials",
+]
 
 CALLBACK_KEY = "callbackKey"
 
@@ -54,6 +65,16 @@ def load_webhook_credentials(secret_name: str, *, max_age: int = 300) -> Webhook
     Same secret and cache as :func:`load_credentials`. Raises :class:`ConfigurationError` naming a key only.
     """
     return webhook_credentials_from(
+        _secret_document(secret_name, max_age), where=f"credentials secret {secret_name!r}"
+    )
+
+
+def load_previous_callback_key_material(
+    secret_name: str, *, max_age: int = 300
+) -> tuple[tuple[str | None, str | None, datetime], ...]:
+    """``(callbackKey, signingKey, acceptUntil)`` of the secret's ``previous`` entries: what callback tokens
+    made before a rotation were made from (:func:`pay1st.webhook_credentials.previous_callback_key_material`)."""
+    return previous_callback_key_material(
         _secret_document(secret_name, max_age), where=f"credentials secret {secret_name!r}"
     )
 

@@ -1,0 +1,120 @@
+"""The payments store's attempt writes on DynamoDB (``pay1st_partner.attempts``), mixed into the store.
+
+A derived attempt reference has a pointer item (``attempt#<reference>`` → ``attemptOf``), claimed with a
+conditional put exactly as refund references are; the payment's attempt fields change in one conditional
+update holding while its status, ``attemptReference`` and ``reference`` are as read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pay1st_partner import state
+from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.payment_items import (
+    OUTBOX_PENDING,
+    attempt_pointer_key,
+    history_entry,
+    record_from_item,
+    sharded,
+)
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store import AttemptChange
+
+
+class DynamoDBAttemptWrites:
+    _table: str
+    _client: Any
+
+    def claim_attempt_reference(self, attempt_reference: str, partner_reference: str) -> str:
+        key = attempt_pointer_key(attempt_reference)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item({"partnerReference": key, "attemptOf": partner_reference}),
+                ConditionExpression="attribute_not_exists(partnerReference)",
+            )
+            return partner_reference
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+        owner = self.attempt_owner(attempt_reference)
+        return partner_reference if owner is None else owner
+
+    def attempt_owner(self, attempt_reference: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"partnerReference": {"S": attempt_pointer_key(attempt_reference)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None or "attemptOf" not in item else str(item["attemptOf"]["S"])
+
+    def write_attempts(self, change: AttemptChange) -> PaymentRecord | None:
+        record, now = change.record, change.at
+        names = {"#status": "status", "#ref": "reference"}
+        values: dict[str, Any] = {
+            ":current": record.status,
+            ":attempts": [dict(entry) for entry in change.attempts],
+            ":attempt": change.attempt_reference,
+            ":now": now,
+        }
+        sets = ["attempts = :attempts", "attemptReference = :attempt", "updatedAt = :now"]
+        conditions = ["#status = :current"]
+        if record.attempt_reference is None:
+            conditions.append("attribute_not_exists(attemptReference)")
+        else:
+            values[":was_attempt"] = record.attempt_reference
+            conditions.append("attemptReference = :was_attempt")
+        if record.reference is None:
+            conditions.append("attribute_not_exists(#ref)")
+        else:
+            values[":was_ref"] = record.reference
+            conditions.append("#ref = :was_ref")
+        removes: list[str] = []
+        if change.status is not None:
+            values.update(
+                {
+                    ":status": change.status,
+                    ":empty": [],
+                    ":hist": [history_entry(change.status, now, change.source)],
+                }
+            )
+            sets += [
+                "#status = :status",
+                "statusHistory = list_append(if_not_exists(statusHistory, :empty), :hist)",
+            ]
+            if state.is_final(change.status):
+                removes += ["openMarker", "nextCheckAt"]
+        if change.reference is not None:
+            values[":ref"] = change.reference
+            sets.append("#ref = :ref")
+        if change.double_paid:
+            values[":true"] = True
+            sets.append("doublePaid = :true")
+        if change.event is not None:
+            names["#eid"] = change.event.event_id
+            values[":event"] = change.event.to_json()
+            values[":pending"] = sharded(OUTBOX_PENDING, record.partner_reference)
+            sets += [
+                "outbox.#eid = :event",
+                "outboxMarker = :pending",
+                "outboxSince = if_not_exists(outboxSince, :now)",
+            ]
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"partnerReference": {"S": record.partner_reference}},
+                UpdateExpression=expression,
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return record_from_item(from_item(response["Attributes"]))
