@@ -156,6 +156,38 @@ class AwsEnv:
         return messages
 
 
+class VirtualBackoff:
+    """The gateway client's backoff without the wait: ``sleep`` moves this clock on instead of the test's.
+
+    The retry loop reads the same clock, so its deadlines and attempt timeouts see the time it slept.
+    """
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(max(0.0, seconds))
+
+    def monotonic(self) -> float:
+        return time.monotonic() + sum(self.slept)
+
+
+def _no_wait_gateway_client(monkeypatch: pytest.MonkeyPatch) -> VirtualBackoff:
+    """Make the Pay1st client the functions build (pay1st_partner.runtime) back off on a virtual clock."""
+    from pay1st import client
+
+    clock = VirtualBackoff()
+
+    class NoWaitPay1stClient(client.Pay1stClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("sleep", clock.sleep)
+            kwargs.setdefault("monotonic", clock.monotonic)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(client, "Pay1stClient", NoWaitPay1stClient)
+    return clock
+
+
 def _build_world(clients: Clients) -> Built:
     """Build template.yaml's tables and queues, the credentials secret, the event bus (+ a tap) on moto."""
     template = load_template()
@@ -260,6 +292,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
 
         policy_check = PolicyCheck(details["template"], details["policies"])
         policy_check.install(monkeypatch)
+        _no_wait_gateway_client(monkeypatch)
         _reset_runtime()
         try:
             yield AwsEnv(
