@@ -96,7 +96,7 @@ class MotoWorld:
             # moto replaces boto3's default session on every start (a cold one: every client re-parses its
             # JSON model); the world's own warm session is made the default instead, for this test only.
             core = {**default_user_config.get("core", {}), "reset_boto3_session": False}
-            self._mock = mock_aws(config={"core": core})  # type: ignore[typeddict-item]
+            self._mock = mock_aws(config={"core": core})
         self._mock.start(reset=False)
         self.uses += 1
         try:
