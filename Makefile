@@ -81,8 +81,11 @@ build: venv
 	$(BIN)/sam build $(SAM_BUILD_FLAGS)
 
 # Coverage ([tool.coverage] in pyproject.toml): a terminal report of the files not fully covered, and a floor.
+# pytest-xdist runs the tests in PYTEST_WORKERS processes (pytest-cov combines their coverage), a file's tests
+# in one worker (--dist loadfile) so a module's local stack starts once; PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: venv browser-deps lint typecheck validate
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term
 
 test-fast: venv
 	$(BIN)/pytest -m "not browser and not slow" -x -q

@@ -15,13 +15,14 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 from local_stack.aws import provision_queues, provision_tables
 from local_stack.iam import Statement, allowed, function_policies, request_actions
 from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
 from local_stack.spec import FUNCTION_TYPE
 from local_stack.template import PROJECT_ROOT, load_template, parameter_defaults, resources_of_type
+
+from tests.moto_world import Built, Clients, MotoWorld
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -156,15 +157,123 @@ class AwsEnv:
         return messages
 
 
+class VirtualBackoff:
+    """The gateway client's backoff without the wait: ``sleep`` moves this clock on instead of the test's.
+
+    The retry loop reads the same clock, so its deadlines and attempt timeouts see the time it slept.
+    """
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(max(0.0, seconds))
+
+    def monotonic(self) -> float:
+        return time.monotonic() + sum(self.slept)
+
+
+def _no_wait_gateway_client(monkeypatch: pytest.MonkeyPatch) -> VirtualBackoff:
+    """Make the Pay1st client the functions build (pay1st_partner.runtime) back off on a virtual clock."""
+    from pay1st import client
+
+    clock = VirtualBackoff()
+
+    class NoWaitPay1stClient(client.Pay1stClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("sleep", clock.sleep)
+            kwargs.setdefault("monotonic", clock.monotonic)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(client, "Pay1stClient", NoWaitPay1stClient)
+    return clock
+
+
+def _build_world(clients: Clients) -> Built:
+    """Build template.yaml's tables and queues, the credentials secret, the event bus (+ a tap) on moto."""
+    template = load_template()
+    parameters = {
+        **parameter_defaults(template),
+        "Pay1stApiBaseUrl": NO_GATEWAY_URL,
+        "Pay1stPayBaseUrl": NO_GATEWAY_URL,
+        "ResultPageUrl": RESULT_PAGE_URL,
+        "PublicBaseUrl": PUBLIC_BASE_URL,
+    }
+    dynamodb, sqs, events, secrets = clients.dynamodb, clients.sqs, clients.events, clients.secrets
+    # The local stack's own code creates them, from the template (keys, indexes, TTL, queue attributes,
+    # redrive policy): one source of truth.
+    provisioned = provision_tables(template, dynamodb, parameters)
+    table_names = dict(provisioned.refs)
+    provision_queues(template, sqs, parameters, provisioned)
+    queue_urls = {
+        key: url for (key, attribute), url in provisioned.attributes.items() if attribute == "QueueUrl"
+    }
+
+    secret_arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(SANDBOX_CREDENTIALS))["ARN"]
+    provisioned.refs["Pay1stCredentialsSecret"] = secret_arn  # Ref of a secret is its ARN
+
+    bus_arn = events.create_event_bus(Name=EVENT_BUS)["EventBusArn"]
+    provisioned.refs["PaymentEventsBus"] = EVENT_BUS
+    provisioned.attributes[("PaymentEventsBus", "Arn")] = bus_arn
+    tap_url = sqs.create_queue(QueueName="payment-events-tap")["QueueUrl"]
+    queue_urls["payment-events-tap"] = tap_url
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="tap-everything",
+        EventBusName=EVENT_BUS,
+        EventPattern=json.dumps({"source": [{"prefix": ""}]}),
+    )
+    events.put_targets(Rule="tap-everything", EventBusName=EVENT_BUS, Targets=[{"Id": "tap", "Arn": tap_arn}])
+
+    resolver = Resolver(
+        template,
+        parameters,
+        provisioned.refs,
+        provisioned.attributes,
+        pseudo={**PSEUDO_PARAMETERS, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME},
+    )
+    variables = resolver.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
+    env = {name: str(value) for name, value in variables.items()}
+    env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    return Built(
+        tables=table_names,
+        queue_urls=queue_urls,
+        secret_names=[SECRET_NAME],
+        bus_names=[EVENT_BUS],
+        details={
+            "template": template,
+            "policies": function_policies(template, resolver),
+            "resolver": resolver,
+            "env": env,
+            "fulfilment_queue_url": provisioned.refs["FulfilmentQueue"],
+            "fulfilment_dlq_url": provisioned.refs["FulfilmentDeadLetterQueue"],
+            "tap_queue_url": tap_url,
+        },
+    )
+
+
+_WORLD = MotoWorld(REGION, ACCOUNT_ID, _build_world)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _WORLD.uses:
+        reasons = ", ".join(f"{call} x{count}" for call, count in _WORLD.rebuilt_for.most_common())
+        terminalreporter.write_line(
+            f"moto world: {_WORLD.builds} builds for {_WORLD.uses} tests (rebuilt after: {reasons or 'nothing'})"
+        )
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
     """moto with template.yaml's tables and queues, the credentials secret, the event bus (+ a tap).
 
     The functions' environment is template.yaml's Globals resolved against these resources (the gateway and
     result page URLs are the tests'), and every AWS call a handler makes must be allowed by its policy.
+    The world is built once per process and reset between tests (tests/moto_world.py): each test starts
+    with no items, messages or parameters, and anything else a test changes is rebuilt for the next one.
     """
-    from moto import mock_aws
-
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -176,75 +285,29 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
-    with mock_aws():
-        template = load_template()
-        parameters = {
-            **parameter_defaults(template),
-            "Pay1stApiBaseUrl": NO_GATEWAY_URL,
-            "Pay1stPayBaseUrl": NO_GATEWAY_URL,
-            "ResultPageUrl": RESULT_PAGE_URL,
-            "PublicBaseUrl": PUBLIC_BASE_URL,
-        }
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        # The local stack's own code creates them, from the template (keys, indexes, TTL, queue attributes,
-        # redrive policy): one source of truth.
-        provisioned = provision_tables(template, dynamodb, parameters)
-        table_names = dict(provisioned.refs)
-        provision_queues(template, sqs, parameters, provisioned)
-
-        secrets = boto3.client("secretsmanager", region_name=REGION)
-        secret_arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(SANDBOX_CREDENTIALS))[
-            "ARN"
-        ]
-        provisioned.refs["Pay1stCredentialsSecret"] = secret_arn  # Ref of a secret is its ARN
-
-        events = boto3.client("events", region_name=REGION)
-        bus_arn = events.create_event_bus(Name=EVENT_BUS)["EventBusArn"]
-        provisioned.refs["PaymentEventsBus"] = EVENT_BUS
-        provisioned.attributes[("PaymentEventsBus", "Arn")] = bus_arn
-        tap_url = sqs.create_queue(QueueName="payment-events-tap")["QueueUrl"]
-        tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        events.put_rule(
-            Name="tap-everything",
-            EventBusName=EVENT_BUS,
-            EventPattern=json.dumps({"source": [{"prefix": ""}]}),
-        )
-        events.put_targets(
-            Rule="tap-everything", EventBusName=EVENT_BUS, Targets=[{"Id": "tap", "Arn": tap_arn}]
-        )
-
-        resolver = Resolver(
-            template,
-            parameters,
-            provisioned.refs,
-            provisioned.attributes,
-            pseudo={**PSEUDO_PARAMETERS, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME},
-        )
-        variables = resolver.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
-        env = {name: str(value) for name, value in variables.items()}
-        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    with _WORLD.use(monkeypatch) as (clients, built):
+        details = built.details
+        env = dict(details["env"])
         for name, value in env.items():
             monkeypatch.setenv(name, value)
 
-        policy_check = PolicyCheck(template, function_policies(template, resolver))
+        policy_check = PolicyCheck(details["template"], details["policies"])
         policy_check.install(monkeypatch)
+        _no_wait_gateway_client(monkeypatch)
         _reset_runtime()
         try:
             yield AwsEnv(
-                dynamodb=dynamodb,
-                sqs=sqs,
-                events=events,
-                secrets=secrets,
-                ssm=boto3.client("ssm", region_name=REGION),
-                tables=table_names,
-                fulfilment_queue_url=provisioned.refs["FulfilmentQueue"],
-                fulfilment_dlq_url=provisioned.refs["FulfilmentDeadLetterQueue"],
-                tap_queue_url=tap_url,
+                dynamodb=clients.dynamodb,
+                sqs=clients.sqs,
+                events=clients.events,
+                secrets=clients.secrets,
+                ssm=clients.ssm,
+                tables=dict(built.tables),
+                fulfilment_queue_url=details["fulfilment_queue_url"],
+                fulfilment_dlq_url=details["fulfilment_dlq_url"],
+                tap_queue_url=details["tap_queue_url"],
                 env=env,
-                resolver=resolver,
+                resolver=details["resolver"],
                 policy_check=policy_check,
             )
         finally:

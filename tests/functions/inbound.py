@@ -44,6 +44,9 @@ class ApiBridge:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Request)
+        # stop() waits for requests still being handled: moto's state outlives the test (tests/moto_world.py),
+        # so a late handler must not write into the next test's world.
+        self._server.daemon_threads = False
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
