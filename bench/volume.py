@@ -18,7 +18,7 @@ grows with volume; and the p95 of each step (each function invocation as the loc
 the partner's create as its client saw it).
 
 Local settings (environment of every function, as ``sam --env-vars``): the poller considers payments
-from age 1 s (``POLL_MIN_AGE_SECONDS``, 120 in the template) and checks up to 500 a run, and the status-query
+once due, 1 s after creation (``CHECK_SCHEDULE_SECONDS``, 60 s first in the template) and checks up to 500 a run, and the status-query
 interval is 2 s (15 in the template), so the run takes seconds instead of the minutes those real delays
 would add; the calls made are the same.
 Run: ``.venv/bin/python bench/volume.py [size ...]`` (from the repository root; default 100 250).
@@ -57,7 +57,7 @@ FAULTS = {
     "seed": 14,
 }
 LOCAL_SETTINGS = {
-    "POLL_MIN_AGE_SECONDS": "1",
+    "CHECK_SCHEDULE_SECONDS": "1",
     "POLL_BATCH_SIZE": "500",
     "STATUS_QUERY_MIN_INTERVAL_SECONDS": "2",
     "POWERTOOLS_LOG_LEVEL": "ERROR",

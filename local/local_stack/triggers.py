@@ -159,7 +159,7 @@ class Trigger:
         self.with_faults({"webhook_drop_rate": 1.0}, pay1st, "pay")
         self.say(
             f"our record still says {self.client.get_payment(reference).status}; running the status poller "
-            "(it takes open payments older than the function's POLL_MIN_AGE_SECONDS)"
+            "(it checks open payments when due: CHECK_SCHEDULE_SECONDS, 60 s after creation in the template)"
         )
         deadline = time.monotonic() + self.timeout
         while self._events(reference) == [] and time.monotonic() < deadline:

@@ -118,6 +118,8 @@ def test_show_tells_refund_webhooks_status_queries_and_the_delivering_attempt(
     reference, pay1st = create(partner, "story")
     pay(stack, pay1st)
     partner.refund(reference, f"{reference}-r1", amount="10.00")
+    # Settled now, not by the sandbox's timer (2 s), which a fast run would not wait for.
+    stack.sandbox.control.settle_refund(f"{reference}-r1", "SUCCESSFUL")
     stack.sandbox.control.flush_webhooks(timeout=15)
     partner.report_fulfilment(reference, [{"sku": "GEM-500", "quantity": 1}])
     assert stack.poll_queue("FulfilmentSenderFunction").failed == 0

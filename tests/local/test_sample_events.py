@@ -22,7 +22,7 @@ SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"
 SAMPLE_REFERENCE = "sample-order-1001"
 SAMPLE_GATEWAY_REFERENCE = "C-113976984708914-P"
 # What the poller reports when it had nothing to do (events/README.md).
-IDLE_POLL = {"republished": 0, "checked": 0, "skippedForTime": 0, "outcomes": {}}
+IDLE_POLL = {"republished": 0, "checked": 0, "skippedForTime": 0, "gaveUp": 0, "outcomes": {}}
 SAMPLES = {
     "create_payment.json": "CreatePaymentFunction",
     "create_refund.json": "CreateRefundFunction",
@@ -159,14 +159,14 @@ def test_samples_after_create(local_stack: LocalStack) -> None:
     again = invoke(local_stack, "create_payment.json", sample_for("create_payment.json", reference))
     assert again["statusCode"] == 201 and body(again)["reference"] == payment["reference"]
 
-    # The poller leaves a payment alone until it has been open for POLL_MIN_AGE_SECONDS (120 s)...
+    # The poller leaves a payment alone until it is due (nextCheckAt: 60 s after its creation)...
     assert poll(local_stack) == IDLE_POLL
     # ...then asks the gateway about it (the sandbox still says NEW: nothing changes but the check time).
     # Ten minutes on: the callback's status query above no longer holds the payment's query slot either.
     local_stack.client("dynamodb").update_item(
         TableName="PaymentsTable",
         Key={"partnerReference": {"S": reference}},
-        UpdateExpression="SET updatedAt = :then, lastQueryAt = :then",
+        UpdateExpression="SET updatedAt = :then, lastQueryAt = :then, nextCheckAt = :then",
         ExpressionAttributeValues={":then": {"S": _iso(datetime.now(UTC) - timedelta(minutes=10))}},
     )
     assert poll(local_stack) == {**IDLE_POLL, "checked": 1, "outcomes": {"duplicate": 1}}

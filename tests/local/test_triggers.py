@@ -20,7 +20,8 @@ QUERY_INTERVAL = 1.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """The bundle's template; the poller takes open payments older than 1 s (not 120 s), and the webhook
+    """The bundle's template; open payments are due for a check every second (not 1, 2, 5... minutes after
+    their creation: CHECK_SCHEDULE_SECONDS, read by every function that writes a status), and the webhook
     function queries a payment's status at most once a second (not every 15 s: the chargeback waits it out)."""
     log_path: Path = tmp_path_factory.mktemp("triggers") / "functions.log"
     with open(log_path, "w", encoding="utf-8") as function_log:
@@ -32,7 +33,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             prewarm=True,
             event_sources=False,
             env_vars={
-                "StatusPollerFunction": {"POLL_MIN_AGE_SECONDS": "1"},
+                "Parameters": {"CHECK_SCHEDULE_SECONDS": "1"},
                 "WebhookIntakeFunction": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)},
             },
         )
