@@ -13,12 +13,11 @@ from botocore.exceptions import ClientError
 
 from pay1st_partner import state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_refunds import outbox_sets
 from pay1st_partner.payment_items import (
-    OUTBOX_PENDING,
     attempt_pointer_key,
     history_entry,
     record_from_item,
-    sharded,
 )
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import AttemptChange
@@ -93,15 +92,7 @@ class DynamoDBAttemptWrites:
         if change.double_paid:
             values[":true"] = True
             sets.append("doublePaid = :true")
-        if change.event is not None:
-            names["#eid"] = change.event.event_id
-            values[":event"] = change.event.to_json()
-            values[":pending"] = sharded(OUTBOX_PENDING, record.partner_reference)
-            sets += [
-                "outbox.#eid = :event",
-                "outboxMarker = :pending",
-                "outboxSince = if_not_exists(outboxSince, :now)",
-            ]
+        sets += outbox_sets(() if change.event is None else (change.event,), names, values)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
             response = self._client.update_item(

@@ -180,7 +180,7 @@ class DynamoDBRefundWrites:
         if closing:
             values[":one"] = Decimal(1)
             sets.append("refundsOpen = refundsOpen - :one")
-        sets += _outbox_sets(change.events, names, values)
+        sets += outbox_sets(change.events, names, values)
         after = self._refund_update(
             change.partner_reference,
             UpdateExpression="SET " + ", ".join(sets),
@@ -228,7 +228,7 @@ class DynamoDBRefundWrites:
         }
         sets = [
             "reversals.#kind = :entry",
-            *_outbox_sets(() if change.event is None else (change.event,), names, values),
+            *outbox_sets(() if change.event is None else (change.event,), names, values),
         ]
         return self._refund_update(
             change.partner_reference,
@@ -239,8 +239,9 @@ class DynamoDBRefundWrites:
         )
 
 
-def _outbox_sets(events: tuple[OutboxEvent, ...], names: dict[str, str], values: dict[str, Any]) -> list[str]:
-    """SET clauses adding ``events`` to the payment's outbox (``values[":now"]`` must be set)."""
+def outbox_sets(events: tuple[OutboxEvent, ...], names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """SET clauses adding ``events`` to the payment's outbox (``values[":now"]`` must be set); every writer of
+    the outbox (status, refund, reversal and attempt writes) uses it, so the shard marker is written one way."""
     sets: list[str] = []
     for index, event in enumerate(events):
         names[f"#eid{index}"] = event.event_id

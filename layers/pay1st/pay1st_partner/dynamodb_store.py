@@ -15,7 +15,7 @@ from pay1st_partner import state
 from pay1st_partner.dynamodb_attempts import DynamoDBAttemptWrites
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
 from pay1st_partner.dynamodb_ops import DynamoDBOperatorAccess
-from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites
+from pay1st_partner.dynamodb_refunds import DynamoDBRefundWrites, outbox_sets
 from pay1st_partner.dynamodb_webhook import DynamoDBWebhookWrites
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
@@ -233,15 +233,7 @@ class DynamoDBPaymentStore(
             sets_, removes_ = _query_note(change.query, names, values)
             sets += sets_
             removes += removes_
-        if change.event is not None:
-            names["#eid"] = change.event.event_id
-            values[":event"] = change.event.to_json()
-            values[":pending"] = sharded(OUTBOX_PENDING, record.partner_reference)
-            sets += [
-                "outbox.#eid = :event",
-                "outboxMarker = :pending",
-                "outboxSince = if_not_exists(outboxSince, :now)",
-            ]
+        sets += outbox_sets(() if change.event is None else (change.event,), names, values)
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
@@ -305,42 +297,44 @@ class DynamoDBPaymentStore(
     def touch_checked(
         self, partner_reference: str, at: str, *, query: StatusQueryNote | None = None
     ) -> PaymentRecord | None:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {":now": at}
-        sets = ["lastCheckedAt = :now", "updatedAt = :now"]
-        removes: list[str] = []
-        if query is not None:
-            sets_, removes = _query_note(query, names, values)
-            sets += sets_
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        return self._update(
-            partner_reference,
-            UpdateExpression=expression,
-            ConditionExpression="attribute_exists(partnerReference)",
-            ExpressionAttributeValues=to_item(values),
-            **({"ExpressionAttributeNames": names} if names else {}),
-        )
+        return self._note_check(partner_reference, at, query, condition="attribute_exists(partnerReference)")
 
     def schedule_check(
         self, partner_reference: str, at: str, next_check_at: str, *, query: StatusQueryNote | None = None
     ) -> PaymentRecord | None:
+        return self._note_check(
+            partner_reference,
+            at,
+            query,
+            condition="attribute_exists(openMarker)",
+            sets=["nextCheckAt = :next", "openMarker = :open"],
+            values={":next": next_check_at, ":open": sharded(OPEN_MARKER, partner_reference)},
+        )
+
+    def _note_check(
+        self,
+        partner_reference: str,
+        at: str,
+        query: StatusQueryNote | None,
+        *,
+        condition: str,
+        sets: list[str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> PaymentRecord | None:
+        """One check's write: ``lastCheckedAt``/``updatedAt``, the extra ``sets``, and the query's history entry."""
         names: dict[str, str] = {}
-        values: dict[str, Any] = {
-            ":now": at,
-            ":next": next_check_at,
-            ":open": sharded(OPEN_MARKER, partner_reference),
-        }
-        sets = ["lastCheckedAt = :now", "updatedAt = :now", "nextCheckAt = :next", "openMarker = :open"]
+        all_values: dict[str, Any] = {":now": at, **(values or {})}
+        all_sets = ["lastCheckedAt = :now", "updatedAt = :now", *(sets or [])]
         removes: list[str] = []
         if query is not None:
-            sets_, removes = _query_note(query, names, values)
-            sets += sets_
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+            query_sets, removes = _query_note(query, names, all_values)
+            all_sets += query_sets
+        expression = "SET " + ", ".join(all_sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return self._update(
             partner_reference,
             UpdateExpression=expression,
-            ConditionExpression="attribute_exists(openMarker)",
-            ExpressionAttributeValues=to_item(values),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_item(all_values),
             **({"ExpressionAttributeNames": names} if names else {}),
         )
 
