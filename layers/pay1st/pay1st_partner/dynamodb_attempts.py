@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from pay1st_partner import state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_pointers import claim_pointer, pointer_owner
 from pay1st_partner.dynamodb_refunds import outbox_sets
 from pay1st_partner.payment_items import (
     attempt_pointer_key,
@@ -29,26 +30,10 @@ class DynamoDBAttemptWrites:
 
     def claim_attempt_reference(self, attempt_reference: str, partner_reference: str) -> str:
         key = attempt_pointer_key(attempt_reference)
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item({"partnerReference": key, "attemptOf": partner_reference}),
-                ConditionExpression="attribute_not_exists(partnerReference)",
-            )
-            return partner_reference
-        except ClientError as exc:
-            if not is_condition_failure(exc):
-                raise
-        owner = self.attempt_owner(attempt_reference)
-        return partner_reference if owner is None else owner
+        return claim_pointer(self._client, self._table, key, "attemptOf", partner_reference)
 
     def attempt_owner(self, attempt_reference: str) -> str | None:
-        item = self._client.get_item(
-            TableName=self._table,
-            Key={"partnerReference": {"S": attempt_pointer_key(attempt_reference)}},
-            ConsistentRead=True,
-        ).get("Item")
-        return None if item is None or "attemptOf" not in item else str(item["attemptOf"]["S"])
+        return pointer_owner(self._client, self._table, attempt_pointer_key(attempt_reference), "attemptOf")
 
     def write_attempts(self, change: AttemptChange) -> PaymentRecord | None:
         record, now = change.record, change.at

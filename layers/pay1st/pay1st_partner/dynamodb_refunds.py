@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from pay1st_partner import refund_state, state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_pointers import claim_pointer, pointer_owner
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
     MAX_REFUNDS_PER_PAYMENT,
@@ -67,19 +68,10 @@ class DynamoDBRefundWrites:
     # ------------------------------------------------------------ refundReference pointers
 
     def claim_refund_reference(self, refund_reference: str, partner_reference: str) -> str:
-        key = refund_pointer_key(refund_reference)
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item({"partnerReference": key, "refundOf": partner_reference}),
-                ConditionExpression="attribute_not_exists(partnerReference)",
-            )
-            return partner_reference
-        except ClientError as exc:
-            if not is_condition_failure(exc):
-                raise
-        owner = self.refund_owner(refund_reference)
-        return partner_reference if owner is None else owner  # None: released meanwhile; the claim retries
+        # The owner, or ``partner_reference`` when the pointer was released meanwhile: the claim retries.
+        return claim_pointer(
+            self._client, self._table, refund_pointer_key(refund_reference), "refundOf", partner_reference
+        )
 
     def release_refund_reference(self, refund_reference: str, partner_reference: str) -> None:
         try:
@@ -94,12 +86,7 @@ class DynamoDBRefundWrites:
                 raise
 
     def refund_owner(self, refund_reference: str) -> str | None:
-        item = self._client.get_item(
-            TableName=self._table,
-            Key={"partnerReference": {"S": refund_pointer_key(refund_reference)}},
-            ConsistentRead=True,
-        ).get("Item")
-        return None if item is None else str(item["refundOf"]["S"])
+        return pointer_owner(self._client, self._table, refund_pointer_key(refund_reference), "refundOf")
 
     # ------------------------------------------------------------ refunds
 
