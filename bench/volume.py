@@ -45,9 +45,9 @@ for entry in (str(REPO / "local"), str(REPO / "layers" / "pay1st"), str(REPO / "
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-# About 0.5 s per payment end to end on the 2-core development machine (the sandbox's webhook retries and
-# the functions' workers share it): 1,000 would take 8-12 minutes, far over the ~3 minutes `make bench`
-# may spend here. 100 and 250 show whether the calls per payment stay flat; pass other sizes to see more.
+# About 0.18 s per payment end to end on the quiet 2-core development machine, 0.5 s loaded (the sandbox's
+# webhook retries and the functions' workers share it): 1,000 take about 3 minutes quiet, 8-12 loaded, more
+# than `make bench` should spend here. 100 and 250 show whether the calls per payment stay flat; pass other sizes to see more.
 DEFAULT_SIZES = (100, 250)
 FAULTS = {
     "rate_5xx": {"*": 0.1},
@@ -305,7 +305,7 @@ def main(argv: list[str]) -> int:
     print(
         "End to end at volume through the local stack, gateway faults "
         f"{json.dumps({k: v for k, v in FAULTS.items() if k != 'seed'})}; sizes {sizes} "
-        "(1,000 would take 8-12 minutes here: over this benchmark's budget)"
+        "(1,000 take about 3 minutes on a quiet 2-core machine, 8-12 loaded: run them with `bench/volume.py 1000`)"
     )
     moto_calls, timings = MotoCalls(), Timings()
     moto_calls.install()
