@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import urllib3
 from local_stack.partner_auth import sigv4_headers
+from local_stack.stack import LocalStack, StackOptions
 from local_stack.template import PROJECT_ROOT
 
 EVENTS_DIR = PROJECT_ROOT / "events"
+
+
+@contextmanager
+def running_stack(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any
+) -> Iterator[LocalStack]:
+    """A local stack for one test module: free ports, no background event sources (tests drive queues and
+    schedules themselves), the functions' logs in a temporary ``name``/functions.log; ``options`` are further
+    :class:`StackOptions` fields (``prewarm``, ``env_vars``, ``parameter_overrides``...)."""
+    log_path = tmp_path_factory.mktemp(name) / "functions.log"
+    with open(log_path, "w", encoding="utf-8") as function_log:
+        settings: dict[str, Any] = {"api_port": 0, "moto_port": 0, "sandbox_port": 0, "event_sources": False}
+        with LocalStack(StackOptions(function_log=function_log, **{**settings, **options})) as stack:
+            yield stack
 
 
 def load_event(name: str) -> dict[str, Any]:

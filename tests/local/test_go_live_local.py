@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from go_live.__main__ import check_target
@@ -16,8 +15,10 @@ from go_live.context import Options
 from go_live.local_target import target_of
 from go_live.partner_steps import without_token
 from go_live.report import step_line
-from local_stack.stack import LocalStack, StackOptions
+from local_stack.stack import LocalStack
 from local_stack.template import PROJECT_ROOT
+
+from tests.local.local_kit import running_stack
 
 MAKE = shutil.which("make") or "make"
 
@@ -42,18 +43,9 @@ def test_make_go_live_check_runs_the_go_live_package_with_its_variables() -> Non
 @pytest.fixture(scope="module")
 def signing_key_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A stack that accepts only signing-key webhooks (the fixture of the scheme-refused tests)."""
-    log_path: Path = tmp_path_factory.mktemp("local-stack") / "functions.log"
-    with open(log_path, "w", encoding="utf-8") as function_log:
-        options = StackOptions(
-            api_port=0,
-            moto_port=0,
-            sandbox_port=0,
-            function_log=function_log,
-            event_sources=False,
-            parameter_overrides={"WebhookSignatureMode": "signing-key"},
-        )
-        with LocalStack(options) as stack:
-            yield stack
+    overrides = {"WebhookSignatureMode": "signing-key"}
+    with running_stack(tmp_path_factory, "local-stack", parameter_overrides=overrides) as stack:
+        yield stack
 
 
 def test_go_live_check_fails_naming_the_scheme_that_would_accept_the_webhooks(

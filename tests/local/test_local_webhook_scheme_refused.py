@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from local_stack.stack import LocalStack, StackOptions
+from local_stack.stack import LocalStack
 
+from tests.local.local_kit import running_stack
 from tests.local.webhook_scheme_kit import (
     body_sha,
     create_payment,
@@ -21,18 +21,9 @@ from tests.local.webhook_scheme_kit import (
 
 @pytest.fixture(scope="module")
 def signing_key_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    log_path: Path = tmp_path_factory.mktemp("local-stack") / "functions.log"
-    with open(log_path, "w", encoding="utf-8") as function_log:
-        options = StackOptions(
-            api_port=0,
-            moto_port=0,
-            sandbox_port=0,
-            function_log=function_log,
-            event_sources=False,
-            parameter_overrides={"WebhookSignatureMode": "signing-key"},
-        )
-        with LocalStack(options) as stack:
-            yield stack
+    overrides = {"WebhookSignatureMode": "signing-key"}
+    with running_stack(tmp_path_factory, "local-stack", parameter_overrides=overrides) as stack:
+        yield stack
 
 
 def test_a_basic_auth_webhook_is_refused_and_the_rejection_kept_with_its_diagnosis(

@@ -8,14 +8,15 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from local_stack.partner import partner_client
-from local_stack.stack import LocalStack, StackOptions
+from local_stack.stack import LocalStack
 from pay1st_ops.__main__ import main
 from pay1st_partner_client import PartnerClient, Product
+
+from tests.local.local_kit import running_stack
 
 QUERY_INTERVAL = 1.0
 STATUS_ROUTE = "GET /api/pay1st/payments"
@@ -25,19 +26,9 @@ FULFILMENT_ROUTE = "POST /api/pay1st/payments/fulfilments"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The bundle's template; one status query per payment per second (not 15 s), so a replay may query."""
-    log_path: Path = tmp_path_factory.mktemp("ops") / "functions.log"
-    with open(log_path, "w", encoding="utf-8") as function_log:
-        options = StackOptions(
-            api_port=0,
-            moto_port=0,
-            sandbox_port=0,
-            function_log=function_log,
-            prewarm=True,
-            event_sources=False,
-            env_vars={"Parameters": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)}},
-        )
-        with LocalStack(options) as running:
-            yield running
+    env_vars = {"Parameters": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)}}
+    with running_stack(tmp_path_factory, "ops", prewarm=True, env_vars=env_vars) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

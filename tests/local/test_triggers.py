@@ -8,12 +8,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from local_stack.stack import LocalStack, StackOptions
+from local_stack.stack import LocalStack
 from local_stack.template import PROJECT_ROOT
 from local_stack.triggers import SCENARIOS, Trigger
+
+from tests.local.local_kit import running_stack
 
 QUERY_INTERVAL = 1.0
 
@@ -23,22 +24,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The bundle's template; open payments are due for a check every second (not 1, 2, 5... minutes after
     their creation: CHECK_SCHEDULE_SECONDS, read by every function that writes a status), and the webhook
     function queries a payment's status at most once a second (not every 15 s: the chargeback waits it out)."""
-    log_path: Path = tmp_path_factory.mktemp("triggers") / "functions.log"
-    with open(log_path, "w", encoding="utf-8") as function_log:
-        options = StackOptions(
-            api_port=0,
-            moto_port=0,
-            sandbox_port=0,
-            function_log=function_log,
-            prewarm=True,
-            event_sources=False,
-            env_vars={
-                "Parameters": {"CHECK_SCHEDULE_SECONDS": "1"},
-                "WebhookIntakeFunction": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)},
-            },
-        )
-        with LocalStack(options) as running:
-            yield running
+    env_vars = {
+        "Parameters": {"CHECK_SCHEDULE_SECONDS": "1"},
+        "WebhookIntakeFunction": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)},
+    }
+    with running_stack(tmp_path_factory, "triggers", prewarm=True, env_vars=env_vars) as running:
+        yield running
 
 
 def trigger(stack: LocalStack, scenario: str) -> tuple[str, str]:
