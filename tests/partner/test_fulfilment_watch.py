@@ -39,16 +39,24 @@ def test_counts_paid_payments_past_the_hours_within_the_lookback_and_not_deliver
     clock.advance(3600)
 
     store = DynamoDBPaymentStore("PaymentsTable", client=aws.dynamodb)
-    # When the gauge counts them, Then exactly the two due, in the window, without a delivery
+    # When the gauge counts them, Then exactly the two due, in the window, without a delivery, newest first
     assert paid_not_fulfilled(store, older_than=HOURS, now=clock()) == (
-        ["order-queued", "order-unfulfilled"],
+        ["order-unfulfilled", "order-queued"],
         False,
     )
     # And a longer look back finds the old one too; a shorter wait the young one
     everything = paid_not_fulfilled(store, older_than=HOURS, now=clock(), lookback=timedelta(days=30))
-    assert everything == (["order-too-old", "order-queued", "order-unfulfilled"], False)
+    assert everything == (["order-unfulfilled", "order-queued", "order-too-old"], False)
     sooner = paid_not_fulfilled(store, older_than=timedelta(minutes=30), now=clock())
-    assert sooner[0] == ["order-queued", "order-unfulfilled", "order-young"]
-    # And the read limit is said when it cut the count short (oldest first)
-    assert paid_not_fulfilled(store, older_than=HOURS, now=clock(), max_read=2) == (["order-queued"], True)
+    assert sooner[0] == ["order-young", "order-unfulfilled", "order-queued"]
+    # And the read limit is said when it cut the count short; what it leaves out is the oldest, so a recent
+    # payment without its fulfilment is counted however many paid payments the window holds
     assert paid_not_fulfilled(store, older_than=HOURS, now=clock(), max_read=3)[1] is True
+    assert paid_not_fulfilled(store, older_than=HOURS, now=clock(), max_read=2) == (
+        ["order-unfulfilled", "order-queued"],
+        True,
+    )
+    assert paid_not_fulfilled(store, older_than=timedelta(minutes=30), now=clock(), max_read=1) == (
+        ["order-young"],
+        True,
+    )

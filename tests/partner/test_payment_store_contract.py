@@ -419,9 +419,10 @@ def test_a_transition_records_the_webhooks_receipt_in_the_same_write_and_only_wh
     receipt = WebhookReceipt(
         "WebhookEventsTable", "evt-1", "applied", "2026-01-15T10:30:05.000Z", {"reportedStatus": "SUCCESSFUL"}
     )
-    # When the transition is applied with it
-    transition = repo.apply_status("order-1001", "SUCCESSFUL", source="webhook", receipt=receipt)
-    # Then the receipt is recorded, and the record returned is the payment as stored
+    # When the transition is applied with it, and the status query that confirmed it
+    query = {"by": "webhook", "answer": "SUCCESSFUL", "outcome": "applied"}
+    transition = repo.apply_status("order-1001", "SUCCESSFUL", source="webhook", receipt=receipt, query=query)
+    # Then the receipt is recorded, and the record returned is the payment as stored (its query history too)
     assert transition.applied
     assert receipt_of("evt-1") == {
         "outcome": "applied",
@@ -429,6 +430,10 @@ def test_a_transition_records_the_webhooks_receipt_in_the_same_write_and_only_wh
         "reportedStatus": "SUCCESSFUL",
     }
     assert transition.record == repo.get("order-1001")
+    assert (
+        transition.record.status_queries is not None
+        and transition.record.status_queries[-1]["answer"] == "SUCCESSFUL"
+    )
     # But a report that applies nothing records no receipt (the caller writes its own outcome)
     again = repo.apply_status(
         "order-1001", "SUCCESSFUL", source="webhook", receipt=replace(receipt, event_id="evt-2")

@@ -29,7 +29,13 @@ class DynamoDBOperatorAccess:
         return from_item(found) if found else None
 
     def by_status(
-        self, status: str, *, created_after: str = "0", created_before: str = "~", limit: int = 100
+        self,
+        status: str,
+        *,
+        created_after: str = "0",
+        created_before: str = "~",
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = []
         kwargs: dict[str, Any] = {
@@ -40,7 +46,7 @@ class DynamoDBOperatorAccess:
             "ExpressionAttributeValues": to_item(
                 {":status": status, ":after": created_after, ":before": created_before}
             ),
-            "ScanIndexForward": True,
+            "ScanIndexForward": not newest_first,
         }
         while len(items) < limit:
             response = self._client.query(**kwargs, Limit=limit - len(items))

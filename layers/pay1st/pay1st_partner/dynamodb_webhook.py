@@ -6,6 +6,7 @@ one call per webhook.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
 from pay1st_partner.payment_items import record_from_item
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store import QueryWanted, StatusChange
+from pay1st_partner.store import QueryWanted, StatusChange, StatusQueryNote
 from pay1st_partner.webhook_events import outcome_update
 
 
@@ -98,8 +99,24 @@ class DynamoDBWebhookWrites:
         if change.event is not None:
             pending = tuple(sorted({*pending, change.event.event_id}))
         return replace(
-            record, status=change.status, updated_at=change.at, reference=reference, pending_event_ids=pending
+            record,
+            status=change.status,
+            updated_at=change.at,
+            reference=reference,
+            pending_event_ids=pending,
+            status_queries=_with_query(record.status_queries, change.query),
         )
+
+
+def _with_query(
+    queries: tuple[Mapping[str, Any], ...] | None, note: StatusQueryNote | None
+) -> tuple[Mapping[str, Any], ...] | None:
+    """The status-query history after ``note`` was written (as ``payment_items`` reads it back: oldest first)."""
+    if note is None:
+        return queries
+    gone = {*note.drop, note.key}
+    kept = [] if note.create else [q for q in queries or () if str(q["at"]) not in gone]
+    return tuple(sorted([*kept, dict(note.entry)], key=lambda q: str(q["at"])))
 
 
 def _lost_race(exc: ClientError) -> bool:

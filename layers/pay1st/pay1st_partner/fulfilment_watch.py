@@ -26,8 +26,9 @@ from pay1st_partner.observability import count, logger
 # How far back before the cut-off payments are counted: the operators' report window (pay1st_ops report
 # --days 7). Older ones are left to that report; reading further every minute costs index reads for little.
 DEFAULT_LOOKBACK = timedelta(days=7)
-# Index items read per run at most (a few hundred bytes each, ~1 MB): the gauge then says "at least this
-# many", which is all its alarm (>= 1) needs; `pay1st_ops report` lists them.
+# Index items read per run at most (a few hundred bytes each, ~1 MB), newest first: the gauge then says "at
+# least this many" over the most recent payments, which is all its alarm (>= 1) needs; `pay1st_ops report`
+# lists them all.
 DEFAULT_MAX_READ = 2000
 _LOGGED_REFERENCES = 20
 
@@ -36,7 +37,13 @@ class StatusIndex(Protocol):
     """The ``byStatus`` read of the payments store (DynamoDB, or in memory for the local stack's tools)."""
 
     def by_status(
-        self, status: str, *, created_after: str = "0", created_before: str = "~", limit: int = 100
+        self,
+        status: str,
+        *,
+        created_after: str = "0",
+        created_before: str = "~",
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[Mapping[str, Any]]: ...
 
 
@@ -60,6 +67,7 @@ def paid_not_fulfilled(
         created_after=isoformat(cut_off - lookback),
         created_before=isoformat(cut_off),
         limit=max_read,
+        newest_first=True,  # past the read limit, the oldest are the ones left out (the report lists them)
     )
     return [str(item["partnerReference"]) for item in paid if not is_delivered(item)], len(paid) >= max_read
 

@@ -384,7 +384,13 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     # ------------------------------------------------------------------- operators (pay1st_ops)
 
     def by_status(
-        self, status: str, *, created_after: str = "0", created_before: str = "~", limit: int = 100
+        self,
+        status: str,
+        *,
+        created_after: str = "0",
+        created_before: str = "~",
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[Mapping[str, Any]]:
         with self._lock:
             found: list[Mapping[str, Any]] = [
@@ -392,7 +398,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
                 for item in self._items.values()
                 if item.get("status") == status and created_after < item["createdAt"] < created_before
             ]
-        return sorted(found, key=lambda item: item["createdAt"])[:limit]
+        return sorted(found, key=lambda item: item["createdAt"], reverse=newest_first)[:limit]
 
     def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
         with self._lock:

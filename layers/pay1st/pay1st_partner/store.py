@@ -266,10 +266,16 @@ class PaymentStore(Protocol):
         """The stored item as it is (history, outbox, audit): what an operator reads; None when absent."""
 
     def by_status(
-        self, status: str, *, created_after: str = "0", created_before: str = "~", limit: int = 100
+        self,
+        status: str,
+        *,
+        created_after: str = "0",
+        created_before: str = "~",
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[Mapping[str, Any]]:
-        """Items in ``status`` created in (``created_after``, ``created_before``), oldest first, with at
-        least ``partnerReference``, ``status``, ``createdAt``, ``reference`` and ``fulfilment``."""
+        """Items in ``status`` created in (``created_after``, ``created_before``), oldest first (newest first
+        with ``newest_first``), with at least ``partnerReference``, ``status``, ``createdAt``, ``reference`` and ``fulfilment``."""
 
     def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
         """Append ``entry`` to the payment's ``audit``, keeping the newest ``keep``; False: no payment."""
