@@ -180,12 +180,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _http_api_response(answer: Any) -> dict[str, Any]:
-    """The payload 2.0 response dict; also accepts Powertools' ``Response`` (same attributes) or a dict."""
+    """The payload 2.0 response dict of a route's :class:`Response` (or of a dict: 200 with it as JSON)."""
     if isinstance(answer, dict):
         answer = response(HTTPStatus.OK, answer)
-    headers = {
-        name: value if isinstance(value, str) else ", ".join(value) for name, value in answer.headers.items()
-    }
+    headers = dict(answer.headers)
     body = answer.body
     content_type = headers.get("Content-Type", "")
     if body is not None and not isinstance(body, str | bytes) and content_type.startswith(APPLICATION_JSON):
@@ -198,7 +196,7 @@ def _http_api_response(answer: Any) -> dict[str, Any]:
         "body": body,
         "isBase64Encoded": encoded,
         "headers": headers,
-        "cookies": [str(cookie) for cookie in getattr(answer, "cookies", None) or []],
+        "cookies": [],
     }
 
 

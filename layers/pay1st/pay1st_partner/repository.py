@@ -210,11 +210,12 @@ class PaymentRepository:
         receipt: WebhookReceipt | None = None,
     ) -> Transition | None:
         """``record`` → ``status`` with its outbox event, in one conditional write (None: lost a race)."""
-        now = self._now()
+        moment = self._clock()
+        now = isoformat(moment)
         adopt = reference if record.reference is None else None
         event = payment_event(record, status, reference=record.reference or adopt, occurred_at=now)
         note = None if query is None else _query_note(record, query, now)
-        next_check = self._schedule.next_check_text(record.created_at, self._clock())
+        next_check = self._schedule.next_check_text(record.created_at, moment)
         change = StatusChange(
             record,
             status,

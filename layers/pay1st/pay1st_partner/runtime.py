@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pay1st.client import Credentials, Pay1stClient
     from pay1st.webhook_credentials import WebhookCredentials
 
+    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
     from pay1st_partner.events import EventPublisher
     from pay1st_partner.methods import PaymentMethodsCache
     from pay1st_partner.reconcile import Reconciler
@@ -174,22 +175,27 @@ def reconciler() -> Reconciler:
 
 
 @functools.cache
+def _payments_store() -> DynamoDBPaymentStore:
+    """The payments table's store, shared by payments, refunds and the PaidNotFulfilled gauge."""
+    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+
+    return DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb"))
+
+
+@functools.cache
 def payments() -> PaymentRepository:
     from pay1st_partner.check_schedule import CheckSchedule
-    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
     from pay1st_partner.repository import PaymentRepository
 
-    store = DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb"))
-    return PaymentRepository(store, schedule=CheckSchedule(settings().check_schedule_seconds))
+    return PaymentRepository(_payments_store(), schedule=CheckSchedule(settings().check_schedule_seconds))
 
 
 @functools.cache
 def refunds() -> RefundRepository:
     """Refunds and reversals, on the payments table (they are records on their payment)."""
-    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
     from pay1st_partner.refund_repository import RefundRepository
 
-    return RefundRepository(DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb")))
+    return RefundRepository(_payments_store())
 
 
 @functools.cache
@@ -252,12 +258,9 @@ def report_paid_not_fulfilled() -> int | None:
     """The PaidNotFulfilled gauge (``fulfilment_watch``), for the status poller's scheduled run."""
     from datetime import timedelta
 
-    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
     from pay1st_partner.fulfilment_watch import report_paid_not_fulfilled as report
 
-    cfg = settings()
-    store = DynamoDBPaymentStore(cfg.payments_table, client=boto3_client("dynamodb"))
-    return report(store, older_than=timedelta(hours=cfg.paid_not_fulfilled_hours))
+    return report(_payments_store(), older_than=timedelta(hours=settings().paid_not_fulfilled_hours))
 
 
 def lambda_entry_point(
@@ -297,6 +300,7 @@ _FACTORIES: tuple[Any, ...] = (
     _token_store,
     gateway,
     reconciler,
+    _payments_store,
     payments,
     refunds,
     publisher,
