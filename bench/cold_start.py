@@ -135,15 +135,20 @@ def measure(python: Path, specs: dict[str, FunctionSpec], runs: int = RUNS) -> I
 def main() -> int:
     python = lambda_python()
     version = subprocess.run(  # noqa: S603 - our venv's interpreter, fixed probe
-        [str(python), "-c", "import sys, boto3; print(sys.version.split()[0], boto3.__version__)"],
+        [
+            str(python),
+            "-c",
+            "import sys, importlib.metadata as m; "
+            "print(sys.version.split()[0], *(m.version(p) for p in ('boto3', 'aws-lambda-powertools', 'urllib3')))",
+        ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
     print(
         f"Cold init, `import app; import boto3` against `import boto3`, CPU time of fresh interpreters, median of {RUNS} "
-        f"alternating runs each, Lambda-like venv (Python {version[0]}, boto3 {version[1]}, the layer's "
-        "requirements, nothing else):"
+        f"alternating runs each, Lambda-like venv (Python {version[0]}, boto3 {version[1]}, Powertools "
+        f"{version[2]}, urllib3 {version[3]}: the layer's requirements, nothing else):"
     )
     worst = 0.0
     for row in measure(python, function_specs()):

@@ -67,6 +67,8 @@ CREATE_THREADS = 4
 CREATE_ROUNDS = 10
 MAX_POLL_RUNS = 12
 POLLER = "StatusPollerFunction"
+# The calls that grow with payments (the index queries are the poller's, a fixed cost per run).
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "PutEvents"})
 
 
 class MotoCalls:
@@ -285,6 +287,12 @@ def report(figures: dict[str, Any]) -> None:
         f"reconcile {seconds['reconcile']:.1f} s, total {seconds['total']:.1f} s"
     )
     print(f"  AWS calls per payment: {sum(aws.values()) / created:.2f}")
+    queries = sum(n for name, n in aws.items() if name.endswith(":Query"))
+    writes = sum(n for name, n in aws.items() if name.split(":")[1] in WRITES)
+    print(
+        f"    of which writes and PutEvents {writes / created:.2f} per payment; index queries {queries} "
+        f"({queries / max(1, figures['poll_runs']):.0f} per poller run, whatever the backlog)"
+    )
     for name, n in sorted(aws.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"    {name:<36} {n / created:6.2f}  ({n})")
     print(f"  gateway calls per payment: {sum(gateway.values()) / created:.2f}")
