@@ -178,17 +178,9 @@ class Reconciler:
         log = {"partnerReference": record.partner_reference, "reference": query_reference}
         if query_reference is None:
             return Outcome(NO_REFERENCE, record)
-        if (
-            not slot_taken
-            and self._min_query_interval > 0
-            and not self._payments.claim_status_query(
-                record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
-            )
+        if not self._query_slot(
+            record, slot_taken=slot_taken, priority=authenticated, log={**log, "source": source}
         ):
-            logger.info(
-                "status query skipped: one was made within the interval", extra={**log, "source": source}
-            )
-            count("StatusQueryThrottled")
             return Outcome(QUERY_THROTTLED, record)
         try:
             details = self._gateway.get_payment(query_reference, deadline=deadline)
@@ -279,14 +271,7 @@ class Reconciler:
         from pay1st_partner.attempts import SUPERSEDED
 
         log = {"partnerReference": record.partner_reference, "attemptReference": attempt_reference}
-        if (
-            not slot_taken
-            and self._min_query_interval > 0
-            and not self._payments.claim_status_query(
-                record.partner_reference, min_interval=self._min_query_interval, priority=authenticated
-            )
-        ):
-            count("StatusQueryThrottled")
+        if not self._query_slot(record, slot_taken=slot_taken, priority=authenticated, log=log):
             return Outcome(QUERY_THROTTLED, record)
         try:
             details = self._gateway.get_payment(reference, deadline=deadline)
@@ -311,6 +296,21 @@ class Reconciler:
         if event is not None:
             self._publisher.publish([event], self._payments)
         return Outcome(outcome, after, gateway_status=details.status)
+
+    def _query_slot(
+        self, record: PaymentRecord, *, slot_taken: bool, priority: bool, log: Mapping[str, Any]
+    ) -> bool:
+        """Whether this status query may go: the caller holds the payment's slot, there is no rationing, or
+        the slot is free now (taken here). A query refused is logged and counted (``StatusQueryThrottled``)."""
+        if slot_taken or self._min_query_interval <= 0:
+            return True
+        if self._payments.claim_status_query(
+            record.partner_reference, min_interval=self._min_query_interval, priority=priority
+        ):
+            return True
+        logger.info("status query skipped: one was made within the interval", extra=dict(log))
+        count("StatusQueryThrottled")
+        return False
 
     def _reverse(self, record: PaymentRecord, kind: str, *, source: str) -> Outcome:
         """Record a reversal the gateway confirmed (once), then publish its event."""
