@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import pairwise
+
+from pay1st_partner.check_schedule import DEFAULT_GIVE_UP_AFTER, DEFAULT_OFFSETS_SECONDS, CheckSchedule
 
 
 class ConfigurationError(RuntimeError):
@@ -59,9 +60,9 @@ class Settings:
     # The poller's gateway budget (status queries/s, the whole stack's), threads, and give-up age.
     status_queries_per_second: float = 5.0
     poll_concurrency: int = 8
-    reconcile_give_up_seconds: float = 172800.0  # 48 h (pay1st_partner.check_schedule)
+    reconcile_give_up_seconds: float = DEFAULT_GIVE_UP_AFTER.total_seconds()
     # When an open payment is checked, in seconds after its creation (then every last offset).
-    check_schedule_seconds: tuple[float, ...] = (60.0, 120.0, 300.0, 900.0, 3600.0)
+    check_schedule_seconds: tuple[float, ...] = DEFAULT_OFFSETS_SECONDS
     payment_methods_cache_seconds: float = 300.0
     refund_open_alarm_seconds: float = 259200.0  # 3 days: refunds open longer are reported (no status query)
     paid_not_fulfilled_hours: float = 2.0  # paid this long, fulfilment not delivered: PaidNotFulfilled
@@ -118,7 +119,9 @@ class Settings:
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
             status_queries_per_second=_number(env, "STATUS_QUERIES_PER_SECOND", 5.0),
             poll_concurrency=int(_number(env, "POLL_CONCURRENCY", 8, integer=True)),
-            reconcile_give_up_seconds=_number(env, "RECONCILE_GIVE_UP_SECONDS", 172800.0),
+            reconcile_give_up_seconds=_number(
+                env, "RECONCILE_GIVE_UP_SECONDS", DEFAULT_GIVE_UP_AFTER.total_seconds()
+            ),
             check_schedule_seconds=_schedule(env, "CHECK_SCHEDULE_SECONDS"),
             payment_methods_cache_seconds=_number(env, "PAYMENT_METHODS_CACHE_SECONDS", 300.0),
             refund_open_alarm_seconds=_number(env, "REFUND_OPEN_ALARM_SECONDS", 259200.0),
@@ -143,9 +146,10 @@ def _schedule(env: Mapping[str, str], name: str) -> tuple[float, ...]:
         offsets = tuple(float(part) for part in raw.split(","))
     except ValueError:
         raise ConfigurationError(f"{name} must be comma-separated seconds, got {raw!r}") from None
-    if offsets[0] <= 0 or any(b <= a for a, b in pairwise(offsets)):
-        raise ConfigurationError(f"{name} must be positive and increasing, got {raw!r}")
-    return offsets
+    try:
+        return CheckSchedule(offsets).offsets_seconds  # the schedule's own rule: positive and increasing
+    except ValueError:
+        raise ConfigurationError(f"{name} must be positive and increasing, got {raw!r}") from None
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
