@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -56,6 +57,13 @@ def _reset_runtime() -> None:
     parameters.clear_caches()
 
 
+# One AWS call at a time in the test process: moto's in-process backends are not thread-safe (a query
+# iterating an item while another thread updates it raises "dictionary changed size during iteration"), and
+# the status poller checks payments from a thread pool. Real DynamoDB serves each request atomically; this
+# gives moto the same footing. Reentrant, should moto itself call through botocore.
+_MOTO_CALLS = threading.RLock()
+
+
 class PolicyCheck:
     """Checks every AWS call a function's handler makes against the IAM policy template.yaml gives it.
 
@@ -84,7 +92,8 @@ class PolicyCheck:
             function_id = check.calling_function()
             if function_id is not None:
                 check.check(function_id, client.meta.service_model.signing_name, operation_name, api_params)
-            return original(client, operation_name, api_params)
+            with _MOTO_CALLS:
+                return original(client, operation_name, api_params)
 
         monkeypatch.setattr(BaseClient, "_make_api_call", checked_call)
 
