@@ -333,7 +333,8 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A running Pay1st sandbox on a free loopback port; the functions' gateway URLs point at it."""
     from pay1st_sandbox import SandboxConfig, SandboxServer
 
-    server = SandboxServer(SandboxConfig(), host="127.0.0.1", port=0)
+    # Refunds settle 0.2 s after they are requested (2 s by default): tests wait for it, not for a real clock.
+    server = SandboxServer(SandboxConfig(refund_settle_seconds=0.2), host="127.0.0.1", port=0)
     server.start()
     monkeypatch.setenv("PAY1ST_API_BASE_URL", server.base_url)
     monkeypatch.setenv("PAY1ST_PAY_BASE_URL", server.base_url)

@@ -288,7 +288,10 @@ class ApiServer:
 
     def __init__(self, app: LocalApi, host: str = "127.0.0.1", port: int = 3000) -> None:
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll keeps stop() quick (the default half second was paid by every stack a test stopped).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         reachable = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - mapping a wildcard bind
         self.base_url = f"http://{reachable}:{self._server.server_port}"
 

@@ -18,6 +18,7 @@ from local_stack.spec import QueueSource, ScheduleSource
 log = logging.getLogger("local_stack")
 
 Invoker = Callable[[str, Any], InvokeResult]
+IDLE_POLL_PAUSE_SECONDS = 0.25  # how long a message can wait for an idle poller (Lambda's long poll: at once)
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,12 @@ class QueuePoller:
         self._thread.start()
 
     def _run(self) -> None:
+        # Short polls with a pause between empty ones, where Lambda long-polls: a long poll in flight could not
+        # be called off, so stopping a stack waited for it (a second, per stack, in every test module).
         while not self._stop.is_set():
             try:
-                self.poll_once(wait_seconds=1)
+                if not self.poll_once().received:
+                    self._stop.wait(IDLE_POLL_PAUSE_SECONDS)
             except Exception:  # a poller must outlive a bad batch or a stopping emulator
                 if not self._stop.is_set():
                     log.exception("SQS poller for %s failed; retrying", self.function_id)
