@@ -152,7 +152,6 @@ def _backlog_against(base_url: str, control: SandboxControl) -> None:
         payments=payments,
         reconciler=reconciler,
         publisher=NoEvents(),  # type: ignore[arg-type]
-        min_age=timedelta(seconds=120),
         batch_size=25,
         queries_per_second=BUDGET,
         concurrency=CONCURRENCY,
@@ -267,7 +266,6 @@ def freshness() -> None:
         payments=payments,
         reconciler=reconciler,
         publisher=NoEvents(),  # type: ignore[arg-type]
-        min_age=timedelta(seconds=120),
         batch_size=25,
         queries_per_second=BUDGET,
         concurrency=1,  # one thread keeps the virtual clock deterministic; the budget sets the pace

@@ -21,7 +21,6 @@ def _poller() -> StatusPoller:
         payments=runtime.payments(),
         reconciler=runtime.reconciler(),
         publisher=runtime.publisher(),
-        min_age=timedelta(seconds=settings.poll_min_age_seconds),
         batch_size=settings.poll_batch_size,
         refunds=runtime.refunds(),
         refund_max_age=timedelta(seconds=settings.refund_open_alarm_seconds),

@@ -36,8 +36,7 @@ def poll(context: Any = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def no_min_age(monkeypatch: pytest.MonkeyPatch, aws: Any) -> None:
-    monkeypatch.setenv("POLL_MIN_AGE_SECONDS", "0.01")
+def fast_schedule(monkeypatch: pytest.MonkeyPatch, aws: Any) -> None:
     # Runs follow each other within milliseconds here: the check schedule and the per-payment query
     # interval on the same scale (a payment is due 10 ms after it was created, then every 10 ms).
     monkeypatch.setenv("CHECK_SCHEDULE_SECONDS", "0.01")
@@ -46,7 +45,7 @@ def no_min_age(monkeypatch: pytest.MonkeyPatch, aws: Any) -> None:
 
 
 def test_lost_webhooks_are_caught_and_expired_payments_closed(
-    aws: Any, sandbox: Any, no_min_age: None
+    aws: Any, sandbox: Any, fast_schedule: None
 ) -> None:
     # Given three payments whose webhooks are all lost: one paid, one abandoned, one still open
     sandbox.control.set_faults(webhook_drop_rate=1.0)
@@ -84,7 +83,7 @@ def test_young_payments_are_left_alone(aws: Any, sandbox: Any) -> None:
 
 
 def test_work_per_run_is_bounded_by_time_not_by_the_batch_size(
-    aws: Any, sandbox: Any, no_min_age: None, monkeypatch: pytest.MonkeyPatch
+    aws: Any, sandbox: Any, fast_schedule: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POLL_BATCH_SIZE", "2")
     runtime.reset()
@@ -96,7 +95,7 @@ def test_work_per_run_is_bounded_by_time_not_by_the_batch_size(
     assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries + 3
 
 
-def test_a_run_with_too_little_time_left_checks_nothing(aws: Any, sandbox: Any, no_min_age: None) -> None:
+def test_a_run_with_too_little_time_left_checks_nothing(aws: Any, sandbox: Any, fast_schedule: None) -> None:
     create_at_sandbox("order-late")
     time.sleep(0.05)
     report = poll(FakeLambdaContext(timeout_seconds=3))
@@ -121,7 +120,7 @@ def test_events_lost_between_commit_and_publish_are_republished(aws: Any, sandbo
     assert event["detail-type"] == "Payment Failed" and event["detail"]["eventId"] == "order-crashed:FAILED"
 
 
-def test_gateway_down_is_survived_and_reported(aws: Any, sandbox: Any, no_min_age: None) -> None:
+def test_gateway_down_is_survived_and_reported(aws: Any, sandbox: Any, fast_schedule: None) -> None:
     create_at_sandbox("order-down")
     sandbox.control.set_faults(rate_5xx={STATUS_QUERY_ROUTE: 1.0}, server_error_status=503)
     time.sleep(0.05)
@@ -131,7 +130,7 @@ def test_gateway_down_is_survived_and_reported(aws: Any, sandbox: Any, no_min_ag
 
 
 def test_a_payment_the_poller_confirms_costs_four_aws_calls_beyond_its_index_queries(
-    aws: Any, sandbox: Any, no_min_age: None, monkeypatch: pytest.MonkeyPatch
+    aws: Any, sandbox: Any, fast_schedule: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.client import BaseClient
 

@@ -18,7 +18,6 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -169,7 +168,6 @@ def test_duplicated_reordered_and_conflicting_webhooks_stay_exactly_once(
         payments=repo,
         reconciler=reconciler,
         publisher=publisher,
-        min_age=timedelta(seconds=60),
         batch_size=50,
         clock=clock,
         min_seconds_per_check=0,

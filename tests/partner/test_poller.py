@@ -42,7 +42,6 @@ def make_poller(
         payments=repo,
         reconciler=reconciler,
         publisher=publisher,
-        min_age=timedelta(seconds=120),
         batch_size=batch_size,
         clock=clock,
         monotonic=monotonic,

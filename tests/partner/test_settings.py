@@ -27,7 +27,7 @@ def test_reads_required_settings_and_defaults():
     assert settings.public_base_url is None
     assert settings.webhook_signature_required
     assert (settings.webhook_tolerance_seconds, settings.status_stale_seconds) == (300.0, 30.0)
-    assert (settings.poll_min_age_seconds, settings.poll_batch_size) == (120.0, 25)
+    assert settings.poll_batch_size == 25
     assert settings.payment_methods_cache_seconds == 300.0
     assert (settings.status_queries_per_second, settings.poll_concurrency) == (5.0, 8)
     assert settings.check_schedule_seconds == (60.0, 120.0, 300.0, 900.0, 3600.0)

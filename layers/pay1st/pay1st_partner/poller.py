@@ -69,7 +69,6 @@ class StatusPoller:
         payments: PaymentRepository,
         reconciler: Reconciler,
         publisher: EventPublisher,
-        min_age: timedelta,
         batch_size: int,
         outbox_age: timedelta = DEFAULT_OUTBOX_AGE,
         min_seconds_per_check: float = DEFAULT_MIN_SECONDS_PER_CHECK,
@@ -83,13 +82,12 @@ class StatusPoller:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``batch_size``: a page of the indexes (due payments are read a page at a time until the time is
-        up); ``min_age`` is kept for the callers' signature: the schedule (``nextCheckAt``) now decides."""
+        up). When a payment is first checked is the check schedule's (``nextCheckAt``), not the poller's."""
         self._refunds = refunds
         self._refund_max_age = refund_max_age
         self._payments = payments
         self._reconciler = reconciler
         self._publisher = publisher
-        self._min_age = min_age
         self._batch_size = batch_size
         self._outbox_age = outbox_age
         self._min_seconds_per_check = min_seconds_per_check

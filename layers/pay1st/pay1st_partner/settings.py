@@ -55,7 +55,6 @@ class Settings:
     # At most one §9 status query per payment per interval, whatever asks (webhooks, status route, poller).
     status_query_min_interval_seconds: float = 15.0
     status_stale_seconds: float = 30.0
-    poll_min_age_seconds: float = 120.0
     poll_batch_size: int = 25
     # The poller's gateway budget (status queries/s, the whole stack's), threads, and give-up age.
     status_queries_per_second: float = 5.0
@@ -115,7 +114,6 @@ class Settings:
             partner_id=partner_id,
             status_query_min_interval_seconds=_number(env, "STATUS_QUERY_MIN_INTERVAL_SECONDS", 15.0),
             status_stale_seconds=_number(env, "STATUS_STALE_SECONDS", 30.0),
-            poll_min_age_seconds=_number(env, "POLL_MIN_AGE_SECONDS", 120.0),
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
             status_queries_per_second=_number(env, "STATUS_QUERIES_PER_SECOND", 5.0),
             poll_concurrency=int(_number(env, "POLL_CONCURRENCY", 8, integer=True)),
