@@ -6,6 +6,10 @@ SHELL := /bin/bash
 # Python 3.13 is the Lambda runtime; pyenv exposes it as python3.13 (sam build needs it).
 export PYENV_VERSION ?= 3.11.7:3.13.0
 export SAM_CLI_TELEMETRY ?= 0
+# Bytecode caches (__pycache__/, ignored by git) are written even where the environment says not to: without
+# them every test process, local container and CLI run compiled the project's sources again, and pytest
+# rewrote every test module again (collecting the suite took 14.5 s per process instead of 5.7).
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
