@@ -110,8 +110,15 @@ Resources:
 """
 
 ECHO = """
-import json, os, sys
+import importlib, json, os, sys
 import shared  # from the layer
+
+def importable(name):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 def handler(event, context):
     print("a log line that must not break the protocol")
@@ -128,6 +135,7 @@ def handler(event, context):
             "shared": shared.VALUE,
             "remaining": context.get_remaining_time_in_millis(),
             "pid": os.getpid(),
+            "importable": {name: importable(name) for name in ("awscrt", "OpenSSL", "boto3", "urllib3")},
         }),
     }
 """
@@ -211,6 +219,8 @@ def test_function_imports_only_its_code_and_its_layers(stack: LocalStack, http: 
     assert project_paths[0].endswith("functions/echo")
     assert project_paths[1].endswith("layer")
     assert len(project_paths) == 2, project_paths
+    # What Lambda's runtime lacks is not there either, though the development venv has it.
+    assert body["importable"] == {"awscrt": False, "OpenSSL": False, "boto3": True, "urllib3": True}
     assert 4000 < body["remaining"] <= 5000  # the template's Timeout
 
 
