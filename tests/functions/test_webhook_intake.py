@@ -491,16 +491,23 @@ def test_a_signed_successful_webhook_costs_at_most_five_aws_calls(
         TableName=aws.tables["PaymentsTable"], Key={"partnerReference": {"S": "order-five-calls"}}
     )["Item"]
     assert "lastQueryAt" in item and "outboxMarker" not in item
-    # And a replay is answered from the record: writes to the webhook events table only (the conditional
-    # record, then its receipt count and outcome), no read of the payment, no gateway call
+    # And a replay is answered from the record: writes to the webhook events table only (the record's
+    # upsert, which counts it and returns the outcome, then the outcome "duplicate"), no read of the payment,
+    # no gateway call; a second replay finds "duplicate" already there: the upsert alone
     calls.clear()
     monkeypatch.setattr(BaseClient, "_make_api_call", counted)
     replay = post(http_event, body, signed(body))
     monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
     assert replay.status == 200 and replay.body["duplicate"] and replay.body["outcome"] == "duplicate"
     assert route_count(sandbox, STATUS_QUERY_ROUTE) - queries_before == 1
-    assert calls == [
-        "dynamodb:PutItem WebhookEventsTable",
-        "dynamodb:UpdateItem WebhookEventsTable",
-        "dynamodb:UpdateItem WebhookEventsTable",
-    ], calls
+    assert calls == ["dynamodb:UpdateItem WebhookEventsTable", "dynamodb:UpdateItem WebhookEventsTable"], (
+        calls
+    )
+    calls.clear()
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    again = post(http_event, body, signed(body))
+    monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
+    assert again.status == 200 and again.body["outcome"] == "duplicate"
+    assert calls == ["dynamodb:UpdateItem WebhookEventsTable"], calls
+    stored = runtime.webhook_events().get(hashlib.sha256(body).hexdigest())
+    assert stored is not None and stored["receivedCount"] == 3 and stored["reportedStatus"] == "SUCCESSFUL"

@@ -51,23 +51,24 @@ def test_customer_pays_in_a_browser_and_lands_on_the_result_page(local_stack: Lo
     # Pay1st's webhook never arrives: the customer's return alone must tell the truth.
     assert local_stack.sandbox is not None
     local_stack.sandbox.control.set_faults(webhook_drop_rate=1.0)
-
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(30_000)  # a ceiling for a loaded CI machine, not a timing assertion
-            page.goto(created["checkoutUrl"])
-            sync_api.expect(page.locator("#pay")).to_be_visible()
-            page.click("#pay")
-            page.wait_for_url(f"{local_stack.result_page_url}*")
-            # The callback asked Pay1st and sent the customer on with the real status, at once
-            assert page.locator("#callback-said").inner_text().startswith("SUCCESSFUL /")
-            sync_api.expect(page.locator("#status")).to_have_text("SUCCESSFUL")
-            assert page.locator("#payment").inner_text() == created["partnerReference"]
-        finally:
-            browser.close()
-            local_stack.sandbox.control.clear_faults()
+    try:  # the stack is the module's: its next tests get their webhooks whatever happens here
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(30_000)  # a ceiling for a loaded CI machine, not a timing assertion
+                page.goto(created["checkoutUrl"])
+                sync_api.expect(page.locator("#pay")).to_be_visible()
+                page.click("#pay")
+                page.wait_for_url(f"{local_stack.result_page_url}*")
+                # The callback asked Pay1st and sent the customer on with the real status, at once
+                assert page.locator("#callback-said").inner_text().startswith("SUCCESSFUL /")
+                sync_api.expect(page.locator("#status")).to_have_text("SUCCESSFUL")
+                assert page.locator("#payment").inner_text() == created["partnerReference"]
+            finally:
+                browser.close()
+    finally:
+        local_stack.sandbox.control.clear_faults()
 
     status = partner_request(
         urllib3.PoolManager(retries=False),

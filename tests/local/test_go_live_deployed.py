@@ -62,23 +62,6 @@ def partner_api() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from moto import mock_aws
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        yield
-
-
 def _stack_template() -> dict[str, Any]:
     """template.yaml's Parameters and WebhookEventsTable, and the Outputs the check reads (ApiUrl local)."""
     real = load_template()

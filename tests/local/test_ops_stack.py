@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,27 +30,9 @@ from pay1st_partner.webhook_events import WebhookEventStore
 
 from tests.partner.helpers import created_payment, payment_request
 
-REGION = "eu-west-1"
 STACK = "pay1st-partner-ops"
 REFERENCE = "order-ops-stack-1"
 PAY1ST_REFERENCE = "C-OPS-STACK-1-P"
-
-
-@pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from moto import mock_aws
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        yield
 
 
 def _stack_template() -> dict[str, Any]:

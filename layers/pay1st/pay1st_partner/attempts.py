@@ -48,6 +48,11 @@ def attempt_references(record: PaymentRecord) -> tuple[str, ...]:
     return (*(str(entry["partnerReference"]) for entry in record.attempts), record.gateway_reference)
 
 
+def attempt_entry(record: PaymentRecord, attempt_reference: str) -> dict[str, Any] | None:
+    """The superseded attempt created under ``attempt_reference`` (a copy), or None."""
+    return next((dict(e) for e in record.attempts if e["partnerReference"] == attempt_reference), None)
+
+
 def attempts_view(record: PaymentRecord) -> list[dict[str, Any]]:
     """The attempts as the partner sees them (status route, events): oldest first, the current one last."""
     view: list[dict[str, Any]] = []
@@ -122,7 +127,7 @@ class PaymentAttempts:
         """
         now = isoformat(self._clock())
         others = [dict(e) for e in record.attempts if e["partnerReference"] != gateway_reference]
-        mine = next((dict(e) for e in record.attempts if e["partnerReference"] == gateway_reference), None)
+        mine = attempt_entry(record, gateway_reference)
         if mine is None:
             return "stale", record, None
         if mine.get("paidAt"):

@@ -47,7 +47,13 @@ from pay1st.models import WebhookEvent
 from pay1st.webhooks import trim_body
 
 from pay1st_partner import state
-from pay1st_partner.attempts import DOUBLE_PAID, PAID_AFTER_CLOSE, SUPERSEDED, attempt_references
+from pay1st_partner.attempts import (
+    DOUBLE_PAID,
+    PAID_AFTER_CLOSE,
+    SUPERSEDED,
+    attempt_entry,
+    attempt_references,
+)
 from pay1st_partner.clock import utcnow
 from pay1st_partner.errors import InvalidRequest, NotApplied, PayloadTooLarge
 from pay1st_partner.observability import count, logger
@@ -315,7 +321,7 @@ class WebhookIntake:
         if event.order_amount != record.amount or event.currency_code != record.currency_code:
             count("StatusRejected", reason=AMOUNT_MISMATCH)
             return Outcome(AMOUNT_MISMATCH, record)
-        paid = any(e["partnerReference"] == attempt_reference and e.get("paidAt") for e in record.attempts)
+        paid = bool((attempt_entry(record, attempt_reference) or {}).get("paidAt"))
         if event.status != state.SUCCESSFUL or paid:
             # Nobody holds its link: its failing, cancelling or expiring says nothing about the payment.
             logger.info(

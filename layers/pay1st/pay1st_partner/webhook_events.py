@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pay1st_partner.clock import isoformat, utcnow
-from pay1st_partner.dynamodb_codec import from_item, is_condition_failure
+from pay1st_partner.dynamodb_codec import from_item
 from pay1st_partner.errors import NotRecorded
 from pay1st_partner.observability import logger
 from pay1st_partner.store import WebhookReceipt
@@ -62,40 +62,36 @@ class WebhookEventStore:
         """Store the raw body (once per distinct ``key``, by default its sha256). Raises :class:`NotRecorded`."""
         key = key or event_id(raw_body)
         now = self._clock()
-        item: dict[str, Any] = {
-            "eventId": {"S": key},
+        # One write, new or redelivered: every attribute of the first delivery is set only where absent, the
+        # redelivery is counted, and ALL_OLD tells which it was (no old item: new) and what became of it.
+        first = {
             "body": {"B": raw_body},
             "receivedAt": {"S": isoformat(now)},
-            "lastReceivedAt": {"S": isoformat(now)},
-            "receivedCount": {"N": "1"},
             "signatureVerified": {"BOOL": signature_verified},
             "outcome": {"S": "received"},
             "expiresAt": {"N": str(int((now + self._retention).timestamp()))},
         }
+        names = {f"#f{i}": name for i, name in enumerate(first)}
+        values = {f":f{i}": value for i, value in enumerate(first.values())}
+        sets = [f"#f{i} = if_not_exists(#f{i}, :f{i})" for i in range(len(first))]
         try:
-            try:
-                self._client.put_item(
-                    TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(eventId)"
-                )
-                return RecordedWebhook(event_id=key, duplicate=False)
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-            # ALL_NEW (which also brings the body back, at most 64 KiB, only for redeliveries): UPDATED_NEW
-            # of an attribute copied from ``outcome`` is not returned by every DynamoDB implementation when
-            # the value did not change.
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"eventId": {"S": key}},
-                UpdateExpression="SET lastReceivedAt = :now ADD receivedCount :one",
-                ExpressionAttributeValues={":now": {"S": isoformat(now)}, ":one": {"N": "1"}},
-                ReturnValues="ALL_NEW",
+                UpdateExpression="SET "
+                + ", ".join([*sets, "lastReceivedAt = :now"])
+                + " ADD receivedCount :one",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":now": {"S": isoformat(now)}, ":one": {"N": "1"}},
+                ReturnValues="ALL_OLD",
             )
-            previous = response.get("Attributes", {}).get("outcome", {}).get("S")
-            return RecordedWebhook(event_id=key, duplicate=True, previous_outcome=previous)
         except (ClientError, BotoCoreError) as exc:
             logger.error("webhook not recorded", extra={"event_id": key, "error_type": type(exc).__name__})
             raise NotRecorded() from exc
+        old = response.get("Attributes")
+        if not old:
+            return RecordedWebhook(event_id=key, duplicate=False)
+        return RecordedWebhook(event_id=key, duplicate=True, previous_outcome=old.get("outcome", {}).get("S"))
 
     def set_outcome(self, key: str, outcome: str, **details: str | None) -> None:
         """Note what processing made of the event; best effort (the event itself is already stored)."""
