@@ -284,7 +284,7 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     | {("sqs:SendMessage", "FULFILMENT_QUEUE_URL")},
     # read the recorded fulfilment, mark it delivered (receiving from SQS is the event source's own policy)
     "FulfilmentSenderFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem") | GATEWAY_CALLS,
-    # the durable webhook record (conditional put, duplicate count, outcome), then the transition
+    # the durable webhook record (one upsert, then its outcome), then the transition
     "WebhookIntakeFunction": _dynamodb("WEBHOOK_EVENTS_TABLE", "UpdateItem")
     | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
