@@ -7,13 +7,8 @@ import threading
 from typing import Any
 
 from pay1st_partner import state
-from pay1st_partner.payment_items import (
-    OUTBOX_PENDING,
-    attempt_pointer_key,
-    history_entry,
-    record_from_item,
-    sharded,
-)
+from pay1st_partner.memory_items import add_events, claim_pointer, pointer_owner
+from pay1st_partner.payment_items import attempt_pointer_key, history_entry, record_from_item
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import AttemptChange
 
@@ -23,15 +18,14 @@ class MemoryAttemptWrites:
     _lock: threading.Lock
 
     def claim_attempt_reference(self, attempt_reference: str, partner_reference: str) -> str:
-        key = attempt_pointer_key(attempt_reference)
         with self._lock:
-            pointer = self._items.setdefault(key, {"partnerReference": key, "attemptOf": partner_reference})
-            return str(pointer["attemptOf"])
+            return claim_pointer(
+                self._items, attempt_pointer_key(attempt_reference), "attemptOf", partner_reference
+            )
 
     def attempt_owner(self, attempt_reference: str) -> str | None:
         with self._lock:
-            pointer = self._items.get(attempt_pointer_key(attempt_reference))
-            return None if pointer is None or "attemptOf" not in pointer else str(pointer["attemptOf"])
+            return pointer_owner(self._items, attempt_pointer_key(attempt_reference), "attemptOf")
 
     def write_attempts(self, change: AttemptChange) -> PaymentRecord | None:
         record, now = change.record, change.at
@@ -57,8 +51,5 @@ class MemoryAttemptWrites:
                     item.pop("nextCheckAt", None)
             if change.double_paid:
                 item["doublePaid"] = True
-            if change.event is not None:
-                item.setdefault("outbox", {})[change.event.event_id] = change.event.to_json()
-                item["outboxMarker"] = sharded(OUTBOX_PENDING, record.partner_reference)
-                item.setdefault("outboxSince", now)
+            add_events(item, () if change.event is None else (change.event,), now)
             return record_from_item(copy.deepcopy(item))

@@ -17,6 +17,7 @@ from pay1st_partner import refund_state, state
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.memory_attempts import MemoryAttemptWrites
+from pay1st_partner.memory_items import add_events, claim_pointer, pointer_owner
 from pay1st_partner.payment_items import (
     GAVE_UP_MARKER,
     MAX_REFUNDS_PER_PAYMENT,
@@ -157,7 +158,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
-                _add_events(item, (change.event,), change.at)
+                add_events(item, (change.event,), change.at)
             if change.receipt is not None:
                 receipt = change.receipt
                 self.receipts.setdefault(receipt.event_id, {}).update(
@@ -285,10 +286,10 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     # ------------------------------------------------------------ refunds and reversals (§15, §16)
 
     def claim_refund_reference(self, refund_reference: str, partner_reference: str) -> str:
-        key = refund_pointer_key(refund_reference)
         with self._lock:
-            pointer = self._items.setdefault(key, {"partnerReference": key, "refundOf": partner_reference})
-            return str(pointer["refundOf"])
+            return claim_pointer(
+                self._items, refund_pointer_key(refund_reference), "refundOf", partner_reference
+            )
 
     def release_refund_reference(self, refund_reference: str, partner_reference: str) -> None:
         key = refund_pointer_key(refund_reference)
@@ -298,8 +299,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
 
     def refund_owner(self, refund_reference: str) -> str | None:
         with self._lock:
-            pointer = self._items.get(refund_pointer_key(refund_reference))
-            return None if pointer is None else str(pointer["refundOf"])
+            return pointer_owner(self._items, refund_pointer_key(refund_reference), "refundOf")
 
     def add_refund(
         self, partner_reference: str, entry: Mapping[str, Any], *, reserve_up_to: Decimal, at: str
@@ -355,7 +355,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
                 item["refundedAmount"] += change.amount
             if refund_state.is_final(change.status):
                 _close_refund(item)
-            _add_events(item, change.events, change.at)
+            add_events(item, change.events, change.at)
             return self._record(item)
 
     def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
@@ -378,7 +378,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             if item["status"] != state.SUCCESSFUL or change.kind in item["reversals"]:
                 return None
             item["reversals"][change.kind] = {"at": change.at, "source": change.source}
-            _add_events(item, () if change.event is None else (change.event,), change.at)
+            add_events(item, () if change.event is None else (change.event,), change.at)
             return self._record(item)
 
     # ------------------------------------------------------------------- operators (pay1st_ops)
@@ -416,13 +416,6 @@ def _add_query(item: dict[str, Any], note: StatusQueryNote) -> None:
     for key in note.drop:
         queries.pop(key, None)
     item["statusQueries"] = queries
-
-
-def _add_events(item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str) -> None:
-    for event in events:
-        item.setdefault("outbox", {})[event.event_id] = event.to_json()
-        item["outboxMarker"] = sharded(OUTBOX_PENDING, item["partnerReference"])
-        item.setdefault("outboxSince", at)
 
 
 def _ensure_refund_totals(item: dict[str, Any]) -> None:
