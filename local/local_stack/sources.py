@@ -18,7 +18,9 @@ from local_stack.spec import QueueSource, ScheduleSource
 log = logging.getLogger("local_stack")
 
 Invoker = Callable[[str, Any], InvokeResult]
-IDLE_POLL_PAUSE_SECONDS = 0.25  # how long a message can wait for an idle poller (Lambda's long poll: at once)
+# The pause after an empty receive: short after a message, doubling while the queue stays empty (as Lambda's
+# pollers scale down), so an idle stack costs about one receive a second and a busy one picks up at once.
+IDLE_POLL_PAUSE_SECONDS = (0.1, 1.0)
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,17 @@ class QueuePoller:
 
     def _run(self) -> None:
         # Short polls with a pause between empty ones, where Lambda long-polls: a long poll in flight could not
-        # be called off, so stopping a stack waited for it (a second, per stack, in every test module).
+        # be called off, so stopping a stack waited for it (a second, per stack, in every test module); the
+        # pause can (stop() sets the event it waits on).
+        shortest, longest = IDLE_POLL_PAUSE_SECONDS
+        pause = shortest
         while not self._stop.is_set():
             try:
-                if not self.poll_once().received:
-                    self._stop.wait(IDLE_POLL_PAUSE_SECONDS)
+                if self.poll_once().received:
+                    pause = shortest
+                else:
+                    self._stop.wait(pause)
+                    pause = min(pause * 2, longest)
             except Exception:  # a poller must outlive a bad batch or a stopping emulator
                 if not self._stop.is_set():
                     log.exception("SQS poller for %s failed; retrying", self.function_id)
