@@ -25,7 +25,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 LAYER = REPO / "layers" / "pay1st"
-FUNCTIONS_DIR = REPO / "functions"
 REGION = "eu-west-1"
 
 # This script's own directory comes first on sys.path, and its name would shadow the `functions` package.

@@ -26,7 +26,6 @@ from local_stack.partner import partner_client
 from local_stack.stack import LocalStack, StackOptions
 
 FULFILMENT_FUNCTION = "FulfilmentSenderFunction"
-POLLER_FUNCTION = "StatusPollerFunction"
 
 
 class DemoFailed(Exception):
