@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pay1st_partner.events import EventPublisher
+from pay1st_partner.observability import metrics
 from pay1st_partner.poller import StatusPoller
 from pay1st_partner.reconcile import Reconciler
 from pay1st_partner.repository import PaymentRepository
@@ -119,10 +120,25 @@ def test_checks_run_concurrently_within_the_query_budget(
     clock.advance(61)
     waits: list[float] = []
     lock = threading.Lock()
+    in_flight, most_in_flight = [0], [0]
+    real_get = gateway.get_payment
 
     def sleep(seconds: float) -> None:
         with lock:
             waits.append(seconds)
+
+    def slow_get(reference: str, *, deadline: float | None = None) -> Any:
+        with lock:
+            in_flight[0] += 1
+            most_in_flight[0] = max(most_in_flight[0], in_flight[0])
+        time.sleep(0.02)  # a query in flight, long enough for the other threads to start theirs
+        try:
+            return real_get(reference, deadline=deadline)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    gateway.get_payment = slow_get  # type: ignore[method-assign]
 
     poller = make_poller(
         repo,
@@ -139,6 +155,8 @@ def test_checks_run_concurrently_within_the_query_budget(
     # Then all were checked, and the queries were given slots 0.1 s apart: 1.1 s for twelve, never a burst
     assert report.checked == 12 and len(gateway.queries) == 12
     assert sorted(round(w, 6) for w in waits) == [round(0.1 * n, 6) for n in range(1, 12)]
+    # And the checks overlapped, never more than the four threads at once
+    assert 1 < most_in_flight[0] <= 4
 
 
 def test_a_run_stops_before_the_deadline(
@@ -175,6 +193,7 @@ def test_a_payment_still_open_at_the_give_up_age_is_reported_and_no_longer_check
     clock: Clock,
     aws: Any,
     caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given a payment the gateway still reports NEW two days after it was created
     new_payment("stuck")
@@ -188,6 +207,9 @@ def test_a_payment_still_open_at_the_give_up_age_is_reported_and_no_longer_check
     assert _raw(aws, "stuck")["openMarker"]["S"].startswith("GAVEUP#")
     assert [r.partner_reference for r in repo.gave_up_payments(limit=10)] == ["stuck"]
     assert any(r.levelname == "ERROR" and "give-up age" in r.getMessage() for r in caplog.records)
+    capsys.readouterr()
+    metrics.flush_metrics()
+    assert '"ReconcileGaveUp":[1.0]' in capsys.readouterr().out
     clock.advance(7200)
     assert poller.run(deadline=time.monotonic() + 60).checked == 0 and gateway.queries == ["C-stuck-P"]
 
