@@ -1043,6 +1043,13 @@ def test_give_up_moves_an_open_payment_off_the_schedule_and_a_final_status_clear
     assert item["openMarker"] == {"S": "GAVEUP#1"} and item["gaveUpAt"] == {"S": "2026-01-15T11:30:00.000Z"}
     assert repo.due_payments(now=clock() + timedelta(days=7), limit=10) == []
     assert [r.partner_reference for r in repo.gave_up_payments(limit=10)] == ["order-1001"]
+    # A later check (a status GET, a webhook's confirmation) that finds it still open notes the check but
+    # does not put it back on the schedule
+    checked = repo.note_check(given_up)
+    assert checked is not None and checked.partner_reference == "order-1001"
+    assert raw_item("order-1001")["openMarker"] == {"S": "GAVEUP#1"}
+    assert repo.due_payments(now=clock() + timedelta(days=7), limit=10) == []
+    assert [r.partner_reference for r in repo.gave_up_payments(limit=10)] == ["order-1001"]
     # A late webhook still settles it, and then it is nowhere
     repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
     assert repo.gave_up_payments(limit=10) == [] and "openMarker" not in raw_item("order-1001")

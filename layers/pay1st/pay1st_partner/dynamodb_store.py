@@ -306,9 +306,15 @@ class DynamoDBPaymentStore(
             partner_reference,
             at,
             query,
-            condition="attribute_exists(openMarker)",
+            # Open, not given up (GAVEUP#n, give_up's): a check of a given-up payment must not put it back on
+            # the schedule; it falls back to touch_checked.
+            condition="begins_with(openMarker, :open_prefix)",
             sets=["nextCheckAt = :next", "openMarker = :open"],
-            values={":next": next_check_at, ":open": sharded(OPEN_MARKER, partner_reference)},
+            values={
+                ":next": next_check_at,
+                ":open": sharded(OPEN_MARKER, partner_reference),
+                ":open_prefix": OPEN_MARKER,
+            },
         )
 
     def _note_check(

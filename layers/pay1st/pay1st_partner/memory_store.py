@@ -229,7 +229,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if item is None or "openMarker" not in item:
+            if item is None or not str(item.get("openMarker", "")).startswith(
+                OPEN_MARKER
+            ):  # open, not given up
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
             if query is not None:

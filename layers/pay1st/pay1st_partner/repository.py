@@ -276,7 +276,7 @@ class PaymentRepository:
         """Note a status check of a payment that stayed open (with ``query``'s history entry, see
         :meth:`touch_checked`), and when the next one is due (the schedule runs from its creation:
         :mod:`pay1st_partner.check_schedule`); falls back to :meth:`touch_checked` when it is no longer in the
-        open index (settled meanwhile). The record after it."""
+        open index (settled meanwhile, or given up: a given-up payment stays off the schedule). The record after it."""
         now = self._clock()
         at = isoformat(now)
         next_check = self._schedule.next_check_text(record.created_at, now)
