@@ -9,28 +9,44 @@ transaction, and copying a table another thread is writing fails now and then.
 
 Here, under one lock: every condition is checked first, with nothing written (cancelled: nothing to undo);
 then each entry is written, and should a write still fail, only the items this transaction wrote are put
-back. Other requests' writes are never touched.
+back. Other requests' writes are never touched. moto's single-item writes (PutItem, UpdateItem, DeleteItem)
+take the same lock, so none can land between a transaction's condition check and its write (which would
+overwrite a change the transaction's condition should have refused).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a transaction's own writes go through the locked single-item writes
 _installed = False
 
 
 def install() -> None:
-    """Replace moto's DynamoDB ``transact_write_items`` in this process (idempotent)."""
+    """Replace moto's DynamoDB ``transact_write_items`` in this process and serialise its single-item writes
+    with it (idempotent)."""
     global _installed
     if _installed:
         return
     from moto.dynamodb.models import DynamoDBBackend
 
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign,assignment]
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
     _installed = True
+
+
+def _locked(write: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(write)
+    def locked_write(*args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return write(*args, **kwargs)
+
+    return locked_write
 
 
 def _key(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:

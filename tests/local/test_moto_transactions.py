@@ -83,3 +83,46 @@ def test_a_write_landing_while_a_transaction_is_cancelled_survives(
     # Then the other request's write is still there (moto's own rollback restored a copy of the whole table)
     assert landed and _value(dynamodb, "x") == "concurrent"
     assert _value(dynamodb, "a") == "moved on"
+
+
+def test_a_single_write_cannot_land_between_a_transactions_check_and_its_write(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends["123456789012"]["eu-west-1"]
+    other: dict[str, Any] = {}
+
+    def conditional_update() -> None:  # another request: "a" from 1 to "other", if it is still 1
+        try:
+            backend.update_item(
+                TABLE,
+                {"k": {"S": "a"}},
+                update_expression="SET v = :v",
+                expression_attribute_names={},
+                expression_attribute_values={":v": {"S": "other"}, ":old": {"S": "1"}},
+                condition_expression="v = :old",
+            )
+            other["result"] = "written"
+        except Exception as exc:  # noqa: BLE001 - which one is the point
+            other["result"] = type(exc).__name__
+
+    # Given that request arriving after the transaction checked its condition on "a", before it writes
+    write = moto_transactions._write
+    thread = threading.Thread(target=conditional_update)
+
+    def write_after_a_moment(*args: Any) -> None:
+        if not thread.is_alive() and "result" not in other:
+            thread.start()
+            time.sleep(0.2)  # ample time for it to land, were it not held back
+        write(*args)
+
+    monkeypatch.setattr(moto_transactions, "_write", write_after_a_moment)
+    # When the transaction ("a" from 1 to 2, if it is still 1) goes ahead
+    dynamodb.transact_write_items(TransactItems=[_update("a", "2", "v = :old")])
+    thread.join(timeout=5)
+    # Then the two were serialised: the transaction first, the other's condition then failed
+    assert other["result"] == "ConditionalCheckFailed" and _value(dynamodb, "a") == "2"
