@@ -46,7 +46,7 @@ for entry in (str(REPO / "local"), str(REPO / "layers" / "pay1st"), str(REPO / "
         sys.path.insert(0, entry)
 
 # About 0.18 s per payment end to end on the quiet 2-core development machine, 0.5 s loaded (the sandbox's
-# webhook retries and the functions' workers share it): 1,000 take about 3 minutes quiet, 8-12 loaded. 100 and
+# webhook retries and the functions' workers share it): 1,000 take about 3-3.5 minutes quiet, 8-12 loaded. 100 and
 # 1,000 side by side show whether the calls per payment stay flat; pass other sizes to see more (or fewer).
 DEFAULT_SIZES = (100, 1000)
 FAULTS = {
@@ -313,7 +313,7 @@ def main(argv: list[str]) -> int:
     print(
         "End to end at volume through the local stack, gateway faults "
         f"{json.dumps({k: v for k, v in FAULTS.items() if k != 'seed'})}; sizes {sizes} "
-        "(1,000 take about 3 minutes on a quiet 2-core machine, 8-12 loaded; `bench/volume.py 100` runs one size)"
+        "(1,000 take about 3-3.5 minutes on a quiet 2-core machine, 8-12 loaded; `bench/volume.py 100` runs one size)"
     )
     moto_calls, timings = MotoCalls(), Timings()
     moto_calls.install()

@@ -376,9 +376,11 @@ class LocalStack:
     def result_key(self) -> bytes:
         """The key the callback redirect signs the result page's parameters with: made from the local
         secret exactly as the functions make it (its ``callbackKey``, else derived from its Signing Key)."""
-        from pay1st_partner_client.result_page import callback_key
+        from pay1st_partner_client.result_page import CALLBACK_KEY_SECRET_FIELD, callback_key
 
-        return callback_key(self._secret_values.get("callbackKey"), self._secret_values.get("signingKey", ""))
+        return callback_key(
+            self._secret_values.get(CALLBACK_KEY_SECRET_FIELD), self._secret_values.get("signingKey", "")
+        )
 
     def _current_status(self, partner_reference: str) -> str | None:
         """What the partner's backend would ask for its result page: GET /payments/{ref} on our API."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
+from pay1st_partner.fulfilment_watch import is_delivered
 from pay1st_partner.payment_items import BY_STATUS_INDEX
 from pay1st_partner.webhook_rejections import REASON_COUNT_PREFIX, budget_key
 
@@ -153,7 +154,7 @@ def report(
         created_before=isoformat(now - timedelta(hours=fulfilment_hours)),
         limit=10 * limit,
     )
-    undelivered = [row(i) for i in paid if not (i.get("fulfilment") or {}).get("deliveredAt")][:limit]
+    undelivered = [row(i) for i in paid if not is_delivered(i)][:limit]  # PaidNotFulfilled's rule
     return {
         "at": isoformat(now),
         "window": {"days": days, "since": since},
