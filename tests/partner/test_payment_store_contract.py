@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 from pay1st.models import FulfilmentItem
+from pay1st_partner.clock import isoformat
 from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.errors import InvalidRequest, PaymentConflict, PaymentNotFound
 from pay1st_partner.events import payment_event
@@ -985,6 +986,27 @@ def test_markers_are_spread_over_shards_and_readers_merge_every_shard(
     assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=5)] == names[:5]
     events = repo.pending_events(older_than=clock(), limit=100)
     assert sorted({e.partner_reference for e in events}) == names and len(events) == 24
+
+
+def test_open_refund_markers_are_sharded_and_the_reader_merges_every_shard(
+    store: PaymentStore,
+    refunds: RefundRepository,
+    paid: Callable[..., Any],
+    clock: Clock,
+    raw_item: Any,
+) -> None:
+    # Given 24 paid payments, each with a refund opened a second after the previous one
+    names = [f"order-{n:02d}" for n in range(24)]
+    for name in names:
+        paid(name)
+        refunds.claim(name, f"r-{name}", Decimal("10.00"), None)
+        clock.advance(1)
+    # Then their refund markers are spread over every shard
+    assert {raw_item(name)["refundOpenMarker"]["S"] for name in names} == {f"OPEN#{n}" for n in range(8)}
+    # And the reader finds all of them, oldest first across the shards, and a limit keeps the oldest
+    later = isoformat(clock() + timedelta(seconds=1))
+    assert [r.partner_reference for r in store.open_refund_payments(older_than=later, limit=100)] == names
+    assert [r.partner_reference for r in store.open_refund_payments(older_than=later, limit=5)] == names[:5]
 
 
 def _legacy_item(name: str, at: str) -> dict[str, Any]:
