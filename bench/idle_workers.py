@@ -129,12 +129,15 @@ def main() -> int:
             while time.monotonic() < deadline and sum(snapshot(stack)[0].values()) > 0:
                 time.sleep(0.25)
             waited = time.perf_counter() - started - elapsed
+            left = sum(snapshot(stack)[0].values())
             print(f"  {waited:4.1f} s later    : {_describe(*snapshot(stack))}", flush=True)
     if failed:
         print(
             f"  ({failed} creates failed: on a loaded machine 16 cold starts at once can outlast the timeout)"
         )
-    return 0
+    if left:
+        print(f"  target NOT met: {left} containers still running after the idle time")
+    return 1 if left else 0
 
 
 class _quiet_stderr:

@@ -99,7 +99,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def backlog() -> None:
+def backlog() -> bool:
     port = _free_port()
     sandbox = subprocess.Popen(  # noqa: S603 - our own sandbox, by module name
         [sys.executable, "-m", "pay1st_sandbox", "--port", str(port)],
@@ -116,13 +116,13 @@ def backlog() -> None:
                     break
             except Exception:  # noqa: BLE001 - not listening yet
                 time.sleep(0.1)
-        _backlog_against(base_url, control)
+        return _backlog_against(base_url, control)
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
 
 
-def _backlog_against(base_url: str, control: SandboxControl) -> None:
+def _backlog_against(base_url: str, control: SandboxControl) -> bool:
     client = Pay1stClient(ClientConfig(base_url=base_url, pay_url=base_url), CREDENTIALS)
     store = InMemoryPaymentStore()
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
@@ -177,6 +177,10 @@ def _backlog_against(base_url: str, control: SandboxControl) -> None:
         f"{runs} runs, idle time between runs simulated), {open_left} left open; "
         f"status queries per payment {queries / BACKLOG:.2f} (target 1)"
     )
+    met = open_left == 0 and elapsed <= 150 and queries <= BACKLOG
+    if not met:
+        print("  target NOT met")
+    return met
 
 
 # ------------------------------------------------------------------------------------- freshness
@@ -246,7 +250,7 @@ def _open_payment(store: InMemoryPaymentStore, name: str, created: datetime) -> 
     )
 
 
-def freshness() -> None:
+def freshness() -> bool:
     from pay1st_partner.clock import parse_iso
 
     rng = random.Random(14)
@@ -302,15 +306,20 @@ def freshness() -> None:
         f"{len(waits)} checks); a new payment's first check at most {max(young_first):.0f} s after it was created "
         f"(target <= 120 s; simulated time)"
     )
+    met = max(young_first) <= 120 and max(waits) <= 120
+    if not met:
+        print("  target NOT met")
+    return met
 
 
 def main() -> int:
     which = sys.argv[1:] or ["freshness", "backlog"]
+    met = True
     if "freshness" in which:
-        freshness()
+        met = freshness() and met
     if "backlog" in which:
-        backlog()
-    return 0
+        met = backlog() and met
+    return 0 if met else 1  # make bench reports a missed target
 
 
 if __name__ == "__main__":
