@@ -27,6 +27,8 @@ PER_ENVIRONMENT = frozenset(
         # How long logs and events are kept: a cost and compliance choice per stack, not configuration staging proves.
         "LogRetentionDays",
         "EventArchiveRetentionDays",
+        # The poller's share of the partner's Pay1st rate limit, which Pay1st sets per environment.
+        "StatusQueriesPerSecond",
     }
 )
 # Must point elsewhere in production than in the sandbox stack.

@@ -246,11 +246,17 @@ def test_production_replicating_staging_passes_and_lists_the_per_environment_dif
     cloud: None, partner_api: str
 ) -> None:
     deploy(SANDBOX_STACK, partner_api)
-    deploy(PRODUCTION_STACK, partner_api, **PRODUCTION)
+    # (production's rate limit at Pay1st, and so its status-query budget, is its own)
+    deploy(PRODUCTION_STACK, partner_api, **PRODUCTION, StatusQueriesPerSecond="20")
     _, result, _ = run_json("--stack", PRODUCTION_STACK, "--compare-with", SANDBOX_STACK)
     compared = step(result, "production-config")
     assert compared["status"] == "passed", compared
-    assert set(compared["details"]["differences"]) == {"Environment", "Pay1stApiBaseUrl", "Pay1stPayBaseUrl"}
+    assert set(compared["details"]["differences"]) == {
+        "Environment",
+        "Pay1stApiBaseUrl",
+        "Pay1stPayBaseUrl",
+        "StatusQueriesPerSecond",
+    }
 
 
 def test_production_on_the_staging_gateway_or_without_a_comparison_fails(
