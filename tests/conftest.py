@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -433,3 +434,24 @@ def build_http_event(
 def http_event() -> Callable[..., dict[str, Any]]:
     """Builder of HTTP API v2 events: ``http_event("POST", "/payments", body={...})``."""
     return build_http_event
+
+
+@contextmanager
+def counting_aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every botocore call made inside the block, as ``"service:Operation TableName"`` (the patch of the
+    policy check stays underneath)."""
+    from botocore.client import BaseClient
+
+    calls: list[str] = []
+    make_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]
+
+    def counted(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        table = api_params.get("TableName", "")
+        calls.append(f"{client.meta.service_model.service_name}:{operation_name} {table}".strip())
+        return make_api_call(client, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    try:
+        yield calls
+    finally:
+        monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)

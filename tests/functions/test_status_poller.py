@@ -11,7 +11,7 @@ from pay1st_partner import runtime
 from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.repository import PaymentRepository
 
-from tests.conftest import FakeLambdaContext
+from tests.conftest import FakeLambdaContext, counting_aws_calls
 from tests.functions.inbound import STATUS_QUERY_ROUTE, create_at_sandbox, route_count
 
 # An EventBridge scheduled event, as `sam local generate-event eventbridge scheduled-event` makes it.
@@ -132,7 +132,6 @@ def test_gateway_down_is_survived_and_reported(aws: Any, sandbox: Any, fast_sche
 def test_a_payment_the_poller_confirms_costs_four_aws_calls_beyond_its_index_queries(
     aws: Any, sandbox: Any, fast_schedule: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from botocore.client import BaseClient
 
     # Given a warm poller (credentials and token cached) and a paid payment whose webhook was lost
     sandbox.control.set_faults(webhook_drop_rate=1.0)
@@ -140,21 +139,18 @@ def test_a_payment_the_poller_confirms_costs_four_aws_calls_beyond_its_index_que
     paid = create_at_sandbox("order-poller-paid")
     sandbox.control.settle(paid.reference, "pay")
     time.sleep(0.05)
-    calls: list[str] = []
-    make_api_call = BaseClient._make_api_call
-
-    def counted(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        calls.append(operation_name)
-        return make_api_call(client, operation_name, api_params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
     # When the poller confirms it
-    report = poll()
-    monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
+    with counting_aws_calls(monkeypatch) as calls:
+        report = poll()
     # Then the payment is SUCCESSFUL, announced and cleared from the outbox in four calls besides the index
     # queries: the query slot, the transition with its event, the publication, and ONE outbox clear
     assert report["outcomes"] == {"applied": 1}
     record = runtime.payments().get("order-poller-paid")
     assert record is not None and record.status == "SUCCESSFUL" and record.pending_event_ids == ()
     assert [e["detail-type"] for e in aws.published_events()] == ["Payment Succeeded"]
-    assert len([call for call in calls if call != "Query"]) <= 4, calls
+    assert [call for call in calls if not call.startswith("dynamodb:Query")] == [
+        "dynamodb:UpdateItem PaymentsTable",  # the query slot
+        "dynamodb:UpdateItem PaymentsTable",  # the transition with its event (no webhook receipt to add)
+        "events:PutEvents",
+        "dynamodb:UpdateItem PaymentsTable",  # the one outbox clear
+    ], calls
