@@ -64,12 +64,11 @@ browser-deps:
 # Import rules (pyproject.toml [tool.importlinter]): the layer's packages are found where Lambda finds them.
 # checkov scans template.yaml (CloudFormation rules); every check the template does not pass is skipped in the
 # resource's Metadata with its reason. --skip-download: no calls to the vendor's platform (offline, and faster).
-CHECKOV ?= $(CHECKOV_VENV)/bin/checkov
-lint: venv $(if $(filter $(CHECKOV_VENV)/bin/checkov,$(CHECKOV)),$(CHECKOV_STAMP))
+lint: venv $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=layers/pay1st $(BIN)/lint-imports --no-logo
-	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
 format: venv
 	$(BIN)/ruff format .

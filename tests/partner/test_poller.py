@@ -53,7 +53,7 @@ def make_poller(
     )
 
 
-def test_open_payments_older_than_the_threshold_are_checked_and_updated(
+def test_payments_due_for_a_check_are_checked_and_updated(
     repo: PaymentRepository,
     reconciler: Reconciler,
     publisher: EventPublisher,
