@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +15,8 @@ from typing import Any
 
 import boto3
 import urllib3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_stack import moto_transactions
 from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
@@ -48,21 +49,28 @@ _NameOf = Callable[[Mapping[str, Any], str, str], str]  # (resource, name proper
 
 
 class MotoServer:
-    """moto's threaded server on loopback; ``port=0`` picks a free port."""
+    """moto's server on loopback; ``port=0`` picks a free port.
+
+    moto's WSGI application served as its ``ThreadedMotoServer`` serves it, but bound in the caller's thread (a
+    busy port raises ``OSError`` here, where ThreadedMotoServer's thread died and left start() waiting forever)
+    and polling for shutdown every 20 ms (its 0.5 s default was added to every stop of a stack).
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host, self._port = host, port
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self.endpoint_url = ""
 
     def start(self) -> str:
         moto_transactions.install()  # moto's own cancelled transactions undo other requests' writes
-        if self._port:  # moto's server thread would die on a busy port and leave start() waiting forever
-            with socket.socket() as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind((self._host, self._port))  # OSError "Address already in use"
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = server = make_server(self._host, self._port, app, threaded=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="moto-server", daemon=True
+        )
+        self._thread.start()
+        host, port = str(server.server_address[0]), int(server.server_address[1])
         host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - mapping a wildcard bind
         self.endpoint_url = f"http://{host}:{port}"
         # moto's state is per process, not per server: start from nothing, like a new AWS account.
@@ -70,9 +78,13 @@ class MotoServer:
         return self.endpoint_url
 
     def stop(self) -> None:
-        if self.endpoint_url:
-            self._server.stop()
-            self.endpoint_url = ""
+        server, thread = self._server, self._thread
+        if server is not None and thread is not None:
+            server.shutdown()
+            thread.join()
+            server.server_close()
+        self._server = self._thread = None
+        self.endpoint_url = ""
 
 
 def client(service: Any, endpoint_url: str) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,8 @@ from pay1st_partner_client import (
 from werkzeug.datastructures import Headers
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.loopback import serve_in_background
 
 KEY, SECRET = "AKIATESTPARTNER00001", "test-secret"
 CREATED = {
@@ -67,7 +68,7 @@ def serve() -> Iterator[Any]:
     def start(*answers: tuple[int, Any]) -> tuple[str, Scripted]:
         app = Scripted(list(answers))
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serve_in_background(server)
         servers.append(server)
         return f"http://127.0.0.1:{server.server_port}", app
 

@@ -5,7 +5,6 @@ and the refund fields of ``get_payment``."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,6 +26,8 @@ from pay1st_partner_client import (
 from werkzeug.datastructures import Headers
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.loopback import serve_in_background
 
 KEY, SECRET = "AKIATESTPARTNER00001", "test-secret"
 REFUND = {
@@ -67,7 +68,7 @@ def serve() -> Iterator[Any]:
     def start(*answers: tuple[int, Any] | tuple[int, Any, dict[str, str]]) -> tuple[PartnerClient, Scripted]:
         app = Scripted([(a[0], a[1], a[2] if len(a) == 3 else {}) for a in answers])  # type: ignore[misc]
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serve_in_background(server)
         servers.append(server)
         auth = SigV4Auth(REGION, credentials=Credentials(KEY, SECRET))
         return PartnerClient(f"http://127.0.0.1:{server.server_port}", auth, sleep=lambda _: None), app

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.records import PaymentRecord
 
 from tests.conftest import FakeLambdaContext, build_http_event
+from tests.loopback import serve_in_background
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -47,7 +47,6 @@ class ApiBridge:
         # stop() waits for requests still being handled: moto's state outlives the test (tests/moto_world.py),
         # so a late handler must not write into the next test's world.
         self._server.daemon_threads = False
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -55,7 +54,7 @@ class ApiBridge:
         return f"http://{host!s}:{port}"
 
     def start(self) -> None:
-        self._thread.start()
+        serve_in_background(self._server)
 
     def stop(self) -> None:
         self._server.shutdown()

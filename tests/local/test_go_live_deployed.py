@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -22,6 +21,8 @@ from go_live.context import Check, Options
 from go_live.steps import PLACEHOLDER, credentials_secret
 from go_live.target import deployed_target
 from local_stack.template import load_template
+
+from tests.loopback import serve_in_background
 
 REGION = "eu-west-1"
 SANDBOX_STACK = "pay1st-partner-sandbox"
@@ -55,8 +56,7 @@ class _PartnerApi(BaseHTTPRequestHandler):
 def partner_api() -> Iterator[str]:
     _PartnerApi.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _PartnerApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_background(server)
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +28,7 @@ from pay1st.models import PaymentRequest, Product
 from pay1st_partner_client import BearerAuth, PartnerClient
 
 from tests.conftest import REGION, SANDBOX_CREDENTIALS
+from tests.loopback import serve_in_background
 
 
 def target(gateway: str, secret: dict[str, str], *, dynamodb: Any = None, table: str = "") -> Target:
@@ -208,7 +208,7 @@ class _Answers(BaseHTTPRequestHandler):
 def stack_api() -> Iterator[tuple[str, dict[tuple[str, str], tuple[int, dict[str, Any]]]]]:
     _Answers.routes = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     yield f"http://127.0.0.1:{server.server_address[1]}", _Answers.routes
     server.shutdown()
     server.server_close()
@@ -305,7 +305,7 @@ class _Callbacks(BaseHTTPRequestHandler):
 
 def test_the_deployed_callback_step_sends_the_payments_token_and_fails_on_a_refused_one() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Callbacks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         check = partner_check(url)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,6 +14,8 @@ from pay1st_partner.methods import (
     PaymentMethodsCache,
     list_payment_methods,
 )
+
+from tests.loopback import serve_in_background
 
 
 class Ticker:
@@ -72,8 +73,7 @@ class _GarbageGateway(BaseHTTPRequestHandler):
 @pytest.fixture
 def garbage_gateway() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _GarbageGateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_background(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
