@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,9 +52,8 @@ _NameOf = Callable[[Mapping[str, Any], str, str], str]  # (resource, name proper
 class MotoServer:
     """moto's server on loopback; ``port=0`` picks a free port.
 
-    moto's WSGI application served as its ``ThreadedMotoServer`` serves it, but bound in the caller's thread (a
-    busy port raises ``OSError`` here, where ThreadedMotoServer's thread died and left start() waiting forever)
-    and polling for shutdown every 20 ms (its 0.5 s default was added to every stop of a stack).
+    moto's WSGI application served as its ``ThreadedMotoServer`` serves it, but polling for shutdown every 20 ms
+    (ThreadedMotoServer's 0.5 s default was added to every stop of a stack).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -64,6 +64,10 @@ class MotoServer:
 
     def start(self) -> str:
         moto_transactions.install()  # moto's own cancelled transactions undo other requests' writes
+        if self._port:  # werkzeug would print its own message and exit the process on a busy port
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((self._host, self._port))  # OSError "Address already in use"
         app = DomainDispatcherApplication(create_backend_app)
         self._server = server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

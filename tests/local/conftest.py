@@ -14,7 +14,7 @@ from tests.local.local_kit import running_stack
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """One stack per test module (moto's state is per process, so never two at once)."""
-    with running_stack(tmp_path_factory, "local-stack", prewarm=True) as stack:
+    with running_stack(tmp_path_factory, "local-stack") as stack:
         yield stack
 
 

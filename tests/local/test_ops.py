@@ -27,7 +27,7 @@ FULFILMENT_ROUTE = "POST /api/pay1st/payments/fulfilments"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The bundle's template; one status query per payment per second (not 15 s), so a replay may query."""
     env_vars = {"Parameters": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)}}
-    with running_stack(tmp_path_factory, "ops", prewarm=True, env_vars=env_vars) as running:
+    with running_stack(tmp_path_factory, "ops", env_vars=env_vars) as running:
         yield running
 
 

@@ -28,7 +28,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         "Parameters": {"CHECK_SCHEDULE_SECONDS": "1"},
         "WebhookIntakeFunction": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)},
     }
-    with running_stack(tmp_path_factory, "triggers", prewarm=True, env_vars=env_vars) as running:
+    with running_stack(tmp_path_factory, "triggers", env_vars=env_vars) as running:
         yield running
 
 
