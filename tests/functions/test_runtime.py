@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -78,3 +80,21 @@ def test_the_reconciler_is_built_once_per_container(aws):
     assert runtime.reconciler() is first
     runtime.reset()
     assert runtime.reconciler() is not first
+
+
+def test_threads_asking_at_once_share_one_boto3_client_per_service_and_one_gateway_client(aws):
+    # Given a new container and eight threads (the status poller's checks) starting together
+    runtime.reset()
+    start = threading.Barrier(8)
+
+    def first_use(_: int) -> tuple[Any, Any]:
+        start.wait()
+        return runtime.boto3_client("dynamodb"), runtime.gateway()
+
+    # When each builds what it needs on first use
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        built = list(pool.map(first_use, range(8)))
+    # Then they all got the same boto3 client and the same gateway client (built once, never concurrently)
+    assert len({id(client) for client, _ in built}) == 1
+    assert len({id(gateway) for _, gateway in built}) == 1
+    assert built[0][0] is runtime.boto3_client("dynamodb")

@@ -105,6 +105,40 @@ def test_a_run_checks_every_due_payment_page_by_page_and_each_check_moves_it_on_
     assert poller.run(deadline=time.monotonic() + 60).checked == 1 and gateway.queries[3:] == ["C-a-P"]
 
 
+def test_a_run_reads_the_index_again_only_while_its_pages_come_back_full(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given five due payments, checked four at a time
+    for index in range(5):
+        new_payment(f"p-{index}")
+        gateway.set(f"C-p-{index}-P", "NEW", partner_reference=f"p-{index}")
+    clock.advance(61)
+    limits: list[int] = []
+    due_payments = repo.due_payments
+
+    def counted(**kwargs: Any) -> Any:
+        limits.append(kwargs["limit"])
+        return due_payments(**kwargs)
+
+    monkeypatch.setattr(repo, "due_payments", counted)
+    # When a run reads pages of 25: one read returns all five, fewer than asked for
+    assert make_poller(repo, reconciler, publisher, clock, concurrency=4).run(deadline=1e9).checked == 5
+    # Then it read the index once, not again as each check finished
+    assert limits == [25]
+    # And with pages of two, it reads on while the pages come back full, then stops
+    limits.clear()
+    clock.advance(240)  # all five due again (their next check was 5 minutes after creation)
+    report = make_poller(repo, reconciler, publisher, clock, batch_size=2, concurrency=1).run(deadline=1e9)
+    assert report.checked == 5 and sorted(gateway.queries[5:]) == sorted(gateway.queries[:5])
+    assert 3 <= len(limits) <= 5
+
+
 def test_checks_run_concurrently_within_the_query_budget(
     repo: PaymentRepository,
     reconciler: Reconciler,

@@ -133,15 +133,17 @@ class StatusPoller:
                 throttled += outcome == QUERY_THROTTLED
                 report.gave_up += outcome == GAVE_UP
 
+        exhausted = False  # a read returned every due payment: nothing more to read this run
         with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="poll") as pool:
             while True:
-                # Payments in flight or throttled are still due in the index: read past them.
-                limit = self._batch_size + len(running) + throttled
-                page = [
-                    record
-                    for record in self._payments.due_payments(now=self._clock(), limit=limit)
-                    if record.partner_reference not in seen
-                ]
+                page: list[PaymentRecord] = []
+                if not exhausted:
+                    # Payments in flight or throttled are still due in the index: read past them.
+                    limit = self._batch_size + len(running) + throttled
+                    due = self._payments.due_payments(now=self._clock(), limit=limit)
+                    # Fewer than asked for is all there is; what falls due meanwhile is the next run's.
+                    exhausted = len(due) < limit
+                    page = [record for record in due if record.partner_reference not in seen]
                 if not page and not running:
                     break
                 if self._monotonic() >= last_start:
@@ -150,11 +152,6 @@ class StatusPoller:
                 for record in page:
                     seen.add(record.partner_reference)
                     running.add(pool.submit(self._check, record, last_start, deadline))
-                    if len(seen) == 1:
-                        # The first check runs alone: it builds what is built lazily on first use (the
-                        # gateway client, its boto3 clients), and creating boto3 clients is not thread-safe.
-                        done, running = wait(running)
-                        collect(done)
                 # Keep the threads fed: read the next page once the queue is down to what is in flight.
                 while len(running) > self._concurrency or (running and not page):
                     done, running = wait(running, return_when=FIRST_COMPLETED)

@@ -8,6 +8,7 @@ happen inside the factories, which keeps the cold import of functions that never
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -46,13 +47,22 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-@functools.cache
-def boto3_client(service: str) -> Any:
-    """One boto3 client per service per container (endpoint and region from the environment).
+# The status poller checks payments from a thread pool, and the first checks build the gateway client and its
+# boto3 clients; boto3's default session is not thread-safe. Whatever several threads may build goes through
+# this lock (reentrant: building the gateway client builds boto3 clients).
+_building = threading.RLock()
 
-    botocore's defaults (legacy mode: 10 attempts, 60 s timeouts) would outlast the functions' 15 s timeout,
-    ending a webhook as a bare Lambda timeout instead of our JSON 503 ``not_recorded``; these fail in time.
-    """
+
+def boto3_client(service: str) -> Any:
+    """One boto3 client per service per container (endpoint and region from the environment)."""
+    with _building:
+        return _new_boto3_client(service)
+
+
+@functools.cache
+def _new_boto3_client(service: str) -> Any:
+    """botocore's defaults (legacy mode: 10 attempts, 60 s timeouts) would outlast the functions' 15 s timeout,
+    ending a webhook as a bare Lambda timeout instead of our JSON 503 ``not_recorded``; these fail in time."""
     import boto3
     from botocore.config import Config
 
@@ -135,6 +145,10 @@ class _GatewayFactory:
         self._credentials: Credentials | None = None
 
     def __call__(self) -> Pay1stClient:
+        with _building:
+            return self._current()
+
+    def _current(self) -> Pay1stClient:
         from pay1st.client import ClientConfig, Pay1stClient
 
         cfg = settings()
@@ -296,7 +310,7 @@ def deadline_for(context: _LambdaContext, safety: float = DEADLINE_SAFETY_SECOND
 
 _FACTORIES: tuple[Any, ...] = (
     settings,
-    boto3_client,
+    _new_boto3_client,
     _token_store,
     gateway,
     reconciler,
