@@ -77,10 +77,18 @@ def _no_tracer() -> None:
 _UNTRACED = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-untraced", initializer=_no_tracer)
 
 
-def _aws_call(call: Callable[..., Any], *args: Any) -> Any:
-    if sys.gettrace() is None or threading.current_thread().name.startswith("aws-untraced"):
-        return call(*args)
-    return _UNTRACED.submit(call, *args).result()
+def untraced_aws_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every botocore call of the test (to in-process moto) on the untraced thread, when coverage runs."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def untraced_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if sys.gettrace() is None or threading.current_thread().name.startswith("aws-untraced"):
+            return original(client, operation_name, api_params)
+        return _UNTRACED.submit(original, client, operation_name, api_params).result()
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", untraced_call)
 
 
 class PolicyCheck:
@@ -112,7 +120,7 @@ class PolicyCheck:
             if function_id is not None:
                 check.check(function_id, client.meta.service_model.signing_name, operation_name, api_params)
             with _MOTO_CALLS:
-                return _aws_call(original, client, operation_name, api_params)
+                return original(client, operation_name, api_params)
 
         monkeypatch.setattr(BaseClient, "_make_api_call", checked_call)
 
@@ -319,8 +327,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
 
+        untraced_aws_calls(monkeypatch)
         policy_check = PolicyCheck(details["template"], details["policies"])
-        policy_check.install(monkeypatch)
+        policy_check.install(monkeypatch)  # above the untraced hop: it reads the caller's stack
         _no_wait_gateway_client(monkeypatch)
         _reset_runtime()
         try:

@@ -17,6 +17,7 @@ from local_stack.demo import run_demo
 from local_stack.partner_cli import add_partner_commands, describe_partner_auth
 from local_stack.resolver import TemplateError
 from local_stack.signing import sign_event
+from local_stack.spec import FUNCTION_TYPE
 from local_stack.stack import (
     DEFAULT_API_PORT,
     DEFAULT_MOTO_PORT,
@@ -24,7 +25,7 @@ from local_stack.stack import (
     LocalStack,
     StackOptions,
 )
-from local_stack.template import TEMPLATE_PATH
+from local_stack.template import TEMPLATE_PATH, load_template, resources_of_type
 from local_stack.triggers import add_trigger_command
 
 LOCAL_SIGNING_KEY = "sk_sandbox_7Qm2vXr9Lp4Tn8Wc"  # the sandbox's documented default Signing Key
@@ -73,7 +74,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_functions(template_path: Path, function_ids: list[str]) -> None:
+    """Refuse an unknown function before starting anything (a stack takes seconds to start)."""
+    known = resources_of_type(load_template(template_path), FUNCTION_TYPE)
+    for function_id in function_ids:
+        if function_id not in known:
+            raise TemplateError(f"{function_id} is not a function of {template_path.name}")
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
+    setups = [value.partition("=")[0] for kind, value in args.steps if kind == "setup"]
+    _check_functions(Path(args.template), [args.function_id, *setups])
     event = _read_event(args.event)
     if args.sign:
         event = sign_event(event, args.signing_key)

@@ -8,6 +8,7 @@ import pytest
 from local_stack.aws import REGION
 from local_stack.stack import LocalStack
 
+from tests.conftest import untraced_aws_calls
 from tests.local.local_kit import running_stack
 
 
@@ -33,4 +34,5 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
+        untraced_aws_calls(monkeypatch)
         yield

@@ -39,21 +39,6 @@ def test_invoke_prints_the_result_like_sam() -> None:
     assert json.loads(result["body"])["status"] == "NEW"
 
 
-def test_invoke_with_setup_and_settle_reaches_a_paid_payment() -> None:
-    completed = run(
-        "invoke",
-        "PaymentStatusFunction",
-        "-e",
-        "events/payment_status.json",
-        "--setup",
-        "CreatePaymentFunction=events/create_payment.json",
-        "--settle",
-        "pay",
-    )
-    result = output(completed)
-    assert result["statusCode"] == 200 and json.loads(result["body"])["status"] == "SUCCESSFUL"
-
-
 def test_sign_event_signs_the_body_with_a_fresh_timestamp_and_invoke_accepts_it() -> None:
     signed = output(run("sign-event", "events/webhook_intake.json"))
     stamp, signature = signed["headers"]["x-timestamp"], signed["headers"]["x-signature"]
@@ -72,10 +57,13 @@ def test_invoke_reports_a_function_error_with_exit_1() -> None:
     assert error["errorType"] == "AttributeError" and error["stackTrace"]
 
 
-def test_unknown_function_is_a_clear_error() -> None:
+def test_unknown_function_is_a_clear_error_before_anything_starts() -> None:
     completed = run("invoke", "NoSuchFunction", "-e", "events/create_payment.json")
     assert completed.returncode == 2
     assert "NoSuchFunction is not a function of template.yaml" in completed.stderr
+    setup = run("invoke", "PaymentStatusFunction", "-e", "-", "--setup", "NoSetup=events/create_payment.json")
+    assert setup.returncode == 2 and "NoSetup is not a function of template.yaml" in setup.stderr
+    assert "Starting" not in completed.stderr + setup.stderr and "moto" not in completed.stderr + setup.stderr
 
 
 def test_invoke_runs_set_up_steps_in_the_order_given() -> None:
