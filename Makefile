@@ -86,7 +86,9 @@ build: venv
 # Coverage ([tool.coverage] in pyproject.toml): a terminal report of the files not fully covered, and a floor.
 # pytest-xdist runs the tests in PYTEST_WORKERS processes (pytest-cov combines their coverage), a file's tests
 # in one worker (--dist loadfile) so a module's local stack starts once; PYTEST_WORKERS=0 runs in one process.
-PYTEST_WORKERS ?= 2
+# Three on a 2-core machine: a worker waiting on a container, a subprocess or a webhook leaves its core to
+# another (pytest took 127-140 s with 3, 143-145 s with 2, alternating runs on one machine).
+PYTEST_WORKERS ?= 3
 test: venv browser-deps lint typecheck validate
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term
 
