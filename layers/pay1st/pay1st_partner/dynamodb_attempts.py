@@ -9,25 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from pay1st_partner import state
-from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_codec import to_item
+from pay1st_partner.dynamodb_payment_item import PaymentItemAccess
 from pay1st_partner.dynamodb_pointers import claim_pointer, pointer_owner
 from pay1st_partner.dynamodb_refunds import outbox_sets
 from pay1st_partner.payment_items import (
     attempt_pointer_key,
     history_entry,
-    record_from_item,
 )
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import AttemptChange
 
 
-class DynamoDBAttemptWrites:
-    _table: str
-    _client: Any
-
+class DynamoDBAttemptWrites(PaymentItemAccess):
     def claim_attempt_reference(self, attempt_reference: str, partner_reference: str) -> str:
         key = attempt_pointer_key(attempt_reference)
         return claim_pointer(self._client, self._table, key, "attemptOf", partner_reference)
@@ -79,18 +74,10 @@ class DynamoDBAttemptWrites:
             sets.append("doublePaid = :true")
         sets += outbox_sets(() if change.event is None else (change.event,), names, values)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"partnerReference": {"S": record.partner_reference}},
-                UpdateExpression=expression,
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
-        return record_from_item(from_item(response["Attributes"]))
+        return self._update(
+            record.partner_reference,
+            UpdateExpression=expression,
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+        )

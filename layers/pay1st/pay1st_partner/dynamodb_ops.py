@@ -13,20 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_payment_item import PaymentItemAccess
 from pay1st_partner.payment_items import BY_STATUS_INDEX
 
 _MAX_AUDIT_ATTEMPTS = 5
 
 
-class DynamoDBOperatorAccess:
-    _table: str
-    _client: Any
-
+class DynamoDBOperatorAccess(PaymentItemAccess):
     def item(self, partner_reference: str) -> Mapping[str, Any] | None:
-        found = self._client.get_item(
-            TableName=self._table, Key={"partnerReference": {"S": partner_reference}}, ConsistentRead=True
-        ).get("Item")
-        return from_item(found) if found else None
+        return self._read(partner_reference)
 
     def by_status(
         self,

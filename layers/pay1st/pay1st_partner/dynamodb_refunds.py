@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from pay1st_partner import refund_state, state
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_payment_item import PaymentItemAccess
 from pay1st_partner.dynamodb_pointers import claim_pointer, pointer_owner
 from pay1st_partner.events import OutboxEvent
 from pay1st_partner.payment_items import (
@@ -33,27 +34,10 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import RefundChange, ReversalChange
 
 
-class DynamoDBRefundWrites:
-    _table: str
-    _client: Any
-
-    def _refund_update(self, partner_reference: str, **kwargs: Any) -> PaymentRecord | None:
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"partnerReference": {"S": partner_reference}},
-                ReturnValues="ALL_NEW",
-                **kwargs,
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
-        return record_from_item(from_item(response["Attributes"]))
-
+class DynamoDBRefundWrites(PaymentItemAccess):
     def _ensure_refund_totals(self, partner_reference: str) -> None:
         """The maps and totals a first refund or reversal writes into (a nested SET needs its parent)."""
-        self._refund_update(
+        self._update(
             partner_reference,
             UpdateExpression=(
                 "SET refunds = if_not_exists(refunds, :map), reversals = if_not_exists(reversals, :map), "
@@ -94,7 +78,7 @@ class DynamoDBRefundWrites:
         self, partner_reference: str, entry: Mapping[str, Any], *, reserve_up_to: Decimal, at: str
     ) -> PaymentRecord | None:
         self._ensure_refund_totals(partner_reference)
-        return self._refund_update(
+        return self._update(
             partner_reference,
             UpdateExpression=(
                 "SET refunds.#ref = :entry, refundReserved = refundReserved + :amount, "
@@ -122,7 +106,7 @@ class DynamoDBRefundWrites:
         )
 
     def remove_refund(self, partner_reference: str, refund_reference: str, amount: Decimal, at: str) -> bool:
-        after = self._refund_update(
+        after = self._update(
             partner_reference,
             UpdateExpression=(
                 "REMOVE refunds.#ref SET refundReserved = refundReserved - :amount, refundsOpen = refundsOpen - :one"
@@ -168,7 +152,7 @@ class DynamoDBRefundWrites:
             values[":one"] = Decimal(1)
             sets.append("refundsOpen = refundsOpen - :one")
         sets += outbox_sets(change.events, names, values)
-        after = self._refund_update(
+        after = self._update(
             change.partner_reference,
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="refunds.#ref.#status = :current",
@@ -181,7 +165,7 @@ class DynamoDBRefundWrites:
 
     def _clear_open_marker(self, partner_reference: str) -> None:
         # Conditional: a refund claimed since keeps the marker (as the outbox markers, see clear_event).
-        self._refund_update(
+        self._update(
             partner_reference,
             UpdateExpression="REMOVE refundOpenMarker, refundOpenSince",
             ConditionExpression="refundsOpen <= :zero AND attribute_exists(refundOpenMarker)",
@@ -217,7 +201,7 @@ class DynamoDBRefundWrites:
             "reversals.#kind = :entry",
             *outbox_sets(() if change.event is None else (change.event,), names, values),
         ]
-        return self._refund_update(
+        return self._update(
             change.partner_reference,
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="#status = :successful AND attribute_not_exists(reversals.#kind)",

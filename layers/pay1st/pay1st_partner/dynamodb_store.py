@@ -58,28 +58,6 @@ class DynamoDBPaymentStore(
         self._table = table_name
         self._client = client
 
-    def _key(self, partner_reference: str) -> dict[str, Any]:
-        return {"partnerReference": {"S": partner_reference}}
-
-    def _read(self, partner_reference: str) -> dict[str, Any] | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=self._key(partner_reference), ConsistentRead=True
-        )
-        item = response.get("Item")
-        return from_item(item) if item else None
-
-    def _update(self, partner_reference: str, **kwargs: Any) -> PaymentRecord | None:
-        """A conditional update returning the item after it; None when the condition failed."""
-        try:
-            response = self._client.update_item(
-                TableName=self._table, Key=self._key(partner_reference), ReturnValues="ALL_NEW", **kwargs
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
-        return record_from_item(from_item(response["Attributes"]))
-
     # ----------------------------------------------------------------- reads
 
     def get(self, partner_reference: str) -> PaymentRecord | None:

@@ -13,16 +13,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pay1st_partner.dynamodb_codec import from_item, is_condition_failure, to_item
+from pay1st_partner.dynamodb_payment_item import PaymentItemAccess
 from pay1st_partner.payment_items import record_from_item
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store import QueryWanted, StatusChange, StatusQueryNote
 from pay1st_partner.webhook_events import outcome_update
 
 
-class DynamoDBWebhookWrites:
-    _table: str
-    _client: Any
-
+class DynamoDBWebhookWrites(PaymentItemAccess):
     def get_claiming_query(
         self, partner_reference: str, *, at: str, cutoff: str, priority: bool, when: QueryWanted
     ) -> tuple[PaymentRecord | None, bool]:
@@ -53,7 +51,7 @@ class DynamoDBWebhookWrites:
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=_key(partner_reference),
+                Key=self._key(partner_reference),
                 UpdateExpression="SET lastQueryAt = :now, lastQueryPriority = :priority",
                 ConditionExpression=f"attribute_exists(partnerReference) AND {wanted} AND ({slot})",
                 ExpressionAttributeNames={"#status": "status", "#ref": "reference"},
@@ -84,7 +82,7 @@ class DynamoDBWebhookWrites:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": _key(record.partner_reference),
+                            "Key": self._key(record.partner_reference),
                             **update,
                         }
                     },
@@ -125,7 +123,3 @@ def _lost_race(exc: ClientError) -> bool:
         return False
     reasons = {reason.get("Code") for reason in exc.response.get("CancellationReasons", [])}
     return bool(reasons & {"ConditionalCheckFailed", "TransactionConflict"})
-
-
-def _key(partner_reference: str) -> dict[str, Any]:
-    return {"partnerReference": {"S": partner_reference}}
