@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pay1st_partner.events import EventPublisher
+from pay1st_partner.attempts import _paid_twice_event
+from pay1st_partner.events import EventPublisher, payment_event, reversal_event
+from pay1st_partner.fingerprints import fingerprint
+from pay1st_partner.memory_store import InMemoryPaymentStore
 from pay1st_partner.repository import PaymentRepository
 
-from tests.partner.helpers import Clock
+from tests.partner.helpers import Clock, created_payment, payment_request
 
 
 def test_published_event_reaches_the_bus_and_leaves_the_outbox(
@@ -80,3 +84,35 @@ def test_more_than_ten_events_are_sent_in_batches(
     received = aws.published_events()
     assert sorted(e["detail"]["eventId"] for e in received) == sorted(e.event_id for e in events)
     assert all(json.dumps(e["detail"]) for e in received)
+
+
+def test_every_event_of_a_payment_with_attempts_carries_them() -> None:
+    # Given a paid payment whose second attempt superseded its first
+    request = payment_request("order-7")
+    repo = PaymentRepository(InMemoryPaymentStore(), clock=Clock())
+    repo.claim(request, fingerprint(request), None)
+    created = repo.mark_created("order-7", created_payment(request, "C-7-P"))
+    first = {"partnerReference": "order-7", "supersededAt": "2026-01-15T10:31:00.000Z", "reason": "stalled"}
+    paid = replace(created, status="SUCCESSFUL", attempt_reference="order-7..2", attempts=(first,))
+    at = "2026-01-15T10:40:00.000Z"
+    # When it is charged back, or (in another story) reaches a status, or its first attempt is paid as well
+    events = [
+        reversal_event(paid, "CHARGEBACK", occurred_at=at),
+        payment_event(replace(paid, status="PENDING"), "SUCCESSFUL", reference="C-7-P", occurred_at=at),
+        _paid_twice_event(paid, "order-7", "C-7-first-P", at),
+    ]
+    # Then each event's detail names the current attempt and the superseded ones, with the payment's money
+    for event in events:
+        assert event is not None
+        assert event.detail["attemptReference"] == "order-7..2", event.detail_type
+        assert event.detail["supersededAttempts"] == ["order-7"], event.detail_type
+        assert (event.detail["amount"], event.detail["currencyCode"]) == ("250.50", "ZAR"), event.detail_type
+    assert [e.detail_type for e in events if e] == [
+        "Payment Charged Back",
+        "Payment Succeeded",
+        "Payment Paid Twice",
+    ]
+    assert events[2] is not None and events[2].detail["paidAttempt"] == {
+        "attemptReference": "order-7",
+        "reference": "C-7-first-P",
+    }

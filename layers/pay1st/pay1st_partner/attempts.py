@@ -31,9 +31,9 @@ from typing import Any
 
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
-from pay1st_partner.events import OutboxEvent, payment_event
+from pay1st_partner.events import OutboxEvent, payment_detail, payment_event
 from pay1st_partner.observability import count, logger
-from pay1st_partner.records import PaymentRecord, amount_text
+from pay1st_partner.records import PaymentRecord
 from pay1st_partner.references import MAX_ATTEMPTS, attempt_reference, is_attempt_reference
 from pay1st_partner.store import AttemptChange, PaymentStore
 
@@ -198,20 +198,14 @@ class PaymentAttempts:
 
 def _paid_twice_event(record: PaymentRecord, gateway_reference: str, reference: str, now: str) -> OutboxEvent:
     event_id = f"{record.partner_reference}:PAID_TWICE:{gateway_reference}"
-    return OutboxEvent(
-        event_id=event_id,
-        partner_reference=record.partner_reference,
-        detail_type=PAID_TWICE_DETAIL_TYPE,
-        detail={
-            "eventId": event_id,
-            "partnerReference": record.partner_reference,
-            "reference": record.reference,
-            "status": record.status,
-            "doublePaid": True,
-            "paidAttempt": {"attemptReference": gateway_reference, "reference": reference},
-            "amount": amount_text(record.amount),
-            "currencyCode": record.currency_code,
-            "countryCode": record.country_code,
-            "occurredAt": now,
-        },
+    detail = payment_detail(
+        record,
+        event_id,
+        status=record.status,
+        previous_status=None,
+        reference=record.reference,
+        occurred_at=now,
     )
+    detail["doublePaid"] = True
+    detail["paidAttempt"] = {"attemptReference": gateway_reference, "reference": reference}
+    return OutboxEvent(event_id, record.partner_reference, PAID_TWICE_DETAIL_TYPE, detail)

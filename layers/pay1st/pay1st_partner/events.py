@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -91,6 +91,34 @@ class OutboxEvent:
         )
 
 
+def payment_detail(
+    record: PaymentRecord,
+    event_id: str,
+    *,
+    status: str,
+    previous_status: str | None,
+    reference: str | None,
+    occurred_at: str,
+) -> dict[str, Any]:
+    """The ``detail`` every payment event carries (a payment's ``eventId``, status and money), with its
+    attempts when it has more than one."""
+    detail: dict[str, Any] = {
+        "eventId": event_id,
+        "partnerReference": record.partner_reference,
+        "reference": reference,
+        "status": status,
+        **({} if previous_status is None else {"previousStatus": previous_status}),
+        "amount": amount_text(record.amount),
+        "currencyCode": record.currency_code,
+        "countryCode": record.country_code,
+        "occurredAt": occurred_at,
+    }
+    if record.attempts:  # only for payments with more than one attempt (README "Attempts")
+        detail["attemptReference"] = record.gateway_reference
+        detail["supersededAttempts"] = [entry["partnerReference"] for entry in record.attempts]
+    return detail
+
+
 def payment_event(
     record: PaymentRecord, status: str, *, reference: str | None, occurred_at: str
 ) -> OutboxEvent | None:
@@ -99,27 +127,15 @@ def payment_event(
     if detail_type is None:
         return None
     event_id = f"{record.partner_reference}:{status}"
-    event = OutboxEvent(
-        event_id=event_id,
-        partner_reference=record.partner_reference,
-        detail_type=detail_type,
-        detail={
-            "eventId": event_id,
-            "partnerReference": record.partner_reference,
-            "reference": reference,
-            "status": status,
-            "previousStatus": record.status,
-            "amount": amount_text(record.amount),
-            "currencyCode": record.currency_code,
-            "countryCode": record.country_code,
-            "occurredAt": occurred_at,
-        },
+    detail = payment_detail(
+        record,
+        event_id,
+        status=status,
+        previous_status=record.status,
+        reference=reference,
+        occurred_at=occurred_at,
     )
-    if record.attempts:  # only for payments with more than one attempt (README "Attempts")
-        superseded = [entry["partnerReference"] for entry in record.attempts]
-        attempts = {"attemptReference": record.gateway_reference, "supersededAttempts": superseded}
-        event = replace(event, detail={**event.detail, **attempts})
-    return event
+    return OutboxEvent(event_id, record.partner_reference, detail_type, detail)
 
 
 REVERSAL_DETAIL_TYPES: Mapping[str, str] = {
@@ -131,22 +147,15 @@ REVERSAL_DETAIL_TYPES: Mapping[str, str] = {
 def reversal_event(record: PaymentRecord, kind: str, *, occurred_at: str) -> OutboxEvent:
     """The event for a confirmed reversal (``kind`` REFUND or CHARGEBACK) of a SUCCESSFUL payment."""
     event_id = f"{record.partner_reference}:{kind}"
-    return OutboxEvent(
-        event_id=event_id,
-        partner_reference=record.partner_reference,
-        detail_type=REVERSAL_DETAIL_TYPES[kind],
-        detail={
-            "eventId": event_id,
-            "partnerReference": record.partner_reference,
-            "reference": record.reference,
-            "status": kind,
-            "previousStatus": record.status,
-            "amount": amount_text(record.amount),
-            "currencyCode": record.currency_code,
-            "countryCode": record.country_code,
-            "occurredAt": occurred_at,
-        },
+    detail = payment_detail(
+        record,
+        event_id,
+        status=kind,
+        previous_status=record.status,
+        reference=record.reference,
+        occurred_at=occurred_at,
     )
+    return OutboxEvent(event_id, record.partner_reference, REVERSAL_DETAIL_TYPES[kind], detail)
 
 
 def refund_events(
