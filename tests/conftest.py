@@ -77,6 +77,10 @@ def _no_tracer() -> None:
 _UNTRACED = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-untraced", initializer=_no_tracer)
 
 
+def _on_untraced_thread() -> bool:
+    return threading.current_thread().name.startswith("aws-untraced")
+
+
 def untraced_aws_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every botocore call of the test (to in-process moto) on the untraced thread, when coverage runs."""
     from botocore.client import BaseClient
@@ -84,7 +88,7 @@ def untraced_aws_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     original = BaseClient._make_api_call
 
     def untraced_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        if sys.gettrace() is None or threading.current_thread().name.startswith("aws-untraced"):
+        if sys.gettrace() is None or _on_untraced_thread():  # not measuring, or a call made within a call
             return original(client, operation_name, api_params)
         return _UNTRACED.submit(original, client, operation_name, api_params).result()
 
@@ -116,6 +120,8 @@ class PolicyCheck:
         check = self
 
         def checked_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            if _on_untraced_thread():  # a call made within a call: its caller, waiting, holds the lock
+                return original(client, operation_name, api_params)
             function_id = check.calling_function()
             if function_id is not None:
                 check.check(function_id, client.meta.service_model.signing_name, operation_name, api_params)

@@ -83,8 +83,8 @@ def _check_functions(template_path: Path, function_ids: list[str]) -> None:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    setups = [value.partition("=")[0] for kind, value in args.steps if kind == "setup"]
-    _check_functions(Path(args.template), [args.function_id, *setups])
+    steps = [value.partition("=")[0] for kind, value in args.steps if kind in ("setup", "poll")]
+    _check_functions(Path(args.template), [args.function_id, *steps])
     event = _read_event(args.event)
     if args.sign:
         event = sign_event(event, args.signing_key)

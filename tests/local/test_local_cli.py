@@ -58,12 +58,25 @@ def test_invoke_reports_a_function_error_with_exit_1() -> None:
 
 
 def test_unknown_function_is_a_clear_error_before_anything_starts() -> None:
-    completed = run("invoke", "NoSuchFunction", "-e", "events/create_payment.json")
-    assert completed.returncode == 2
-    assert "NoSuchFunction is not a function of template.yaml" in completed.stderr
-    setup = run("invoke", "PaymentStatusFunction", "-e", "-", "--setup", "NoSetup=events/create_payment.json")
-    assert setup.returncode == 2 and "NoSetup is not a function of template.yaml" in setup.stderr
-    assert "Starting" not in completed.stderr + setup.stderr and "moto" not in completed.stderr + setup.stderr
+    # Given a valid set-up step before an unknown function, or before an unknown set-up function
+    create = "CreatePaymentFunction=events/create_payment.json"
+    unknown = run("invoke", "NoSuchFunction", "-e", "events/create_payment.json", "--setup", create)
+    unknown_setup = run(
+        "invoke",
+        "PaymentStatusFunction",
+        "-e",
+        "events/payment_status.json",
+        "--setup",
+        create,
+        "--setup",
+        "NoSetup=x",
+    )
+    # Then each fails with exit 2 naming it, and no function ran: the stack never started
+    assert unknown.returncode == 2 and "NoSuchFunction is not a function of template.yaml" in unknown.stderr
+    assert (
+        unknown_setup.returncode == 2 and "NoSetup is not a function of template.yaml" in unknown_setup.stderr
+    )
+    assert "START RequestId" not in unknown.stderr + unknown_setup.stderr
 
 
 def test_invoke_runs_set_up_steps_in_the_order_given() -> None:

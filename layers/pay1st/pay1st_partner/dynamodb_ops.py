@@ -56,7 +56,7 @@ class DynamoDBOperatorAccess(PaymentItemAccess):
         return items
 
     def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
-        key = {"partnerReference": {"S": partner_reference}}
+        key = self._key(partner_reference)
         for _ in range(_MAX_AUDIT_ATTEMPTS):
             found = self._client.get_item(
                 TableName=self._table,

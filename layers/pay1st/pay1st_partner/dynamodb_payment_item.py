@@ -1,7 +1,9 @@
-"""How every part of the DynamoDB payments store reads a payment item and updates it conditionally.
+"""The payment item's key, its consistent read and the conditional update that returns the record after it
+(None when the condition failed), for every part of the DynamoDB payments store.
 
 The store is one class made of parts kept apart for size (status writes, refunds, attempts, webhook
-receipts, operator access); they all read and write the payment item through these three methods.
+receipts, operator access). Writes that need more (another return value, the old item on a failed
+condition, a transaction) call ``update_item`` themselves, with ``_key``.
 """
 
 from __future__ import annotations

@@ -49,7 +49,9 @@ def settings() -> Settings:
 
 # The status poller checks payments from a thread pool, and the first checks build the gateway client and its
 # boto3 clients; boto3's default session is not thread-safe. Whatever several threads may build goes through
-# this lock (reentrant: building the gateway client builds boto3 clients).
+# this lock (reentrant: building the gateway client builds boto3 clients). The gateway factory reads the
+# credentials under it too (Powertools builds its Secrets Manager client on a first read): the other threads
+# wait for that read once per cache window (300 s), a Secrets Manager call at most.
 _building = threading.RLock()
 
 
