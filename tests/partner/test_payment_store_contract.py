@@ -988,6 +988,36 @@ def test_markers_are_spread_over_shards_and_readers_merge_every_shard(
     assert sorted({e.partner_reference for e in events}) == names and len(events) == 24
 
 
+class _ShortPages:
+    """The DynamoDB client, with every query page ending after one item (as DynamoDB ends one at 1 MB)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def query(self, **kwargs: Any) -> Any:
+        return self._client.query(**{**kwargs, "Limit": 1})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_index_readers_read_on_when_dynamodb_ends_a_page_before_the_limit(aws: Any, clock: Clock) -> None:
+    # Given 12 open payments, more than one on some of the 8 shards, and pages that end after one item
+    repo = PaymentRepository(
+        DynamoDBPaymentStore("PaymentsTable", client=_ShortPages(aws.dynamodb)), clock=clock
+    )
+    names = [f"order-{n:02d}" for n in range(12)]
+    for name in names:
+        request = payment_request(name)
+        repo.claim(request, fingerprint(request), None)
+        repo.mark_created(name, created_payment(request, f"C-{name}-P"))
+        clock.advance(1)
+    clock.advance(120)
+    # When the readers ask for more than there are, Then they find every one (a short page is not the end)
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=100)] == names
+    assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=100)] == names
+
+
 def test_open_refund_markers_are_sharded_and_the_reader_merges_every_shard(
     store: PaymentStore,
     refunds: RefundRepository,

@@ -173,19 +173,15 @@ class DynamoDBRefundWrites(PaymentItemAccess):
         )
 
     def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
-        found: list[dict[str, Any]] = []
-        for marker in marker_partitions(OPEN_MARKER):  # every shard, and the legacy partition
-            response = self._client.query(
-                TableName=self._table,
-                IndexName=OPEN_REFUNDS_INDEX,
-                KeyConditionExpression="refundOpenMarker = :open AND refundOpenSince < :cutoff",
-                ExpressionAttributeValues={":open": {"S": marker}, ":cutoff": {"S": older_than}},
-                ScanIndexForward=True,
-                Limit=limit,
-            )
-            found += response.get("Items", [])
-        found.sort(key=lambda item: item["refundOpenSince"]["S"])
-        return [record_from_item(from_item(item)) for item in found[:limit]]
+        found = self._shards(
+            OPEN_REFUNDS_INDEX,
+            "refundOpenMarker",
+            marker_partitions(OPEN_MARKER),  # every shard, and the legacy partition
+            "refundOpenSince",
+            older_than,
+            limit,
+        )
+        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
 
     # ------------------------------------------------------------ reversals
 

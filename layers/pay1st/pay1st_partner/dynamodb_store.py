@@ -79,36 +79,6 @@ class DynamoDBPaymentStore(
         # The index is eventually consistent: re-read the item itself.
         return self.get(items[0]["partnerReference"]["S"])
 
-    def _sparse_index(
-        self, index: str, marker: str, value: str, sort_key: str, below: str, limit: int
-    ) -> list[dict[str, Any]]:
-        """Items of a sparse GSI (``marker`` = ``value``) whose ``sort_key`` is below ``below``, oldest first."""
-        response = self._client.query(
-            TableName=self._table,
-            IndexName=index,
-            KeyConditionExpression=f"{marker} = :marker AND {sort_key} < :below",
-            ExpressionAttributeValues={":marker": {"S": value}, ":below": {"S": below}},
-            ScanIndexForward=True,
-            Limit=limit,
-        )
-        items: list[dict[str, Any]] = response.get("Items", [])
-        return items
-
-    def _shards(
-        self, index: str, marker: str, values: list[str], sort_key: str, below: str, limit: int
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """:meth:`_sparse_index` over every partition in ``values``, as (sort key, item) pairs."""
-        return [
-            (item[sort_key]["S"], item)
-            for value in values
-            for item in self._sparse_index(index, marker, value, sort_key, below, limit)
-        ]
-
-    @staticmethod
-    def _merged(found: list[tuple[str, dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
-        found.sort(key=lambda pair: pair[0])
-        return [item for _, item in found[:limit]]
-
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         found = self._shards(
             OPEN_PAYMENTS_INDEX, "openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than, limit
