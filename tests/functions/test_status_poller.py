@@ -132,7 +132,6 @@ def test_gateway_down_is_survived_and_reported(aws: Any, sandbox: Any, fast_sche
 def test_a_payment_the_poller_confirms_costs_four_aws_calls_beyond_its_index_queries(
     aws: Any, sandbox: Any, fast_schedule: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-
     # Given a warm poller (credentials and token cached) and a paid payment whose webhook was lost
     sandbox.control.set_faults(webhook_drop_rate=1.0)
     poll()

@@ -11,7 +11,7 @@ import copy
 import threading
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from pay1st_partner import refund_state, state
 from pay1st_partner.errors import PaymentNotFound
@@ -229,9 +229,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if item is None or not str(item.get("openMarker", "")).startswith(
-                OPEN_MARKER
-            ):  # open, not given up
+            if not _is_scheduled(item):
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
             if query is not None:
@@ -243,7 +241,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if item is None or not str(item.get("openMarker", "")).startswith(OPEN_MARKER):
+            if not _is_scheduled(item):
                 return None
             item["openMarker"] = sharded(GAVE_UP_MARKER, partner_reference)
             item["nextCheckAt"] = item["gaveUpAt"] = at
@@ -410,6 +408,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             item["audit"] = [*item.get("audit", []), copy.deepcopy(dict(entry))][-keep:]
             item["auditCount"] = item.get("auditCount", 0) + 1
             return True
+
+
+def _is_scheduled(item: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    """Open and on the check schedule: not settled, not given up (``GAVEUP#n``)."""
+    return item is not None and str(item.get("openMarker", "")).startswith(OPEN_MARKER)
 
 
 def _add_query(item: dict[str, Any], note: StatusQueryNote) -> None:
