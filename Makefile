@@ -75,7 +75,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 typecheck: venv
-	$(BIN)/mypy layers/pay1st local functions clients/python/src
+	$(BIN)/mypy layers/pay1st local tools functions clients/python/src
 
 validate: venv
 	$(BIN)/sam validate --lint
@@ -115,14 +115,14 @@ COUNTRIES ?= NG,ZA
 COMPARE_WITH ?=
 GO_LIVE_ARGS ?=
 go-live-check: venv
-	PYTHONPATH=local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
+	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
 		$(if $(STACK),--stack $(STACK)) $(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
 
 # The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>", or
 # ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists the commands.
 ARGS ?= -h
 ops: venv
-	PYTHONPATH=local:layers/pay1st $(BIN)/python -m pay1st_ops $(ARGS)
+	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov

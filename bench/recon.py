@@ -47,10 +47,10 @@ from pay1st.client import ClientConfig, Pay1stClient  # noqa: E402
 from pay1st.config import Credentials  # noqa: E402
 from pay1st.models import PaymentDetails, PaymentRequest, Product  # noqa: E402
 from pay1st_partner.fingerprints import fingerprint  # noqa: E402
-from pay1st_partner.memory_store import InMemoryPaymentStore  # noqa: E402
+from pay1st_partner.payments.reconcile import Reconciler  # noqa: E402
+from pay1st_partner.payments.repository import PaymentRepository  # noqa: E402
 from pay1st_partner.poller import StatusPoller  # noqa: E402
-from pay1st_partner.reconcile import Reconciler  # noqa: E402
-from pay1st_partner.repository import PaymentRepository  # noqa: E402
+from pay1st_partner.store.memory.store import InMemoryPaymentStore  # noqa: E402
 from pay1st_sandbox.client import SandboxControl  # noqa: E402
 from pay1st_sandbox.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_SIGNING_KEY  # noqa: E402
 

@@ -14,8 +14,12 @@ from typing import Any
 
 from pay1st_partner import runtime
 from pay1st_partner.api import Response, http_handler, make_resolver
-from pay1st_partner.callbacks import ERROR_STATUS_UNAVAILABLE, redirect_location, result_page_location
 from pay1st_partner.observability import logger
+from pay1st_partner.payments.callbacks import (
+    ERROR_STATUS_UNAVAILABLE,
+    redirect_location,
+    result_page_location,
+)
 
 # The customer is waiting on a redirect: the gateway gets this long at most, then the recorded status is shown.
 CALLBACK_QUERY_SECONDS = 3.0
@@ -62,7 +66,7 @@ def _previous_keys() -> tuple[bytes, ...]:
 def _refresh(record: Any) -> Any:
     """Ask the gateway once (rationed per payment, short deadline) and apply its answer."""
     from pay1st.retry import deadline_after
-    from pay1st_partner.callback_status import status_for_callback
+    from pay1st_partner.payments.callback_status import status_for_callback
 
     deadline = min(runtime.deadline_for(app.lambda_context), deadline_after(CALLBACK_QUERY_SECONDS))
     return status_for_callback(

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pay1st_partner import runtime
 from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
-from pay1st_partner.callbacks import public_base_url
+from pay1st_partner.payments.callbacks import public_base_url
 
 app = make_resolver()
 
 
 @app.post("/payments")
 def create() -> Response:
-    from pay1st_partner.payments import create_payment, parse_create_request
+    from pay1st_partner.payments.create import create_payment, parse_create_request
 
     command = parse_create_request(json_body(app))
     result = create_payment(

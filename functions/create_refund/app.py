@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pay1st_partner import runtime
 from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
-from pay1st_partner.callbacks import public_base_url
 from pay1st_partner.observability import logger
+from pay1st_partner.payments.callbacks import public_base_url
 from pay1st_partner.references import require_partner_reference
 
 app = make_resolver()
@@ -18,7 +18,7 @@ app = make_resolver()
 @app.post("/payments/<partnerReference>/refunds")
 def create(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
-    from pay1st_partner.refunds import create_refund, parse_refund_request
+    from pay1st_partner.refunds.create import create_refund, parse_refund_request
 
     logger.append_keys(partnerReference=partnerReference)
     command = parse_refund_request(json_body(app))

@@ -15,7 +15,7 @@ app = make_resolver()
 @app.post("/payments/<partnerReference>/fulfilment")
 def fulfil(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
-    from pay1st_partner.fulfilment import parse_fulfilment_request, request_fulfilment
+    from pay1st_partner.payments.fulfilment import parse_fulfilment_request, request_fulfilment
 
     items = parse_fulfilment_request(json_body(app))
     settings = runtime.settings()

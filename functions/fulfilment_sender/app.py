@@ -32,7 +32,7 @@ def processor() -> BatchProcessor:
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    from pay1st_partner.fulfilment import deliver_fulfilment, parse_queue_message
+    from pay1st_partner.payments.fulfilment import deliver_fulfilment, parse_queue_message
 
     partner_reference = parse_queue_message(record.body)
     logger.append_keys(partnerReference=partner_reference)

@@ -13,7 +13,7 @@ app = make_resolver()
 
 @app.get("/payment-methods")
 def payment_methods() -> Response:
-    from pay1st_partner.methods import list_payment_methods, parse_country_code
+    from pay1st_partner.payments.methods import list_payment_methods, parse_country_code
 
     country_code = parse_country_code(app.current_event.query_string_parameters)
     body, cached = list_payment_methods(

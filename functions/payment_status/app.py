@@ -18,8 +18,8 @@ app = make_resolver()
 @app.get("/payments/<partnerReference>")
 def payment_status(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
-    from pay1st_partner.reconcile import current_payment
-    from pay1st_partner.views import payment_view
+    from pay1st_partner.payments.reconcile import current_payment
+    from pay1st_partner.payments.views import payment_view
 
     logger.append_keys(partnerReference=partnerReference)
     record = current_payment(

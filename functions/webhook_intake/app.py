@@ -17,13 +17,13 @@ from pay1st_partner import runtime
 from pay1st_partner.api import Response, http_handler, make_resolver, raw_webhook_body, response
 
 if TYPE_CHECKING:
-    from pay1st_partner.intake import WebhookIntake
+    from pay1st_partner.webhooks.intake import WebhookIntake
 
 app = make_resolver()
 
 
 def _intake() -> WebhookIntake:
-    from pay1st_partner.intake import WebhookIntake
+    from pay1st_partner.webhooks.intake import WebhookIntake
 
     return WebhookIntake(
         store=runtime.webhook_events(),
@@ -35,7 +35,7 @@ def _intake() -> WebhookIntake:
 
 @app.post("/webhooks/pay1st")
 def webhook() -> Response:
-    from pay1st_partner.intake import MAX_WEBHOOK_BYTES
+    from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES
 
     result = _intake().handle(
         raw_webhook_body(app, MAX_WEBHOOK_BYTES),
@@ -47,8 +47,8 @@ def webhook() -> Response:
 
 @app.post("/webhooks/pay1st/refunds")
 def refund_webhook() -> Response:
-    from pay1st_partner.intake import MAX_WEBHOOK_BYTES
-    from pay1st_partner.refund_intake import RefundWebhookIntake
+    from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES
+    from pay1st_partner.webhooks.refund_intake import RefundWebhookIntake
 
     intake = RefundWebhookIntake(
         store=runtime.webhook_events(),

@@ -27,7 +27,7 @@ README = PROJECT_ROOT / "README.md"
 def codes_the_bundle_answers() -> set[str]:
     """Every ``code=...`` / ``code = ...`` / ``error_response(..., "code", ...)`` in the partner layer."""
     found: set[str] = set()
-    for path in LAYER.glob("*.py"):
+    for path in LAYER.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         found.update(re.findall(r'\bcode\s*=\s*"([a-z_]+)"', text))
         found.update(re.findall(r'error_response\([^,]+,\s*"([a-z_]+)"', text))

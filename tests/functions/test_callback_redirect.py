@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 from pay1st_partner import runtime
-from pay1st_partner.result_page import callback_token, verify_result_params
+from pay1st_partner.payments.result_page import callback_token, verify_result_params
 
 from tests.conftest import RESULT_PAGE_URL
 from tests.functions.outbound import call, create, create_body

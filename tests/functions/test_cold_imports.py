@@ -30,14 +30,14 @@ DEFERRED = (
     "pay1st.client",
     "pay1st.models",
     "pay1st_partner.events",
-    "pay1st_partner.fulfilment",
-    "pay1st_partner.intake",
-    "pay1st_partner.methods",
-    "pay1st_partner.payments",
+    "pay1st_partner.payments.fulfilment",
+    "pay1st_partner.webhooks.intake",
+    "pay1st_partner.payments.methods",
+    "pay1st_partner.payments.create",
     "pay1st_partner.poller",
-    "pay1st_partner.reconcile",
-    "pay1st_partner.repository",
-    "pay1st_partner.webhook_events",
+    "pay1st_partner.payments.reconcile",
+    "pay1st_partner.payments.repository",
+    "pay1st_partner.webhooks.event_store",
 )
 
 _PROBE = """

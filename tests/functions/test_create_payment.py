@@ -176,7 +176,7 @@ def test_the_same_reference_with_a_different_payment_is_409(
 def test_a_create_still_in_flight_is_409_create_in_progress(aws, sandbox, lambda_context, http_event):
     # Given another invocation has claimed the reference and is talking to the gateway
     from pay1st_partner.fingerprints import fingerprint
-    from pay1st_partner.payments import parse_create_request
+    from pay1st_partner.payments.create import parse_create_request
 
     request = parse_create_request(
         json.loads(create_body("order-busy"), parse_float=__import__("decimal").Decimal)
@@ -199,7 +199,7 @@ def test_a_claim_abandoned_by_a_killed_invocation_is_created_on_repeat(
     # Given an invocation claimed the reference and was killed before calling the gateway
     # (a Lambda timeout runs no except/finally), three minutes ago
     from pay1st_partner.fingerprints import fingerprint
-    from pay1st_partner.payments import parse_create_request
+    from pay1st_partner.payments.create import parse_create_request
 
     request = parse_create_request(
         json.loads(create_body("order-orphan"), parse_float=__import__("decimal").Decimal)
@@ -427,7 +427,7 @@ def test_the_error_names_the_offending_field(aws, lambda_context, http_event, bo
 
 
 def test_the_largest_quantity_and_money_as_plain_decimal_strings_are_accepted():
-    from pay1st_partner.payments import MAX_QUANTITY, parse_create_request
+    from pay1st_partner.payments.create import MAX_QUANTITY, parse_create_request
 
     body = json.loads(create_body("order-strings", amount="0"))
     body["amount"] = "250000000.00"

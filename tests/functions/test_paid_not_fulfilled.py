@@ -83,7 +83,7 @@ def test_an_unreadable_index_emits_nothing_and_the_poller_still_runs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Given a byStatus query that DynamoDB refuses
-    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+    from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 
     def refused(*_args: Any, **_kwargs: Any) -> Any:
         raise ClientError(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from pay1st_partner import runtime
-from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 
 from tests.conftest import FakeLambdaContext, counting_aws_calls
 from tests.functions.inbound import STATUS_QUERY_ROUTE, create_at_sandbox, route_count

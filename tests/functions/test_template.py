@@ -403,7 +403,7 @@ def test_the_policy_check_fails_a_call_the_policy_does_not_allow(aws: AwsEnv, mo
     check = aws.policy_check
     assert check is not None
     from pay1st_partner import runtime
-    from pay1st_partner.result_page import callback_token
+    from pay1st_partner.payments.result_page import callback_token
 
     token = callback_token(runtime.callback_key(), "ord-1")  # a valid token: the handler reads the payment
     event = build_http_event(
@@ -527,7 +527,7 @@ def test_the_metrics_the_functions_emit_are_the_ones_the_alarms_watch(template, 
         )
         assert key in emitted, f"no metric matches the alarm on {key}; emitted {sorted(emitted, key=str)}"
 
-    sources = "".join(path.read_text() for path in (ROOT / "layers/pay1st/pay1st_partner").glob("*.py"))
+    sources = "".join(path.read_text() for path in (ROOT / "layers/pay1st/pay1st_partner").rglob("*.py"))
     for name in {metric["MetricName"] for metric in watched}:
         assert f'count("{name}"' in sources, f"the layer never emits {name}"
 
@@ -705,7 +705,7 @@ def _dashboard_metrics(template: dict[str, Any]) -> list[list[Any]]:
 
 
 def test_the_dashboard_shows_only_metrics_the_code_emits_with_their_dimensions(template):
-    sources = "".join(path.read_text() for path in (ROOT / "layers/pay1st/pay1st_partner").glob("*.py"))
+    sources = "".join(path.read_text() for path in (ROOT / "layers/pay1st/pay1st_partner").rglob("*.py"))
     own, searched, aws_metrics = set(), set(), set()
     for metric in _dashboard_metrics(template):
         if isinstance(metric[0], dict):  # a SEARCH over one metric's extra dimension

@@ -382,7 +382,7 @@ def test_a_recorded_webhook_whose_processing_fails_is_503_not_applied_and_a_retr
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from botocore.exceptions import ClientError
-    from pay1st_partner.repository import PaymentRepository
+    from pay1st_partner.payments.repository import PaymentRepository
 
     record = create_at_sandbox("order-throttled")
     body = event_body(record, "PENDING")

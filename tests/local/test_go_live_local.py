@@ -32,7 +32,7 @@ def test_make_go_live_check_runs_the_go_live_package_with_its_variables() -> Non
         check=True,
     ).stdout
     command = dry.replace("\\\n", " ")
-    assert "PYTHONPATH=local:layers/pay1st .venv/bin/python -m go_live --countries ZA" in command
+    assert "PYTHONPATH=tools:local:layers/pay1st .venv/bin/python -m go_live --countries ZA" in command
     assert "--stack prod-stack" in command and "--compare-with sbx-stack" in command
     local = subprocess.run(  # noqa: S603 - make with fixed arguments, dry run
         [MAKE, "-n", "go-live-check"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True

@@ -285,7 +285,7 @@ class _Callbacks(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         from urllib.parse import parse_qs, urlencode, urlsplit
 
-        from pay1st_partner.result_page import callback_key, verify_callback_token
+        from pay1st_partner.payments.result_page import callback_key, verify_callback_token
 
         query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
         key = callback_key(None, SANDBOX_CREDENTIALS["signingKey"])

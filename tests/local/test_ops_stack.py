@@ -22,11 +22,11 @@ from local_stack.template import load_template
 from pay1st.models import FulfilmentItem
 from pay1st_ops.__main__ import main
 from pay1st_ops.target import REQUIRED_RESOURCES, TargetError, deployed_target
-from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.fulfilment import queue_message
-from pay1st_partner.repository import PaymentRepository
-from pay1st_partner.webhook_events import WebhookEventStore
+from pay1st_partner.payments.fulfilment import queue_message
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
+from pay1st_partner.webhooks.event_store import WebhookEventStore
 
 from tests.partner.helpers import created_payment, payment_request
 

@@ -58,7 +58,7 @@ def sample_for(name: str, partner_reference: str) -> dict[str, Any]:
 
 def _token(partner_reference: str) -> str:
     """The callback token the local stack's functions make (its secret holds the sandbox's Signing Key)."""
-    from pay1st_partner.result_page import callback_token, derive_callback_key
+    from pay1st_partner.payments.result_page import callback_token, derive_callback_key
     from pay1st_sandbox.config import DEFAULT_SIGNING_KEY
 
     return callback_token(derive_callback_key(DEFAULT_SIGNING_KEY), partner_reference)

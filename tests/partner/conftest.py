@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.intake import WebhookIntake
-from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.repository import PaymentRepository
-from pay1st_partner.webhook_events import WebhookEventStore
+from pay1st_partner.payments.reconcile import Reconciler
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
+from pay1st_partner.webhooks.event_store import WebhookEventStore
+from pay1st_partner.webhooks.intake import WebhookIntake
 
 from tests.partner.helpers import SIGNING_KEY, Clock, FakeGateway, created_payment, payment_request
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pay1st.errors import Pay1stConnectionError
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.intake import WebhookIntake
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.webhooks.intake import WebhookIntake
 
 from tests.partner.helpers import (
     Clock,

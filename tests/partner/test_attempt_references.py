@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pay1st_partner.create_request import parse_create_request
 from pay1st_partner.errors import InvalidRequest
+from pay1st_partner.payments.create_request import parse_create_request
 from pay1st_partner.references import (
     MAX_ATTEMPTS,
     attempt_reference,

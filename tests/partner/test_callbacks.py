@@ -1,11 +1,11 @@
-"""pay1st_partner.callbacks: our public URLs and a redirect that can only go to the result page."""
+"""pay1st_partner.payments.callbacks: our public URLs and a redirect that can only go to the result page."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
-from pay1st_partner.callbacks import (
+from pay1st_partner.payments.callbacks import (
     callback_urls,
     public_base_url,
     redirect_location,
@@ -13,8 +13,8 @@ from pay1st_partner.callbacks import (
     result_page_location,
     webhook_url,
 )
+from pay1st_partner.payments.result_page import callback_token, verify_result_params
 from pay1st_partner.references import is_partner_reference
-from pay1st_partner.result_page import callback_token, verify_result_params
 from pay1st_partner.settings import Settings
 
 from tests.partner.test_settings import BASE

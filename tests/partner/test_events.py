@@ -9,11 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pay1st_partner.attempts import _paid_twice_event
 from pay1st_partner.events import EventPublisher, payment_event, reversal_event
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.memory_store import InMemoryPaymentStore
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.payments.attempts import _paid_twice_event
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.store.memory.store import InMemoryPaymentStore
 
 from tests.partner.helpers import Clock, created_payment, payment_request
 

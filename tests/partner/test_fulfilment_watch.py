@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from pay1st.models import FulfilmentItem
-from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
-from pay1st_partner.fulfilment_watch import paid_not_fulfilled
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.payments.fulfilment_watch import paid_not_fulfilled
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 
 from tests.partner.helpers import Clock
 

@@ -11,10 +11,10 @@ import pytest
 from pay1st.errors import Pay1stConnectionError
 from pay1st_partner.errors import InvalidRequest, NotRecorded, PayloadTooLarge, WebhookRejected
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.intake import WebhookIntake
-from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.repository import PaymentRepository
-from pay1st_partner.webhook_events import WebhookEventStore, event_id
+from pay1st_partner.payments.reconcile import Reconciler
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.webhooks.event_store import WebhookEventStore, event_id
+from pay1st_partner.webhooks.intake import WebhookIntake
 
 from tests.partner.helpers import (
     SIGNING_KEY,

@@ -13,12 +13,12 @@ from pay1st.webhook_credentials import webhook_credentials_from
 from pay1st.webhooks import basic_auth_signature
 from pay1st_partner.errors import WebhookRejected
 from pay1st_partner.events import EventPublisher
-from pay1st_partner.intake import WebhookIntake
-from pay1st_partner.reconcile import QUERY_THROTTLED, Reconciler, current_payment
-from pay1st_partner.repository import PaymentRepository
-from pay1st_partner.webhook_auth import WebhookAuthenticator
-from pay1st_partner.webhook_events import WebhookEventStore
-from pay1st_partner.webhook_rejections import RejectionLog
+from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler, current_payment
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.webhooks.auth import WebhookAuthenticator
+from pay1st_partner.webhooks.event_store import WebhookEventStore
+from pay1st_partner.webhooks.intake import WebhookIntake
+from pay1st_partner.webhooks.rejections import RejectionLog
 
 from tests.partner.helpers import SIGNING_KEY, Clock, FakeGateway, signed_headers, webhook_body
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pay1st.client import ClientConfig, Credentials, Pay1stClient
 from pay1st_partner.errors import GatewayRejected
-from pay1st_partner.methods import (
+from pay1st_partner.payments.methods import (
     MAX_COUNTRIES,
     STALE_IF_ERROR_SECONDS,
     PaymentMethodsCache,

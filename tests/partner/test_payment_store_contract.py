@@ -20,17 +20,17 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from pay1st.models import FulfilmentItem
 from pay1st_partner.clock import isoformat
-from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.errors import InvalidRequest, PaymentConflict, PaymentNotFound
 from pay1st_partner.events import payment_event
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.memory_store import InMemoryPaymentStore
-from pay1st_partner.payment_items import claim_item, record_from_item, sharded
+from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import ReferenceMismatch
-from pay1st_partner.refund_repository import RefundRepository
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.refunds.repository import RefundRepository
 from pay1st_partner.state import Verdict
-from pay1st_partner.store import PaymentStore, StatusChange, WebhookReceipt
+from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
+from pay1st_partner.store.items import claim_item, record_from_item, sharded
+from pay1st_partner.store.memory.store import InMemoryPaymentStore
+from pay1st_partner.store.port import PaymentStore, StatusChange, WebhookReceipt
 
 from tests.partner.helpers import Clock, created_payment, payment_request
 

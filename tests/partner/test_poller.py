@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import metrics
+from pay1st_partner.payments.reconcile import Reconciler
+from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.poller import StatusPoller
-from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.repository import PaymentRepository
 
 from tests.partner.helpers import Clock, FakeGateway
 

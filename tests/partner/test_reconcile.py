@@ -10,9 +10,9 @@ import pytest
 from pay1st.errors import GatewayServerError, OutcomeUnknownError
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.reconcile import Reconciler, current_payment, is_stale
-from pay1st_partner.repository import PaymentRepository
-from pay1st_partner.views import payment_view
+from pay1st_partner.payments.reconcile import Reconciler, current_payment, is_stale
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.payments.views import payment_view
 
 from tests.partner.helpers import Clock, FakeGateway, payment_request
 

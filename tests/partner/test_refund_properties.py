@@ -27,17 +27,17 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pay1st.models import FulfilmentItem
 from pay1st_partner import refund_state, state
-from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
 from pay1st_partner.errors import DomainError, PaymentConflict
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.intake import WebhookIntake
-from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.refund_intake import RefundWebhookIntake
-from pay1st_partner.refund_repository import RefundRepository
-from pay1st_partner.repository import PaymentRepository
-from pay1st_partner.webhook_auth import WebhookAuthenticator
-from pay1st_partner.webhook_events import WebhookEventStore
+from pay1st_partner.payments.reconcile import Reconciler
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.refunds.repository import RefundRepository
+from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
+from pay1st_partner.webhooks.auth import WebhookAuthenticator
+from pay1st_partner.webhooks.event_store import WebhookEventStore
+from pay1st_partner.webhooks.intake import WebhookIntake
+from pay1st_partner.webhooks.refund_intake import RefundWebhookIntake
 
 from tests.partner.helpers import (
     SIGNING_KEY,

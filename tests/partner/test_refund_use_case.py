@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from pay1st.models import CreatedRefund, RefundRequest
 from pay1st_partner.errors import PaymentConflict
-from pay1st_partner.events import OutboxEvent
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.memory_store import InMemoryPaymentStore
-from pay1st_partner.refund_repository import RefundRepository
-from pay1st_partner.refunds import RefundCommand, create_refund
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.refunds.create import RefundCommand, create_refund
+from pay1st_partner.refunds.repository import RefundRepository
+from pay1st_partner.store.memory.store import InMemoryPaymentStore
 
 from tests.partner.helpers import Clock, created_payment, payment_request
 

@@ -1,4 +1,4 @@
-"""pay1st_partner.result_page: the callback token and the signed result-page parameters, pure.
+"""pay1st_partner.payments.result_page: the callback token and the signed result-page parameters, pure.
 
 Hostile first: a customer editing the result URL, replaying an expired one, or forging a callback token
 must be told apart from what the bundle signed."""
@@ -10,7 +10,7 @@ import hmac
 from urllib.parse import urlencode
 
 import pytest
-from pay1st_partner.result_page import (
+from pay1st_partner.payments.result_page import (
     callback_key,
     callback_token,
     derive_callback_key,
@@ -105,6 +105,6 @@ def test_the_client_package_ships_the_same_file():
     """A partner's result page verifies with ``pay1st_partner_client.result_page``: it must be this one."""
     from local_stack.template import PROJECT_ROOT
 
-    layer = PROJECT_ROOT / "layers/pay1st/pay1st_partner/result_page.py"
+    layer = PROJECT_ROOT / "layers/pay1st/pay1st_partner/payments/result_page.py"
     client = PROJECT_ROOT / "clients/python/src/pay1st_partner_client/result_page.py"
     assert client.read_bytes() == layer.read_bytes()

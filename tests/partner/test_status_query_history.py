@@ -8,9 +8,9 @@ from typing import Any
 
 from pay1st.errors import GatewayServerError, OutcomeUnknownError
 from pay1st_partner.events import EventPublisher
-from pay1st_partner.payment_items import MAX_STATUS_QUERIES
-from pay1st_partner.reconcile import Reconciler
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.payments.reconcile import Reconciler
+from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.store.items import MAX_STATUS_QUERIES
 
 from tests.partner.helpers import Clock, FakeGateway
 

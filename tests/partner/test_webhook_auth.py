@@ -10,8 +10,8 @@ import pytest
 from pay1st.webhook_credentials import webhook_credentials_from
 from pay1st.webhooks import basic_auth_signature
 from pay1st_partner.errors import WebhookRejected
-from pay1st_partner.webhook_auth import WebhookAuthenticator, auth_header_names
-from pay1st_partner.webhook_rejections import BUDGET_PREFIX, RejectionLog, budget_key, rejection_key
+from pay1st_partner.webhooks.auth import WebhookAuthenticator, auth_header_names
+from pay1st_partner.webhooks.rejections import BUDGET_PREFIX, RejectionLog, budget_key, rejection_key
 
 from tests.partner.helpers import SIGNING_KEY, Clock, signed_headers, webhook_body
 

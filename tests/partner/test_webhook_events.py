@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from pay1st_partner.errors import NotRecorded
-from pay1st_partner.webhook_events import WebhookEventStore
+from pay1st_partner.webhooks.event_store import WebhookEventStore
 
 from tests.partner.helpers import Clock
 

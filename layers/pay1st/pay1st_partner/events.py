@@ -27,13 +27,13 @@ currencyCode, countryCode, occurredAt}``. ``eventId`` is ``"{partnerReference}:{
 reached at most once, so the id is stable and unique, and consumers dedupe on it (delivery is
 at-least-once: a publisher may die after EventBridge accepted an event and before clearing it).
 
-A payment with more than one attempt (``pay1st_partner.attempts``) adds ``attemptReference`` and
+A payment with more than one attempt (``pay1st_partner.payments.attempts``) adds ``attemptReference`` and
 ``supersededAttempts`` to its events' ``detail``. ``Payment Paid Twice`` (``eventId``
 ``"{partnerReference}:PAID_TWICE:{attemptReference}"``, with ``doublePaid`` and ``paidAttempt``): a superseded
 attempt of a SUCCESSFUL payment was paid too; one of them needs a refund.
 
 How nothing is lost: the transition and its event are written in one conditional update (the item's
-``outbox``, see ``pay1st_partner.payment_items``). :meth:`EventPublisher.publish` then sends the events and
+``outbox``, see ``pay1st_partner.store.items``). :meth:`EventPublisher.publish` then sends the events and
 clears each one EventBridge accepted. Whatever is left (a crash, an EventBridge error) is re-published by
 the status poller once it is older than a minute.
 """
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -50,6 +49,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pay1st_partner import refund_state, state
 from pay1st_partner.clock import parse_iso
 from pay1st_partner.observability import count, logger
+from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import amount_text
 
 if TYPE_CHECKING:
@@ -59,36 +59,6 @@ EVENT_SOURCE = "pay1st.partner"
 
 # put_events takes at most 10 entries per call.
 _MAX_ENTRIES = 10
-
-
-@dataclass(frozen=True)
-class OutboxEvent:
-    """One payment event waiting on the item's outbox until EventBridge has it.
-
-    ``event_id`` is ``"{partnerReference}:{status}"``: stable across re-publication, so consumers dedupe on it.
-    """
-
-    event_id: str
-    partner_reference: str
-    detail_type: str
-    detail: Mapping[str, Any]
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"eventId": self.event_id, "detailType": self.detail_type, "detail": dict(self.detail)},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, partner_reference: str, text: str) -> OutboxEvent:
-        data = json.loads(text)
-        return cls(
-            event_id=data["eventId"],
-            partner_reference=partner_reference,
-            detail_type=data["detailType"],
-            detail=data["detail"],
-        )
 
 
 def payment_detail(

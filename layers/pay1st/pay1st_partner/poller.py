@@ -32,10 +32,10 @@ from pay1st_partner.check_schedule import DEFAULT_GIVE_UP_AFTER
 from pay1st_partner.clock import age_seconds, utcnow
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
-from pay1st_partner.reconcile import QUERY_THROTTLED, Reconciler
+from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler
+from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.refund_repository import RefundRepository
-from pay1st_partner.repository import PaymentRepository
+from pay1st_partner.refunds.repository import RefundRepository
 from pay1st_partner.request_budget import RequestBudget
 
 DEFAULT_OUTBOX_AGE = timedelta(seconds=60)

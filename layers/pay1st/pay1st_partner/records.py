@@ -17,7 +17,7 @@ from pay1st_partner import refund_state, state
 from pay1st_partner.clock import parse_iso
 
 if TYPE_CHECKING:
-    from pay1st_partner.events import OutboxEvent
+    from pay1st_partner.outbox import OutboxEvent
 
 
 def amount_text(value: Decimal) -> str:
@@ -79,7 +79,7 @@ class PaymentRecord:
     # The newest status queries to the gateway, oldest first (``statusQueries`` in ``payment_items``);
     # None: the item predates that history (its first entry writes the map whole).
     status_queries: tuple[Mapping[str, Any], ...] | None = None
-    # Attempts (README "Attempts", ``pay1st_partner.attempts``): the reference the current attempt was
+    # Attempts (README "Attempts", ``pay1st_partner.payments.attempts``): the reference the current attempt was
     # created under at Pay1st (None: the partnerReference itself), the earlier attempts it superseded
     # (``{partnerReference, supersededAt, reason}``, plus ``reference``/``paidAt`` once one is confirmed
     # paid), and whether two attempts were paid (one needs a refund).

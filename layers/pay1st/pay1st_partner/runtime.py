@@ -21,15 +21,15 @@ if TYPE_CHECKING:
     from pay1st.client import Credentials, Pay1stClient
     from pay1st.webhook_credentials import WebhookCredentials
 
-    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
     from pay1st_partner.events import EventPublisher
-    from pay1st_partner.methods import PaymentMethodsCache
-    from pay1st_partner.reconcile import Reconciler
-    from pay1st_partner.refund_repository import RefundRepository
-    from pay1st_partner.repository import PaymentRepository
-    from pay1st_partner.webhook_auth import WebhookAuthenticator
-    from pay1st_partner.webhook_events import WebhookEventStore
-    from pay1st_partner.webhook_rejections import RejectionLog
+    from pay1st_partner.payments.methods import PaymentMethodsCache
+    from pay1st_partner.payments.reconcile import Reconciler
+    from pay1st_partner.payments.repository import PaymentRepository
+    from pay1st_partner.refunds.repository import RefundRepository
+    from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
+    from pay1st_partner.webhooks.auth import WebhookAuthenticator
+    from pay1st_partner.webhooks.event_store import WebhookEventStore
+    from pay1st_partner.webhooks.rejections import RejectionLog
 
 # Seconds kept back from the Lambda's remaining time so we can still answer after a gateway deadline.
 DEADLINE_SAFETY_SECONDS = 1.5
@@ -102,7 +102,7 @@ def callback_key() -> bytes:
     from pay1st.aws import load_callback_key_material
     from pay1st.errors import ConfigurationError
 
-    from pay1st_partner.result_page import callback_key as make_key
+    from pay1st_partner.payments.result_page import callback_key as make_key
 
     try:
         return make_key(*load_callback_key_material(settings().credentials_secret_name))
@@ -118,7 +118,7 @@ def previous_callback_keys() -> tuple[bytes, ...]:
 
     from pay1st.aws import load_previous_callback_key_material
 
-    from pay1st_partner.result_page import callback_key as make_key
+    from pay1st_partner.payments.result_page import callback_key as make_key
 
     now = datetime.now(UTC)
     keys: list[bytes] = []
@@ -179,7 +179,7 @@ gateway = _GatewayFactory()
 @functools.cache
 def reconciler() -> Reconciler:
     """Reconciliation for payment_status, status_poller and webhook_intake; the client is built on first use."""
-    from pay1st_partner.reconcile import LazyStatusSource, Reconciler
+    from pay1st_partner.payments.reconcile import LazyStatusSource, Reconciler
 
     return Reconciler(
         payments(),
@@ -193,7 +193,7 @@ def reconciler() -> Reconciler:
 @functools.cache
 def _payments_store() -> DynamoDBPaymentStore:
     """The payments table's store, shared by payments, refunds and the PaidNotFulfilled gauge."""
-    from pay1st_partner.dynamodb_store import DynamoDBPaymentStore
+    from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 
     return DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb"))
 
@@ -201,7 +201,7 @@ def _payments_store() -> DynamoDBPaymentStore:
 @functools.cache
 def payments() -> PaymentRepository:
     from pay1st_partner.check_schedule import CheckSchedule
-    from pay1st_partner.repository import PaymentRepository
+    from pay1st_partner.payments.repository import PaymentRepository
 
     return PaymentRepository(_payments_store(), schedule=CheckSchedule(settings().check_schedule_seconds))
 
@@ -209,7 +209,7 @@ def payments() -> PaymentRepository:
 @functools.cache
 def refunds() -> RefundRepository:
     """Refunds and reversals, on the payments table (they are records on their payment)."""
-    from pay1st_partner.refund_repository import RefundRepository
+    from pay1st_partner.refunds.repository import RefundRepository
 
     return RefundRepository(_payments_store())
 
@@ -223,14 +223,14 @@ def publisher() -> EventPublisher:
 
 @functools.cache
 def webhook_events() -> WebhookEventStore:
-    from pay1st_partner.webhook_events import WebhookEventStore
+    from pay1st_partner.webhooks.event_store import WebhookEventStore
 
     return WebhookEventStore(settings().webhook_events_table, client=boto3_client("dynamodb"))
 
 
 @functools.cache
 def webhook_rejections() -> RejectionLog:
-    from pay1st_partner.webhook_rejections import RejectionLog
+    from pay1st_partner.webhooks.rejections import RejectionLog
 
     return RejectionLog(settings().webhook_events_table, client=boto3_client("dynamodb"))
 
@@ -238,7 +238,7 @@ def webhook_rejections() -> RejectionLog:
 @functools.cache
 def webhook_authenticator() -> WebhookAuthenticator:
     """The one authenticator of every public webhook route (mode, keys with rotation, partner identity)."""
-    from pay1st_partner.webhook_auth import WebhookAuthenticator
+    from pay1st_partner.webhooks.auth import WebhookAuthenticator
 
     cfg = settings()
     return WebhookAuthenticator(
@@ -253,7 +253,7 @@ def webhook_authenticator() -> WebhookAuthenticator:
 
 @functools.cache
 def payment_methods_cache() -> PaymentMethodsCache:
-    from pay1st_partner.methods import PaymentMethodsCache
+    from pay1st_partner.payments.methods import PaymentMethodsCache
 
     return PaymentMethodsCache(settings().payment_methods_cache_seconds)
 
@@ -274,7 +274,7 @@ def report_paid_not_fulfilled() -> int | None:
     """The PaidNotFulfilled gauge (``fulfilment_watch``), for the status poller's scheduled run."""
     from datetime import timedelta
 
-    from pay1st_partner.fulfilment_watch import report_paid_not_fulfilled as report
+    from pay1st_partner.payments.fulfilment_watch import report_paid_not_fulfilled as report
 
     return report(_payments_store(), older_than=timedelta(hours=settings().paid_not_fulfilled_hours))
 

@@ -19,7 +19,7 @@ The statuses of §9 beyond the six:
   gateway's latest word (``lastUnknownStatus``) and change nothing: the payment stays open, never paid.
 - ``REFUND`` and ``CHARGEBACK`` (``REVERSAL_STATUSES``) are not transitions either: they can only follow
   SUCCESSFUL and are recorded beside it as a *reversal*, once the gateway's status query confirms them
-  (``pay1st_partner.reconcile``); the payment stays SUCCESSFUL in its history and is never payable or
+  (``pay1st_partner.payments.reconcile``); the payment stays SUCCESSFUL in its history and is never payable or
   fulfillable again.
 
 The repository turns :func:`decide` into conditional writes; nothing here touches AWS.

@@ -1,0 +1,375 @@
+"""The payments the domain sees: claims, status changes and fulfilment records, as rules over a store.
+
+Every status change reads the payment, asks :func:`pay1st_partner.state.decide`, then writes through the
+store with the condition "status is still what I read". A lost race simply re-reads and decides again, so
+duplicates and out-of-order reports need no locks and can never regress a status. The store
+(:class:`pay1st_partner.store.port.PaymentStore`: DynamoDB in Lambda, in memory in domain tests) only reads and
+writes conditionally; the decisions are all here.
+
+Not Powertools Idempotency for create: its stored response would hold the checkout URL (which carries the
+access token and must never be stored), and it cannot answer 409 for a different body with our codes. The
+conditional claim on ``partnerReference`` is the idempotency key instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pay1st.models import CreatedPayment, FulfilmentItem, PaymentRequest
+
+from pay1st_partner import state
+from pay1st_partner.check_schedule import DEFAULT_SCHEDULE, CheckSchedule
+from pay1st_partner.clock import isoformat, utcnow
+from pay1st_partner.errors import PaymentConflict, PaymentNotFound
+from pay1st_partner.events import payment_event
+from pay1st_partner.fingerprints import fulfilment_fingerprint
+from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
+from pay1st_partner.store.items import (
+    MAX_STATUS_QUERIES,
+    claim_item,
+    conflict_entry,
+    fulfilment_item,
+    record_from_item,
+)
+from pay1st_partner.store.port import PaymentStore, QueryWanted, StatusChange, StatusQueryNote, WebhookReceipt
+
+if TYPE_CHECKING:
+    from pay1st_partner.payments.attempts import PaymentAttempts
+
+# A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
+_MAX_WRITE_ATTEMPTS = 5
+_MAX_CONFLICTS_KEPT = 20
+
+
+class PaymentRepository:
+    def __init__(
+        self,
+        store: PaymentStore,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        schedule: CheckSchedule = DEFAULT_SCHEDULE,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._schedule = schedule
+
+    def _now(self) -> str:
+        return isoformat(self._clock())
+
+    # ----------------------------------------------------------------- reads
+
+    def get(self, partner_reference: str) -> PaymentRecord | None:
+        return self._store.get(partner_reference)
+
+    def _require(self, partner_reference: str) -> PaymentRecord:
+        record = self._store.get(partner_reference)
+        if record is None:
+            raise PaymentNotFound()
+        return record
+
+    def find_by_reference(self, reference: str) -> PaymentRecord | None:
+        return self._store.find_by_reference(reference)
+
+    def open_payments(self, *, older_than: datetime, limit: int) -> list[PaymentRecord]:
+        """Open payments not written (or checked) since ``older_than``, least recently touched first."""
+        return self._store.open_payments(older_than=isoformat(older_than), limit=limit)
+
+    def due_payments(self, *, now: datetime, limit: int) -> list[PaymentRecord]:
+        """Open payments due for a status check at ``now`` (``nextCheckAt``), the most overdue first."""
+        return self._store.due_payments(due_before=isoformat(now), limit=limit)
+
+    def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
+        """Open payments no longer checked (past the give-up age), for operators."""
+        return self._store.gave_up_payments(limit=limit)
+
+    def pending_events(self, *, older_than: datetime, limit: int) -> list[OutboxEvent]:
+        """Events committed before ``older_than`` and still not cleared (their publisher may have died)."""
+        return self._store.pending_events(older_than=isoformat(older_than), limit=limit)
+
+    # ------------------------------------------------------------ create flow
+
+    def claim(self, request: PaymentRequest, fingerprint: str, channel_id: str | None) -> Claim:
+        """Claim ``partnerReference`` for a create (conditional put of a CREATING item)."""
+        item = claim_item(request, fingerprint, channel_id, self._now())
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            if self._store.put_claim(item):
+                return Claim(created=True, record=record_from_item(item))
+            existing = self._store.get(request.partner_reference)
+            if existing is not None:
+                return Claim(created=False, record=existing)
+            # Released between our put and our read: try the put again.
+        raise RuntimeError("could not claim the partnerReference after repeated races")
+
+    def mark_created(
+        self, partner_reference: str, created: CreatedPayment, *, current: PaymentRecord | None = None
+    ) -> PaymentRecord:
+        """CREATING/CREATE_UNKNOWN → the gateway's answer (NEW or PENDING), with the Pay1st reference.
+
+        An ordinary transition (conditional write plus its outbox event, e.g. "Payment Pending"). If a
+        webhook adopted the payment first with the same reference, that is the same payment moved on and
+        is returned as it is; another reference raises :class:`PaymentConflict`. ``current``: the claimed
+        record, if the caller has it (saves a read).
+        """
+        status = created.status if created.status in (state.NEW, state.PENDING) else state.NEW
+        try:
+            transition = self.apply_status(
+                partner_reference, status, source="create", reference=created.reference, current=current
+            )
+        except ReferenceMismatch:
+            raise PaymentConflict(
+                "The payment changed while it was being created.", code="payment_conflict"
+            ) from None
+        return transition.record
+
+    def mark_outcome_unknown(self, partner_reference: str, *, current: PaymentRecord | None = None) -> None:
+        """CREATING → CREATE_UNKNOWN; a no-op if something (a webhook) already moved it on.
+
+        Not through :meth:`apply_status`: no gateway report can make this transition (it is ours alone).
+        """
+        record = current
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            if record is None:
+                record = self._store.get(partner_reference)
+            if record is None or record.status != state.CREATING:
+                return
+            if self._write(record, state.CREATE_UNKNOWN, source="create", reference=None) is not None:
+                return
+            record = None  # changed since read: look again
+        raise RuntimeError("could not mark the create outcome unknown after repeated races")
+
+    def release_claim(self, partner_reference: str) -> None:
+        """The gateway refused the create cleanly: forget the claim so the partner may try again."""
+        self._store.delete_claim(partner_reference)
+
+    # ------------------------------------------------------------ transitions
+
+    def apply_status(
+        self,
+        partner_reference: str,
+        status: str,
+        *,
+        source: str,
+        reference: str | None = None,
+        current: PaymentRecord | None = None,
+        query: Mapping[str, Any] | None = None,
+        receipt: WebhookReceipt | None = None,
+    ) -> Transition:
+        """Report a gateway status for a payment; applies it only if the transition graph allows it.
+
+        ``reference`` (optional) is the Pay1st reference the report came with: a payment still waiting
+        for its create answer adopts it; a payment with a different one raises :class:`ReferenceMismatch`.
+        ``current`` (optional) is the payment as the caller just read it: the first attempt decides on it
+        instead of reading again. That is safe even if it is out of date: the write's condition "status is
+        still what I read" fails and the item is read again. Raises :class:`PaymentNotFound` when there
+        is no such payment. ``query``: the status query that reported ``status`` (its history entry without
+        ``at``), kept in the transition's write; a report that writes no transition keeps nothing here (the
+        caller notes it with :meth:`touch_checked`). ``receipt`` (optional): the reporting webhook's outcome,
+        written with the transition when one is applied (and only then).
+        """
+        if current is not None and current.partner_reference != partner_reference:
+            raise ValueError("current is another payment")
+        record = current
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            if record is None:
+                record = self._require(partner_reference)
+            if reference is not None and record.reference is not None and record.reference != reference:
+                raise ReferenceMismatch(f"payment {partner_reference} has another Pay1st reference")
+            decision = state.decide(record.status, status)
+            if decision.verdict is state.Verdict.UNKNOWN:
+                noted = self._store.note_unknown(partner_reference, status, self._now())
+                return Transition(decision.verdict, record.status, status, noted)
+            if decision.verdict is state.Verdict.CONFLICT:
+                return Transition(
+                    decision.verdict, record.status, status, self._note_conflict(record, status, source)
+                )
+            if not decision.applies:
+                return Transition(decision.verdict, record.status, status, record)
+            if record.reference is None and reference is None:
+                # Nothing to query the gateway with later: a transition needs the Pay1st reference.
+                raise ValueError("a payment without a Pay1st reference needs one to change status")
+            written = self._write(
+                record, status, source=source, reference=reference, query=query, receipt=receipt
+            )
+            if written is not None:
+                return written
+            # Lost a race: someone else changed the item between our read and our write; decide again.
+            record = None
+        raise RuntimeError("could not apply the status after repeated races")
+
+    def _write(
+        self,
+        record: PaymentRecord,
+        status: str,
+        *,
+        source: str,
+        reference: str | None,
+        query: Mapping[str, Any] | None = None,
+        receipt: WebhookReceipt | None = None,
+    ) -> Transition | None:
+        """``record`` → ``status`` with its outbox event, in one conditional write (None: lost a race)."""
+        moment = self._clock()
+        now = isoformat(moment)
+        adopt = reference if record.reference is None else None
+        event = payment_event(record, status, reference=record.reference or adopt, occurred_at=now)
+        note = None if query is None else _query_note(record, query, now)
+        next_check = self._schedule.next_check_text(record.created_at, moment)
+        change = StatusChange(
+            record,
+            status,
+            source,
+            now,
+            adopt_reference=adopt,
+            event=event,
+            query=note,
+            next_check_at=next_check,
+            receipt=receipt,
+        )
+        after = self._store.write_transition(change)
+        if after is None:
+            return None
+        return Transition(state.Verdict.APPLY, record.status, status, after, event)
+
+    def _note_conflict(self, record: PaymentRecord, status: str, source: str) -> PaymentRecord:
+        # One entry per conflicting status is enough to alarm on and investigate; repeats add nothing.
+        seen = {conflict.get("status") for conflict in record.conflicts}
+        if status in seen or len(record.conflicts) >= _MAX_CONFLICTS_KEPT:
+            return record
+        entry = conflict_entry(status, record.status, self._now(), source)
+        return self._store.add_conflict(record.partner_reference, entry)
+
+    def claim_status_query(
+        self, partner_reference: str, *, min_interval: float, priority: bool = False
+    ) -> bool:
+        """True when this caller may query the gateway for the payment now (one query per ``min_interval``
+        seconds; a ``priority`` caller - an authenticated webhook - may also take a background caller's slot).
+        """
+        now = self._clock()
+        return self._store.claim_status_query(
+            partner_reference,
+            at=isoformat(now),
+            cutoff=isoformat(now - timedelta(seconds=min_interval)),
+            priority=priority,
+        )
+
+    def touch_checked(
+        self,
+        partner_reference: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        current: PaymentRecord | None = None,
+    ) -> PaymentRecord | None:
+        """Note a status check (it moves ``updatedAt`` too, see ``payment_items``); the updated record.
+
+        ``query`` (with ``current``, the payment as read): the status query's history entry, kept in the same
+        write.
+        """
+        now = self._now()
+        note = None if query is None or current is None else _query_note(current, query, now)
+        return self._store.touch_checked(partner_reference, now, query=note)
+
+    def note_check(
+        self, record: PaymentRecord, *, query: Mapping[str, Any] | None = None
+    ) -> PaymentRecord | None:
+        """Note a status check of a payment that stayed open (with ``query``'s history entry, see
+        :meth:`touch_checked`), and when the next one is due (the schedule runs from its creation:
+        :mod:`pay1st_partner.check_schedule`); falls back to :meth:`touch_checked` when it is no longer in the
+        open index (settled meanwhile, or given up: a given-up payment stays off the schedule). The record after it."""
+        now = self._clock()
+        at = isoformat(now)
+        next_check = self._schedule.next_check_text(record.created_at, now)
+        note = None if query is None else _query_note(record, query, at)
+        scheduled = self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        if scheduled is not None:
+            return scheduled
+        return self.touch_checked(record.partner_reference, query=query, current=record)
+
+    def give_up(self, partner_reference: str) -> PaymentRecord | None:
+        """Stop checking an open payment past the give-up age (operators see it); None if not open."""
+        return self._store.give_up(partner_reference, self._now())
+
+    def get_claiming_query(
+        self,
+        partner_reference: str,
+        *,
+        report: str,
+        reference: str,
+        currency_code: str,
+        amount: Decimal,
+        min_interval: float,
+        priority: bool = False,
+    ) -> tuple[PaymentRecord | None, bool]:
+        """Read the payment and take its status-query slot in the same write, when a report of ``report``
+        with this ``reference``, currency and amount would be confirmed with the gateway (it would apply,
+        and it describes the payment). Returns the payment and whether the slot was taken; a payment for
+        which it was not is decided on as usual (a different amount text of the same value, for example,
+        simply takes the slot afterwards with :meth:`claim_status_query`).
+        """
+        now = self._clock()
+        wanted = QueryWanted(
+            statuses=frozenset(s for s in state.ALL_STATUSES if state.decide(s, report).applies),
+            reference=reference,
+            currency_code=currency_code,
+            amount=amount_text(amount),
+        )
+        return self._store.get_claiming_query(
+            partner_reference,
+            at=isoformat(now),
+            cutoff=isoformat(now - timedelta(seconds=min_interval)),
+            priority=priority,
+            when=wanted,
+        )
+
+    # ----------------------------------------------------------------- outbox
+
+    def clear_event(self, partner_reference: str, event_id: str) -> None:
+        """Drop a published event from the outbox; the markers go when the outbox is empty."""
+        self._store.clear_event(partner_reference, event_id)
+
+    # -------------------------------------------------------------- fulfilment
+
+    def record_fulfilment(self, partner_reference: str, items: Sequence[FulfilmentItem]) -> PaymentRecord:
+        """Record the fulfilled products once, on a SUCCESSFUL payment; the same items again are a no-op."""
+        digest = fulfilment_fingerprint(items)
+        recorded = self._store.put_fulfilment(partner_reference, fulfilment_item(items, digest, self._now()))
+        if recorded is not None:
+            return recorded
+        current = self._require(partner_reference)
+        if current.status != state.SUCCESSFUL:
+            raise PaymentConflict(
+                f"The payment is {current.status}, not SUCCESSFUL.", code="payment_not_successful"
+            )
+        if current.fulfilment is not None and current.fulfilment.get("fingerprint") == digest:
+            return current
+        raise PaymentConflict(
+            "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
+        )
+
+    def attempts(self) -> PaymentAttempts:
+        """The payment's gateway attempts (``pay1st_partner.payments.attempts``), over the same store and clock."""
+        from pay1st_partner.payments.attempts import PaymentAttempts
+
+        return PaymentAttempts(self._store, clock=self._clock)
+
+    def mark_fulfilment_delivered(
+        self, partner_reference: str, *, attempt: Mapping[str, Any] | None = None
+    ) -> None:
+        """Note that the gateway accepted the §12 notification (idempotent: the first time is kept), and
+        the delivery ``attempt`` that did it (its entry without ``at``) in the same write."""
+        now = self._now()
+        entry = None if attempt is None else {"at": now, **attempt}
+        if not self._store.mark_fulfilment_delivered(partner_reference, now, attempt=entry):
+            raise PaymentConflict("No fulfilment is recorded for this payment.", code="fulfilment_conflict")
+
+
+def _query_note(record: PaymentRecord, query: Mapping[str, Any], now: str) -> StatusQueryNote:
+    """``query``'s history entry at ``now``, and the keys to drop so the newest ``MAX_STATUS_QUERIES`` stay."""
+    if record.status_queries is None:
+        return StatusQueryNote({"at": now, **query}, create=True)
+    older = sorted(str(q["at"]) for q in record.status_queries if q["at"] != now)
+    return StatusQueryNote(
+        {"at": now, **query}, drop=tuple(older[: max(0, len(older) - MAX_STATUS_QUERIES + 1)])
+    )

@@ -1,0 +1,1 @@
+"""Refunds of a payment: the partner's request, the refunded totals and their guard."""

@@ -1,0 +1,230 @@
+"""Create-refund use case (contract §15): validate → claim → gateway refund request → mark, like create payment.
+
+``POST /payments/{partnerReference}/refunds`` with ``{"refundReference", "amount"?, "reason"?}``; ``amount``
+omitted means all that is still refundable. Idempotent on ``refundReference`` exactly as create is on
+``partnerReference`` (see :mod:`pay1st_partner.payments.create`):
+
+- a repeat of the same request returns the same refund with no second gateway call;
+- the same refundReference for another amount or another payment → 409 ``refund_conflict``;
+- a claim whose gateway call is still in flight → 409 ``refund_in_progress`` (one left ``CREATING`` longer
+  than any invocation can run is treated as ``CREATE_UNKNOWN``);
+- an unknown outcome → kept as ``CREATE_UNKNOWN`` and 502 ``refund_outcome_unknown``. A repeat asks the
+  gateway again with the SAME partnerRefundReference: the gateway refuses a second refund under it, so
+  this can never refund twice, and it rescues a request that never arrived. The refund webhook (which
+  names our partnerRefundReference) resolves one that did;
+- a clean refusal releases the claim (and its reserved amount) and surfaces the gateway's errorCode; the
+  gateway unreachable before sending → claim released, 502 ``gateway_unavailable``.
+
+The refund's events (``Refund Requested``, and at once ``Refund Failed`` for a NO_REFUND answer) are
+committed with its status and published after.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pay1st.errors import (
+    AuthenticationError,
+    GatewayServerError,
+    OutcomeUnknownError,
+    Pay1stAPIError,
+    Pay1stConnectionError,
+    Pay1stError,
+    RateLimitError,
+)
+from pay1st.models import CreatedRefund, RefundRequest
+
+from pay1st_partner import refund_state
+from pay1st_partner.clock import age_seconds
+from pay1st_partner.errors import (
+    GatewayRejected,
+    GatewayUnavailable,
+    InvalidRequest,
+    PaymentConflict,
+    RefundOutcomeUnknown,
+)
+from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.callbacks import refund_webhook_url
+from pay1st_partner.records import ReferenceMismatch
+from pay1st_partner.references import is_partner_reference
+from pay1st_partner.request_fields import reject_unknown, required_string
+
+if TYPE_CHECKING:
+    from pay1st.client import Pay1stClient
+
+    from pay1st_partner.events import EventPublisher
+    from pay1st_partner.records import PaymentRecord, RefundRecord
+    from pay1st_partner.refunds.repository import RefundRepository
+
+_FIELDS = frozenset({"refundReference", "amount", "reason"})
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# Longer than any invocation can last (the function's Timeout is 28 s): such a claim was abandoned.
+STALE_CLAIM_AGE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class RefundCommand:
+    refund_reference: str
+    amount: Decimal | None  # None: all that is still refundable
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    payment: PaymentRecord
+    refund: RefundRecord
+    created: bool  # False: an idempotent repeat
+
+    def to_body(self) -> dict[str, Any]:
+        from pay1st_partner.payments.views import refund_view
+
+        return refund_view(self.payment, self.refund)
+
+
+def parse_refund_request(body: Mapping[str, Any]) -> RefundCommand:
+    """Validate the request body; errors are 400s naming the field."""
+    reject_unknown(body, _FIELDS)
+    refund_reference = required_string(body, "refundReference", max_length=64)
+    if not is_partner_reference(refund_reference):
+        raise InvalidRequest(
+            "refundReference: must be 1-64 characters of letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit"
+        )
+    raw = body.get("amount")
+    amount: Decimal | None = None
+    if raw is not None:
+        if isinstance(raw, bool) or not isinstance(raw, Decimal | int | str):
+            raise InvalidRequest("amount: must be a number")
+        if isinstance(raw, str) and _PLAIN_DECIMAL.fullmatch(raw) is None:
+            raise InvalidRequest("amount: must be a plain decimal number such as 10 or 10.50")
+        amount = Decimal(raw)
+        if not amount.is_finite() or amount <= 0:
+            raise InvalidRequest("amount: must be greater than zero")
+        if amount.adjusted() > 15:
+            raise InvalidRequest("amount: is too large")
+    reason = None if body.get("reason") is None else required_string(body, "reason", max_length=255)
+    return RefundCommand(refund_reference, amount, reason)
+
+
+def create_refund(
+    partner_reference: str,
+    command: RefundCommand,
+    *,
+    base_url: str,
+    refunds: RefundRepository,
+    gateway: Pay1stClient,
+    publisher: EventPublisher,
+    deadline: float | None = None,
+) -> RefundResult:
+    claim = refunds.claim(partner_reference, command.refund_reference, command.amount, command.reason)
+    refund = claim.refund
+    if not claim.created:
+        if refund.status == refund_state.CREATING:
+            if age_seconds(refund.updated_at, datetime.now(UTC)) <= STALE_CLAIM_AGE.total_seconds():
+                raise PaymentConflict(
+                    "This refund is still being requested; retry shortly.", code="refund_in_progress"
+                )
+            refunds.mark_unknown(partner_reference, refund.refund_reference)
+        elif refund.status != refund_state.CREATE_UNKNOWN:
+            logger.info(
+                "refund repeated",
+                extra={"partnerReference": partner_reference, "refundReference": refund.refund_reference},
+            )
+            return RefundResult(claim.payment, refund, False)
+        # CREATE_UNKNOWN (or an abandoned CREATING): ask again with the same partnerRefundReference.
+
+    assert claim.payment.reference is not None
+    request = RefundRequest(
+        transaction_reference=claim.payment.reference,
+        partner_refund_reference=refund.refund_reference,
+        amount=refund.amount,  # always explicit: what we reserved is what is refunded
+        reason=refund.reason,
+        refund_webhook_url=refund_webhook_url(base_url),
+    )
+    created = _request_at_gateway(
+        request, refund, claim_is_new=claim.created, refunds=refunds, gateway=gateway, deadline=deadline
+    )
+    # An answer in a status we do not know still means the gateway has the refund: it is PENDING to us.
+    status = created.status if created.status in refund_state.GATEWAY_STATUSES else refund_state.PENDING
+    try:
+        transition = refunds.apply_status(
+            partner_reference,
+            refund.refund_reference,
+            status,
+            source="create",
+            pay1st_refund_reference=created.refund_reference,
+            handling_type=created.handling_type,
+        )
+    except ReferenceMismatch:
+        # A webhook adopted another Pay1st refund for our refundReference meanwhile: never overwrite it.
+        logger.error(
+            "refund answered with another Pay1st reference than the one recorded",
+            extra={"partnerReference": partner_reference, "refundReference": refund.refund_reference},
+        )
+        raise PaymentConflict(
+            "The refund changed while it was being requested.", code="refund_conflict"
+        ) from None
+    publisher.publish(list(transition.events), refunds)
+    count("RefundsRequested")
+    logger.info(
+        "refund requested",
+        extra={
+            "partnerReference": partner_reference,
+            "refundReference": refund.refund_reference,
+            "status": transition.refund.status,
+        },
+    )
+    return RefundResult(transition.payment, transition.refund, True)
+
+
+def _request_at_gateway(
+    request: RefundRequest,
+    refund: RefundRecord,
+    *,
+    claim_is_new: bool,
+    refunds: RefundRepository,
+    gateway: Pay1stClient,
+    deadline: float | None,
+) -> CreatedRefund:
+    partner_reference = refund.partner_reference
+    log: dict[str, Any] = {"partnerReference": partner_reference, "refundReference": refund.refund_reference}
+    try:
+        return gateway.create_refund(request, deadline=deadline)
+    except OutcomeUnknownError as exc:
+        refunds.mark_unknown(partner_reference, refund.refund_reference)
+        count("RefundOutcomeUnknown")
+        logger.warning("refund outcome unknown", extra={**log, "session_id": exc.session_id})
+        raise RefundOutcomeUnknown() from exc
+    except Pay1stAPIError as exc:
+        log.update(status=exc.status, error_code=exc.error_code, session_id=exc.session_id)
+        if not claim_is_new:
+            # A retried unknown refund refused (e.g. the gateway already has this partnerRefundReference).
+            logger.warning("retried refund refused; outcome still unknown", extra=log)
+            raise RefundOutcomeUnknown() from exc
+        refunds.release(partner_reference, refund)
+        logger.warning("refund refused by the gateway", extra=log)
+        if isinstance(exc, RateLimitError | GatewayServerError):
+            raise GatewayUnavailable() from exc
+        detail = f" (errorCode {exc.error_code})" if exc.error_code else ""
+        if isinstance(exc, AuthenticationError):
+            raise GatewayRejected(f"The Pay1st Gateway refused our credentials{detail}.") from exc
+        raise GatewayRejected(f"The Pay1st Gateway rejected the refund{detail}.", http_status=422) from exc
+    except Pay1stConnectionError as exc:
+        if claim_is_new:
+            refunds.release(partner_reference, refund)
+            logger.warning("gateway unreachable; refund claim released", extra=log)
+            raise GatewayUnavailable() from exc
+        raise RefundOutcomeUnknown() from exc
+    except Pay1stError as exc:
+        refunds.mark_unknown(partner_reference, refund.refund_reference)
+        count("RefundOutcomeUnknown")
+        logger.warning("refund failed unexpectedly", extra={**log, "error_type": type(exc).__name__})
+        raise RefundOutcomeUnknown() from exc
+    except BaseException:
+        refunds.mark_unknown(partner_reference, refund.refund_reference)  # never CREATING for good
+        raise

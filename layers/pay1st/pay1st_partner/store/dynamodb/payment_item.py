@@ -1,0 +1,84 @@
+"""The payment item's key, its consistent read, the conditional update that returns the record after it
+(None when the condition failed) and the reads of the table's sparse, sharded indexes, for every part of
+the DynamoDB payments store.
+
+The store is one class made of parts kept apart for size (status writes, refunds, attempts, webhook
+receipts, operator access). Writes that need more (another return value, the old item on a failed
+condition, a transaction) call ``update_item`` themselves, with ``_key``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store.codec import from_item, is_condition_failure
+from pay1st_partner.store.items import record_from_item
+
+
+class PaymentItemAccess:
+    _table: str
+    _client: Any
+
+    def _key(self, partner_reference: str) -> dict[str, Any]:
+        return {"partnerReference": {"S": partner_reference}}
+
+    def _read(self, partner_reference: str) -> dict[str, Any] | None:
+        """The item as plain values (a consistent read), or None."""
+        response = self._client.get_item(
+            TableName=self._table, Key=self._key(partner_reference), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def _update(self, partner_reference: str, **kwargs: Any) -> PaymentRecord | None:
+        """A conditional update returning the record after it; None when the condition failed."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table, Key=self._key(partner_reference), ReturnValues="ALL_NEW", **kwargs
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return record_from_item(from_item(response["Attributes"]))
+
+    def _sparse_index(
+        self, index: str, marker: str, value: str, sort_key: str, below: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` items of a sparse GSI (``marker`` = ``value``) whose ``sort_key`` is below ``below``,
+        oldest first."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": f"{marker} = :marker AND {sort_key} < :below",
+            "ExpressionAttributeValues": {":marker": {"S": value}, ":below": {"S": below}},
+            "ScanIndexForward": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._client.query(**query, Limit=limit - len(items))
+            items += response.get("Items", [])
+            # DynamoDB may end a page at 1 MB, before the limit: read on, or a short page would look like the
+            # end of the index (the status poller ends its run on one).
+            if len(items) >= limit or "LastEvaluatedKey" not in response:
+                return items
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _shards(
+        self, index: str, marker: str, values: list[str], sort_key: str, below: str, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """:meth:`_sparse_index` over every partition in ``values``, as (sort key, item) pairs."""
+        return [
+            (item[sort_key]["S"], item)
+            for value in values
+            for item in self._sparse_index(index, marker, value, sort_key, below, limit)
+        ]
+
+    @staticmethod
+    def _merged(found: list[tuple[str, dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` oldest of what :meth:`_shards` found, across its partitions."""
+        found.sort(key=lambda pair: pair[0])
+        return [item for _, item in found[:limit]]

@@ -1,0 +1,379 @@
+"""The payments store on DynamoDB (PaymentsTable): every write conditional, one item per payment.
+
+The item layout is :mod:`pay1st_partner.store.items`; the rules that decide what to write are the
+domain's (:mod:`pay1st_partner.payments.repository`). Expressions here only encode those decisions as conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pay1st_partner import state
+from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
+from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
+from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
+from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
+from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
+from pay1st_partner.store.items import (
+    BY_REFERENCE_INDEX,
+    DUE_PAYMENTS_INDEX,
+    GAVE_UP_MARKER,
+    OPEN_MARKER,
+    OPEN_PAYMENTS_INDEX,
+    OUTBOX_PENDING,
+    PENDING_EVENTS_INDEX,
+    history_entry,
+    marker_partitions,
+    record_from_item,
+    sharded,
+)
+from pay1st_partner.store.port import StatusChange, StatusQueryNote
+
+
+def _query_note(
+    note: StatusQueryNote, names: dict[str, str], values: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """The SET and REMOVE clauses that add ``note`` to ``statusQueries`` (names and values added in place)."""
+    if note.create:
+        values[":queries"] = {note.key: dict(note.entry)}
+        return ["statusQueries = :queries"], []
+    names["#query"] = note.key
+    values[":query"] = dict(note.entry)
+    removes = []
+    for n, key in enumerate(note.drop):
+        names[f"#oldquery{n}"] = key
+        removes.append(f"statusQueries.#oldquery{n}")
+    return ["statusQueries.#query = :query"], removes
+
+
+class DynamoDBPaymentStore(
+    DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess, DynamoDBAttemptWrites
+):
+    def __init__(self, table_name: str, *, client: Any) -> None:
+        self._table = table_name
+        self._client = client
+
+    # ----------------------------------------------------------------- reads
+
+    def get(self, partner_reference: str) -> PaymentRecord | None:
+        data = self._read(partner_reference)
+        return record_from_item(data) if data else None
+
+    def find_by_reference(self, reference: str) -> PaymentRecord | None:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=BY_REFERENCE_INDEX,
+            KeyConditionExpression="#ref = :ref",
+            ExpressionAttributeNames={"#ref": "reference"},
+            ExpressionAttributeValues={":ref": {"S": reference}},
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        if not items:
+            return None
+        # The index is eventually consistent: re-read the item itself.
+        return self.get(items[0]["partnerReference"]["S"])
+
+    def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        found = self._shards(
+            OPEN_PAYMENTS_INDEX, "openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than, limit
+        )
+        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+
+    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+        shards = marker_partitions(OPEN_MARKER, legacy=False)
+        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", due_before, limit)
+        # Legacy items (no nextCheckAt, so not in duePayments): due by updatedAt, as the old poller read them.
+        found += self._shards(
+            OPEN_PAYMENTS_INDEX, "openMarker", [OPEN_MARKER], "updatedAt", due_before, limit
+        )
+        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+
+    def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
+        shards = marker_partitions(GAVE_UP_MARKER, legacy=False)
+        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", "~", limit)
+        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+
+    def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
+        found = self._shards(
+            PENDING_EVENTS_INDEX,
+            "outboxMarker",
+            marker_partitions(OUTBOX_PENDING),
+            "outboxSince",
+            older_than,
+            limit,
+        )
+        keys = self._merged(found, limit)
+        events: list[OutboxEvent] = []
+        # The index projects keys only: read each item for its outbox.
+        for key in keys:
+            data = self._read(key["partnerReference"]["S"])
+            if data is None:
+                continue
+            for text in data.get("outbox", {}).values():
+                events.append(OutboxEvent.from_json(data["partnerReference"], text))
+        return events
+
+    # ---------------------------------------------------------------- writes
+
+    def put_claim(self, item: Mapping[str, Any]) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(partnerReference)",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete_claim(self, partner_reference: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                ConditionExpression="#status = :creating",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":creating": {"S": state.CREATING}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def write_transition(self, change: StatusChange) -> PaymentRecord | None:
+        record, status, now = change.record, change.status, change.at
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":status": status,
+            ":current": record.status,
+            ":now": now,
+            ":empty": [],
+            ":hist": [history_entry(status, now, change.source)],
+        }
+        sets = [
+            "#status = :status",
+            "updatedAt = :now",
+            "statusHistory = list_append(if_not_exists(statusHistory, :empty), :hist)",
+        ]
+        condition = "#status = :current"
+        new_reference = record.reference
+        if record.reference is None and change.adopt_reference is not None:
+            names["#ref"] = "reference"
+            values[":ref"] = change.adopt_reference
+            sets.append("#ref = :ref")
+            condition += " AND attribute_not_exists(#ref)"
+            new_reference = change.adopt_reference
+        removes: list[str] = []
+        if state.is_final(status):
+            removes += ["openMarker", "nextCheckAt"]
+        elif new_reference is not None:  # the poller can only query payments the gateway knows
+            values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
+            values[":next"] = change.next_check_at or now
+            sets += ["openMarker = :open", "nextCheckAt = :next"]
+        if change.query is not None:
+            sets_, removes_ = _query_note(change.query, names, values)
+            sets += sets_
+            removes += removes_
+        sets += outbox_sets(() if change.event is None else (change.event,), names, values)
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        update = {
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if change.receipt is not None:
+            return self._write_with_receipt(change, update, new_reference)
+        return self._update(record.partner_reference, **update)
+
+    def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(partner_reference),
+            UpdateExpression="SET lastUnknownStatus = :status, lastUnknownStatusAt = :now",
+            ConditionExpression="attribute_exists(partnerReference)",
+            ExpressionAttributeValues=to_item({":status": status, ":now": at}),
+            ReturnValues="ALL_NEW",
+        )
+        return record_from_item(from_item(response["Attributes"]))
+
+    def add_conflict(self, partner_reference: str, conflict: Mapping[str, Any]) -> PaymentRecord:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(partner_reference),
+            UpdateExpression="SET conflicts = list_append(if_not_exists(conflicts, :empty), :conflict)",
+            ConditionExpression="attribute_exists(partnerReference)",
+            ExpressionAttributeValues=to_item({":empty": [], ":conflict": [dict(conflict)]}),
+            ReturnValues="ALL_NEW",
+        )
+        return record_from_item(from_item(response["Attributes"]))
+
+    def claim_status_query(self, partner_reference: str, *, at: str, cutoff: str, priority: bool) -> bool:
+        condition = "attribute_not_exists(lastQueryAt) OR lastQueryAt <= :cutoff"
+        if priority:
+            condition += " OR lastQueryPriority = :no"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="SET lastQueryAt = :now, lastQueryPriority = :priority",
+                ConditionExpression=f"attribute_exists(partnerReference) AND ({condition})",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":now": at,
+                        ":cutoff": cutoff,
+                        ":priority": priority,
+                        **({":no": False} if priority else {}),
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def touch_checked(
+        self, partner_reference: str, at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
+        return self._note_check(partner_reference, at, query, condition="attribute_exists(partnerReference)")
+
+    def schedule_check(
+        self, partner_reference: str, at: str, next_check_at: str, *, query: StatusQueryNote | None = None
+    ) -> PaymentRecord | None:
+        return self._note_check(
+            partner_reference,
+            at,
+            query,
+            # Open, not given up (GAVEUP#n, give_up's): a check of a given-up payment must not put it back on
+            # the schedule; it falls back to touch_checked.
+            condition="begins_with(openMarker, :open_prefix)",
+            sets=["nextCheckAt = :next", "openMarker = :open"],
+            values={
+                ":next": next_check_at,
+                ":open": sharded(OPEN_MARKER, partner_reference),
+                ":open_prefix": OPEN_MARKER,
+            },
+        )
+
+    def _note_check(
+        self,
+        partner_reference: str,
+        at: str,
+        query: StatusQueryNote | None,
+        *,
+        condition: str,
+        sets: list[str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> PaymentRecord | None:
+        """One check's write: ``lastCheckedAt``/``updatedAt``, the extra ``sets``, and the query's history entry."""
+        names: dict[str, str] = {}
+        all_values: dict[str, Any] = {":now": at, **(values or {})}
+        all_sets = ["lastCheckedAt = :now", "updatedAt = :now", *(sets or [])]
+        removes: list[str] = []
+        if query is not None:
+            query_sets, removes = _query_note(query, names, all_values)
+            all_sets += query_sets
+        expression = "SET " + ", ".join(all_sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return self._update(
+            partner_reference,
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_item(all_values),
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )
+
+    def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
+        return self._update(
+            partner_reference,
+            UpdateExpression="SET openMarker = :gaveup, nextCheckAt = :now, gaveUpAt = :now",
+            ConditionExpression="begins_with(openMarker, :open)",
+            ExpressionAttributeValues=to_item(
+                {":now": at, ":gaveup": sharded(GAVE_UP_MARKER, partner_reference), ":open": OPEN_MARKER}
+            ),
+        )
+
+    def clear_event(self, partner_reference: str, event_id: str) -> None:
+        # The usual case, the outbox holding only this event: one conditional write drops it and the
+        # markers together. Otherwise (more events wait, or it is already gone) the two writes below.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="REMOVE outbox.#eid, outboxMarker, outboxSince",
+                ConditionExpression="attribute_exists(outbox.#eid) AND size(outbox) = :one",
+                ExpressionAttributeNames={"#eid": event_id},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+            return
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+        after = self._update(
+            partner_reference,
+            UpdateExpression="REMOVE outbox.#eid",
+            ConditionExpression="attribute_exists(outbox.#eid)",
+            ExpressionAttributeNames={"#eid": event_id},
+        )
+        if after is None or after.pending_event_ids:
+            return  # already cleared (a concurrent publisher got there first), or more events wait
+        try:
+            # Conditional: an event appended since our removal keeps the markers.
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression="REMOVE outboxMarker, outboxSince",
+                ConditionExpression="size(outbox) = :zero",
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+        return self._update(
+            partner_reference,
+            UpdateExpression="SET fulfilment = :fulfilment",
+            # A reversed payment (refunded, charged back) is never fulfilled again.
+            ConditionExpression=(
+                "#status = :successful AND attribute_not_exists(fulfilment) "
+                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero)"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL, ":zero": 0}
+            ),
+        )
+
+    def mark_fulfilment_delivered(
+        self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
+    ) -> bool:
+        expression = "SET fulfilment.deliveredAt = if_not_exists(fulfilment.deliveredAt, :now)"
+        values: dict[str, Any] = {":now": at}
+        if attempt is not None:
+            expression += (
+                ", fulfilment.attempts = list_append(if_not_exists(fulfilment.attempts, :none), :attempt)"
+            )
+            values.update({":none": [], ":attempt": [dict(attempt)]})
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(partner_reference),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(fulfilment)",
+                ExpressionAttributeValues=to_item(values),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
