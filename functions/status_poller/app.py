@@ -1,4 +1,5 @@
-"""Scheduled (EventBridge): re-publish stuck payment events, then check open payments with the gateway."""
+"""Scheduled (EventBridge): re-publish stuck payment events, then check open payments with the gateway, and
+count paid payments not fulfilled (PaidNotFulfilled)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ def _poller() -> StatusPoller:
         queries_per_second=settings.status_queries_per_second,
         concurrency=settings.poll_concurrency,
         give_up_after=timedelta(seconds=settings.reconcile_give_up_seconds),
+        paid_not_fulfilled_after=timedelta(hours=settings.paid_not_fulfilled_hours),
     )
 
 
 def poll(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    runtime.report_paid_not_fulfilled()  # the PaidNotFulfilled gauge (fulfilment_watch), apart from the polling
     return _poller().run(deadline=runtime.deadline_for(context)).as_dict()
 
 

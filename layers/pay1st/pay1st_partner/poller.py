@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pay1st_partner import state
 from pay1st_partner.check_schedule import DEFAULT_GIVE_UP_AFTER
-from pay1st_partner.clock import age_seconds, utcnow
+from pay1st_partner.clock import age_seconds, isoformat, parse_iso, utcnow
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.fulfilment_watch import report_paid_not_fulfilled
 from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord
@@ -51,6 +53,7 @@ class PollReport:
     skipped_for_time: int = 0
     gave_up: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    paid_not_fulfilled: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +83,7 @@ class StatusPoller:
         concurrency: int = 8,
         give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER,
         sleep: Callable[[float], None] = time.sleep,
+        paid_not_fulfilled_after: timedelta = timedelta(hours=2),
     ) -> None:
         """``batch_size``: a page of the indexes (due payments are read a page at a time until the time is
         up). When a payment is first checked is the check schedule's (``nextCheckAt``), not the poller's."""
@@ -95,6 +99,7 @@ class StatusPoller:
         self._monotonic = monotonic
         self._concurrency = concurrency
         self._give_up_after = give_up_after.total_seconds()
+        self._paid_not_fulfilled_after = paid_not_fulfilled_after
         self._budget = RequestBudget(queries_per_second, monotonic=monotonic, sleep=sleep)
 
     def run(self, *, deadline: float) -> PollReport:
@@ -111,6 +116,7 @@ class StatusPoller:
         if self._refunds is not None:
             self._report_open_refunds(now)
         self._check_due(report, deadline)
+        report_paid_not_fulfilled(report.paid_not_fulfilled)
         logger.info("poll run finished", extra=report.as_dict())
         return report
 
@@ -119,6 +125,7 @@ class StatusPoller:
         last_start = deadline - self._min_seconds_per_check
         seen: set[str] = set()
         throttled = 0  # checked this run but still due (another caller held the query slot)
+        watched = 0  # final payments still due: paid, fulfilment not delivered (PaidNotFulfilled)
         running: set[Future[str | None]] = set()
 
         def collect(done: set[Future[str | None]]) -> None:
@@ -139,11 +146,20 @@ class StatusPoller:
                 page: list[PaymentRecord] = []
                 if not exhausted:
                     # Payments in flight or throttled are still due in the index: read past them.
-                    limit = self._batch_size + len(running) + throttled
+                    limit = self._batch_size + len(running) + throttled + watched
                     due = self._payments.due_payments(now=self._clock(), limit=limit)
                     # Fewer than asked for is all there is; what falls due meanwhile is the next run's.
                     exhausted = len(due) < limit
-                    page = [record for record in due if record.partner_reference not in seen]
+                    page = []
+                    for record in due:
+                        if record.partner_reference in seen:
+                            continue
+                        self._republish_stuck(record, report)
+                        if record.is_final:  # watched until its fulfilment is delivered: no query
+                            seen.add(record.partner_reference)
+                            watched += self._watch(record, report)
+                        else:
+                            page.append(record)
                 if not page and not running:
                     break
                 if self._monotonic() >= last_start:
@@ -160,6 +176,31 @@ class StatusPoller:
                         break
             done, running = wait(running)
             collect(done)
+
+    def _republish_stuck(self, record: PaymentRecord, report: PollReport) -> None:
+        """Events of a watched payment wait in its outbox with no pendingEvents marker (the watch list leads
+        here): publish them when their publisher has had its time."""
+        if record.pending_event_ids and record.updated_at < isoformat(self._clock() - self._outbox_age):
+            events = self._payments.outbox_events(record.partner_reference)
+            logger.warning(
+                "re-publishing events left in the outbox", extra={"event_ids": [e.event_id for e in events]}
+            )
+            report.republished += len(self._publisher.publish(events, self._payments))
+
+    def _watch(self, record: PaymentRecord, report: PollReport) -> int:
+        """A final payment on the watch list. SUCCESSFUL without a delivered fulfilment: due again when
+        ``paid_not_fulfilled_after`` has passed since it was paid, then counted as PaidNotFulfilled every run
+        (1: it stays due) until delivered; anything else leaves the list."""
+        delivered = bool((record.fulfilment or {}).get("deliveredAt"))
+        if record.status == state.SUCCESSFUL and not delivered:
+            limit = parse_iso(record.updated_at) + self._paid_not_fulfilled_after
+            if self._clock() >= limit:
+                report.paid_not_fulfilled.append(record.partner_reference)
+                return 1
+            self._payments.watch_until(record.partner_reference, limit)
+            return 0
+        self._payments.unwatch(record.partner_reference)
+        return 0
 
     def _check(self, record: PaymentRecord, last_start: float, deadline: float) -> str | None:
         """One payment: a gateway query within the budget (None: out of time), then the give-up rule."""

@@ -87,18 +87,21 @@ OUTBOX_PENDING = "PENDING"
 GAVE_UP_MARKER = "GAVEUP"
 # Partitions of every sparse index (see above); only ever raise it.
 SHARD_COUNT = 8
-OPEN_PAYMENTS_INDEX = "openPayments"
-DUE_PAYMENTS_INDEX = "duePayments"
+WATCH_LIST_INDEX = "watchList"
 PENDING_EVENTS_INDEX = "pendingEvents"
-BY_REFERENCE_INDEX = "byReference"
 OPEN_REFUNDS_INDEX = "openRefunds"
-BY_STATUS_INDEX = "byStatus"
 MAX_AUDIT_ENTRIES = 50
 MAX_STATUS_QUERIES = 20
 REFUND_POINTER_PREFIX = "refund#"
 ATTEMPT_POINTER_PREFIX = "attempt#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
+
+
+def stays_watched(status: str, reference: str | None) -> bool:
+    """Whether a payment in ``status`` is on the watch list (``openMarker``/``nextCheckAt``, index ``watchList``):
+    open with a Pay1st reference (the poller checks it), or SUCCESSFUL (until its fulfilment is delivered)."""
+    return reference is not None and (not state.is_final(status) or status == state.SUCCESSFUL)
 
 
 def shard_of(partner_reference: str) -> int:
@@ -171,6 +174,16 @@ def _product_item(product: Product) -> dict[str, Any]:
         "price": amount_text(product.price),
         "quantity": product.quantity,
         "currencyCode": product.currency_code,
+    }
+
+
+def payment_fields(record: PaymentRecord) -> dict[str, str]:
+    """The item's own ``amount``, ``currencyCode`` and ``countryCode``, as stored (an outbox entry leaves out
+    what equals them: ``OutboxEvent.to_stored_json``)."""
+    return {
+        "amount": amount_text(record.amount),
+        "currencyCode": record.currency_code,
+        "countryCode": record.country_code,
     }
 
 

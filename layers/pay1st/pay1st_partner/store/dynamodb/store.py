@@ -12,27 +12,31 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pay1st_partner import state
+from pay1st_partner.observability import logger
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
+from pay1st_partner.store.codec import from_item, is_condition_failure, outcome_update, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
-    BY_REFERENCE_INDEX,
-    DUE_PAYMENTS_INDEX,
     GAVE_UP_MARKER,
     OPEN_MARKER,
-    OPEN_PAYMENTS_INDEX,
     OUTBOX_PENDING,
     PENDING_EVENTS_INDEX,
+    WATCH_LIST_INDEX,
     history_entry,
     marker_partitions,
+    payment_fields,
     record_from_item,
     sharded,
+    stays_watched,
 )
 from pay1st_partner.store.port import StatusChange, StatusQueryNote
+
+_FINALS = {f":final{n}": status for n, status in enumerate(sorted(state.FINAL_STATUSES))}
+_FINAL_VALUES = ", ".join(_FINALS)
 
 
 def _query_note(
@@ -65,39 +69,55 @@ class DynamoDBPaymentStore(
         return record_from_item(data) if data else None
 
     def find_by_reference(self, reference: str) -> PaymentRecord | None:
-        response = self._client.query(
-            TableName=self._table,
-            IndexName=BY_REFERENCE_INDEX,
-            KeyConditionExpression="#ref = :ref",
-            ExpressionAttributeNames={"#ref": "reference"},
-            ExpressionAttributeValues={":ref": {"S": reference}},
-            Limit=1,
+        # Operators only (pay1st_ops find --reference): a scan, not an index every payment's writes would pay for.
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "#ref = :ref",
+            "ExpressionAttributeNames": {"#ref": "reference"},
+            "ExpressionAttributeValues": {":ref": {"S": reference}},
+            "ProjectionExpression": "partnerReference",
+        }
+        while True:
+            response = self._client.scan(**query)
+            for item in response.get("Items", []):
+                return self.get(item["partnerReference"]["S"])
+            if "LastEvaluatedKey" not in response:
+                return None
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _watched(self, marker: str, below: str, limit: int) -> list[PaymentRecord]:
+        """Up to ``limit`` payments of the watch list's ``marker`` shards, earliest ``nextCheckAt`` first, each
+        read by its key (the index holds keys only; one vanished meanwhile is skipped)."""
+        shards = marker_partitions(marker, legacy=False)
+        keys = self._merged(
+            self._shards(WATCH_LIST_INDEX, "openMarker", shards, "nextCheckAt", below, limit), limit
         )
-        items = response.get("Items", [])
-        if not items:
-            return None
-        # The index is eventually consistent: re-read the item itself.
-        return self.get(items[0]["partnerReference"]["S"])
+        records = []
+        for key in keys:
+            data = self._read(key["partnerReference"]["S"])
+            if data is not None:
+                records.append(record_from_item(data))
+        return records
 
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
-        found = self._shards(
-            OPEN_PAYMENTS_INDEX, "openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than, limit
+        # Operators only: every watched payment, then the open ones not written since older_than.
+        records = self._watched(OPEN_MARKER, "~", 1_000_000)
+        found = sorted(
+            (r for r in records if r.is_open and r.updated_at < older_than), key=lambda r: r.updated_at
         )
-        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+        return found[:limit]
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
-        shards = marker_partitions(OPEN_MARKER, legacy=False)
-        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", due_before, limit)
-        # Legacy items (no nextCheckAt, so not in duePayments): due by updatedAt, as the old poller read them.
-        found += self._shards(
-            OPEN_PAYMENTS_INDEX, "openMarker", [OPEN_MARKER], "updatedAt", due_before, limit
-        )
-        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+        return self._watched(OPEN_MARKER, due_before, limit)
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
-        shards = marker_partitions(GAVE_UP_MARKER, legacy=False)
-        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", "~", limit)
-        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+        return self._watched(GAVE_UP_MARKER, "~", limit)
+
+    def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
+        data = self._read(partner_reference)
+        if data is None:
+            return []
+        return [OutboxEvent.from_stored(data, text) for text in data.get("outbox", {}).values()]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         found = self._shards(
@@ -116,7 +136,7 @@ class DynamoDBPaymentStore(
             if data is None:
                 continue
             for text in data.get("outbox", {}).values():
-                events.append(OutboxEvent.from_json(data["partnerReference"], text))
+                events.append(OutboxEvent.from_stored(data, text))
         return events
 
     # ---------------------------------------------------------------- writes
@@ -171,17 +191,26 @@ class DynamoDBPaymentStore(
             condition += " AND attribute_not_exists(#ref)"
             new_reference = change.adopt_reference
         removes: list[str] = []
-        if state.is_final(status):
-            removes += ["openMarker", "nextCheckAt"]
-        elif new_reference is not None:  # the poller can only query payments the gateway knows
+        watched = stays_watched(status, new_reference)
+        if watched and state.is_final(status):
+            # SUCCESSFUL stays on the watch list, its keys unchanged (no index write), until the fulfilment is
+            # delivered: the poller republishes its event if the publisher dies, and counts PaidNotFulfilled.
+            values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
+            sets += ["openMarker = :open", "nextCheckAt = if_not_exists(nextCheckAt, :now)"]
+        elif watched:  # the poller can only query payments the gateway knows
             values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
             values[":next"] = change.next_check_at or now
             sets += ["openMarker = :open", "nextCheckAt = :next"]
+        else:
+            removes += ["openMarker", "nextCheckAt"]
         if change.query is not None:
             sets_, removes_ = _query_note(change.query, names, values)
             sets += sets_
             removes += removes_
-        sets += outbox_sets(() if change.event is None else (change.event,), names, values)
+        events = () if change.event is None else (change.event,)
+        # A SUCCESSFUL payment's event needs no pendingEvents marker: the watch list leads the poller to it.
+        paid = watched and state.is_final(status)
+        sets += outbox_sets(events, names, values, marked=not paid, payment=payment_fields(record))
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
@@ -191,9 +220,18 @@ class DynamoDBPaymentStore(
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": to_item(values),
         }
-        if change.receipt is not None:
-            return self._write_with_receipt(change, update, new_reference)
-        return self._update(record.partner_reference, **update)
+        after = self._update(record.partner_reference, **update)
+        if after is not None and change.receipt is not None:
+            # Written after the transition, not in a transaction with it (which costs each write twice): a
+            # crash in between leaves the webhook "received", and its redelivery is processed again, harmlessly.
+            try:
+                self._client.update_item(**outcome_update(change.receipt))
+            except ClientError as exc:
+                logger.warning(
+                    "webhook outcome not saved",
+                    extra={"event_id": change.receipt.event_id, "error_type": type(exc).__name__},
+                )
+        return after
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
         response = self._client.update_item(
@@ -364,16 +402,60 @@ class DynamoDBPaymentStore(
                 ", fulfilment.attempts = list_append(if_not_exists(fulfilment.attempts, :none), :attempt)"
             )
             values.update({":none": [], ":attempt": [dict(attempt)]})
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(partner_reference),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(fulfilment)",
-                ExpressionAttributeValues=to_item(values),
+        # Delivered: off the watch list in the same write, unless an event still waits there (the usual case:
+        # the outbox is empty). Otherwise the poller takes it off once it has published the event.
+        variants = [
+            (
+                expression + " REMOVE openMarker, nextCheckAt",
+                "attribute_exists(fulfilment) AND (attribute_not_exists(outbox) OR size(outbox) = :zero)",
+                {":zero": 0},
+            ),
+            (expression, "attribute_exists(fulfilment)", {}),
+        ]
+        for update, condition, extra in variants:
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(partner_reference),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=to_item({**values, **extra}),
+                )
+                return True
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+        return False
+
+    def watch_until(self, partner_reference: str, next_check_at: str) -> bool:
+        return (
+            self._update(
+                partner_reference,
+                UpdateExpression="SET nextCheckAt = :next",
+                ConditionExpression=(
+                    "begins_with(openMarker, :open) AND #status = :successful "
+                    "AND attribute_not_exists(fulfilment.deliveredAt)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(
+                    {":next": next_check_at, ":open": OPEN_MARKER, ":successful": state.SUCCESSFUL}
+                ),
             )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+            is not None
+        )
+
+    def unwatch(self, partner_reference: str) -> bool:
+        return (
+            self._update(
+                partner_reference,
+                UpdateExpression="REMOVE openMarker, nextCheckAt",
+                ConditionExpression=(
+                    "attribute_exists(openMarker) AND #status IN (" + _FINAL_VALUES + ") "
+                    "AND (attribute_not_exists(outbox) OR size(outbox) = :zero) "
+                    "AND (#status <> :successful OR attribute_exists(fulfilment.deliveredAt))"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":zero": 0, ":successful": state.SUCCESSFUL, **_FINALS}),
+            )
+            is not None
+        )

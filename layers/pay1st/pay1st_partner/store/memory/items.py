@@ -8,10 +8,14 @@ from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.store.items import OUTBOX_PENDING, sharded
 
 
-def add_events(item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str) -> None:
+def add_events(
+    item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str, *, marked: bool = True
+) -> None:
     """Put ``events`` in the payment's outbox and mark it pending (as the DynamoDB store's outbox_sets)."""
     for event in events:
-        item.setdefault("outbox", {})[event.event_id] = event.to_json()
+        item.setdefault("outbox", {})[event.event_id] = event.to_stored_json(item)
+        if not marked:
+            continue
         item["outboxMarker"] = sharded(OUTBOX_PENDING, item["partnerReference"])
         item.setdefault("outboxSince", at)
 

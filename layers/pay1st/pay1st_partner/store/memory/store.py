@@ -27,6 +27,7 @@ from pay1st_partner.store.items import (
     record_from_item,
     refund_pointer_key,
     sharded,
+    stays_watched,
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
 from pay1st_partner.store.memory.items import add_events, claim_pointer, pointer_owner
@@ -83,37 +84,38 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
         ]
         return sorted(found, key=lambda item: item[sort_key])
 
+    def _watched(self, marker: str, below: str) -> list[dict[str, Any]]:
+        return self._sparse_index("openMarker", marker_partitions(marker, legacy=False), "nextCheckAt", below)
+
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            due = self._sparse_index("openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than)
-            return [self._record(item) for item in due[:limit]]
+            found = [
+                item
+                for item in self._watched(OPEN_MARKER, "~")
+                if state.is_open(item["status"]) and item["updatedAt"] < older_than
+            ]
+            found.sort(key=lambda item: item["updatedAt"])
+            return [self._record(item) for item in found[:limit]]
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            shards = marker_partitions(OPEN_MARKER, legacy=False)
-            found = [
-                (i["nextCheckAt"], i)
-                for i in self._sparse_index("openMarker", shards, "nextCheckAt", due_before)
-            ]
-            legacy = self._sparse_index("openMarker", [OPEN_MARKER], "updatedAt", due_before)
-            found += [(item["updatedAt"], item) for item in legacy]  # legacy: due by updatedAt
-            found.sort(key=lambda pair: pair[0])
-            return [self._record(item) for _, item in found[:limit]]
+            return [self._record(item) for item in self._watched(OPEN_MARKER, due_before)[:limit]]
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            shards = marker_partitions(GAVE_UP_MARKER, legacy=False)
-            return [
-                self._record(item)
-                for item in self._sparse_index("openMarker", shards, "nextCheckAt", "~")[:limit]
-            ]
+            return [self._record(item) for item in self._watched(GAVE_UP_MARKER, "~")[:limit]]
+
+    def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
+        with self._lock:
+            item = self._items.get(partner_reference) or {}
+            return [OutboxEvent.from_stored(item, text) for text in item.get("outbox", {}).values()]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         with self._lock:
             pending = marker_partitions(OUTBOX_PENDING)
             waiting = self._sparse_index("outboxMarker", pending, "outboxSince", older_than)
             return [
-                OutboxEvent.from_json(item["partnerReference"], text)
+                OutboxEvent.from_stored(item, text)
                 for item in waiting[:limit]
                 for text in item.get("outbox", {}).values()
             ]
@@ -149,16 +151,22 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             )
             if adopting:
                 item["reference"] = change.adopt_reference
-            if state.is_final(change.status):
-                item.pop("openMarker", None)
-                item.pop("nextCheckAt", None)
-            elif item.get("reference") is not None:
+            watched = stays_watched(change.status, item.get("reference"))
+            if watched and state.is_final(change.status):
+                item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
+                item.setdefault("nextCheckAt", change.at)
+            elif watched:
                 item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
                 item["nextCheckAt"] = change.next_check_at or change.at
+            else:
+                item.pop("openMarker", None)
+                item.pop("nextCheckAt", None)
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
-                add_events(item, (change.event,), change.at)
+                add_events(
+                    item, (change.event,), change.at, marked=not (watched and state.is_final(change.status))
+                )
             if change.receipt is not None:
                 receipt = change.receipt
                 self.receipts.setdefault(receipt.event_id, {}).update(
@@ -281,6 +289,39 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             item["fulfilment"].setdefault("deliveredAt", at)
             if attempt is not None:
                 item["fulfilment"].setdefault("attempts", []).append(copy.deepcopy(dict(attempt)))
+            if not item.get("outbox"):
+                item.pop("openMarker", None)
+                item.pop("nextCheckAt", None)
+            return True
+
+    def watch_until(self, partner_reference: str, next_check_at: str) -> bool:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if (
+                not _is_scheduled(item)
+                or item["status"] != state.SUCCESSFUL
+                or (item.get("fulfilment") or {}).get("deliveredAt")
+            ):
+                return False
+            item["nextCheckAt"] = next_check_at
+            return True
+
+    def unwatch(self, partner_reference: str) -> bool:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if (
+                item is None
+                or "openMarker" not in item
+                or not state.is_final(item["status"])
+                or item.get("outbox")
+                or (
+                    item["status"] == state.SUCCESSFUL
+                    and not (item.get("fulfilment") or {}).get("deliveredAt")
+                )
+            ):
+                return False
+            item.pop("openMarker", None)
+            item.pop("nextCheckAt", None)
             return True
 
     # ------------------------------------------------------------ refunds and reversals (§15, §16)
