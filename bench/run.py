@@ -11,6 +11,8 @@ SCRIPTS = (
     "layer.py",
     "cold_start.py",
     "functions.py",
+    "wru.py",
+    "cost.py",
     "idle_workers.py",
     "volume.py",
     "recon.py",

@@ -19,6 +19,8 @@ import json
 import logging
 import os
 import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,9 @@ def measure() -> dict[str, Any]:
     from tests.request_units import RequestUnitMeter
 
     helpers = _bench_functions()
-    logging.disable(logging.WARNING)
+    logging.disable(logging.DEBUG)  # the template's level is INFO: what a function logs is part of the bill
+    logging.getLogger("pay1st_sandbox").setLevel(logging.ERROR)  # its webhooks go nowhere here
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": helpers.REGION}
     )
@@ -60,6 +64,7 @@ def measure() -> dict[str, Any]:
     steps: dict[str, Any] = {}
     with mock_aws(), SandboxServer(SandboxConfig(), host="127.0.0.1", port=0) as sandbox:
         sqs, env = helpers._setup_aws()
+        env.update({"POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "false"})
         env.update({"PAY1ST_API_BASE_URL": sandbox.base_url, "PAY1ST_PAY_BASE_URL": sandbox.base_url})
         os.environ.update(env)
         from pay1st_partner import runtime
@@ -87,8 +92,14 @@ def measure() -> dict[str, Any]:
 
         def run(step: str, call: Any) -> Any:
             meter.take()
+            out = sys.stdout
+            written = out.tell() if hasattr(out, "tell") else 0
+            started = time.perf_counter()
             result = call()
-            steps[step] = meter.take()
+            units = meter.take()
+            units.seconds = time.perf_counter() - started
+            units.log_bytes = (out.tell() if hasattr(out, "tell") else 0) - written
+            steps[step] = units
             return result
 
         def sender_event() -> dict[str, Any]:

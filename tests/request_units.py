@@ -135,6 +135,8 @@ class Units:
     writes: Counter[str] = field(default_factory=Counter)
     reads: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0  # set by whoever times the step (bench/wru.py)
+    log_bytes: int = 0  # what the step logged (bench/wru.py)
 
     @property
     def wru(self) -> int:
