@@ -2,7 +2,7 @@
 
 Item layout (DynamoDB attribute names):
 
-- ``partnerReference`` (key), ``reference`` (Pay1st's id; GSI ``byReference``), ``status``, ``amount``,
+- ``partnerReference`` (key), ``reference`` (Pay1st's id; operators find it by a scan), ``status``, ``amount``,
   ``currencyCode``, ``countryCode``, ``products``, ``metadata``, ``fingerprint``, ``channelId``,
   ``createdAt``, ``updatedAt``, ``lastCheckedAt``, ``statusHistory``, ``lastUnknownStatus``, ``conflicts``,
   ``fulfilment``.
@@ -10,9 +10,10 @@ Item layout (DynamoDB attribute names):
   trailing zero of ``250.50``, and the partner should read back exactly what it sent.
 - ``openMarker = "OPEN#<n>"`` (a shard, see below) while the payment has a gateway reference and a non-final
   status, with ``nextCheckAt``: when the poller next asks the gateway about it (:mod:`pay1st_partner.
-  check_schedule`). Sparse GSIs ``duePayments`` (``openMarker``, ``nextCheckAt``: what the poller works
-  through, due first) and ``openPayments`` (``openMarker``, ``updatedAt``: operators, least recently
-  touched first). A payment still open at the give-up age moves to ``openMarker = "GAVEUP#<n>"`` with
+  check_schedule`). Sparse keys-only GSI ``watchList`` (``openMarker``, ``nextCheckAt``: what the poller works
+  through, due first). A SUCCESSFUL payment keeps both, unchanged, until its fulfilment is delivered (its event
+  then needs no ``outboxMarker``: the poller meets it here; ``PaidNotFulfilled`` is counted from it). A payment
+  still open at the give-up age moves to ``openMarker = "GAVEUP#<n>"`` with
   ``gaveUpAt`` (and ``nextCheckAt`` = that time): no longer checked, listed by ``pay1st_ops report``.
 - The transactional outbox: ``outbox`` (map event id → event JSON), ``outboxMarker = "PENDING#<n>"`` and
   ``outboxSince`` while it holds anything (sparse GSI ``pendingEvents``). A transition sets the status and
@@ -44,8 +45,8 @@ Item layout (DynamoDB attribute names):
   refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
-  ``auditCount`` (entries ever written: the condition of the next append). GSI
-  ``byStatus`` (``status``, ``createdAt``; not sparse) lets operators find payments by status and age.
+  ``auditCount`` (entries ever written: the condition of the next append). Operators find payments by status
+  and age with a scan (no index every transition would pay for).
 
 Sharded markers (no hot partition). A sparse index whose partition key is one constant puts every write of
 every open payment (or pending event) on ONE partition, and a partition takes at most 1,000 write units/s
@@ -58,15 +59,10 @@ written ~8 times while open (claim slot, transitions, scheduled checks); at 100 
 8 shards (4x headroom; ~400 payments/s before one shard saturates). A reader pays 8 queries instead of one
 (9 with the legacy partition) per poll: nothing at one poll a minute. ``SHARD_COUNT`` may only grow
 (readers query shards 0..SHARD_COUNT-1; an item on a higher shard would be missed).
-``byStatus`` is not sharded: its key is the status (a few values), written about once per transition
-(not on checks) with a small projection (< 1 KB, 1 WCU): ~3 writes per payment, so one status partition
-reaches its 1,000 WCU/s only near ~300 new payments/s; shard it (``status#<n>``, a new index) past that.
 
-Upgrade from unsharded markers: items written before hold ``openMarker = "OPEN"`` (no ``nextCheckAt``),
-``outboxMarker = "PENDING"``, ``refundOpenMarker = "OPEN"``. Every reader also queries that legacy
-partition (``LEGACY_*``), and a legacy open payment counts as due by its ``updatedAt``; its first check or
-transition rewrites its marker as a shard with ``nextCheckAt``, so the legacy partitions drain by
-themselves and nothing open or pending is missed meanwhile.
+Upgrade from unsharded markers: items written before hold ``outboxMarker = "PENDING"``, ``refundOpenMarker =
+"OPEN"``; their readers also query that legacy partition. Legacy ``openMarker = "OPEN"`` items (no
+``nextCheckAt``) are not on the watch list: UPGRADING-indexes.md checks none is left before the upgrade.
 """
 
 from __future__ import annotations
