@@ -86,4 +86,3 @@ def _after(instrument: Instrument, index: int) -> Advance:
     if index < len(instrument.answers):
         return Advance((instrument.answers[index][0],), position)
     return Advance((*instrument.confirm, instrument.outcome), position)
-
