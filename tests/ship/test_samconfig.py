@@ -29,3 +29,9 @@ def test_webhook_signature_mode_is_the_documented_default(environment: str) -> N
     assert default == "any"
     # Then every environment deploys it: `required` (signing-key only) refuses every basic-auth webhook
     assert overrides(environment)["WebhookSignatureMode"] == default
+
+
+def test_sync_deploys_what_deploy_deploys() -> None:
+    sync = CONFIG["sandbox"]["sync"]["parameters"]
+    assert dict(pair.split("=", 1) for pair in sync["parameter_overrides"]) == overrides("sandbox")
+    assert sync["watch"] is True
