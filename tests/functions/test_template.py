@@ -103,7 +103,10 @@ def test_every_function_is_python313_arm64_with_the_layer_and_an_existing_handle
 def test_the_layer_is_built_for_python313_arm64(template):
     layer = template["Resources"]["Pay1stLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/pay1st/"
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # Built by layers/pay1st/Makefile: python3.13 bytecode (tests/layer/test_built_layer.py checks the output)
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert "python3.13" in (ROOT / "layers/pay1st/Makefile").read_text(encoding="utf-8")
 
 
 def test_every_route_is_on_the_payments_api_with_payload_2(template):

@@ -46,7 +46,9 @@ def create_payment(api_url: str) -> dict[str, str]:
 def test_customer_pays_in_a_browser_and_lands_on_the_result_page(local_stack: LocalStack) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's chromium")
+        pytest.fail(
+            f"{CHROMIUM} is missing: set CHROMIUM_PATH to a Chromium, or `make browser-deps` (Debian)"
+        )
     created = create_payment(local_stack.api_url)
     # Pay1st's webhook never arrives: the customer's return alone must tell the truth.
     assert local_stack.sandbox is not None
