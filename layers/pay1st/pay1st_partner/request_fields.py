@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from pay1st_partner.errors import InvalidRequest
+from pay1st_partner.references import is_partner_reference
 from pay1st_partner.text import is_utf8_text
 
 
@@ -67,4 +68,15 @@ def required_string(document: Mapping[str, Any], name: str, *, max_length: int =
         raise InvalidRequest(f"{field}: must be at most {max_length} characters")
     if not is_utf8_text(value):
         raise InvalidRequest(f"{field}: must be valid Unicode text")
+    return value
+
+
+def required_reference(document: Mapping[str, Any], name: str) -> str:
+    """A partner-chosen reference (``partnerReference``, ``refundReference``): the characters Pay1st takes."""
+    value = required_string(document, name, max_length=64)
+    if not is_partner_reference(value):
+        raise InvalidRequest(
+            f"{name}: must be 1-64 characters of letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit"
+        )
     return value
