@@ -20,8 +20,13 @@ from pay1st.models import MetadataItem, PaymentRequest, Product
 from pay1st_partner.errors import InvalidRequest
 from pay1st_partner.payments.callbacks import callback_urls, webhook_url
 from pay1st_partner.references import is_attempt_reference
-from pay1st_partner.request_fields import object_list, reject_unknown, required_reference, required_string
-from pay1st_partner.text import is_utf8_text
+from pay1st_partner.request_fields import (
+    is_utf8_text,
+    object_list,
+    reject_unknown,
+    required_reference,
+    required_string,
+)
 
 MAX_PRODUCTS = 50
 MAX_METADATA = 20
