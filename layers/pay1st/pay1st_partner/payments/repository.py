@@ -39,6 +39,7 @@ from pay1st_partner.store.port import PaymentStore, QueryWanted, StatusChange, S
 
 if TYPE_CHECKING:
     from pay1st_partner.payments.attempts import PaymentAttempts
+    from pay1st_partner.payments.owed import OwedConfirmations
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -282,7 +283,12 @@ class PaymentRepository:
         at = isoformat(now)
         next_check = self._schedule.next_check_text(record.created_at, now)
         note = None if query is None else _query_note(record, query, at)
-        scheduled = self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        # Something owed: its nextCheckAt (when the slot frees) stands; schedule_check would refuse anyway.
+        scheduled = (
+            None
+            if record.owed
+            else self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        )
         if scheduled is not None:
             return scheduled
         return self.touch_checked(record.partner_reference, query=query, current=record)
@@ -347,6 +353,12 @@ class PaymentRepository:
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
+
+    def owed(self) -> OwedConfirmations:
+        """The payment's owed confirmations (``pay1st_partner.payments.owed``), over the same store and clock."""
+        from pay1st_partner.payments.owed import OwedConfirmations
+
+        return OwedConfirmations(self._store, clock=self._clock, schedule=self._schedule)
 
     def attempts(self) -> PaymentAttempts:
         """The payment's gateway attempts (``pay1st_partner.payments.attempts``), over the same store and clock."""

@@ -42,6 +42,13 @@ Item layout (DynamoDB attribute names):
   earlier attempts, see ``PaymentRecord.attempts``) and ``doublePaid`` (true once two attempts were paid).
   Each derived reference also has a pointer item, key ``attempt#<reference>`` → ``attemptOf`` (as for
   refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
+- Owed confirmations (``pay1st_partner.payments.owed``, DESIGN §9): ``owed`` (map Pay1st reference →
+  ``{attemptReference, reported, since}``, at most ``MAX_OWED``): a status a signed webhook reported that
+  could not be confirmed yet (query slot taken, or the query failed). While it holds anything the payment
+  stays on the ``duePayments`` schedule, ``nextCheckAt`` = when the slot frees: an open payment with its
+  ``OPEN#<n>`` marker, any other (final, or no Pay1st reference yet) with ``openMarker = "OWED#<n>"`` (same
+  index, its own partitions). Transitions and scheduled checks of a payment read without ``owed`` hold only
+  while it still has none, so neither can take an owed payment off the schedule or push its check later.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -85,6 +92,9 @@ from pay1st_partner.records import PaymentRecord, RefundRecord, amount_text
 OPEN_MARKER = "OPEN"
 OUTBOX_PENDING = "PENDING"
 GAVE_UP_MARKER = "GAVEUP"
+OWED_MARKER = "OWED"
+# Owed confirmations a payment may carry at once (one per Pay1st reference that reported).
+MAX_OWED = 10
 # Partitions of every sparse index (see above); only ever raise it.
 SHARD_COUNT = 8
 OPEN_PAYMENTS_INDEX = "openPayments"
@@ -276,4 +286,5 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         attempt_reference=data.get("attemptReference"),
         attempts=tuple(data.get("attempts", ())),
         double_paid=bool(data.get("doublePaid", False)),
+        owed={str(key): dict(entry) for key, entry in data.get("owed", {}).items()},
     )

@@ -140,6 +140,19 @@ class AttemptChange:
     event: OutboxEvent | None = None
 
 
+@dataclass(frozen=True)
+class OwedChange:
+    """Owe a confirmation (``pay1st_partner.payments.owed``): ``owed[reference] = entry`` and the payment on
+    the due schedule at ``due_at`` under ``marker`` (``OPEN`` or ``OWED``, sharded), in one write holding
+    while the stored status is still ``record.status`` and its Pay1st reference still ``record.reference``."""
+
+    record: PaymentRecord
+    reference: str
+    entry: Mapping[str, Any]
+    due_at: str
+    marker: str
+
+
 class PaymentStore(Protocol):
     def get(self, partner_reference: str) -> PaymentRecord | None:
         """The payment as last written (a strongly consistent read)."""
@@ -259,6 +272,19 @@ class PaymentStore(Protocol):
 
     def write_attempts(self, change: AttemptChange) -> PaymentRecord | None:
         """Apply ``change``; None when its condition no longer holds."""
+
+    # ------------------------------------------------------------------- owed confirmations (DESIGN §9)
+
+    def owe_confirmation(self, change: OwedChange) -> PaymentRecord | None:
+        """Apply ``change``; None when its condition no longer holds (or no payment)."""
+
+    def settle_owed(self, partner_reference: str, reference: str, since: str) -> PaymentRecord | None:
+        """Remove ``owed[reference]`` while its ``since`` is still ``since`` (a newer report of the same
+        reference stays owed); None when it is not."""
+
+    def end_owed_schedule(self, partner_reference: str, *, next_check_at: str | None) -> None:
+        """With nothing owed any more: a payment under the ``OWED`` marker leaves the due schedule
+        (``next_check_at`` None), one under ``OPEN`` is next due at ``next_check_at``; otherwise nothing."""
 
     # ------------------------------------------------------------------- operators (pay1st_ops)
 

@@ -12,6 +12,7 @@ from typing import Any
 from pay1st_partner import state
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import to_item
+from pay1st_partner.store.dynamodb.owed import final_schedule
 from pay1st_partner.store.dynamodb.payment_item import PaymentItemAccess
 from pay1st_partner.store.dynamodb.pointers import claim_pointer, pointer_owner
 from pay1st_partner.store.dynamodb.refunds import outbox_sets
@@ -65,7 +66,7 @@ class DynamoDBAttemptWrites(PaymentItemAccess):
                 "statusHistory = list_append(if_not_exists(statusHistory, :empty), :hist)",
             ]
             if state.is_final(change.status):
-                removes += ["openMarker", "nextCheckAt"]
+                conditions += final_schedule(record, sets, removes, values)
         if change.reference is not None:
             values[":ref"] = change.reference
             sets.append("#ref = :ref")

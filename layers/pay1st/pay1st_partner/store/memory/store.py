@@ -22,6 +22,7 @@ from pay1st_partner.store.items import (
     MAX_REFUNDS_PER_PAYMENT,
     OPEN_MARKER,
     OUTBOX_PENDING,
+    OWED_MARKER,
     history_entry,
     marker_partitions,
     record_from_item,
@@ -30,12 +31,13 @@ from pay1st_partner.store.items import (
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
 from pay1st_partner.store.memory.items import add_events, claim_pointer, pointer_owner
+from pay1st_partner.store.memory.owed import MemoryOwedWrites, final_schedule, has_owed
 from pay1st_partner.store.port import QueryWanted, RefundChange, ReversalChange, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore(MemoryAttemptWrites):
+class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -90,7 +92,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            shards = marker_partitions(OPEN_MARKER, legacy=False)
+            shards = marker_partitions(OPEN_MARKER, legacy=False) + marker_partitions(
+                OWED_MARKER, legacy=False
+            )
             found = [
                 (i["nextCheckAt"], i)
                 for i in self._sparse_index("openMarker", shards, "nextCheckAt", due_before)
@@ -137,7 +141,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
         record = change.record
         with self._lock:
             item = self._items.get(record.partner_reference)
-            if item is None or item["status"] != record.status:
+            if item is None or item["status"] != record.status or (has_owed(item) and not record.owed):
                 return None
             adopting = record.reference is None and change.adopt_reference is not None
             if adopting and item.get("reference") is not None:
@@ -150,11 +154,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             if adopting:
                 item["reference"] = change.adopt_reference
             if state.is_final(change.status):
-                item.pop("openMarker", None)
-                item.pop("nextCheckAt", None)
+                final_schedule(item, record)
             elif item.get("reference") is not None:
                 item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
-                item["nextCheckAt"] = change.next_check_at or change.at
+                next_check = change.next_check_at or change.at
+                item["nextCheckAt"] = item.get("nextCheckAt", next_check) if record.owed else next_check
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
@@ -229,7 +233,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
             if query is not None:
@@ -241,7 +245,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["openMarker"] = sharded(GAVE_UP_MARKER, partner_reference)
             item["nextCheckAt"] = item["gaveUpAt"] = at
