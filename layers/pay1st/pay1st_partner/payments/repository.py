@@ -27,6 +27,7 @@ from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
 from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.payments.fulfilment_guard import refusal
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
 from pay1st_partner.store.items import (
     MAX_STATUS_QUERIES,
@@ -337,19 +338,24 @@ class PaymentRepository:
 
     # -------------------------------------------------------------- fulfilment
 
-    def record_fulfilment(self, partner_reference: str, items: Sequence[FulfilmentItem]) -> PaymentRecord:
-        """Record the fulfilled products once, on a SUCCESSFUL payment; the same items again are a no-op."""
+    def record_fulfilment(
+        self, partner_reference: str, items: Sequence[FulfilmentItem], *, current: PaymentRecord | None = None
+    ) -> PaymentRecord:
+        """Record the fulfilled products once, on a payment our books allow it for
+        (:mod:`pay1st_partner.payments.fulfilment_guard`); the same items again are a no-op. ``current``: the
+        payment as the caller read it (its amount bounds the refunds in the write's condition)."""
         digest = fulfilment_fingerprint(items)
-        recorded = self._store.put_fulfilment(partner_reference, fulfilment_item(items, digest, self._now()))
+        amount = (current or self._require(partner_reference)).amount
+        item = fulfilment_item(items, digest, self._now())
+        recorded = self._store.put_fulfilment(partner_reference, item, amount=amount)
         if recorded is not None:
             return recorded
         current = self._require(partner_reference)
-        if current.status != state.SUCCESSFUL:
-            raise PaymentConflict(
-                f"The payment is {current.status}, not SUCCESSFUL.", code="payment_not_successful"
-            )
         if current.fulfilment is not None and current.fulfilment.get("fingerprint") == digest:
             return current
+        refused = refusal(current)
+        if refused is not None:
+            raise refused
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )

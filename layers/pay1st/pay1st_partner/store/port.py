@@ -239,8 +239,11 @@ class PaymentStore(StatusIndex, Protocol):
     def clear_event(self, partner_reference: str, event_id: str) -> None:
         """Drop a published event from the outbox (and the outbox markers once it is empty)."""
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
-        """Record the fulfilment while the payment is SUCCESSFUL and has none; None otherwise."""
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
+        """Record the fulfilment while the payment is SUCCESSFUL, has none, is not reversed and its refunds
+        (``refundReserved``) are below ``amount`` (the payment's); None otherwise."""
 
     def mark_fulfilment_delivered(
         self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None

@@ -82,17 +82,12 @@ from pay1st_partner.webhooks.event_store import RecordedWebhook, WebhookEventSto
 MAX_WEBHOOK_BYTES = 64 * 1024
 UNMATCHED = "unmatched"
 # Outcomes after which processing the same event again cannot change anything (a replay is answered
-# from the record); absent: "received" (in progress or crashed), "not_applied", gateway trouble and
-# "query_throttled" (the confirmation is still owed), and invalid events (answered 400 again).
+# from the record; an owed confirmation is the poller's); absent: "received" (in progress or crashed),
+# "not_applied", an unsigned event's unconfirmed query (nothing is owed for it), invalid events (400 again).
 _APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
-# Confirmation not done now: owed (``pay1st_partner.payments.owed``), paid by the poller.
-_UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})
-_FINISHED = _APPLIED | frozenset(
-    {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status", "no_reference"}
-)
-_FINISHED |= {CONFIRMATION_OWED}
-# Superseded attempts (``pay1st_partner.payments.attempts``): ignored, or confirmed paid and recorded.
-_FINISHED |= {SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
+_FINISHED = _APPLIED | {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status"}
+_FINISHED |= {"no_reference", CONFIRMATION_OWED, SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
+_UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})  # a signed report's is then owed
 
 
 @dataclass(frozen=True)
@@ -368,25 +363,17 @@ class WebhookIntake:
     ) -> IntakeResult:
         key = recorded.event_id
         # Signed with our key yet for another partner: Pay1st misrouted it. Loud, alarmed, never applied.
+        named = {
+            "partnerId": event.partner_id,
+            "partnerCode": event.partner_code,
+            "partnerReference": event.partner_reference,
+        }
         logger.error(
             "webhook for another partner refused (Pay1st misrouting?)",
-            extra={
-                "event_id": key,
-                "why": why,
-                "partnerId": event.partner_id,
-                "partnerCode": event.partner_code,
-                "partnerReference": event.partner_reference,
-                "signature_verified": verified,
-            },
+            extra={"event_id": key, "why": why, **named, "signature_verified": verified},
         )
         self._rejected(WRONG_PARTNER)
-        self._store.set_outcome(
-            key,
-            WRONG_PARTNER,
-            partnerId=event.partner_id,
-            partnerCode=event.partner_code,
-            partnerReference=event.partner_reference,
-        )
+        self._store.set_outcome(key, WRONG_PARTNER, **named)
         return IntakeResult(event_id=key, duplicate=recorded.duplicate, matched=False, outcome=WRONG_PARTNER)
 
     @staticmethod

@@ -7,6 +7,7 @@ domain's (:mod:`pay1st_partner.payments.repository`). Expressions here only enco
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -358,18 +359,26 @@ class DynamoDBPaymentStore(
             if not is_condition_failure(exc):
                 raise
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
         return self._update(
             partner_reference,
             UpdateExpression="SET fulfilment = :fulfilment",
-            # A reversed payment (refunded, charged back) is never fulfilled again.
+            # A reversed payment (refunded, charged back), or one our refunds cover, is never fulfilled.
             ConditionExpression=(
                 "#status = :successful AND attribute_not_exists(fulfilment) "
-                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero)"
+                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero) "
+                "AND (attribute_not_exists(refundReserved) OR refundReserved < :amount)"
             ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(
-                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL, ":zero": 0}
+                {
+                    ":fulfilment": dict(fulfilment),
+                    ":successful": state.SUCCESSFUL,
+                    ":zero": 0,
+                    ":amount": amount,
+                }
             ),
         )
 

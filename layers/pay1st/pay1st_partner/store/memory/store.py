@@ -262,7 +262,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
                 item.pop("outboxMarker", None)
                 item.pop("outboxSince", None)
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
             if (
@@ -270,6 +272,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
                 or item["status"] != state.SUCCESSFUL
                 or "fulfilment" in item
                 or item.get("reversals")
+                or item.get("refundReserved", _ZERO) >= amount
             ):
                 return None
             item["fulfilment"] = copy.deepcopy(dict(fulfilment))
