@@ -49,6 +49,9 @@ Item layout (DynamoDB attribute names):
   ``OPEN#<n>`` marker, any other (final, or no Pay1st reference yet) with ``openMarker = "OWED#<n>"`` (same
   index, its own partitions). Transitions and scheduled checks of a payment read without ``owed`` hold only
   while it still has none, so neither can take an owed payment off the schedule or push its check later.
+- Claim ids (``claimId``, :func:`new_claim_id`) on every conditional claim: the payment item, each refund
+  entry, each fulfilment, each attempt entry a new attempt adds. A claim whose condition fails is looked up
+  by its id: found, it was this very write, applied before (a retried request), and it succeeds.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -78,6 +81,7 @@ themselves and nothing open or pending is missed meanwhile.
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -109,6 +113,12 @@ REFUND_POINTER_PREFIX = "refund#"
 ATTEMPT_POINTER_PREFIX = "attempt#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
+
+
+def new_claim_id() -> str:
+    """A claim's own id (``claimId``): a write retried after it was applied (an SDK retry after a lost answer)
+    finds its own claim in the item and counts as done, instead of taking it for someone else's."""
+    return uuid.uuid4().hex
 
 
 def shard_of(partner_reference: str) -> int:
@@ -152,6 +162,7 @@ def refund_entry(
         "createdAt": now,
         "updatedAt": now,
         "history": [history_entry(refund_state.CREATING, now, "create")],
+        "claimId": new_claim_id(),
     }
     if reason is not None:
         entry["reason"] = reason
@@ -200,6 +211,7 @@ def claim_item(request: PaymentRequest, fingerprint: str, channel_id: str | None
         "statusHistory": [{"status": state.CREATING, "at": now, "source": "create"}],
         "outbox": {},
         "statusQueries": {},
+        "claimId": new_claim_id(),
     }
     if channel_id is not None:
         values["channelId"] = channel_id
@@ -220,6 +232,7 @@ def fulfilment_item(items: Sequence[FulfilmentItem], digest: str, now: str) -> d
         ],
         "fingerprint": digest,
         "recordedAt": now,
+        "claimId": new_claim_id(),
     }
 
 

@@ -138,6 +138,9 @@ class AttemptChange:
     reference: str | None = None
     double_paid: bool = False
     event: OutboxEvent | None = None
+    # A new attempt's claim (its entry in ``attempts`` carries it as ``claimId``): a retry of this very
+    # write, applied before, finds it there and succeeds.
+    claim_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -137,9 +137,11 @@ class DynamoDBPaymentStore(
                 ConditionExpression="attribute_not_exists(partnerReference)",
             )
         except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
+            if not is_condition_failure(exc):
+                raise
+            # Taken: by this very claim, applied before (a retried write), or by another request.
+            claim_id = str(item.get("claimId") or "")
+            return bool(claim_id) and self._own_claim(item["partnerReference"], (), claim_id) is not None
         return True
 
     def delete_claim(self, partner_reference: str) -> None:
@@ -362,7 +364,7 @@ class DynamoDBPaymentStore(
     def put_fulfilment(
         self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
     ) -> PaymentRecord | None:
-        return self._update(
+        after = self._update(
             partner_reference,
             UpdateExpression="SET fulfilment = :fulfilment",
             # A reversed payment (refunded, charged back), or one our refunds cover, is never fulfilled.
@@ -381,6 +383,9 @@ class DynamoDBPaymentStore(
                 }
             ),
         )
+        if after is None and fulfilment.get("claimId"):  # this very claim, applied before?
+            return self._own_claim(partner_reference, ("fulfilment",), fulfilment["claimId"])
+        return after
 
     def mark_fulfilment_delivered(
         self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None

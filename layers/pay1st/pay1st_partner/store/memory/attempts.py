@@ -33,6 +33,13 @@ class MemoryAttemptWrites:
         with self._lock:
             item = self._items.get(record.partner_reference)
             if (
+                item is not None
+                and change.claim_id is not None
+                and item.get("attemptReference") == change.attempt_reference
+                and any(e.get("claimId") == change.claim_id for e in item.get("attempts", ()))
+            ):
+                return record_from_item(copy.deepcopy(item))  # this very write, applied before
+            if (
                 item is None
                 or item["status"] != record.status
                 or item.get("attemptReference") != record.attempt_reference

@@ -126,8 +126,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
 
     def put_claim(self, item: Mapping[str, Any]) -> bool:
         with self._lock:
-            if item["partnerReference"] in self._items:
-                return False
+            existing = self._items.get(item["partnerReference"])
+            if existing is not None:  # taken: by this very claim (a retried write), or by another request
+                return bool(item.get("claimId")) and existing.get("claimId") == item.get("claimId")
             self._items[item["partnerReference"]] = copy.deepcopy(dict(item))
             return True
 
@@ -267,6 +268,8 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
     ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
+            if item is not None and _own(item.get("fulfilment"), fulfilment):
+                return self._record(item)
             if (
                 item is None
                 or item["status"] != state.SUCCESSFUL
@@ -317,6 +320,8 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
                 return None
             _ensure_refund_totals(item)
             refunds = item["refunds"]
+            if _own(refunds.get(entry["refundReference"]), entry):
+                return self._record(item)
             if (
                 item["status"] != state.SUCCESSFUL
                 or item["reversals"]
@@ -415,6 +420,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
             item["audit"] = [*item.get("audit", []), copy.deepcopy(dict(entry))][-keep:]
             item["auditCount"] = item.get("auditCount", 0) + 1
             return True
+
+
+def _own(stored: Mapping[str, Any] | None, claim: Mapping[str, Any]) -> bool:
+    """``stored`` is ``claim``, applied before (the same ``claimId``): a retried write succeeds."""
+    return stored is not None and bool(claim.get("claimId")) and stored.get("claimId") == claim.get("claimId")
 
 
 def _is_scheduled(item: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
