@@ -81,12 +81,12 @@ from pay1st_partner.webhooks.event_store import RecordedWebhook, WebhookEventSto
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 UNMATCHED = "unmatched"
-# Outcomes after which processing the same event again cannot change anything (a replay is answered
-# from the record; an owed confirmation is the poller's); absent: "received" (in progress or crashed),
-# "not_applied", an unsigned event's unconfirmed query (nothing is owed for it), invalid events (400 again).
+# Outcomes after which processing the same event again cannot change anything (a replay is answered from
+# the record); absent: "received" (in progress or crashed), "not_applied", unconfirmed queries (a redelivery
+# or replay may confirm an owed one before the poller does), and invalid events (answered 400 again).
 _APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
 _FINISHED = _APPLIED | {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status"}
-_FINISHED |= {"no_reference", CONFIRMATION_OWED, SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
+_FINISHED |= {"no_reference", SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
 _UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})  # a signed report's is then owed
 
 
