@@ -7,8 +7,14 @@ The use case (and the gateway models behind it) is imported by the first request
 from __future__ import annotations
 
 from pay1st_partner import runtime
-from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
-from pay1st_partner.payments.callbacks import public_base_url
+from pay1st_partner.api import (
+    Response,
+    created_response,
+    http_handler,
+    json_body,
+    make_resolver,
+    request_base_url,
+)
 
 app = make_resolver()
 
@@ -20,16 +26,14 @@ def create() -> Response:
     command = parse_create_request(json_body(app))
     result = create_payment(
         command,
-        base_url=public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {}),
+        base_url=request_base_url(app),
         repository=runtime.payments(),
         gateway=runtime.gateway(),
         callback_key=runtime.callback_key(),
         methods_cache=runtime.payment_methods_cache(),
         deadline=runtime.deadline_for(app.lambda_context),
     )
-    # A repeat answers like the original (201, same payment), flagged the way Stripe flags replays.
-    headers = {} if result.created else {"Idempotent-Replayed": "true"}
-    return response(201, result.to_body(), headers)
+    return created_response(result)
 
 
 lambda_handler = http_handler(app)

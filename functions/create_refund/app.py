@@ -7,9 +7,15 @@ The use case (and the gateway models behind it) is imported by the first request
 from __future__ import annotations
 
 from pay1st_partner import runtime
-from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
+from pay1st_partner.api import (
+    Response,
+    created_response,
+    http_handler,
+    json_body,
+    make_resolver,
+    request_base_url,
+)
 from pay1st_partner.observability import logger
-from pay1st_partner.payments.callbacks import public_base_url
 from pay1st_partner.references import require_partner_reference
 
 app = make_resolver()
@@ -25,15 +31,13 @@ def create(partnerReference: str) -> Response:
     result = create_refund(
         partnerReference,
         command,
-        base_url=public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {}),
+        base_url=request_base_url(app),
         refunds=runtime.refunds(),
         gateway=runtime.gateway(),
         publisher=runtime.publisher(),
         deadline=runtime.deadline_for(app.lambda_context),
     )
-    # A repeat answers like the original (201, same refund), flagged as create payment does.
-    headers = {} if result.created else {"Idempotent-Replayed": "true"}
-    return response(201, result.to_body(), headers)
+    return created_response(result)
 
 
 lambda_handler = http_handler(app)
