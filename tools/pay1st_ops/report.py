@@ -1,10 +1,10 @@
-"""``find`` and ``report``: payments by reference, by status and age, and what needs an operator, from keys
-and indexes only (never a scan).
+"""``find`` and ``report``: payments by reference, by status and age, and what needs an operator, from keys,
+the keys-only watch list and scans (operators can wait for a scan; an index would cost every payment's writes).
 
-- ``byStatus`` (status, createdAt): counts by status of payments created in the window, CREATE_UNKNOWN and
-  stuck CREATING, PENDING too long, SUCCESSFUL with their fulfilment (projected on the index);
-- ``openPayments``: open payments, least recently touched first (every shard, and the legacy partition);
-- ``duePayments``, its give-up shards: payments still open at the give-up age, no longer checked by the poller;
+- a scan by status and age: counts by status of payments created in the window, CREATE_UNKNOWN and stuck
+  CREATING, PENDING too long, SUCCESSFUL with their fulfilment (PaidNotFulfilled's rule);
+- ``watchList``: open payments, least recently touched first (every shard); its give-up shards: payments
+  still open at the give-up age, no longer checked by the poller;
 - the hourly rejection budget items of WebhookEventsTable (``rejected-budget#<hour>``, counts by reason).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
-from pay1st_partner.payments.fulfilment_watch import is_delivered
+from pay1st_partner.payments.fulfilment_watch import awaits_fulfilment_item
 from pay1st_partner.webhooks.rejections import REASON_COUNT_PREFIX, budget_key
 
 from pay1st_ops.actions import dead_letter_depth
@@ -151,7 +151,7 @@ def report(
         created_before=isoformat(now - timedelta(hours=fulfilment_hours)),
         limit=10 * limit,
     )
-    undelivered = [row(i) for i in paid if not is_delivered(i)][:limit]  # PaidNotFulfilled's rule
+    undelivered = [row(i) for i in paid if awaits_fulfilment_item(i)][:limit]  # PaidNotFulfilled's rule
     return {
         "at": isoformat(now),
         "window": {"days": days, "since": since},

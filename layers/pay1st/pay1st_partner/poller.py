@@ -5,7 +5,9 @@ Each run: first it re-publishes outbox events committed more than ``outbox_age``
 ``RefundsOpenTooLong``, alarmed: there is no refund status query to settle them, contract §15), then it
 checks the open payments that are due (``nextCheckAt``, see :mod:`pay1st_partner.check_schedule`), the most
 overdue first, asking the gateway (§9) and applying what it says (ABANDONED is how the gateway reports an
-expired payment). Every check moves the payment's ``nextCheckAt`` on, so the next page of the index is new
+expired payment). Payments owed a confirmation (:mod:`pay1st_partner.payments.owed`: a webhook's report that
+could not be confirmed when it came) are due too, open or final, and their owed confirmations are paid first,
+asking about the Pay1st reference of the attempt that reported. Every check moves the payment's ``nextCheckAt`` on, so the next page of the index is new
 work; a payment still open past the give-up age is reported (``ReconcileGaveUp``) and no longer checked.
 
 Work per run is bounded by time, not by a count: the run keeps taking due payments until the function's
@@ -28,12 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pay1st_partner import state
 from pay1st_partner.check_schedule import DEFAULT_GIVE_UP_AFTER
 from pay1st_partner.clock import age_seconds, isoformat, parse_iso, utcnow
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
-from pay1st_partner.payments.fulfilment_watch import report_paid_not_fulfilled
+from pay1st_partner.payments.fulfilment_watch import awaits_fulfilment, report_paid_not_fulfilled
 from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord
@@ -125,7 +126,7 @@ class StatusPoller:
         last_start = deadline - self._min_seconds_per_check
         seen: set[str] = set()
         throttled = 0  # checked this run but still due (another caller held the query slot)
-        watched = 0  # final payments still due: paid, fulfilment not delivered (PaidNotFulfilled)
+        watched = 0  # final payments still due after _watch (PaidNotFulfilled, or a write refused)
         running: set[Future[str | None]] = set()
 
         def collect(done: set[Future[str | None]]) -> None:
@@ -155,11 +156,12 @@ class StatusPoller:
                         if record.partner_reference in seen:
                             continue
                         self._republish_stuck(record, report)
-                        if record.is_final:  # watched until its fulfilment is delivered: no query
+                        if record.is_final and not record.owed:  # watched until its fulfilment is delivered
                             seen.add(record.partner_reference)
                             watched += self._watch(record, report)
                         else:
                             page.append(record)
+                    page.sort(key=lambda record: not record.owed)  # owed confirmations first (stable)
                 if not page and not running:
                     break
                 if self._monotonic() >= last_start:
@@ -188,24 +190,26 @@ class StatusPoller:
             report.republished += len(self._publisher.publish(events, self._payments))
 
     def _watch(self, record: PaymentRecord, report: PollReport) -> int:
-        """A final payment on the watch list. SUCCESSFUL without a delivered fulfilment: due again when
-        ``paid_not_fulfilled_after`` has passed since it was paid, then counted as PaidNotFulfilled every run
-        (1: it stays due) until delivered; anything else leaves the list."""
-        delivered = bool((record.fulfilment or {}).get("deliveredAt"))
-        if record.status == state.SUCCESSFUL and not delivered:
+        """A final payment on the watch list with nothing owed, no query. SUCCESSFUL without a delivered
+        fulfilment that may still be fulfilled: due again when ``paid_not_fulfilled_after`` has passed since it
+        was paid, then counted as PaidNotFulfilled every run until delivered; anything else leaves the list
+        once its outbox is empty.
+        1 when it is still due after this (the next read of the index must look past it), else 0."""
+        if awaits_fulfilment(record):  # refunded, charged back, reversed: never fulfilled, not waited for
             limit = parse_iso(record.updated_at) + self._paid_not_fulfilled_after
             if self._clock() >= limit:
                 report.paid_not_fulfilled.append(record.partner_reference)
                 return 1
-            self._payments.watch_until(record.partner_reference, limit)
-            return 0
-        self._payments.unwatch(record.partner_reference)
-        return 0
+            return int(not self._payments.watch_until(record.partner_reference, limit))
+        return int(not self._payments.unwatch(record.partner_reference, amount=record.amount))
 
     def _check(self, record: PaymentRecord, last_start: float, deadline: float) -> str | None:
         """One payment: a gateway query within the budget (None: out of time), then the give-up rule."""
         if not self._budget.acquire(until=last_start):
             return None
+        if record.owed or not record.is_open or record.reference is None:
+            # Owed confirmations first (DESIGN §9), final payments too; one query per payment per interval.
+            return self._payments.owed().pay(record, self._reconciler, deadline=deadline)
         result = self._reconciler.refresh(record, source="poller", deadline=deadline)
         after = result.record
         if after.is_open and age_seconds(after.created_at, self._clock()) >= self._give_up_after:

@@ -5,8 +5,9 @@ delivered fulfilment is money taken for nothing the gateway knows of. A SUCCESSF
 list (index ``watchList``) until its fulfilment is delivered, at no write of its own (its keys do not change);
 the status poller's run meets it when it is due, moves it on to the hours after it was paid, and from then on
 counts it every run: the gauge (alarmed in the template) is emitted every minute from that count
-(:func:`report_paid_not_fulfilled`). ``pay1st_ops report``'s "paidNotFulfilled" lists them by the same rule (a
-fulfilment without ``deliveredAt``), from :func:`paid_not_fulfilled` over the operators' status read.
+(:func:`report_paid_not_fulfilled`). ``pay1st_ops report``'s "paidNotFulfilled" lists them by the same rule
+(:func:`awaits_fulfilment`: no fulfilment delivered, and one still allowed), from :func:`paid_not_fulfilled`
+over the operators' status read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat
 from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.fulfilment_guard import refusal
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store.items import record_from_item
 from pay1st_partner.store.port import StatusIndex
 
 # How far back before the cut-off payments are counted: the operators' report window (pay1st_ops report
@@ -32,6 +36,19 @@ _LOGGED_REFERENCES = 20
 
 def is_delivered(item: Mapping[str, Any]) -> bool:
     return bool((item.get("fulfilment") or {}).get("deliveredAt"))
+
+
+def awaits_fulfilment(record: PaymentRecord) -> bool:
+    """PaidNotFulfilled's rule: SUCCESSFUL, no fulfilment delivered, and one still allowed (a refunded, charged
+    back or reversed payment is never fulfilled, :mod:`pay1st_partner.payments.fulfilment_guard`: nothing is
+    missing there)."""
+    delivered = bool((record.fulfilment or {}).get("deliveredAt"))
+    return record.status == state.SUCCESSFUL and not delivered and refusal(record) is None
+
+
+def awaits_fulfilment_item(item: Mapping[str, Any]) -> bool:
+    """:func:`awaits_fulfilment` of a plain-valued payment item (the operators' status read)."""
+    return awaits_fulfilment(record_from_item(item))
 
 
 def paid_not_fulfilled(
@@ -52,7 +69,8 @@ def paid_not_fulfilled(
         limit=max_read,
         newest_first=True,  # past the read limit, the oldest are the ones left out (the report lists them)
     )
-    return [str(item["partnerReference"]) for item in paid if not is_delivered(item)], len(paid) >= max_read
+    undelivered = [str(item["partnerReference"]) for item in paid if awaits_fulfilment_item(item)]
+    return undelivered, len(paid) >= max_read
 
 
 def report_paid_not_fulfilled(undelivered: list[str]) -> int:

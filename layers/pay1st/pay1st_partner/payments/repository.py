@@ -25,8 +25,9 @@ from pay1st_partner.check_schedule import DEFAULT_SCHEDULE, CheckSchedule
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import payment_event
-from pay1st_partner.fingerprints import fulfilment_fingerprint
+from pay1st_partner.fingerprints import fulfilment_fingerprint, kept, same
 from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.payments.fulfilment_guard import refusal
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
 from pay1st_partner.store.items import (
     MAX_STATUS_QUERIES,
@@ -39,6 +40,7 @@ from pay1st_partner.store.port import PaymentStore, QueryWanted, StatusChange, S
 
 if TYPE_CHECKING:
     from pay1st_partner.payments.attempts import PaymentAttempts
+    from pay1st_partner.payments.owed import OwedConfirmations
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -89,8 +91,11 @@ class PaymentRepository:
     def watch_until(self, partner_reference: str, next_check_at: datetime) -> bool:
         return self._store.watch_until(partner_reference, isoformat(next_check_at))
 
-    def unwatch(self, partner_reference: str) -> bool:
-        return self._store.unwatch(partner_reference)
+    def unwatch(self, partner_reference: str, *, amount: Decimal | None = None) -> bool:
+        """Off the watch list, once nothing waits there (see the store's); ``amount``: the payment's, when the
+        caller read it (refunds covering it end the wait for a fulfilment, as they refuse one)."""
+        amount = amount if amount is not None else self._require(partner_reference).amount
+        return self._store.unwatch(partner_reference, amount=amount)
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         """Open payments no longer checked (past the give-up age), for operators."""
@@ -104,7 +109,7 @@ class PaymentRepository:
 
     def claim(self, request: PaymentRequest, fingerprint: str, channel_id: str | None) -> Claim:
         """Claim ``partnerReference`` for a create (conditional put of a CREATING item)."""
-        item = claim_item(request, fingerprint, channel_id, self._now())
+        item = claim_item(request, kept(fingerprint), channel_id, self._now())
         for _ in range(_MAX_WRITE_ATTEMPTS):
             if self._store.put_claim(item):
                 return Claim(created=True, record=record_from_item(item))
@@ -292,7 +297,12 @@ class PaymentRepository:
         at = isoformat(now)
         next_check = self._schedule.next_check_text(record.created_at, now)
         note = None if query is None else _query_note(record, query, at)
-        scheduled = self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        # Something owed: its nextCheckAt (when the slot frees) stands; schedule_check would refuse anyway.
+        scheduled = (
+            None
+            if record.owed
+            else self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        )
         if scheduled is not None:
             return scheduled
         return self.touch_checked(record.partner_reference, query=query, current=record)
@@ -341,28 +351,33 @@ class PaymentRepository:
 
     # -------------------------------------------------------------- fulfilment
 
-    def record_fulfilment(self, partner_reference: str, items: Sequence[FulfilmentItem]) -> PaymentRecord:
-        """Record the fulfilled products once, on a SUCCESSFUL payment; the same items again are a no-op."""
+    def record_fulfilment(
+        self, partner_reference: str, items: Sequence[FulfilmentItem], *, current: PaymentRecord | None = None
+    ) -> PaymentRecord:
+        """Record the fulfilled products once, on a payment our books allow it for
+        (:mod:`pay1st_partner.payments.fulfilment_guard`); the same items again are a no-op. ``current``: the
+        payment as the caller read it (its amount bounds the refunds in the write's condition)."""
         digest = fulfilment_fingerprint(items)
-        # 128 bits of it are kept (32 hex digits, not 64): ample to tell two fulfilments of one payment apart,
-        # and 32 bytes fewer keep the item under 1 KB when the sender notes the delivery (one write unit).
-        kept = digest[:32]
-        recorded = self._store.put_fulfilment(partner_reference, fulfilment_item(items, kept, self._now()))
+        amount = (current or self._require(partner_reference)).amount
+        item = fulfilment_item(items, kept(digest), self._now())
+        recorded = self._store.put_fulfilment(partner_reference, item, amount=amount)
         if recorded is not None:
             return recorded
         current = self._require(partner_reference)
-        if current.status != state.SUCCESSFUL:
-            raise PaymentConflict(
-                f"The payment is {current.status}, not SUCCESSFUL.", code="payment_not_successful"
-            )
-        if current.fulfilment is not None and current.fulfilment.get("fingerprint") in (
-            kept,
-            digest,
-        ):  # or legacy
+        if current.fulfilment is not None and same(current.fulfilment.get("fingerprint"), digest):
             return current
+        refused = refusal(current)
+        if refused is not None:
+            raise refused
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
+
+    def owed(self) -> OwedConfirmations:
+        """The payment's owed confirmations (``pay1st_partner.payments.owed``), over the same store and clock."""
+        from pay1st_partner.payments.owed import OwedConfirmations
+
+        return OwedConfirmations(self._store, clock=self._clock, schedule=self._schedule)
 
     def attempts(self) -> PaymentAttempts:
         """The payment's gateway attempts (``pay1st_partner.payments.attempts``), over the same store and clock."""

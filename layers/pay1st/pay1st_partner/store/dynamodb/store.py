@@ -7,6 +7,7 @@ domain's (:mod:`pay1st_partner.payments.repository`). Expressions here only enco
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,12 +19,14 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import from_item, is_condition_failure, outcome_update, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
+from pay1st_partner.store.dynamodb.owed import NO_OWED, DynamoDBOwedWrites, final_schedule
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
     GAVE_UP_MARKER,
     OPEN_MARKER,
     OUTBOX_PENDING,
+    OWED_MARKER,
     PENDING_EVENTS_INDEX,
     WATCH_LIST_INDEX,
     history_entry,
@@ -56,7 +59,11 @@ def _query_note(
 
 
 class DynamoDBPaymentStore(
-    DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess, DynamoDBAttemptWrites
+    DynamoDBWebhookWrites,
+    DynamoDBRefundWrites,
+    DynamoDBOperatorAccess,
+    DynamoDBAttemptWrites,
+    DynamoDBOwedWrites,
 ):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
@@ -85,10 +92,10 @@ class DynamoDBPaymentStore(
                 return None
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def _watched(self, marker: str, below: str, limit: int) -> list[PaymentRecord]:
-        """Up to ``limit`` payments of the watch list's ``marker`` shards, earliest ``nextCheckAt`` first, each
+    def _watched(self, markers: tuple[str, ...], below: str, limit: int) -> list[PaymentRecord]:
+        """Up to ``limit`` payments of the watch list's ``markers`` shards, earliest ``nextCheckAt`` first, each
         read by its key (the index holds keys only; one vanished meanwhile is skipped)."""
-        shards = marker_partitions(marker, legacy=False)
+        shards = [shard for marker in markers for shard in marker_partitions(marker, legacy=False)]
         keys = self._merged(
             self._shards(WATCH_LIST_INDEX, "openMarker", shards, "nextCheckAt", below, limit), limit
         )
@@ -101,17 +108,18 @@ class DynamoDBPaymentStore(
 
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         # Operators only: every watched payment, then the open ones not written since older_than.
-        records = self._watched(OPEN_MARKER, "~", 1_000_000)
+        records = self._watched((OPEN_MARKER,), "~", 1_000_000)
         found = sorted(
             (r for r in records if r.is_open and r.updated_at < older_than), key=lambda r: r.updated_at
         )
         return found[:limit]
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
-        return self._watched(OPEN_MARKER, due_before, limit)
+        # Open payments, and those owed a confirmation that are not open (OWED#n: final, or no reference).
+        return self._watched((OPEN_MARKER, OWED_MARKER), due_before, limit)
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
-        return self._watched(GAVE_UP_MARKER, "~", limit)
+        return self._watched((GAVE_UP_MARKER,), "~", limit)
 
     def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
         data = self._read(partner_reference)
@@ -149,9 +157,11 @@ class DynamoDBPaymentStore(
                 ConditionExpression="attribute_not_exists(partnerReference)",
             )
         except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
+            if not is_condition_failure(exc):
+                raise
+            # Taken: by this very claim, applied before (a retried write), or by another request.
+            claim_id = str(item.get("claimId") or "")
+            return bool(claim_id) and self._own_claim(item["partnerReference"], (), claim_id) is not None
         return True
 
     def delete_claim(self, partner_reference: str) -> None:
@@ -191,25 +201,30 @@ class DynamoDBPaymentStore(
             condition += " AND attribute_not_exists(#ref)"
             new_reference = change.adopt_reference
         removes: list[str] = []
-        watched = stays_watched(status, new_reference)
-        if watched and state.is_final(status):
+        if not record.owed:  # read with nothing owed: still so (or the schedule below would drop it)
+            values[":zero"] = 0
+            condition += f" AND {NO_OWED}"
+        final = state.is_final(status)
+        paid = final and not record.owed and stays_watched(status, new_reference)
+        if paid:
             # SUCCESSFUL stays on the watch list, its keys unchanged (no index write), until the fulfilment is
             # delivered: the poller republishes its event if the publisher dies, and counts PaidNotFulfilled.
             values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
             sets += ["openMarker = :open", "nextCheckAt = if_not_exists(nextCheckAt, :now)"]
-        elif watched:  # the poller can only query payments the gateway knows
+        elif final:  # off the watch list, unless something is owed (then OWED#n)
+            final_schedule(record, sets, removes, values)
+        elif new_reference is not None:  # the poller can only query payments the gateway knows
             values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
             values[":next"] = change.next_check_at or now
-            sets += ["openMarker = :open", "nextCheckAt = :next"]
-        else:
-            removes += ["openMarker", "nextCheckAt"]
+            # Owed: due when the owed confirmation is (the slot's end), not later.
+            next_check = "if_not_exists(nextCheckAt, :next)" if record.owed else ":next"
+            sets += ["openMarker = :open", f"nextCheckAt = {next_check}"]
         if change.query is not None:
             sets_, removes_ = _query_note(change.query, names, values)
             sets += sets_
             removes += removes_
         events = () if change.event is None else (change.event,)
         # A SUCCESSFUL payment's event needs no pendingEvents marker: the watch list leads the poller to it.
-        paid = watched and state.is_final(status)
         sets += outbox_sets(events, names, values, marked=not paid, payment=payment_fields(record))
         expression = "SET " + ", ".join(sets)
         if removes:
@@ -294,12 +309,14 @@ class DynamoDBPaymentStore(
             query,
             # Open, not given up (GAVEUP#n, give_up's): a check of a given-up payment must not put it back on
             # the schedule; it falls back to touch_checked.
-            condition="begins_with(openMarker, :open_prefix)",
+            # Nothing owed: an owed confirmation's nextCheckAt (the slot's end) is never pushed later.
+            condition=f"begins_with(openMarker, :open_prefix) AND {NO_OWED}",
             sets=["nextCheckAt = :next", "openMarker = :open"],
             values={
                 ":next": next_check_at,
                 ":open": sharded(OPEN_MARKER, partner_reference),
                 ":open_prefix": OPEN_MARKER,
+                ":zero": 0,
             },
         )
 
@@ -334,9 +351,14 @@ class DynamoDBPaymentStore(
         return self._update(
             partner_reference,
             UpdateExpression="SET openMarker = :gaveup, nextCheckAt = :now, gaveUpAt = :now",
-            ConditionExpression="begins_with(openMarker, :open)",
+            ConditionExpression=f"begins_with(openMarker, :open) AND {NO_OWED}",
             ExpressionAttributeValues=to_item(
-                {":now": at, ":gaveup": sharded(GAVE_UP_MARKER, partner_reference), ":open": OPEN_MARKER}
+                {
+                    ":now": at,
+                    ":gaveup": sharded(GAVE_UP_MARKER, partner_reference),
+                    ":open": OPEN_MARKER,
+                    ":zero": 0,
+                }
             ),
         )
 
@@ -377,20 +399,31 @@ class DynamoDBPaymentStore(
             if not is_condition_failure(exc):
                 raise
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
-        return self._update(
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
+        after = self._update(
             partner_reference,
             UpdateExpression="SET fulfilment = :fulfilment",
-            # A reversed payment (refunded, charged back) is never fulfilled again.
+            # A reversed payment (refunded, charged back), or one our refunds cover, is never fulfilled.
             ConditionExpression=(
                 "#status = :successful AND attribute_not_exists(fulfilment) "
-                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero)"
+                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero) "
+                "AND (attribute_not_exists(refundReserved) OR refundReserved < :amount)"
             ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(
-                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL, ":zero": 0}
+                {
+                    ":fulfilment": dict(fulfilment),
+                    ":successful": state.SUCCESSFUL,
+                    ":zero": 0,
+                    ":amount": amount,
+                }
             ),
         )
+        if after is None and fulfilment.get("claimId"):  # this very claim, applied before?
+            return self._own_claim(partner_reference, ("fulfilment",), fulfilment["claimId"])
+        return after
 
     def mark_fulfilment_delivered(
         self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
@@ -407,7 +440,8 @@ class DynamoDBPaymentStore(
         variants = [
             (
                 expression + " REMOVE openMarker, nextCheckAt",
-                "attribute_exists(fulfilment) AND (attribute_not_exists(outbox) OR size(outbox) = :zero)",
+                "attribute_exists(fulfilment) AND (attribute_not_exists(outbox) OR size(outbox) = :zero) "
+                f"AND {NO_OWED}",
                 {":zero": 0},
             ),
             (expression, "attribute_exists(fulfilment)", {}),
@@ -431,20 +465,28 @@ class DynamoDBPaymentStore(
         return (
             self._update(
                 partner_reference,
-                UpdateExpression="SET nextCheckAt = :next",
+                # Back under OPEN#n when it was OWED#n (its owed confirmations paid): nothing owed now.
+                UpdateExpression="SET nextCheckAt = :next, openMarker = :shard",
                 ConditionExpression=(
-                    "begins_with(openMarker, :open) AND #status = :successful "
-                    "AND attribute_not_exists(fulfilment.deliveredAt)"
+                    "(begins_with(openMarker, :open) OR begins_with(openMarker, :owed)) AND #status = :successful "
+                    f"AND attribute_not_exists(fulfilment.deliveredAt) AND {NO_OWED}"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_item(
-                    {":next": next_check_at, ":open": OPEN_MARKER, ":successful": state.SUCCESSFUL}
+                    {
+                        ":next": next_check_at,
+                        ":shard": sharded(OPEN_MARKER, partner_reference),
+                        ":open": OPEN_MARKER,
+                        ":owed": OWED_MARKER + "#",
+                        ":successful": state.SUCCESSFUL,
+                        ":zero": 0,
+                    }
                 ),
             )
             is not None
         )
 
-    def unwatch(self, partner_reference: str) -> bool:
+    def unwatch(self, partner_reference: str, *, amount: Decimal) -> bool:
         return (
             self._update(
                 partner_reference,
@@ -452,10 +494,15 @@ class DynamoDBPaymentStore(
                 ConditionExpression=(
                     "attribute_exists(openMarker) AND #status IN (" + _FINAL_VALUES + ") "
                     "AND (attribute_not_exists(outbox) OR size(outbox) = :zero) "
-                    "AND (#status <> :successful OR attribute_exists(fulfilment.deliveredAt))"
+                    # Not SUCCESSFUL, or delivered, or never to be fulfilled (put_fulfilment's condition fails)
+                    "AND (#status <> :successful OR attribute_exists(fulfilment.deliveredAt) "
+                    "OR size(reversals) > :zero OR refundReserved >= :amount) "
+                    f"AND {NO_OWED}"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item({":zero": 0, ":successful": state.SUCCESSFUL, **_FINALS}),
+                ExpressionAttributeValues=to_item(
+                    {":zero": 0, ":successful": state.SUCCESSFUL, ":amount": amount, **_FINALS}
+                ),
             )
             is not None
         )

@@ -22,6 +22,7 @@ from pay1st_partner.store.items import (
     MAX_REFUNDS_PER_PAYMENT,
     OPEN_MARKER,
     OUTBOX_PENDING,
+    OWED_MARKER,
     history_entry,
     marker_partitions,
     record_from_item,
@@ -31,12 +32,13 @@ from pay1st_partner.store.items import (
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
 from pay1st_partner.store.memory.items import add_events, claim_pointer, pointer_owner
+from pay1st_partner.store.memory.owed import MemoryOwedWrites, final_schedule, has_owed
 from pay1st_partner.store.port import QueryWanted, RefundChange, ReversalChange, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore(MemoryAttemptWrites):
+class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -84,14 +86,15 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
         ]
         return sorted(found, key=lambda item: item[sort_key])
 
-    def _watched(self, marker: str, below: str) -> list[dict[str, Any]]:
-        return self._sparse_index("openMarker", marker_partitions(marker, legacy=False), "nextCheckAt", below)
+    def _watched(self, markers: tuple[str, ...], below: str) -> list[dict[str, Any]]:
+        shards = [shard for marker in markers for shard in marker_partitions(marker, legacy=False)]
+        return self._sparse_index("openMarker", shards, "nextCheckAt", below)
 
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
             found = [
                 item
-                for item in self._watched(OPEN_MARKER, "~")
+                for item in self._watched((OPEN_MARKER,), "~")
                 if state.is_open(item["status"]) and item["updatedAt"] < older_than
             ]
             found.sort(key=lambda item: item["updatedAt"])
@@ -99,11 +102,13 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            return [self._record(item) for item in self._watched(OPEN_MARKER, due_before)[:limit]]
+            return [
+                self._record(item) for item in self._watched((OPEN_MARKER, OWED_MARKER), due_before)[:limit]
+            ]
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            return [self._record(item) for item in self._watched(GAVE_UP_MARKER, "~")[:limit]]
+            return [self._record(item) for item in self._watched((GAVE_UP_MARKER,), "~")[:limit]]
 
     def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
         with self._lock:
@@ -124,8 +129,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
 
     def put_claim(self, item: Mapping[str, Any]) -> bool:
         with self._lock:
-            if item["partnerReference"] in self._items:
-                return False
+            existing = self._items.get(item["partnerReference"])
+            if existing is not None:  # taken: by this very claim (a retried write), or by another request
+                return bool(item.get("claimId")) and existing.get("claimId") == item.get("claimId")
             self._items[item["partnerReference"]] = copy.deepcopy(dict(item))
             return True
 
@@ -139,7 +145,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
         record = change.record
         with self._lock:
             item = self._items.get(record.partner_reference)
-            if item is None or item["status"] != record.status:
+            if item is None or item["status"] != record.status or (has_owed(item) and not record.owed):
                 return None
             adopting = record.reference is None and change.adopt_reference is not None
             if adopting and item.get("reference") is not None:
@@ -151,22 +157,22 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             )
             if adopting:
                 item["reference"] = change.adopt_reference
-            watched = stays_watched(change.status, item.get("reference"))
-            if watched and state.is_final(change.status):
+            # A SUCCESSFUL payment with nothing owed stays on the watch list (its event unmarked), as on DynamoDB.
+            final = state.is_final(change.status)
+            paid = final and not record.owed and stays_watched(change.status, item.get("reference"))
+            if paid:
                 item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
                 item.setdefault("nextCheckAt", change.at)
-            elif watched:
+            elif final:
+                final_schedule(item, record)
+            elif item.get("reference") is not None:
                 item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
-                item["nextCheckAt"] = change.next_check_at or change.at
-            else:
-                item.pop("openMarker", None)
-                item.pop("nextCheckAt", None)
+                next_check = change.next_check_at or change.at
+                item["nextCheckAt"] = item.get("nextCheckAt", next_check) if record.owed else next_check
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
-                add_events(
-                    item, (change.event,), change.at, marked=not (watched and state.is_final(change.status))
-                )
+                add_events(item, (change.event,), change.at, marked=not paid)
             if change.receipt is not None:
                 receipt = change.receipt
                 self.receipts.setdefault(receipt.event_id, {}).update(
@@ -237,7 +243,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
             if query is not None:
@@ -249,7 +255,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["openMarker"] = sharded(GAVE_UP_MARKER, partner_reference)
             item["nextCheckAt"] = item["gaveUpAt"] = at
@@ -266,14 +272,19 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
                 item.pop("outboxMarker", None)
                 item.pop("outboxSince", None)
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
+            if item is not None and _own(item.get("fulfilment"), fulfilment):
+                return self._record(item)
             if (
                 item is None
                 or item["status"] != state.SUCCESSFUL
                 or "fulfilment" in item
                 or item.get("reversals")
+                or item.get("refundReserved", _ZERO) >= amount
             ):
                 return None
             item["fulfilment"] = copy.deepcopy(dict(fulfilment))
@@ -289,7 +300,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             item["fulfilment"].setdefault("deliveredAt", at)
             if attempt is not None:
                 item["fulfilment"].setdefault("attempts", []).append(copy.deepcopy(dict(attempt)))
-            if not item.get("outbox"):
+            if not item.get("outbox") and not has_owed(item):
                 item.pop("openMarker", None)
                 item.pop("nextCheckAt", None)
             return True
@@ -297,16 +308,20 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     def watch_until(self, partner_reference: str, next_check_at: str) -> bool:
         with self._lock:
             item = self._items.get(partner_reference)
+            marker = str((item or {}).get("openMarker", ""))
             if (
-                not _is_scheduled(item)
+                item is None
+                or not marker.startswith((OPEN_MARKER, OWED_MARKER + "#"))
+                or has_owed(item)
                 or item["status"] != state.SUCCESSFUL
                 or (item.get("fulfilment") or {}).get("deliveredAt")
             ):
                 return False
             item["nextCheckAt"] = next_check_at
+            item["openMarker"] = sharded(OPEN_MARKER, partner_reference)
             return True
 
-    def unwatch(self, partner_reference: str) -> bool:
+    def unwatch(self, partner_reference: str, *, amount: Decimal) -> bool:
         with self._lock:
             item = self._items.get(partner_reference)
             if (
@@ -314,9 +329,12 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
                 or "openMarker" not in item
                 or not state.is_final(item["status"])
                 or item.get("outbox")
+                or has_owed(item)
                 or (
                     item["status"] == state.SUCCESSFUL
                     and not (item.get("fulfilment") or {}).get("deliveredAt")
+                    and not item.get("reversals")
+                    and item.get("refundReserved", _ZERO) < amount
                 )
             ):
                 return False
@@ -351,6 +369,8 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
                 return None
             _ensure_refund_totals(item)
             refunds = item["refunds"]
+            if _own(refunds.get(entry["refundReference"]), entry):
+                return self._record(item)
             if (
                 item["status"] != state.SUCCESSFUL
                 or item["reversals"]
@@ -449,6 +469,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             item["audit"] = [*item.get("audit", []), copy.deepcopy(dict(entry))][-keep:]
             item["auditCount"] = item.get("auditCount", 0) + 1
             return True
+
+
+def _own(stored: Mapping[str, Any] | None, claim: Mapping[str, Any]) -> bool:
+    """``stored`` is ``claim``, applied before (the same ``claimId``): a retried write succeeds."""
+    return stored is not None and bool(claim.get("claimId")) and stored.get("claimId") == claim.get("claimId")
 
 
 def _is_scheduled(item: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
