@@ -160,22 +160,24 @@ serve: venv
 sandbox: venv
 	PYTHONPATH=local $(BIN)/python -m pay1st_sandbox
 
-# Pay1st's go-live checklist, step by step: STACK=<name> checks a deployed stack with your AWS credentials
-# (COMPARE_WITH=<sandbox stack> for a production one); without STACK, a local stack started for the purpose.
-# GO_LIVE_ARGS passes more options (e.g. --json, --webhook-timeout 300); `python -m go_live -h` lists them.
+# Pay1st's go-live checklist, step by step: STACK=<name> or ENV=<samconfig environment> (its stack_name and
+# region) checks a deployed stack with your AWS credentials (COMPARE_WITH=<sandbox stack> for a production one);
+# without either, a local stack started for the purpose. GO_LIVE_ARGS passes more options (e.g. --json,
+# --region, --profile, --webhook-timeout 300); `python -m go_live -h` lists them.
 STACK ?=
 COUNTRIES ?= NG,ZA
 COMPARE_WITH ?=
 GO_LIVE_ARGS ?=
 go-live-check: venv
 	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
-		$(if $(STACK),--stack $(STACK)) $(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
+		$(if $(STACK),--stack $(STACK)) $(if $(ENV),--env $(ENV)) \
+		$(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
 
-# The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>", or
-# ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists the commands.
+# The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>" (or ENV=<samconfig
+# environment> and ARGS="show ..."), or ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists them.
 ARGS ?= -h
 ops: venv
-	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(ARGS)
+	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(if $(ENV),--env $(ENV)) $(ARGS)
 
 clean:
 	rm -rf dist .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov
