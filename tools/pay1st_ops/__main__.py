@@ -183,12 +183,7 @@ class Cli:
         if not self.confirm(f"query Pay1st for {ref} and apply its answer"):
             return 1
         done = actions.reconcile(self.services, ref, self.who())
-        self.emit(
-            done.__dict__,
-            [
-                f"{ref}: {done.before} -> {done.after} (Pay1st said {done.gateway_status}; outcome {done.outcome})"
-            ],
-        )
+        self.emit({**done.__dict__, "message": done.message}, [f"{ref}: {done.message}"])
         return 0
 
     def replay_webhook(self) -> int:
