@@ -168,10 +168,19 @@ STACK ?=
 COUNTRIES ?= NG,ZA
 COMPARE_WITH ?=
 GO_LIVE_ARGS ?=
+# make itself exits 2 whenever a recipe fails, so the check's own code is said on the last line (and in make's
+# "Error N"): 1 = a step failed, 2 = the stack could not be checked. A pipeline wanting the bare code runs
+# `PYTHONPATH=.:tools:local:layers/pay1st .venv/bin/python -m go_live ...` itself.
 go-live-check: venv
-	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
+	@PYTHONPATH=.:tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
 		$(if $(STACK),--stack $(STACK)) $(if $(ENV),--env $(ENV)) \
-		$(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
+		$(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS); code=$$?; \
+	case $$code in \
+		0) ;; \
+		1) echo "go-live check exit 1: a step failed" >&2 ;; \
+		2) echo "go-live check exit 2: the stack could not be checked" >&2 ;; \
+		*) echo "go-live check exit $$code" >&2 ;; \
+	esac; exit $$code
 
 # The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>" (or ENV=<samconfig
 # environment> and ARGS="show ..."), or ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists them.
