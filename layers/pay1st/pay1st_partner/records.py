@@ -86,6 +86,9 @@ class PaymentRecord:
     attempt_reference: str | None = None
     attempts: tuple[Mapping[str, Any], ...] = ()
     double_paid: bool = False
+    # Confirmations owed (README "Owed confirmations", ``pay1st_partner.payments.owed``): by the Pay1st
+    # reference to query, ``{attemptReference, reported, since}``: a reported status not yet confirmed.
+    owed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def gateway_reference(self) -> str:
