@@ -5,7 +5,7 @@ Each file is a JSON Schema (draft 4) of one detail-type as EventBridge delivers 
 EventBridge itself discovers, so the registry's code bindings (Java, Python, TypeScript, Go) type the detail.
 The files are the source; CloudFormation cannot read a local file into ``AWS::EventSchemas::Schema``'s
 ``Content``, so the template holds a copy between two marker lines, which ``python -m release.event_schemas
---write`` rewrites from the files and tests/ship/test_event_schemas.py checks (``--check`` here too).
+--write`` rewrites from the files and tests/ship/test_schema_registry.py checks (``--check`` here too).
 """
 
 from __future__ import annotations
