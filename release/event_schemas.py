@@ -28,7 +28,9 @@ BEGIN = "  # BEGIN event schemas: written by `python -m release.event_schemas --
 END = "  # END event schemas\n"
 MAPPING = "EventSchemas"
 # The loop's collection, one line: the schema names, as the mapping has them.
-_NAMES = re.compile(r"^(    - )\[[A-Za-z, ]*\]( {2}# the event schemas: release/event_schemas\.py writes this list)$", re.M)
+_NAMES = re.compile(
+    r"^(    - )\[[A-Za-z, ]*\]( {2}# the event schemas: release/event_schemas\.py writes this list)$", re.M
+)
 
 
 @dataclass(frozen=True)
