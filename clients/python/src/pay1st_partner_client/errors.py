@@ -79,6 +79,12 @@ class CreateOutcomeUnknown(Pay1stPartnerError):
     code = "create_outcome_unknown"
 
 
+class AttemptsExhausted(Pay1stPartnerError):
+    """409: all attempts of the payment are at Pay1st without a checkout link; repeating creates nothing."""
+
+    code = "attempts_exhausted"
+
+
 class GatewayRejected(Pay1stPartnerError):
     code = "gateway_rejected"
 
@@ -208,7 +214,7 @@ BY_CODE: dict[str, type[Pay1stPartnerError]] = {
     for cls in (
         InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, InvalidChannel, UnsupportedMediaType,
         PaymentMethodsUnavailable, PayloadTooLarge, PaymentNotFound, PaymentConflict,
-        CreateInProgress, CreateOutcomeUnknown, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
+        CreateInProgress, CreateOutcomeUnknown, AttemptsExhausted, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
         PaymentRefunded, PaymentChargedBack, PaymentReversed,
         FulfilmentConflict, FulfilmentNotQueued, PaymentNotRefundable, AmountExceedsRefundable, RefundConflict,
         RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RouteNotFound, InternalError,

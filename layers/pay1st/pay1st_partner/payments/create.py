@@ -15,6 +15,9 @@ never be stored, and it cannot answer our own 409 codes for a different body):
   attempt exists at Pay1st but nobody can ever have its link (there is no lookup by partnerReference), so
   the same repeat makes a new attempt under a derived reference and answers with its link
   (:mod:`pay1st_partner.payments.attempts`); the earlier attempt can then never fail or cancel the payment;
+- attempts run out: when the repeat of the last attempt (``MAX_ATTEMPTS``) is refused as a duplicate too, no
+  link can exist for any of them; the payment ends (``attemptsExhaustedAt``, alarmed) and this and every later
+  repeat answer 409 ``attempts_exhausted`` without calling Pay1st. The 502 says which attempt was lost;
 - a clean refusal by the gateway releases the claim (the partner may correct and retry) and surfaces
   the gateway's errorCode, never its body or our tokens;
 - the gateway unreachable (request known not sent, or retries exhausted) → claim released, 502
@@ -36,6 +39,7 @@ from pay1st.models import CreatedPayment, PaymentRequest
 
 from pay1st_partner import state
 from pay1st_partner.errors import (
+    AttemptsExhausted,
     CreateOutcomeUnknown,
     GatewayUnavailable,
     PaymentConflict,
@@ -47,6 +51,7 @@ from pay1st_partner.payments.create_request import (  # re-exported: the handler
     CreatePaymentCommand,
     parse_create_request,
 )
+from pay1st_partner.references import MAX_ATTEMPTS, attempt_number
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
@@ -124,6 +129,8 @@ def create_payment(
                 "abandoned create claim taken over", extra={"partnerReference": existing.partner_reference}
             )
             repository.mark_outcome_unknown(existing.partner_reference)
+        elif existing.attempts_exhausted_at is not None and existing.status == state.CREATE_UNKNOWN:
+            raise AttemptsExhausted(len(existing.attempts) + 1)  # no attempt is left to ask Pay1st about
         elif existing.status != state.CREATE_UNKNOWN:
             logger.info("create repeated", extra={"partnerReference": existing.partner_reference})
             channel_id = command.channel_id or existing.channel_id
@@ -189,6 +196,10 @@ def _next_attempt(repository: PaymentRepository, partner_reference: str) -> Paym
             raise PaymentConflict(
                 "This payment is still being created; retry shortly.", code="create_in_progress"
             )
+        if len(record.attempts) + 1 >= MAX_ATTEMPTS:
+            ended = repository.attempts().exhaust(record)
+            if ended is not None:
+                raise AttemptsExhausted(len(ended.attempts) + 1)
         logger.error("no new attempt could be made", extra={"partnerReference": partner_reference})
         raise CreateOutcomeUnknown()
     return started
@@ -224,7 +235,8 @@ def _create_at_gateway(
         answer = settle_failed_call(exc, claim_is_new=claim_is_new, claim=claim, log=log_extra)
         if answer is exc:
             raise
-        raise (answer or CreateOutcomeUnknown()) from exc
+        lost = CreateOutcomeUnknown(attempt=attempt_number(request.partner_reference), attempts=MAX_ATTEMPTS)
+        raise (answer or lost) from exc
 
 
 def _checkout(
