@@ -177,3 +177,44 @@ def test_methods_that_cannot_be_fetched_are_502_saying_so_and_nothing_is_created
     assert (result.status, result.code) == (502, "payment_methods_unavailable")
     assert "payment methods for ZA could not be fetched" in result.body["message"]
     assert _item(aws, "o-ch-down") is None and _creates(sandbox) == 0
+
+
+# --- currency fits the country -----------------------------------------------------------------------
+
+
+def _priced(currency: str, country: str, reference: str = "o-cur") -> str:
+    document = json.loads(create_body(reference))
+    document.update(currencyCode=currency, countryCode=country)
+    for product in document["products"]:
+        product["currencyCode"] = currency
+    return json.dumps(document)
+
+
+def test_a_currency_its_country_does_not_pay_in_is_400_and_nothing_is_created(
+    aws, sandbox, lambda_context, http_event
+):
+    """Given an order in USD for South Africa (the sandbox would take it), When it is created, Then it is
+    refused 400 currency_mismatch naming ZAR, and neither our table nor Pay1st saw it."""
+    result = create(http_event, lambda_context, _priced("USD", "ZA"))
+    assert (result.status, result.code) == (400, "currency_mismatch"), result.body
+    assert "ZAR" in result.body["message"]
+    assert _item(aws, "o-cur") is None and _creates(sandbox) == 0
+    # And the same order in ZAR is created
+    assert create(http_event, lambda_context, _priced("ZAR", "ZA", "o-cur-zar")).status == 201
+
+
+def test_the_payment_methods_list_naming_currencies_is_the_first_word_and_no_list_falls_back():
+    """A cached §6 list whose entries name a currency decides; no list (or none named): the country's own."""
+    from pay1st_partner.errors import InvalidRequest
+    from pay1st_partner.payments.currency_fit import require_currency_fits
+    from pay1st_partner.payments.methods import PaymentMethodsCache
+
+    cache = PaymentMethodsCache(300)
+    cache.put("ZA", {"groups": [{"channels": [{"id": 1, "channel": {"currencyCode": "usd"}}]}]})
+    require_currency_fits("ZA", "USD", cache)  # Pay1st's list names USD for ZA: taken
+    with pytest.raises(InvalidRequest, match="use USD"):
+        require_currency_fits("ZA", "ZAR", cache)
+    cache.put("NG", {"groups": [{"channels": [{"id": 2, "channel": {"code": "CARD"}}]}]})
+    with pytest.raises(InvalidRequest, match="use NGN"):
+        require_currency_fits("NG", "ZAR", cache)  # the list names none: the country's own
+    require_currency_fits("FR", "USD", None)  # neither knows France: Pay1st decides

@@ -45,6 +45,12 @@ class AmountMismatch(InvalidRequest):
     code = "amount_mismatch"
 
 
+class CurrencyMismatch(InvalidRequest):
+    """currencyCode is not one the country pays in (the message names the right one)."""
+
+    code = "currency_mismatch"
+
+
 class InvalidChannel(InvalidRequest):
     """channelId is not an active channel for the country (``payment_methods`` lists the valid ones)."""
 
@@ -212,7 +218,7 @@ class UnexpectedResponse(Pay1stPartnerError):
 BY_CODE: dict[str, type[Pay1stPartnerError]] = {
     cls.code: cls
     for cls in (
-        InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, InvalidChannel, UnsupportedMediaType,
+        InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, CurrencyMismatch, InvalidChannel, UnsupportedMediaType,
         PaymentMethodsUnavailable, PayloadTooLarge, PaymentNotFound, PaymentConflict,
         CreateInProgress, CreateOutcomeUnknown, AttemptsExhausted, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
         PaymentRefunded, PaymentChargedBack, PaymentReversed,

@@ -6,6 +6,8 @@ never be stored, and it cannot answer our own 409 codes for a different body):
 
 - a repeat with the same fingerprint returns the same payment with a fresh checkout link and no second
   gateway create;
+- a currency its country does not pay in → 400 ``currency_mismatch``
+  (:mod:`pay1st_partner.payments.currency_fit`), before anything is claimed;
 - a different amount, currency, country or products for a claimed reference → 409 ``payment_conflict``;
 - a claim whose create is still in flight → 409 ``create_in_progress``; a claim left ``CREATING`` for
   longer than any invocation can run (its Lambda was killed mid-call) is treated as ``CREATE_UNKNOWN``;
@@ -97,6 +99,7 @@ def create_payment(
     deadline: float | None = None,
 ) -> CreatePaymentResult:
     from pay1st_partner.fingerprints import fingerprint
+    from pay1st_partner.payments.currency_fit import require_currency_fits
 
     if command.channel_id is not None:
         # Before the claim: a channel the customer cannot use must not cost a payment at the gateway.
@@ -109,6 +112,8 @@ def create_payment(
             cache=methods_cache or PaymentMethodsCache(0),
             deadline=deadline,
         )
+    # After the channel's check, which fetched (and cached) the list when a channelId was given.
+    require_currency_fits(command.country_code, command.currency_code, methods_cache)
     request = command.to_request(base_url, callback_key)
     digest = fingerprint(request)
     claim = repository.claim(request, digest, command.channel_id)
