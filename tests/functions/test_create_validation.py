@@ -218,3 +218,46 @@ def test_the_payment_methods_list_naming_currencies_is_the_first_word_and_no_lis
     with pytest.raises(InvalidRequest, match="use NGN"):
         require_currency_fits("NG", "ZAR", cache)  # the list names none: the country's own
     require_currency_fits("FR", "USD", None)  # neither knows France: Pay1st decides
+
+
+# --- charset ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "path"),
+    [
+        ("create_payment", "/payments"),
+        ("fulfilment", "/payments/o-1/fulfilment"),
+        ("create_refund", "/payments/o-1/refunds"),
+    ],
+)
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", '"iso-8859-1"'])
+def test_a_json_body_labelled_with_another_charset_is_415(
+    aws, sandbox, lambda_context, http_event, module, path, charset
+):
+    """Given a JSON body whose Content-Type says it is not UTF-8, Then every JSON route refuses it 415
+    naming the charset, and nothing is created."""
+    body = create_body("o-cs") if module == "create_payment" else json.dumps({"refundReference": "r-1"})
+    content_type = f"application/json; charset={charset}"
+    result = _post(
+        http_event, lambda_context, module, path, body, content_type, path_params={"partnerReference": "o-1"}
+    )
+    assert (result.status, result.code) == (415, "unsupported_media_type"), result.body
+    assert f"charset={charset.strip(chr(34)).lower()}" in result.body["message"]
+    assert _item(aws, "o-cs") is None and _creates(sandbox) == 0
+
+
+@pytest.mark.parametrize("path", ["/webhooks/pay1st", "/webhooks/pay1st/refunds"])
+def test_a_webhook_labelled_with_another_charset_is_415_and_one_with_none_or_utf8_is_read(
+    aws, lambda_context, http_event, path
+):
+    from functions.webhook_intake import app
+
+    body = json.dumps({"partnerReference": "o-1", "status": "SUCCESSFUL"})
+    for content_type, status in (("application/json; charset=utf-16", 415), ("application/json; charset=UTF-8", 401), (None, 401)):  # fmt: skip
+        headers = {"content-type": content_type} if content_type else {}
+        event = http_event("POST", path, body=body, headers=headers)
+        if content_type is None:
+            event["headers"].pop("content-type", None)
+        result = call(app.lambda_handler, event, lambda_context)
+        assert result.status == status, (content_type, result.body)  # unsigned: 401 once read
