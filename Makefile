@@ -162,22 +162,33 @@ serve: venv
 sandbox: venv
 	PYTHONPATH=local $(BIN)/python -m pay1st_sandbox
 
-# Pay1st's go-live checklist, step by step: STACK=<name> checks a deployed stack with your AWS credentials
-# (COMPARE_WITH=<sandbox stack> for a production one); without STACK, a local stack started for the purpose.
-# GO_LIVE_ARGS passes more options (e.g. --json, --webhook-timeout 300); `python -m go_live -h` lists them.
+# Pay1st's go-live checklist, step by step: STACK=<name> or ENV=<samconfig environment> (its stack_name and
+# region) checks a deployed stack with your AWS credentials (COMPARE_WITH=<sandbox stack> for a production one);
+# without either, a local stack started for the purpose. GO_LIVE_ARGS passes more options (e.g. --json,
+# --region, --profile, --webhook-timeout 300); `python -m go_live -h` lists them.
 STACK ?=
 COUNTRIES ?= NG,ZA
 COMPARE_WITH ?=
 GO_LIVE_ARGS ?=
+# make itself exits 2 whenever a recipe fails, so the check's own code is said on the last line (and in make's
+# "Error N"): 1 = a step failed, 2 = the stack could not be checked. A pipeline wanting the bare code runs
+# `PYTHONPATH=.:tools:local:layers/pay1st .venv/bin/python -m go_live ...` itself.
 go-live-check: venv
-	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
-		$(if $(STACK),--stack $(STACK)) $(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
+	@PYTHONPATH=.:tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
+		$(if $(STACK),--stack $(STACK)) $(if $(ENV),--env $(ENV)) \
+		$(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS); code=$$?; \
+	case $$code in \
+		0) ;; \
+		1) echo "go-live check exit 1: a step failed" >&2 ;; \
+		2) echo "go-live check exit 2: the stack could not be checked" >&2 ;; \
+		*) echo "go-live check exit $$code" >&2 ;; \
+	esac; exit $$code
 
-# The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>", or
-# ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists the commands.
+# The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>" (or ENV=<samconfig
+# environment> and ARGS="show ..."), or ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists them.
 ARGS ?= -h
 ops: venv
-	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(ARGS)
+	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(if $(ENV),--env $(ENV)) $(ARGS)
 
 clean:
 	rm -rf dist .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov

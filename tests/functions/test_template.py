@@ -286,8 +286,11 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     # read, record the fulfilment (conditional), queue the notice
     "FulfilmentFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | {("sqs:SendMessage", "FULFILMENT_QUEUE_URL")},
-    # read the recorded fulfilment, mark it delivered (receiving from SQS is the event source's own policy)
-    "FulfilmentSenderFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem") | GATEWAY_CALLS,
+    # read the recorded fulfilment, mark it delivered (receiving from SQS is the event source's own policy);
+    # dead-letter an undeliverable notice at once (its own environment names the DLQ)
+    "FulfilmentSenderFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
+    | {("sqs:SendMessage", "FULFILMENT_DEAD_LETTER_QUEUE_URL")}
+    | GATEWAY_CALLS,
     # the durable webhook record (one upsert, then its outcome), then the transition
     "WebhookIntakeFunction": _dynamodb("WEBHOOK_EVENTS_TABLE", "UpdateItem")
     | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
@@ -384,10 +387,13 @@ def test_every_function_has_an_expected_call_list(template):
 
 
 @pytest.mark.parametrize("function_id", sorted(AWS_CALLS))
-def test_each_policy_allows_exactly_the_calls_its_function_makes(aws: AwsEnv, function_id):
-    assert aws.policy_check is not None
+def test_each_policy_allows_exactly_the_calls_its_function_makes(aws: AwsEnv, template, function_id):
+    assert aws.policy_check is not None and aws.resolver is not None
     statements = aws.policy_check.policies[function_id]
-    expected = {_call_resources(call, aws.env) for call in AWS_CALLS[function_id]}
+    # The Globals' environment, and the function's own variables over it (as Lambda merges them)
+    own = template["Resources"][function_id]["Properties"].get("Environment", {}).get("Variables", {})
+    env = {**aws.env, **{name: str(aws.resolver.resolve(value)) for name, value in own.items()}}
+    expected = {_call_resources(call, env) for call in AWS_CALLS[function_id]}
 
     for action, resources in sorted(expected):
         assert allowed(statements, action, resources), f"{function_id} may not {action} on {resources}"
