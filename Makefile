@@ -80,8 +80,9 @@ browser-deps:
 	fi
 
 # Import rules (pyproject.toml [tool.importlinter]): the layer's packages are found where Lambda finds them.
-# checkov scans template.yaml (CloudFormation rules); every check the template does not pass is skipped in the
-# resource's Metadata with its reason. --skip-download: no calls to the vendor's platform (offline, and faster).
+# checkov scans template.yaml (CloudFormation rules); every check the template does not pass is skipped, with its
+# reason: in .checkov.yaml for checks no function passes, in the resource's Metadata for one resource alone.
+# --skip-download: no calls to the vendor's platform (offline, and faster).
 # checkov does not expand Fn::ForEach (it passes over the loop), so it also scans the template as CloudFormation
 # expands it: otherwise the per-function log groups and alarms would go unchecked.
 EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
@@ -89,9 +90,9 @@ lint: venv $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=layers/pay1st $(BIN)/lint-imports --no-logo
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	PYTHONPATH=local $(BIN)/python -m local_stack expand-template --output $(EXPANDED_TEMPLATE)
-	$(CHECKOV_VENV)/bin/checkov --file $(EXPANDED_TEMPLATE) --framework cloudformation --quiet --compact --skip-download
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file $(EXPANDED_TEMPLATE) --framework cloudformation --quiet --compact --skip-download
 
 format: venv
 	$(BIN)/ruff format .

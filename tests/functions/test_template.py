@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from local_stack.iam import Statement, allowed, request_resources
 from local_stack.resolver import PSEUDO_PARAMETERS, Resolver
 from local_stack.spec import rate_seconds
@@ -803,6 +804,21 @@ def test_every_checkov_skip_says_why(template):
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert skip["id"].startswith("CKV"), name
             assert len(skip["comment"].split()) >= 5 and "\n" not in skip["comment"], (name, skip)
+
+
+# The Lambda function checks .checkov.yaml skips for every function: a check of any other kind skipped there
+# would be skipped for resources nobody looked at.
+_FUNCTION_CHECKS = {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}
+
+
+def test_the_checks_skipped_for_every_function_are_function_checks_each_with_its_reason():
+    config = (ROOT / ".checkov.yaml").read_text(encoding="utf-8")
+    skipped = yaml.safe_load(config)["skip-check"]
+    assert skipped and set(skipped) <= _FUNCTION_CHECKS, skipped
+    for check in skipped:
+        [line] = [line for line in config.splitlines() if line.strip().startswith(f"- {check}")]
+        reason = line.partition("#")[2]
+        assert len(reason.split()) >= 5, line
 
 
 def _emitted_in(sources: str, name: str) -> bool:
