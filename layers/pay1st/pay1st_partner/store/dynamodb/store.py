@@ -7,7 +7,6 @@ domain's (:mod:`pay1st_partner.payments.repository`). Expressions here only enco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,6 +17,7 @@ from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import from_item, is_condition_failure, outcome_update, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
+from pay1st_partner.store.dynamodb.fulfilment import DynamoDBFulfilmentWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
 from pay1st_partner.store.dynamodb.owed import NO_OWED, DynamoDBOwedWrites, final_schedule
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
@@ -37,9 +37,6 @@ from pay1st_partner.store.items import (
     stays_watched,
 )
 from pay1st_partner.store.port import StatusChange, StatusQueryNote
-
-_FINALS = {f":final{n}": status for n, status in enumerate(sorted(state.FINAL_STATUSES))}
-_FINAL_VALUES = ", ".join(_FINALS)
 
 
 def _query_note(
@@ -64,6 +61,7 @@ class DynamoDBPaymentStore(
     DynamoDBOperatorAccess,
     DynamoDBAttemptWrites,
     DynamoDBOwedWrites,
+    DynamoDBFulfilmentWrites,
 ):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
@@ -398,111 +396,3 @@ class DynamoDBPaymentStore(
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
-
-    def put_fulfilment(
-        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
-    ) -> PaymentRecord | None:
-        after = self._update(
-            partner_reference,
-            UpdateExpression="SET fulfilment = :fulfilment",
-            # A reversed payment (refunded, charged back), or one our refunds cover, is never fulfilled.
-            ConditionExpression=(
-                "#status = :successful AND attribute_not_exists(fulfilment) "
-                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero) "
-                "AND (attribute_not_exists(refundReserved) OR refundReserved < :amount)"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {
-                    ":fulfilment": dict(fulfilment),
-                    ":successful": state.SUCCESSFUL,
-                    ":zero": 0,
-                    ":amount": amount,
-                }
-            ),
-        )
-        if after is None and fulfilment.get("claimId"):  # this very claim, applied before?
-            return self._own_claim(partner_reference, ("fulfilment",), fulfilment["claimId"])
-        return after
-
-    def mark_fulfilment_delivered(
-        self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
-    ) -> bool:
-        expression = "SET fulfilment.deliveredAt = if_not_exists(fulfilment.deliveredAt, :now)"
-        values: dict[str, Any] = {":now": at}
-        if attempt is not None:
-            expression += (
-                ", fulfilment.attempts = list_append(if_not_exists(fulfilment.attempts, :none), :attempt)"
-            )
-            values.update({":none": [], ":attempt": [dict(attempt)]})
-        # Delivered: off the watch list in the same write, unless an event still waits there (the usual case:
-        # the outbox is empty). Otherwise the poller takes it off once it has published the event.
-        variants = [
-            (
-                expression + " REMOVE openMarker, nextCheckAt",
-                "attribute_exists(fulfilment) AND (attribute_not_exists(outbox) OR size(outbox) = :zero) "
-                f"AND {NO_OWED}",
-                {":zero": 0},
-            ),
-            (expression, "attribute_exists(fulfilment)", {}),
-        ]
-        for update, condition, extra in variants:
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=self._key(partner_reference),
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=to_item({**values, **extra}),
-                )
-                return True
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-        return False
-
-    def watch_until(self, partner_reference: str, next_check_at: str) -> bool:
-        return (
-            self._update(
-                partner_reference,
-                # Back under OPEN#n when it was OWED#n (its owed confirmations paid): nothing owed now.
-                UpdateExpression="SET nextCheckAt = :next, openMarker = :shard",
-                ConditionExpression=(
-                    "(begins_with(openMarker, :open) OR begins_with(openMarker, :owed)) AND #status = :successful "
-                    f"AND attribute_not_exists(fulfilment.deliveredAt) AND {NO_OWED}"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":next": next_check_at,
-                        ":shard": sharded(OPEN_MARKER, partner_reference),
-                        ":open": OPEN_MARKER,
-                        ":owed": OWED_MARKER + "#",
-                        ":successful": state.SUCCESSFUL,
-                        ":zero": 0,
-                    }
-                ),
-            )
-            is not None
-        )
-
-    def unwatch(self, partner_reference: str, *, amount: Decimal) -> bool:
-        return (
-            self._update(
-                partner_reference,
-                UpdateExpression="REMOVE openMarker, nextCheckAt",
-                ConditionExpression=(
-                    "attribute_exists(openMarker) AND #status IN (" + _FINAL_VALUES + ") "
-                    "AND (attribute_not_exists(outbox) OR size(outbox) = :zero) "
-                    # Not SUCCESSFUL, or delivered, or never to be fulfilled (put_fulfilment's condition fails)
-                    "AND (#status <> :successful OR attribute_exists(fulfilment.deliveredAt) "
-                    "OR size(reversals) > :zero OR refundReserved >= :amount) "
-                    f"AND {NO_OWED}"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {":zero": 0, ":successful": state.SUCCESSFUL, ":amount": amount, **_FINALS}
-                ),
-            )
-            is not None
-        )
