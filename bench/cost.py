@@ -21,6 +21,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,26 @@ def _wru() -> Any:
 
 
 def _template_facts() -> dict[str, Any]:
+    if str(REPO / "local") not in sys.path:
+        sys.path.insert(0, str(REPO / "local"))
+    from local_stack.template import load_template
+
     text = (REPO / "template.yaml").read_text()
     memory = int(re.search(r"Globals:.*?MemorySize: (\d+)", text, re.S).group(1))  # type: ignore[union-attr]
     rate = re.search(r"TracingSampleRate:.*?Default: ([0-9.]+)", text, re.S)
+    # Resources as CloudFormation creates them: its Fn::ForEach loops expanded (one alarm per function each).
+    resources = load_template(REPO / "template.yaml")["Resources"].values()
+    types = Counter(r.get("Type") for r in resources)
+    # CloudWatch bills an alarm per metric it watches: a metric-math alarm, each MetricStat it sums.
+    alarm_metrics = sum(
+        max(1, sum("MetricStat" in m for m in r.get("Properties", {}).get("Metrics", [])))
+        for r in resources
+        if r.get("Type") == "AWS::CloudWatch::Alarm"
+    )
     return {
-        "alarms": text.count("Type: AWS::CloudWatch::Alarm"),
-        "dashboards": text.count("Type: AWS::CloudWatch::Dashboard"),
-        "secrets": text.count("Type: AWS::SecretsManager::Secret"),
+        "alarms": alarm_metrics,
+        "dashboards": types["AWS::CloudWatch::Dashboard"],
+        "secrets": types["AWS::SecretsManager::Secret"],
         "memory_gb": memory / 1024,
         "sample_rate": float(rate.group(1)) if rate else 1.0,
     }
@@ -148,7 +162,7 @@ def main() -> int:
     print(
         f"Fixed monthly cost of an idle stack: ${sum(fixed.values()):.2f} ("
         + ", ".join(f"{name} ${value:.2f}" for name, value in fixed.items())
-        + f"; {facts['alarms']} alarms, a poller run a minute: {idle.rru:.0f} RRU and {idle.seconds * 1000:.0f} ms here)"
+        + f"; {facts['alarms']} alarm metrics, a poller run a minute: {idle.rru:.0f} RRU and {idle.seconds * 1000:.0f} ms here)"
     )
     return 0 if met else 1
 

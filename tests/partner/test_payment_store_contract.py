@@ -1074,8 +1074,8 @@ def test_items_written_before_sharding_are_still_found_and_move_to_a_shard_on_th
     new_payment("order-new")
     clock.advance(120)
     # Then the pendingEvents and openRefunds readers still find the old one; the watch list, keyed on
-    # nextCheckAt, never held it: the upgrade (UPGRADING-indexes.md) checks that no such item is left first (the
-    # duePayments release's poller moved every one to a shard within minutes, as below)
+    # nextCheckAt, never held it: the upgrade (CHANGELOG.md, multi-step) checks that no such item is left first
+    # (the duePayments release's poller moved every one to a shard within minutes, as below)
     assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["order-new"]
     assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=10)] == ["order-new"]
     assert [e.event_id for e in repo.pending_events(older_than=clock(), limit=10)] == ["order-old:PENDING"]

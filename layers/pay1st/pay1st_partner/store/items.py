@@ -75,7 +75,7 @@ written ~8 times while open (claim slot, transitions, scheduled checks); at 100 
 
 Upgrade from unsharded markers: items written before hold ``outboxMarker = "PENDING"``, ``refundOpenMarker =
 "OPEN"``; their readers also query that legacy partition. Legacy ``openMarker = "OPEN"`` items (no
-``nextCheckAt``) are not on the watch list: UPGRADING-indexes.md checks none is left before the upgrade.
+``nextCheckAt``) are not on the watch list: the upgrade (CHANGELOG.md) checks none is left first.
 """
 
 from __future__ import annotations
