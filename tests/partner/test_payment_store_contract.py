@@ -1081,11 +1081,12 @@ def test_items_written_before_sharding_are_still_found_and_move_to_a_shard_on_th
     assert [e.event_id for e in repo.pending_events(older_than=clock(), limit=10)] == ["order-old:PENDING"]
     old_refunds = store.open_refund_payments(older_than="2026-01-15T11:00:00.000Z", limit=10)
     assert [r.partner_reference for r in old_refunds] == ["order-old"]
-    # And its first check moves it to its shard, on the schedule (hourly by now), out of the legacy partition
+    # And its first check moves it to its shard, on the schedule (every 80 s by now, half an hour old), out of the
+    # legacy partition
     repo.note_check(repo.get("order-old"))  # type: ignore[arg-type]
     item = raw_item("order-old")
     assert item["openMarker"] == {"S": sharded("OPEN", "order-old")}
-    assert item["nextCheckAt"] == {"S": "2026-01-15T11:00:00.000Z"}
+    assert item["nextCheckAt"] == {"S": "2026-01-15T10:33:20.000Z"}
     assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["order-new"]
     # And clearing its event drops the legacy outbox marker as before
     repo.clear_event("order-old", "order-old:PENDING")

@@ -92,16 +92,16 @@ def test_a_run_checks_every_due_payment_page_by_page_and_each_check_moves_it_on_
         new_payment(name)
         gateway.set(f"C-{name}-P", "NEW", partner_reference=name)
         clock.advance(1)
-    clock.advance(200)  # 201-203 s old: due at 60 s (and not yet at 300 s)
+    clock.advance(200)  # 201-203 s old: due at 60 s (and not yet at 240 s)
     poller = make_poller(repo, reconciler, publisher, clock, batch_size=2)
     # When it runs
     report = poller.run(deadline=time.monotonic() + 60)
     # Then every due one was checked, the most overdue first (work is bounded by time, not a count)
     assert gateway.queries == ["C-a-P", "C-b-P", "C-c-P"] and report.checked == 3
-    # And each is next due 5 minutes after it was created: a run now checks nothing
-    assert _raw(aws, "a")["nextCheckAt"] == {"S": "2026-01-15T10:35:00.000Z"}
+    # And each is next due 4 minutes after it was created (every minute at first): a run now checks nothing
+    assert _raw(aws, "a")["nextCheckAt"] == {"S": "2026-01-15T10:34:00.000Z"}
     assert poller.run(deadline=time.monotonic() + 60).checked == 0
-    clock.advance(98)  # a is past 5 minutes old, b and c not yet
+    clock.advance(37.5)  # a is past 4 minutes old, b and c not yet
     assert poller.run(deadline=time.monotonic() + 60).checked == 1 and gateway.queries[3:] == ["C-a-P"]
 
 
