@@ -86,6 +86,18 @@ class PaymentRecord:
     attempt_reference: str | None = None
     attempts: tuple[Mapping[str, Any], ...] = ()
     double_paid: bool = False
+    # In-progress steps (contract §9, ``pay1st_partner.payments.steps``): the latest one the gateway reported
+    # (``{status, at, during}``, ``during`` = the payment's status then), and when each step was told.
+    step: Mapping[str, Any] | None = None
+    steps_told: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def current_step(self) -> str | None:
+        """The gateway's latest in-progress step, while it is still the latest word: the payment is open and
+        has not changed status since (a step reported before PENDING says nothing once PENDING is known)."""
+        if self.step is None or not self.is_open or self.step.get("during") != self.status:
+            return None
+        return str(self.step["status"])
 
     @property
     def gateway_reference(self) -> str:

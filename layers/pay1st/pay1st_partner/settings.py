@@ -57,6 +57,8 @@ class Settings:
     # At most one §9 status query per payment per interval, whatever asks (webhooks, status route, poller).
     status_query_min_interval_seconds: float = 15.0
     status_stale_seconds: float = 30.0
+    # At most one "Payment In Progress" per payment per interval (and one per step): payments/steps.
+    step_event_min_interval_seconds: float = 30.0
     poll_batch_size: int = 25
     # The poller's gateway budget (status queries/s, the whole stack's), threads, and give-up age.
     status_queries_per_second: float = 5.0
@@ -116,6 +118,7 @@ class Settings:
             partner_id=partner_id,
             status_query_min_interval_seconds=_number(env, "STATUS_QUERY_MIN_INTERVAL_SECONDS", 15.0),
             status_stale_seconds=_number(env, "STATUS_STALE_SECONDS", 30.0),
+            step_event_min_interval_seconds=_number(env, "STEP_EVENT_MIN_INTERVAL_SECONDS", 30.0),
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
             status_queries_per_second=_number(env, "STATUS_QUERIES_PER_SECOND", 5.0),
             poll_concurrency=int(_number(env, "POLL_CONCURRENCY", 8, integer=True)),

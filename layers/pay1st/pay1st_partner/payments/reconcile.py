@@ -155,6 +155,10 @@ class Reconciler:
                 extra={**log, "recorded": transition.previous_status, "reported": status, "source": source},
             )
             count("StatusConflict")
+        elif verdict is state.Verdict.STEP:
+            logger.info("payment in progress", extra={**log, "step": status, "source": source})
+            if transition.event is not None:  # told (rate-limited: pay1st_partner.payments.steps)
+                self._publisher.publish([transition.event], self._payments)
         elif verdict is state.Verdict.UNKNOWN:
             logger.warning(
                 "unknown payment status recorded", extra={**log, "reported": status, "source": source}

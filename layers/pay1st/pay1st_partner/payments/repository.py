@@ -39,6 +39,7 @@ from pay1st_partner.store.port import PaymentStore, QueryWanted, StatusChange, S
 
 if TYPE_CHECKING:
     from pay1st_partner.payments.attempts import PaymentAttempts
+    from pay1st_partner.payments.steps import StepRecorder
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -52,10 +53,14 @@ class PaymentRepository:
         *,
         clock: Callable[[], datetime] = utcnow,
         schedule: CheckSchedule = DEFAULT_SCHEDULE,
+        step_event_interval: float | None = None,
     ) -> None:
+        """``step_event_interval``: seconds between two ``Payment In Progress`` events of a payment
+        (``pay1st_partner.payments.steps``; None: its default)."""
         self._store = store
         self._clock = clock
         self._schedule = schedule
+        self._step_event_interval = step_event_interval
 
     def _now(self) -> str:
         return isoformat(self._clock())
@@ -179,6 +184,10 @@ class PaymentRepository:
             if reference is not None and record.reference is not None and record.reference != reference:
                 raise ReferenceMismatch(f"payment {partner_reference} has another Pay1st reference")
             decision = state.decide(record.status, status)
+            if decision.verdict is state.Verdict.STEP:
+                return self._steps().record(
+                    record, status, source=source, read=lambda: self._require(partner_reference)
+                )
             if decision.verdict is state.Verdict.UNKNOWN:
                 noted = self._store.note_unknown(partner_reference, status, self._now())
                 return Transition(decision.verdict, record.status, status, noted)
@@ -346,6 +355,17 @@ class PaymentRepository:
             return current
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
+        )
+
+    def _steps(self) -> StepRecorder:
+        """In-progress steps (``pay1st_partner.payments.steps``), over the same store and clock."""
+        from pay1st_partner.payments.steps import DEFAULT_EVENT_INTERVAL_SECONDS, StepRecorder
+
+        interval = self._step_event_interval
+        return StepRecorder(
+            self._store,
+            clock=self._clock,
+            event_interval=DEFAULT_EVENT_INTERVAL_SECONDS if interval is None else interval,
         )
 
     def attempts(self) -> PaymentAttempts:

@@ -42,6 +42,10 @@ Item layout (DynamoDB attribute names):
   earlier attempts, see ``PaymentRecord.attempts``) and ``doublePaid`` (true once two attempts were paid).
   Each derived reference also has a pointer item, key ``attempt#<reference>`` → ``attemptOf`` (as for
   refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
+- In-progress steps (§9, ``pay1st_partner.payments.steps``): ``step`` (map ``{status, at, during, source}``:
+  the gateway's latest step, ``during`` the payment's status when it was reported), ``stepsTold`` (map step →
+  when its ``Payment In Progress`` event was written) and ``stepToldAt`` (the newest of those: the condition
+  of the next one, so two writers never both tell within the interval).
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -276,4 +280,6 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         attempt_reference=data.get("attemptReference"),
         attempts=tuple(data.get("attempts", ())),
         double_paid=bool(data.get("doublePaid", False)),
+        step=data.get("step"),
+        steps_told=dict(data.get("stepsTold", {})),
     )

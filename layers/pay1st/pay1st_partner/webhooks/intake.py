@@ -22,7 +22,8 @@ Order, and why:
    attempt's report is ignored (``superseded_attempt``) unless it is a SUCCESSFUL the gateway confirms;
 6. apply: SUCCESSFUL only after the gateway confirms it with a §9 status query; adopting a payment whose
    create answer was lost also goes through that query; other known statuses of a *signed* event are
-   applied directly (conditional, never regressing); unknown statuses are recorded and never applied.
+   applied directly (conditional, never regressing); in-progress steps (§9) are recorded beside the status
+   (``pay1st_partner.payments.steps``); unknown statuses are recorded and never applied.
    An event that was not signature-verified (mode ``off``) could come from anyone, so whatever status it
    names only prompts a status query, and the gateway's answer is applied instead;
 7. answer.
@@ -60,6 +61,7 @@ from pay1st_partner.payments.attempts import (
 from pay1st_partner.payments.reconcile import (
     AMOUNT_MISMATCH,
     GATEWAY_UNAVAILABLE,
+    NO_REFERENCE,
     QUERY_THROTTLED,
     REFERENCE_MISMATCH,
     Outcome,
@@ -79,7 +81,7 @@ UNMATCHED = "unmatched"
 # Outcomes after which processing the same event again cannot change anything (a replay is answered
 # from the record); absent: "received" (in progress or crashed), "not_applied", gateway trouble and
 # "query_throttled" (the confirmation is still owed), and invalid events (answered 400 again).
-_APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
+_APPLIED = frozenset({"applied", "duplicate", "stale", "conflict", "in_progress"})
 # Confirmation not done: fine for an open payment (the poller reconciles it), not for a final one.
 _UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})
 _FINISHED = _APPLIED | frozenset(
@@ -299,6 +301,9 @@ class WebhookIntake:
                 receipt=receipt,
                 slot_taken=slot_taken,
             )
+        if record.reference is None and decision.verdict is state.Verdict.STEP:
+            # An in-progress step adopts nothing, and there is no reference to check it against.
+            return Outcome(NO_REFERENCE, record)
         if record.reference is None and decision.verdict is not state.Verdict.UNKNOWN:
             # Not adopting without the gateway's confirmation: nothing to apply.
             return Outcome(decision.verdict.value, record)

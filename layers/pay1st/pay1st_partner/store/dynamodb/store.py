@@ -18,6 +18,7 @@ from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
+from pay1st_partner.store.dynamodb.steps import DynamoDBStepWrites
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
     BY_REFERENCE_INDEX,
@@ -52,7 +53,11 @@ def _query_note(
 
 
 class DynamoDBPaymentStore(
-    DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess, DynamoDBAttemptWrites
+    DynamoDBWebhookWrites,
+    DynamoDBRefundWrites,
+    DynamoDBOperatorAccess,
+    DynamoDBAttemptWrites,
+    DynamoDBStepWrites,
 ):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
