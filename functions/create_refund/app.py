@@ -30,6 +30,7 @@ def create(partnerReference: str) -> Response:
         gateway=runtime.gateway(),
         publisher=runtime.publisher(),
         deadline=runtime.deadline_for(app.lambda_context),
+        reference_mode=runtime.settings().refund_transaction_reference,
     )
     # A repeat answers like the original (201, same refund), flagged as create payment does.
     headers = {} if result.created else {"Idempotent-Replayed": "true"}

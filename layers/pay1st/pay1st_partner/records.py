@@ -90,6 +90,8 @@ class PaymentRecord:
     # (``{status, at, during}``, ``during`` = the payment's status then), and when each step was told.
     step: Mapping[str, Any] | None = None
     steps_told: Mapping[str, str] = field(default_factory=dict)
+    # The latest ``C-…-T`` transaction id Pay1st sent for the payment (§15: what a refund may have to name).
+    transaction_id: str | None = None
 
     @property
     def current_step(self) -> str | None:

@@ -33,6 +33,8 @@ _REQUIRED = (
 SIGNATURE_MODES = ("any", "signing-key", "basic-auth", "off")
 _MODE_ALIASES = {"required": "signing-key"}
 _ENVIRONMENTS = ("sandbox", "production")
+# What a refund's transactionReference names (§15): the payment's reference, or Pay1st's transaction id.
+REFUND_REFERENCE_MODES = ("payment-reference", "transaction-id")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Settings:
     payment_methods_cache_seconds: float = 300.0
     refund_open_alarm_seconds: float = 259200.0  # 3 days: refunds open longer are reported (no status query)
     paid_not_fulfilled_hours: float = 2.0  # paid this long, fulfilment not delivered: PaidNotFulfilled
+    refund_transaction_reference: str = "payment-reference"  # REFUND_REFERENCE_MODES
 
     @property
     def webhook_signature_required(self) -> bool:
@@ -94,6 +97,11 @@ class Settings:
         if mode not in SIGNATURE_MODES:
             raise ConfigurationError(
                 f"WEBHOOK_SIGNATURE_MODE must be one of {SIGNATURE_MODES} (or 'required'), got {mode!r}"
+            )
+        refund_reference = env.get("REFUND_TRANSACTION_REFERENCE", "").strip() or "payment-reference"
+        if refund_reference not in REFUND_REFERENCE_MODES:
+            raise ConfigurationError(
+                f"REFUND_TRANSACTION_REFERENCE must be one of {REFUND_REFERENCE_MODES}, got {refund_reference!r}"
             )
         partner_id = env.get("PAY1ST_PARTNER_ID", "").strip() or None
         if partner_id is not None and not partner_id.isdigit():
@@ -129,6 +137,7 @@ class Settings:
             payment_methods_cache_seconds=_number(env, "PAYMENT_METHODS_CACHE_SECONDS", 300.0),
             refund_open_alarm_seconds=_number(env, "REFUND_OPEN_ALARM_SECONDS", 259200.0),
             paid_not_fulfilled_hours=_number(env, "PAID_NOT_FULFILLED_HOURS", 2.0),
+            refund_transaction_reference=refund_reference,
         )
 
     def __post_init__(self) -> None:

@@ -229,6 +229,7 @@ class Reconciler:
             answered = {"by": source, "answer": details.status, "outcome": problem}
             return Outcome(problem, self._touch(record, answered), gateway_status=details.status)
 
+        record = self._payments.note_transaction_id(record, details.transaction_id)  # §15, when sent
         if details.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             return self._reverse(record, details.status, source=source)
         answered = {"by": source, "answer": details.status}

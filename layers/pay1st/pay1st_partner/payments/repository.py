@@ -14,6 +14,7 @@ conditional claim on ``partnerReference`` is the idempotency key instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -356,6 +357,14 @@ class PaymentRepository:
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
+
+    def note_transaction_id(self, record: PaymentRecord, transaction_id: str | None) -> PaymentRecord:
+        """Keep the ``C-…-T`` transaction id Pay1st sent for the payment (§15; None: it sent none); the record
+        after it. Written only when new to the payment: most reports cost nothing."""
+        if transaction_id is None or transaction_id == record.transaction_id:
+            return record
+        noted = self._store.note_transaction_id(record.partner_reference, transaction_id)
+        return record if noted is None else replace(record, transaction_id=noted.transaction_id)
 
     def _steps(self) -> StepRecorder:
         """In-progress steps (``pay1st_partner.payments.steps``), over the same store and clock."""

@@ -46,6 +46,8 @@ Item layout (DynamoDB attribute names):
   the gateway's latest step, ``during`` the payment's status when it was reported), ``stepsTold`` (map step →
   when its ``Payment In Progress`` event was written) and ``stepToldAt`` (the newest of those: the condition
   of the next one, so two writers never both tell within the interval).
+- ``transactionId``: the latest ``C-…-T`` transaction id Pay1st sent for the payment (create answer, status
+  query, webhook; §15), which a refund names instead of ``reference`` with ``RefundTransactionReference``.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -282,4 +284,5 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         double_paid=bool(data.get("doublePaid", False)),
         step=data.get("step"),
         steps_told=dict(data.get("stepsTold", {})),
+        transaction_id=data.get("transactionId"),
     )

@@ -209,6 +209,9 @@ class PaymentStore(StatusIndex, Protocol):
         """Record ``change.step`` as the payment's latest step (with its event, when told); None when the
         condition no longer holds."""
 
+    def note_transaction_id(self, partner_reference: str, transaction_id: str) -> PaymentRecord | None:
+        """Set ``transactionId`` unless it already holds that value; None when it did (or no payment)."""
+
     def add_conflict(self, partner_reference: str, conflict: Mapping[str, Any]) -> PaymentRecord:
         """Append a conflicting-final-status entry to the payment's ``conflicts``."""
 

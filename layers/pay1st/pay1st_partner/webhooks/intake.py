@@ -269,7 +269,9 @@ class WebhookIntake:
             count("StatusRejected", reason=AMOUNT_MISMATCH)
             return Outcome(AMOUNT_MISMATCH, record)
 
-        if not verified:
+        if verified:  # a transaction id (§15) from Pay1st itself; an unsigned event's comes with the query
+            record = self._payments.note_transaction_id(record, event.transaction_id)
+        else:
             # Unsigned (WEBHOOK_SIGNATURE_MODE=off): anyone could have sent it. Applying its FAILED or
             # CANCELLED directly would finalise the payment and block the real SUCCESSFUL, so the event
             # only prompts a status query and the gateway's answer is what gets applied.

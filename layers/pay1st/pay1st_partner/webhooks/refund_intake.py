@@ -122,7 +122,8 @@ class RefundWebhookIntake:
             logger.info("refund webhook for a refund that is not ours", extra={"refundReference": reference})
             return UNMATCHED, None, None
         owner = payment.partner_reference
-        if payment.reference != event.transaction_reference:
+        # The refund named the payment by its reference or by its transaction id (§15, RefundTransactionReference).
+        if event.transaction_reference not in (payment.reference, payment.transaction_id):
             logger.warning("refund webhook names another payment", extra={"refundReference": reference})
             count("StatusRejected", reason=REFERENCE_MISMATCH)
             return REFERENCE_MISMATCH, None, owner

@@ -19,6 +19,7 @@ from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
 from pay1st_partner.store.dynamodb.steps import DynamoDBStepWrites
+from pay1st_partner.store.dynamodb.transactions import DynamoDBTransactionWrites
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
     BY_REFERENCE_INDEX,
@@ -58,6 +59,7 @@ class DynamoDBPaymentStore(
     DynamoDBOperatorAccess,
     DynamoDBAttemptWrites,
     DynamoDBStepWrites,
+    DynamoDBTransactionWrites,
 ):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name

@@ -31,12 +31,13 @@ from pay1st_partner.store.items import (
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
 from pay1st_partner.store.memory.items import add_events, claim_pointer, pointer_owner
 from pay1st_partner.store.memory.steps import MemoryStepWrites
+from pay1st_partner.store.memory.transactions import MemoryTransactionWrites
 from pay1st_partner.store.port import QueryWanted, RefundChange, ReversalChange, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites):
+class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransactionWrites):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
