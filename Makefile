@@ -115,8 +115,10 @@ PYTEST_WORKERS ?= 3
 test: venv browser-deps lint typecheck validate
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term
 
+# The unit tier (pure logic and the in-memory store; tests/conftest.py sets the tiers from what a test runs on):
+# seconds, no moto, no servers. `pytest -m integration` and `-m e2e` run the other two.
 test-fast: venv
-	$(BIN)/pytest -m "not browser and not slow" -x -q
+	$(BIN)/pytest -m unit -x -q
 
 # Cold init is measured on what ships (.aws-sam/build), so the bench builds first.
 bench: venv build

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
 from pay1st.errors import ValidationError
@@ -314,3 +314,22 @@ def json_body(app: HttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dic
 def http_handler(app: HttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of an HTTP API function, logging with the request's correlation id."""
     return runtime.lambda_entry_point(app.resolve, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+
+
+class _Created(Protocol):
+    @property
+    def created(self) -> bool: ...
+
+    def to_body(self) -> dict[str, Any]: ...
+
+
+def created_response(result: _Created) -> Response:
+    """201 with the resource; a repeat answers like the original, flagged the way Stripe flags replays."""
+    return response(201, result.to_body(), {} if result.created else {"Idempotent-Replayed": "true"})
+
+
+def request_base_url(app: HttpResolver) -> str:
+    """Our public base URL (callbacks, webhooks) for the request being answered (``callbacks.public_base_url``)."""
+    from pay1st_partner.payments.callbacks import public_base_url
+
+    return public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {})

@@ -40,7 +40,7 @@ from pay1st_partner.errors import (
     GatewayUnavailable,
     PaymentConflict,
 )
-from pay1st_partner.gateway_calls import CRASHED, classify_failed_call, is_abandoned_claim, log_fields
+from pay1st_partner.gateway_calls import ClaimActions, is_abandoned_claim, settle_failed_call
 from pay1st_partner.observability import count, logger
 from pay1st_partner.payments.create_request import (  # re-exported: the handler and tests import them from here
     MAX_QUANTITY,
@@ -215,21 +215,17 @@ def _create_at_gateway(
         if not claim_is_new and not new_attempt and isinstance(exc, Pay1stAPIError) and _is_duplicate(exc):
             logger.warning("retried create refused as a duplicate; a new attempt follows", extra=log_extra)
             raise _RefusedAsDuplicate() from exc
-        failed = classify_failed_call(exc, claim_is_new=claim_is_new, what="payment")
-        log_extra.update(log_fields(exc))
-        if failed.release:
-            repository.release_claim(partner_reference)
-            logger.warning("create failed; claim released", extra={**log_extra, "reason": failed.reason})
-            assert failed.error is not None
-            raise failed.error from exc
-        # Never CREATING for good (it would answer 409 forever): a new attempt's CREATING → CREATE_UNKNOWN.
-        repository.mark_outcome_unknown(partner_reference)
-        if failed.reason == CRASHED:
+        claim = ClaimActions(
+            what="payment",
+            call="create",
+            release=lambda: repository.release_claim(partner_reference),
+            mark_unknown=lambda: repository.mark_outcome_unknown(partner_reference),  # a new attempt's too
+            unknown_metric="CreateOutcomeUnknown",
+        )
+        answer = settle_failed_call(exc, claim_is_new=claim_is_new, claim=claim, log=log_extra)
+        if answer is exc:
             raise
-        if failed.counts_as_unknown:
-            count("CreateOutcomeUnknown")
-        logger.warning("create outcome unknown", extra={**log_extra, "reason": failed.reason})
-        raise CreateOutcomeUnknown() from exc
+        raise (answer or CreateOutcomeUnknown()) from exc
 
 
 def _checkout(

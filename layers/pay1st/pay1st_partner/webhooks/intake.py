@@ -70,9 +70,8 @@ from pay1st_partner.payments.reconcile import (
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.references import is_attempt_reference, is_partner_reference
-from pay1st_partner.request_fields import parse_json_object
+from pay1st_partner.request_fields import parse_json_object, require_text
 from pay1st_partner.store.port import WebhookReceipt
-from pay1st_partner.text import require_text
 from pay1st_partner.webhooks.auth import BASIC_AUTH_SCHEME, WRONG_PARTNER, WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import RecordedWebhook, WebhookEventStore, event_id
 
