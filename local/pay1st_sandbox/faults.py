@@ -56,6 +56,8 @@ class Faults:
     webhook_delay_seconds: float = 0.0
     webhook_reorder: str = "off"
     webhook_reorder_window: int = 2
+    # Attempts per webhook, overriding the config's (1: no redelivery after a failed answer).
+    webhook_max_attempts: int | None = None
     # How refunds requested from now on settle (§15), and a stall after a refund is processed.
     refund_outcome: str = "SUCCESSFUL"
     refund_stall_seconds: float = 0.0
@@ -202,6 +204,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "webhook_delay_seconds": _non_negative,
     "webhook_reorder": _reorder,
     "webhook_reorder_window": _positive_count,
+    "webhook_max_attempts": _optional(_positive_count),
     "refund_outcome": _refund_outcome,
     "refund_stall_seconds": _non_negative,
     "refund_reference": _refund_reference,

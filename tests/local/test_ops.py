@@ -176,7 +176,7 @@ def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_
         stack.sandbox.control.clear_faults()
     shown = ops_json(stack, "show", reference)
     [hook] = shown["webhooks"]
-    assert hook["outcome"] == "gateway_unavailable" and shown["payment"]["status"] == "NEW"
+    assert hook["outcome"] == "confirmation_owed" and shown["payment"]["status"] == "NEW"
     [failed] = [entry for entry in shown["story"] if entry["what"] == "query"]
     assert failed["data"]["by"] == "webhook" and failed["data"]["outcome"] == "gateway_unavailable"
     assert failed["data"]["httpStatus"] >= 500 and failed["text"].startswith(
@@ -187,7 +187,7 @@ def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_
     code, text, err = ops(stack, "replay-webhook", hook["eventId"], "--yes")
     # Then the intake confirms it now and the payment is paid, once
     assert code == 0, err
-    assert f"webhook {hook['eventId']}: gateway_unavailable -> applied (payment {reference})" in text
+    assert f"webhook {hook['eventId']}: confirmation_owed -> applied (payment {reference})" in text
     assert ops_json(stack, "find", reference)[0]["status"] == "SUCCESSFUL"
     assert events_of(stack, reference) == [f"{reference}:SUCCESSFUL"]
     # And a second replay changes nothing: answered from the record, no new event

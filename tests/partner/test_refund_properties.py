@@ -238,13 +238,18 @@ def test_refunds_and_reversals_never_regress_never_double_emit_and_end_refunds(
             expected.add(f"{prefix}:failed")
     assert set(published) == expected
     assert record.pending_event_ids == ()
-    # And a reversed payment can be neither refunded nor fulfilled; one that is not still can be fulfilled
+    # And a reversed payment can be neither refunded nor fulfilled, nor can one our refunds cover (refunded
+    # in full: reversed too); any other still can be fulfilled
     fulfilment = [FulfilmentItem("GEM-500", 1, clock())]
+    if record.refunded_amount >= record.amount:
+        assert "REFUND" in record.reversals
     if record.reversals:
         with pytest.raises(PaymentConflict) as refused:
             refunds.claim(partner_reference, f"{partner_reference}-late", None, None)
         assert refused.value.code == "payment_not_refundable"
-        with pytest.raises(PaymentConflict):
+    if record.reversals or record.refund_reserved >= record.amount:
+        with pytest.raises(PaymentConflict) as refused:
             repo.record_fulfilment(partner_reference, fulfilment)
+        assert refused.value.code in ("payment_refunded", "payment_charged_back")
     else:
         assert repo.record_fulfilment(partner_reference, fulfilment).fulfilment is not None

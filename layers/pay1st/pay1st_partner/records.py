@@ -86,6 +86,9 @@ class PaymentRecord:
     attempt_reference: str | None = None
     attempts: tuple[Mapping[str, Any], ...] = ()
     double_paid: bool = False
+    # Confirmations owed (README "Owed confirmations", ``pay1st_partner.payments.owed``): by the Pay1st
+    # reference to query, ``{attemptReference, reported, since}``: a reported status not yet confirmed.
+    owed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # In-progress steps (contract §9, ``pay1st_partner.payments.steps``): the latest one the gateway reported
     # (``{status, at, during}``, ``during`` = the payment's status then), and when each step was told.
     step: Mapping[str, Any] | None = None

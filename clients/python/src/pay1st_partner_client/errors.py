@@ -97,6 +97,20 @@ class PaymentNotSuccessful(Pay1stPartnerError):
     code = "payment_not_successful"
 
 
+class PaymentRefunded(Pay1stPartnerError):
+    """Nothing may be fulfilled: the partner's refunds (or Pay1st's full refund) cover the amount."""
+
+    code = "payment_refunded"
+
+
+class PaymentChargedBack(Pay1stPartnerError):
+    code = "payment_charged_back"
+
+
+class PaymentReversed(Pay1stPartnerError):
+    code = "payment_reversed"
+
+
 class FulfilmentConflict(Pay1stPartnerError):
     code = "fulfilment_conflict"
 
@@ -195,6 +209,7 @@ BY_CODE: dict[str, type[Pay1stPartnerError]] = {
         InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, InvalidChannel, UnsupportedMediaType,
         PaymentMethodsUnavailable, PayloadTooLarge, PaymentNotFound, PaymentConflict,
         CreateInProgress, CreateOutcomeUnknown, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
+        PaymentRefunded, PaymentChargedBack, PaymentReversed,
         FulfilmentConflict, FulfilmentNotQueued, PaymentNotRefundable, AmountExceedsRefundable, RefundConflict,
         RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RouteNotFound, InternalError,
         MissingSignature, InvalidSignature, StaleTimestamp, NotRecorded, NotApplied,

@@ -36,6 +36,7 @@ from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.references import MAX_ATTEMPTS, attempt_reference, is_attempt_reference
+from pay1st_partner.store.items import new_claim_id
 from pay1st_partner.store.port import AttemptChange, PaymentStore
 
 SUPERSEDED = "superseded_attempt"
@@ -100,9 +101,16 @@ class PaymentAttempts:
         if self._store.claim_attempt_reference(derived, record.partner_reference) != record.partner_reference:
             raise RuntimeError("a derived attempt reference is held by another payment")  # a digest collision
         now = isoformat(self._clock())
+        claim = new_claim_id()
         entry = {"partnerReference": record.gateway_reference, "supersededAt": now, "reason": reason}
         change = AttemptChange(
-            record, (*record.attempts, entry), derived, source="attempt", at=now, status=state.CREATING
+            record,
+            (*record.attempts, {**entry, "claimId": claim}),
+            derived,
+            source="attempt",
+            at=now,
+            status=state.CREATING,
+            claim_id=claim,
         )
         after = self._store.write_attempts(change)
         if after is not None:

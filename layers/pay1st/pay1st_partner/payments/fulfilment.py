@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from pay1st.models import FulfilmentItem
 
-from pay1st_partner import state
-from pay1st_partner.errors import FulfilmentNotQueued, InvalidRequest, PaymentConflict, PaymentNotFound
+from pay1st_partner.errors import FulfilmentNotQueued, InvalidRequest, PaymentNotFound
 from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.fulfilment_guard import refusal
 from pay1st_partner.request_fields import object_list, reject_unknown, required_string
 
 if TYPE_CHECKING:
@@ -132,13 +132,11 @@ def request_fulfilment(
     record = repository.get(partner_reference)
     if record is None:
         raise PaymentNotFound()
-    if record.status != state.SUCCESSFUL:
-        raise PaymentConflict(
-            f"The payment is {record.status}, not SUCCESSFUL: nothing may be fulfilled yet.",
-            code="payment_not_successful",
-        )
+    refused = refusal(record)
+    if refused is not None and record.fulfilment is None:  # a recorded one is answered as recorded
+        raise refused
     _check_against_payment(record, items)
-    recorded = repository.record_fulfilment(partner_reference, items)  # 409s for a different body
+    recorded = repository.record_fulfilment(partner_reference, items, current=record)  # 409: another body
     if recorded.fulfilment and recorded.fulfilment.get("deliveredAt"):
         return FulfilmentAccepted(partner_reference, DELIVERED)
     try:

@@ -48,6 +48,16 @@ Item layout (DynamoDB attribute names):
   of the next one, so two writers never both tell within the interval).
 - ``transactionId``: the latest ``C-…-T`` transaction id Pay1st sent for the payment (create answer, status
   query, webhook; §15), which a refund names instead of ``reference`` with ``RefundTransactionReference``.
+- Owed confirmations (``pay1st_partner.payments.owed``, DESIGN §9): ``owed`` (map Pay1st reference →
+  ``{attemptReference, reported, since}``, at most ``MAX_OWED``): a status a signed webhook reported that
+  could not be confirmed yet (query slot taken, or the query failed). While it holds anything the payment
+  stays on the ``duePayments`` schedule, ``nextCheckAt`` = when the slot frees: an open payment with its
+  ``OPEN#<n>`` marker, any other (final, or no Pay1st reference yet) with ``openMarker = "OWED#<n>"`` (same
+  index, its own partitions). Transitions and scheduled checks of a payment read without ``owed`` hold only
+  while it still has none, so neither can take an owed payment off the schedule or push its check later.
+- Claim ids (``claimId``, :func:`new_claim_id`) on every conditional claim: the payment item, each refund
+  entry, each fulfilment, each attempt entry a new attempt adds. A claim whose condition fails is looked up
+  by its id: found, it was this very write, applied before (a retried request), and it succeeds.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -77,6 +87,7 @@ themselves and nothing open or pending is missed meanwhile.
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -91,6 +102,9 @@ from pay1st_partner.records import PaymentRecord, RefundRecord, amount_text
 OPEN_MARKER = "OPEN"
 OUTBOX_PENDING = "PENDING"
 GAVE_UP_MARKER = "GAVEUP"
+OWED_MARKER = "OWED"
+# Owed confirmations a payment may carry at once (one per Pay1st reference that reported).
+MAX_OWED = 10
 # Partitions of every sparse index (see above); only ever raise it.
 SHARD_COUNT = 8
 OPEN_PAYMENTS_INDEX = "openPayments"
@@ -105,6 +119,12 @@ REFUND_POINTER_PREFIX = "refund#"
 ATTEMPT_POINTER_PREFIX = "attempt#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
+
+
+def new_claim_id() -> str:
+    """A claim's own id (``claimId``): a write retried after it was applied (an SDK retry after a lost answer)
+    finds its own claim in the item and counts as done, instead of taking it for someone else's."""
+    return uuid.uuid4().hex
 
 
 def shard_of(partner_reference: str) -> int:
@@ -148,6 +168,7 @@ def refund_entry(
         "createdAt": now,
         "updatedAt": now,
         "history": [history_entry(refund_state.CREATING, now, "create")],
+        "claimId": new_claim_id(),
     }
     if reason is not None:
         entry["reason"] = reason
@@ -196,6 +217,7 @@ def claim_item(request: PaymentRequest, fingerprint: str, channel_id: str | None
         "statusHistory": [{"status": state.CREATING, "at": now, "source": "create"}],
         "outbox": {},
         "statusQueries": {},
+        "claimId": new_claim_id(),
     }
     if channel_id is not None:
         values["channelId"] = channel_id
@@ -216,6 +238,7 @@ def fulfilment_item(items: Sequence[FulfilmentItem], digest: str, now: str) -> d
         ],
         "fingerprint": digest,
         "recordedAt": now,
+        "claimId": new_claim_id(),
     }
 
 
@@ -285,4 +308,5 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         step=data.get("step"),
         steps_told=dict(data.get("stepsTold", {})),
         transaction_id=data.get("transactionId"),
+        owed={str(key): dict(entry) for key, entry in data.get("owed", {}).items()},
     )

@@ -7,6 +7,7 @@ domain's (:mod:`pay1st_partner.payments.repository`). Expressions here only enco
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +18,7 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
+from pay1st_partner.store.dynamodb.owed import NO_OWED, DynamoDBOwedWrites, final_schedule
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
 from pay1st_partner.store.dynamodb.steps import DynamoDBStepWrites
 from pay1st_partner.store.dynamodb.transactions import DynamoDBTransactionWrites
@@ -28,6 +30,7 @@ from pay1st_partner.store.items import (
     OPEN_MARKER,
     OPEN_PAYMENTS_INDEX,
     OUTBOX_PENDING,
+    OWED_MARKER,
     PENDING_EVENTS_INDEX,
     history_entry,
     marker_partitions,
@@ -60,6 +63,7 @@ class DynamoDBPaymentStore(
     DynamoDBAttemptWrites,
     DynamoDBStepWrites,
     DynamoDBTransactionWrites,
+    DynamoDBOwedWrites,
 ):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
@@ -93,7 +97,8 @@ class DynamoDBPaymentStore(
         return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
-        shards = marker_partitions(OPEN_MARKER, legacy=False)
+        # Open payments, and those owed a confirmation that are not open (OWED#n: final, or no reference).
+        shards = marker_partitions(OPEN_MARKER, legacy=False) + marker_partitions(OWED_MARKER, legacy=False)
         found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", due_before, limit)
         # Legacy items (no nextCheckAt, so not in duePayments): due by updatedAt, as the old poller read them.
         found += self._shards(
@@ -136,9 +141,11 @@ class DynamoDBPaymentStore(
                 ConditionExpression="attribute_not_exists(partnerReference)",
             )
         except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
+            if not is_condition_failure(exc):
+                raise
+            # Taken: by this very claim, applied before (a retried write), or by another request.
+            claim_id = str(item.get("claimId") or "")
+            return bool(claim_id) and self._own_claim(item["partnerReference"], (), claim_id) is not None
         return True
 
     def delete_claim(self, partner_reference: str) -> None:
@@ -178,12 +185,17 @@ class DynamoDBPaymentStore(
             condition += " AND attribute_not_exists(#ref)"
             new_reference = change.adopt_reference
         removes: list[str] = []
+        if not record.owed:  # read with nothing owed: still so (or the schedule below would drop it)
+            values[":zero"] = 0
+            condition += f" AND {NO_OWED}"
         if state.is_final(status):
-            removes += ["openMarker", "nextCheckAt"]
+            final_schedule(record, sets, removes, values)
         elif new_reference is not None:  # the poller can only query payments the gateway knows
             values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
             values[":next"] = change.next_check_at or now
-            sets += ["openMarker = :open", "nextCheckAt = :next"]
+            # Owed: due when the owed confirmation is (the slot's end), not later.
+            next_check = "if_not_exists(nextCheckAt, :next)" if record.owed else ":next"
+            sets += ["openMarker = :open", f"nextCheckAt = {next_check}"]
         if change.query is not None:
             sets_, removes_ = _query_note(change.query, names, values)
             sets += sets_
@@ -263,12 +275,14 @@ class DynamoDBPaymentStore(
             query,
             # Open, not given up (GAVEUP#n, give_up's): a check of a given-up payment must not put it back on
             # the schedule; it falls back to touch_checked.
-            condition="begins_with(openMarker, :open_prefix)",
+            # Nothing owed: an owed confirmation's nextCheckAt (the slot's end) is never pushed later.
+            condition=f"begins_with(openMarker, :open_prefix) AND {NO_OWED}",
             sets=["nextCheckAt = :next", "openMarker = :open"],
             values={
                 ":next": next_check_at,
                 ":open": sharded(OPEN_MARKER, partner_reference),
                 ":open_prefix": OPEN_MARKER,
+                ":zero": 0,
             },
         )
 
@@ -303,9 +317,14 @@ class DynamoDBPaymentStore(
         return self._update(
             partner_reference,
             UpdateExpression="SET openMarker = :gaveup, nextCheckAt = :now, gaveUpAt = :now",
-            ConditionExpression="begins_with(openMarker, :open)",
+            ConditionExpression=f"begins_with(openMarker, :open) AND {NO_OWED}",
             ExpressionAttributeValues=to_item(
-                {":now": at, ":gaveup": sharded(GAVE_UP_MARKER, partner_reference), ":open": OPEN_MARKER}
+                {
+                    ":now": at,
+                    ":gaveup": sharded(GAVE_UP_MARKER, partner_reference),
+                    ":open": OPEN_MARKER,
+                    ":zero": 0,
+                }
             ),
         )
 
@@ -346,20 +365,31 @@ class DynamoDBPaymentStore(
             if not is_condition_failure(exc):
                 raise
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
-        return self._update(
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
+        after = self._update(
             partner_reference,
             UpdateExpression="SET fulfilment = :fulfilment",
-            # A reversed payment (refunded, charged back) is never fulfilled again.
+            # A reversed payment (refunded, charged back), or one our refunds cover, is never fulfilled.
             ConditionExpression=(
                 "#status = :successful AND attribute_not_exists(fulfilment) "
-                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero)"
+                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero) "
+                "AND (attribute_not_exists(refundReserved) OR refundReserved < :amount)"
             ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(
-                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL, ":zero": 0}
+                {
+                    ":fulfilment": dict(fulfilment),
+                    ":successful": state.SUCCESSFUL,
+                    ":zero": 0,
+                    ":amount": amount,
+                }
             ),
         )
+        if after is None and fulfilment.get("claimId"):  # this very claim, applied before?
+            return self._own_claim(partner_reference, ("fulfilment",), fulfilment["claimId"])
+        return after
 
     def mark_fulfilment_delivered(
         self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None

@@ -22,6 +22,7 @@ from pay1st_partner.store.items import (
     MAX_REFUNDS_PER_PAYMENT,
     OPEN_MARKER,
     OUTBOX_PENDING,
+    OWED_MARKER,
     history_entry,
     marker_partitions,
     record_from_item,
@@ -30,6 +31,7 @@ from pay1st_partner.store.items import (
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
 from pay1st_partner.store.memory.items import add_events, claim_pointer, pointer_owner
+from pay1st_partner.store.memory.owed import MemoryOwedWrites, final_schedule, has_owed
 from pay1st_partner.store.memory.steps import MemoryStepWrites
 from pay1st_partner.store.memory.transactions import MemoryTransactionWrites
 from pay1st_partner.store.port import QueryWanted, RefundChange, ReversalChange, StatusChange, StatusQueryNote
@@ -37,7 +39,7 @@ from pay1st_partner.store.port import QueryWanted, RefundChange, ReversalChange,
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransactionWrites):
+class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryStepWrites, MemoryTransactionWrites):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -92,7 +94,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            shards = marker_partitions(OPEN_MARKER, legacy=False)
+            shards = marker_partitions(OPEN_MARKER, legacy=False) + marker_partitions(
+                OWED_MARKER, legacy=False
+            )
             found = [
                 (i["nextCheckAt"], i)
                 for i in self._sparse_index("openMarker", shards, "nextCheckAt", due_before)
@@ -124,8 +128,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
 
     def put_claim(self, item: Mapping[str, Any]) -> bool:
         with self._lock:
-            if item["partnerReference"] in self._items:
-                return False
+            existing = self._items.get(item["partnerReference"])
+            if existing is not None:  # taken: by this very claim (a retried write), or by another request
+                return bool(item.get("claimId")) and existing.get("claimId") == item.get("claimId")
             self._items[item["partnerReference"]] = copy.deepcopy(dict(item))
             return True
 
@@ -139,7 +144,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
         record = change.record
         with self._lock:
             item = self._items.get(record.partner_reference)
-            if item is None or item["status"] != record.status:
+            if item is None or item["status"] != record.status or (has_owed(item) and not record.owed):
                 return None
             adopting = record.reference is None and change.adopt_reference is not None
             if adopting and item.get("reference") is not None:
@@ -152,11 +157,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
             if adopting:
                 item["reference"] = change.adopt_reference
             if state.is_final(change.status):
-                item.pop("openMarker", None)
-                item.pop("nextCheckAt", None)
+                final_schedule(item, record)
             elif item.get("reference") is not None:
                 item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
-                item["nextCheckAt"] = change.next_check_at or change.at
+                next_check = change.next_check_at or change.at
+                item["nextCheckAt"] = item.get("nextCheckAt", next_check) if record.owed else next_check
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
@@ -231,7 +236,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
     ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
             if query is not None:
@@ -243,7 +248,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
     def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["openMarker"] = sharded(GAVE_UP_MARKER, partner_reference)
             item["nextCheckAt"] = item["gaveUpAt"] = at
@@ -260,14 +265,19 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
                 item.pop("outboxMarker", None)
                 item.pop("outboxSince", None)
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
+            if item is not None and _own(item.get("fulfilment"), fulfilment):
+                return self._record(item)
             if (
                 item is None
                 or item["status"] != state.SUCCESSFUL
                 or "fulfilment" in item
                 or item.get("reversals")
+                or item.get("refundReserved", _ZERO) >= amount
             ):
                 return None
             item["fulfilment"] = copy.deepcopy(dict(fulfilment))
@@ -312,6 +322,8 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
                 return None
             _ensure_refund_totals(item)
             refunds = item["refunds"]
+            if _own(refunds.get(entry["refundReference"]), entry):
+                return self._record(item)
             if (
                 item["status"] != state.SUCCESSFUL
                 or item["reversals"]
@@ -410,6 +422,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryStepWrites, MemoryTransact
             item["audit"] = [*item.get("audit", []), copy.deepcopy(dict(entry))][-keep:]
             item["auditCount"] = item.get("auditCount", 0) + 1
             return True
+
+
+def _own(stored: Mapping[str, Any] | None, claim: Mapping[str, Any]) -> bool:
+    """``stored`` is ``claim``, applied before (the same ``claimId``): a retried write succeeds."""
+    return stored is not None and bool(claim.get("claimId")) and stored.get("claimId") == claim.get("claimId")
 
 
 def _is_scheduled(item: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
