@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from local_stack.partner import partner_client
 from local_stack.stack import LocalStack
-from pay1st_partner_client import PartnerClient, Pay1stPartnerError, Product
+from pay1st_partner_client import PartnerClient, Product, RefundReferenceRefused
 
 from tests.local.local_kit import running_stack
 
@@ -57,7 +57,7 @@ def test_on_the_default_a_refund_is_refused_with_the_parameter_that_would_work(
     """When the partner refunds on a stack left on RefundTransactionReference=payment-reference, then the
     answer is 422 refund_reference_refused naming RefundTransactionReference=transaction-id."""
     client, reference = paid_payment(default_stack)
-    with pytest.raises(Pay1stPartnerError) as caught:
+    with pytest.raises(RefundReferenceRefused) as caught:
         client.refund(reference, f"{reference}-r1", amount="50.00")
     assert (caught.value.status, caught.value.code) == (422, "refund_reference_refused")
     assert (
