@@ -110,3 +110,65 @@ def test_with_nothing_measured_every_item_is_a_question() -> None:
     text = confirmations_text(items)
     assert " 1. [ask] webhook signature scheme (§10): " in text
     assert "StatusQueriesPerSecond is 3" in text
+
+
+class _Partner:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def refund(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error
+
+
+class _Gateway:
+    def __init__(self, transaction_id: str | None, refuses: bool) -> None:
+        self.transaction_id, self.refuses = transaction_id, refuses
+
+    def get_payment(self, reference: str) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(reference=reference, transaction_id=self.transaction_id)
+
+    def create_refund(self, request: Any) -> Any:
+        from pay1st.errors import InvalidRequestError
+
+        raise InvalidRequestError(
+            400, "UNKNOWN_REFERENCE", "No transaction with this transactionReference.", None
+        )
+
+
+@pytest.mark.parametrize(
+    ("error_code", "transaction_id", "reason", "accepted"),
+    [
+        (
+            "refund_reference_refused",
+            "C-9-T",
+            "the transaction id (C-…-T) refused too (InvalidRequestError)",
+            None,
+        ),
+        ("refund_reference_refused", None, "Pay1st's status answer carries no transaction id", None),
+        ("payment_not_refundable", None, "-> 409 payment_not_refundable: nope", "absent"),
+    ],
+)
+def test_what_the_refund_step_says_when_pay1st_takes_neither(
+    error_code: str, transaction_id: str | None, reason: str, accepted: str | None
+) -> None:
+    from go_live.context import Check
+    from go_live.refund_check import refund_reference
+    from go_live.target import Target
+    from pay1st_partner_client import error_for
+
+    error = error_for(
+        409 if error_code == "payment_not_refundable" else 422, {"code": error_code, "message": "nope"}, ""
+    )
+    target = Target("staging", False, {"Environment": "sandbox"}, {}, lambda: "{}", None, _Partner(error))  # type: ignore[arg-type]
+    check = Check(target, Options(refund=True), progress=io.StringIO())
+    check.client = _Gateway(transaction_id, refuses=True)  # type: ignore[assignment]
+    check.payment = {"partnerReference": "golive-1", "reference": "C-9-P"}
+    outcome = refund_reference(check)
+    assert outcome.status == "failed" and reason in outcome.reason, outcome.reason
+    if accepted == "absent":
+        assert "acceptedReference" not in outcome.details
+    else:
+        assert outcome.details["acceptedReference"] is None
+        assert "ask the Pay1st Implementation Manager" in (outcome.fix or "")
