@@ -85,7 +85,11 @@ def post_signed_webhook(stack: LocalStack, fields: dict[str, Any]) -> dict[str, 
         "X-TIMESTAMP": timestamp,
         "X-SIGNATURE": sign(stack.sandbox.config.signing_key, timestamp, body),
     }
-    response = urllib3.request("POST", f"{stack.api_url}/webhooks/pay1st", body=body, headers=headers)
+    # A cold webhook function on a loaded machine can take more than a few seconds; the function's own limit.
+    timeout = urllib3.Timeout(connect=5, read=30)
+    response = urllib3.request(
+        "POST", f"{stack.api_url}/webhooks/pay1st", body=body, headers=headers, timeout=timeout
+    )
     answer: dict[str, Any] = json.loads(response.data)
     return answer
 

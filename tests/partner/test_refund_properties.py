@@ -226,17 +226,7 @@ def test_refunds_and_reversals_never_regress_never_double_emit_and_end_refunds(
     assert set(published.values()) == {1}, published
     record = refunds.get(partner_reference)
     assert record is not None
-    expected = {f"{partner_reference}:SUCCESSFUL"} | {
-        f"{partner_reference}:{kind}" for kind in record.reversals
-    }
-    for refund in record.refunds:
-        prefix = f"{partner_reference}:refund:{refund.refund_reference}"
-        expected.add(f"{prefix}:requested")
-        if refund.status == refund_state.SUCCESSFUL:
-            expected.add(f"{prefix}:succeeded")
-        elif refund.status in refund_state.RELEASED_STATUSES:
-            expected.add(f"{prefix}:failed")
-    assert set(published) == expected
+    assert set(published) == _expected_event_ids(record)
     assert record.pending_event_ids == ()
     # And a reversed payment can be neither refunded nor fulfilled, nor can one our refunds cover (refunded
     # in full: reversed too); any other still can be fulfilled
@@ -253,3 +243,19 @@ def test_refunds_and_reversals_never_regress_never_double_emit_and_end_refunds(
         assert refused.value.code in ("payment_refunded", "payment_charged_back")
     else:
         assert repo.record_fulfilment(partner_reference, fulfilment).fulfilment is not None
+
+
+def _expected_event_ids(record: Any) -> set[str]:
+    """The ids of every event ``record``'s history must have published: paid, its reversals, each refund's."""
+    partner_reference = record.partner_reference
+    expected = {f"{partner_reference}:SUCCESSFUL"} | {
+        f"{partner_reference}:{kind}" for kind in record.reversals
+    }
+    for refund in record.refunds:
+        prefix = f"{partner_reference}:refund:{refund.refund_reference}"
+        expected.add(f"{prefix}:requested")
+        if refund.status == refund_state.SUCCESSFUL:
+            expected.add(f"{prefix}:succeeded")
+        elif refund.status in refund_state.RELEASED_STATUSES:
+            expected.add(f"{prefix}:failed")
+    return expected

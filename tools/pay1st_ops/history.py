@@ -182,7 +182,9 @@ def _webhook_entry(hook: Mapping[str, Any]) -> Entry:
     return Entry(
         str(hook["receivedAt"]),
         "webhook",
-        f"{kind} {hook.get('reportedStatus', '?')} ({scheme}) -> {hook.get('outcome')}{repeats}{replays}",
+        # The eventId ends the line: it is what replay-webhook asks for.
+        f"{kind} {hook.get('reportedStatus', '?')} ({scheme}) -> {hook.get('outcome')}{repeats}{replays}"
+        f", eventId {hook['eventId']}",
         {"eventId": hook["eventId"], "reference": hook.get("reference")},
     )
 
