@@ -4,14 +4,17 @@ Each file is a JSON Schema (draft 4) of one detail-type as EventBridge delivers 
 ``pay1st.partner``, ``detail-type``) with the ``detail`` under ``definitions``, in the layout of the schemas
 EventBridge itself discovers, so the registry's code bindings (Java, Python, TypeScript, Go) type the detail.
 The files are the source; CloudFormation cannot read a local file into ``AWS::EventSchemas::Schema``'s
-``Content``, so the template holds a copy between two marker lines, which ``python -m release.event_schemas
---write`` rewrites from the files and tests/ship/test_schema_registry.py checks (``--check`` here too).
+``Content``, so the template holds a copy: each schema's description and compact content in the ``EventSchemas``
+mapping (between two marker lines) and their names in the ``Fn::ForEach::EventSchemas`` loop that makes one
+schema resource each. ``python -m release.event_schemas --write`` rewrites both from the files;
+tests/ship/test_schema_registry.py checks them (so does this command without ``--write``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,11 @@ TEMPLATE = ROOT / "template.yaml"
 REGISTRY_ID = "PaymentEventsSchemaRegistry"
 BEGIN = "  # BEGIN event schemas: written by `python -m release.event_schemas --write` from schemas/events/*.json\n"
 END = "  # END event schemas\n"
+MAPPING = "EventSchemas"
+# The loop's collection, one line: the schema names, as the mapping has them.
+_NAMES = re.compile(
+    r"^(    - )\[[A-Za-z, ]*\]( {2}# the event schemas: release/event_schemas\.py writes this list)$", re.M
+)
 
 
 @dataclass(frozen=True)
@@ -81,22 +89,28 @@ def _yaml_single_quoted(text: str) -> str:
 
 
 def render(schemas: list[EventSchema] | None = None) -> str:
-    """The template's block: one schema per detail-type, its Content the file as compact JSON."""
-    lines = [BEGIN]
+    """The template's mapping block: per schema name, its description and its content as compact JSON."""
+    lines = [BEGIN, f"  {MAPPING}:\n"]
     for schema in load() if schemas is None else schemas:
         content = json.dumps(schema.document, separators=(",", ":"), ensure_ascii=False)
-        lines += [
-            f"  {schema.logical_id}:\n",
-            "    Type: AWS::EventSchemas::Schema\n",
-            "    Properties:\n",
-            f"      RegistryName: !GetAtt {REGISTRY_ID}.RegistryName\n",
-            f"      SchemaName: {schema.schema_name}\n",
-            "      Type: JSONSchemaDraft4\n",
-            f"      Description: {_yaml_single_quoted(schema.document['description'])}\n",
-            f"      Content: {_yaml_single_quoted(content)}\n",
-        ]
+        description = _yaml_single_quoted(schema.document["description"])
+        lines.append(f"    {schema.name}:\n")
+        lines.append(f"      Description: {description}\n")
+        lines.append(f"      Content: {_yaml_single_quoted(content)}\n")
     lines.append(END)
     return "".join(lines)
+
+
+def render_names(schemas: list[EventSchema] | None = None) -> str:
+    return "[" + ", ".join(schema.name for schema in (load() if schemas is None else schemas)) + "]"
+
+
+def rewritten(text: str) -> str:
+    """``text`` (template.yaml) with its mapping block and its loop's names written from the files."""
+    if _NAMES.search(text) is None:
+        raise ValueError("template.yaml has no Fn::ForEach::EventSchemas name list (its marked line)")
+    text = text.replace(template_block(text), render())
+    return _NAMES.sub(lambda match: match.group(1) + render_names() + match.group(2), text)
 
 
 def template_block(text: str) -> str:
@@ -111,12 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="rewrite template.yaml's block from the files")
     args = parser.parse_args(argv)
     text = TEMPLATE.read_text(encoding="utf-8")
-    block, wanted = template_block(text), render()
-    if block == wanted:
+    wanted = rewritten(text)
+    if text == wanted:
         print("template.yaml's event schemas match schemas/events/")
         return 0
     if args.write:
-        TEMPLATE.write_text(text.replace(block, wanted), encoding="utf-8")
+        TEMPLATE.write_text(wanted, encoding="utf-8")
         print("template.yaml's event schemas rewritten from schemas/events/")
         return 0
     print(

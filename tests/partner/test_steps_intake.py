@@ -85,12 +85,12 @@ def test_a_step_for_a_payment_without_a_pay1st_reference_is_not_recorded(
     intake: WebhookIntake, repo: PaymentRepository, clock: Clock
 ) -> None:
     """Given a payment whose create answer was lost (no Pay1st reference), when a signed SEND_OTP arrives,
-    then nothing is recorded (a step adopts nothing, nothing to check it against): no_reference, 2xx."""
+    then nothing is recorded (a step adopts nothing, nothing to check it against), answered 2xx."""
     request = payment_request()
     repo.claim(request, fingerprint(request), None)
     repo.mark_outcome_unknown("order-1001")
     body = webhook_body("SEND_OTP")
-    assert intake.handle(body, signed_headers(body, at=clock())).outcome == "no_reference"
+    assert intake.handle(body, signed_headers(body, at=clock())).outcome == "in_progress"
     record = repo.get("order-1001")
     assert record is not None and record.step is None
 

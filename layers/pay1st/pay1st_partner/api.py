@@ -272,15 +272,43 @@ def raw_body(app: HttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> byte
 
 
 def raw_webhook_body(app: HttpResolver, max_bytes: int) -> bytes:
-    """The exact bytes the gateway sent (what the signature covers), size-limited; rejections counted."""
+    """The exact bytes the gateway sent (what the signature covers), size-limited; rejections counted.
+
+    No media type is required (the contract names none for webhooks), but a declared charset other than
+    UTF-8 is 415: JSON is UTF-8 (RFC 8259), and bytes read as another charset are not what was signed.
+    """
     try:
+        require_utf8(app.current_event.headers.get("content-type"))
         return raw_body(app, max_bytes)
+    except UnsupportedMediaType:
+        count("WebhookRejected", reason="unsupported_media_type")
+        raise
     except PayloadTooLarge:
         count("WebhookRejected", reason="payload_too_large")
         raise
     except InvalidRequest as exc:
         count("WebhookRejected", reason=exc.code)
         raise
+
+
+def declared_charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type, lower case and unquoted; None when there is none."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def require_utf8(content_type: str | None) -> None:
+    """415 ``unsupported_media_type`` for a declared charset other than UTF-8 (JSON is UTF-8, RFC 8259):
+    a body labelled UTF-16 but parsed as UTF-8 would be read as something its sender did not write."""
+    charset = declared_charset(content_type)
+    if charset is not None and charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            f"The request body must be JSON in UTF-8: charset={charset} is not accepted (send "
+            "Content-Type: application/json or application/json; charset=utf-8)."
+        )
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -299,6 +327,7 @@ def require_json_content_type(app: HttpResolver) -> None:
     content_type = app.current_event.headers.get("content-type")
     if not is_json_media_type(content_type):
         raise UnsupportedMediaType()
+    require_utf8(content_type)
 
 
 def json_body(app: HttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:

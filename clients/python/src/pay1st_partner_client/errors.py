@@ -45,6 +45,12 @@ class AmountMismatch(InvalidRequest):
     code = "amount_mismatch"
 
 
+class CurrencyMismatch(InvalidRequest):
+    """currencyCode is not one the country pays in (the message names the right one)."""
+
+    code = "currency_mismatch"
+
+
 class InvalidChannel(InvalidRequest):
     """channelId is not an active channel for the country (``payment_methods`` lists the valid ones)."""
 
@@ -77,6 +83,12 @@ class CreateOutcomeUnknown(Pay1stPartnerError):
     """The gateway may or may not have created it: repeat with the same reference, never a new one."""
 
     code = "create_outcome_unknown"
+
+
+class AttemptsExhausted(Pay1stPartnerError):
+    """409: all attempts of the payment are at Pay1st without a checkout link; repeating creates nothing."""
+
+    code = "attempts_exhausted"
 
 
 class GatewayRejected(Pay1stPartnerError):
@@ -219,9 +231,9 @@ class UnexpectedResponse(Pay1stPartnerError):
 BY_CODE: dict[str, type[Pay1stPartnerError]] = {
     cls.code: cls
     for cls in (
-        InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, InvalidChannel, UnsupportedMediaType,
+        InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, CurrencyMismatch, InvalidChannel, UnsupportedMediaType,
         PaymentMethodsUnavailable, PayloadTooLarge, PaymentNotFound, PaymentConflict,
-        CreateInProgress, CreateOutcomeUnknown, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
+        CreateInProgress, CreateOutcomeUnknown, AttemptsExhausted, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
         PaymentRefunded, PaymentChargedBack, PaymentReversed,
         FulfilmentConflict, FulfilmentNotQueued, PaymentNotRefundable, AmountExceedsRefundable, RefundConflict,
         RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RefundReferenceRefused,

@@ -20,7 +20,8 @@ Pay1st reference yet (neither writes a status check).
 
 A REFUND or CHARGEBACK the gateway's answer reports for a SUCCESSFUL payment is recorded as a reversal
 (once, with its event: ``Payment Refunded`` / ``Payment Charged Back``); it never changes the payment's
-status, so nothing can make the payment payable or fulfillable again (contract §9, §16).
+status, so nothing can make the payment payable or fulfillable again (contract §9, §16). A ``C-…-T``
+transaction id in an answer is kept on the payment (§15: what a refund may have to name).
 """
 
 from __future__ import annotations
@@ -147,22 +148,18 @@ class Reconciler:
                 extra={**log, "from": transition.previous_status, "to": status, "source": source},
             )
             count("StatusTransition", status=status)
-            if transition.event is not None:
-                self._publisher.publish([transition.event], self._payments)
         elif verdict is state.Verdict.CONFLICT:
             logger.error(
                 "conflicting final status recorded",
                 extra={**log, "recorded": transition.previous_status, "reported": status, "source": source},
             )
             count("StatusConflict")
-        elif verdict is state.Verdict.STEP:
-            logger.info("payment in progress", extra={**log, "step": status, "source": source})
-            if transition.event is not None:  # told (rate-limited: pay1st_partner.payments.steps)
-                self._publisher.publish([transition.event], self._payments)
         elif verdict is state.Verdict.UNKNOWN:
             logger.warning(
                 "unknown payment status recorded", extra={**log, "reported": status, "source": source}
             )
+        if transition.event is not None:  # a transition's, or an in-progress step told (payments.steps)
+            self._publisher.publish([transition.event], self._payments)
         return Outcome(verdict.value, transition.record, transition)
 
     def refresh(

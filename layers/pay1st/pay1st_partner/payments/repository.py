@@ -29,6 +29,7 @@ from pay1st_partner.events import payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.payments.fulfilment_guard import refusal
+from pay1st_partner.payments.steps import StepRecorder
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
 from pay1st_partner.store.items import (
     MAX_STATUS_QUERIES,
@@ -42,7 +43,6 @@ from pay1st_partner.store.port import PaymentStore, QueryWanted, StatusChange, S
 if TYPE_CHECKING:
     from pay1st_partner.payments.attempts import PaymentAttempts
     from pay1st_partner.payments.owed import OwedConfirmations
-    from pay1st_partner.payments.steps import StepRecorder
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -56,14 +56,12 @@ class PaymentRepository:
         *,
         clock: Callable[[], datetime] = utcnow,
         schedule: CheckSchedule = DEFAULT_SCHEDULE,
-        step_event_interval: float | None = None,
+        step_event_interval: float | None = None,  # between two "Payment In Progress" (payments.steps)
     ) -> None:
-        """``step_event_interval``: seconds between two ``Payment In Progress`` events of a payment
-        (``pay1st_partner.payments.steps``; None: its default)."""
         self._store = store
         self._clock = clock
         self._schedule = schedule
-        self._step_event_interval = step_event_interval
+        self._steps = StepRecorder(store, clock=clock, event_interval=step_event_interval)
 
     def _now(self) -> str:
         return isoformat(self._clock())
@@ -188,7 +186,7 @@ class PaymentRepository:
                 raise ReferenceMismatch(f"payment {partner_reference} has another Pay1st reference")
             decision = state.decide(record.status, status)
             if decision.verdict is state.Verdict.STEP:
-                return self._steps().record(
+                return self._steps.record(
                     record, status, source=source, read=lambda: self._require(partner_reference)
                 )
             if decision.verdict is state.Verdict.UNKNOWN:
@@ -371,23 +369,11 @@ class PaymentRepository:
         )
 
     def note_transaction_id(self, record: PaymentRecord, transaction_id: str | None) -> PaymentRecord:
-        """Keep the ``C-…-T`` transaction id Pay1st sent for the payment (§15; None: it sent none); the record
-        after it. Written only when new to the payment: most reports cost nothing."""
+        """Keep the ``C-…-T`` id Pay1st sent (§15; written only when new); the record after it."""
         if transaction_id is None or transaction_id == record.transaction_id:
             return record
         noted = self._store.note_transaction_id(record.partner_reference, transaction_id)
         return record if noted is None else replace(record, transaction_id=noted.transaction_id)
-
-    def _steps(self) -> StepRecorder:
-        """In-progress steps (``pay1st_partner.payments.steps``), over the same store and clock."""
-        from pay1st_partner.payments.steps import DEFAULT_EVENT_INTERVAL_SECONDS, StepRecorder
-
-        interval = self._step_event_interval
-        return StepRecorder(
-            self._store,
-            clock=self._clock,
-            event_interval=DEFAULT_EVENT_INTERVAL_SECONDS if interval is None else interval,
-        )
 
     def owed(self) -> OwedConfirmations:
         """The payment's owed confirmations (``pay1st_partner.payments.owed``), over the same store and clock."""

@@ -57,11 +57,11 @@ class StepRecorder:
         store: PaymentStore,
         *,
         clock: Callable[[], datetime],
-        event_interval: float = DEFAULT_EVENT_INTERVAL_SECONDS,
+        event_interval: float | None = None,  # None: DEFAULT_EVENT_INTERVAL_SECONDS
     ) -> None:
         self._store = store
         self._clock = clock
-        self._interval = event_interval
+        self._interval = DEFAULT_EVENT_INTERVAL_SECONDS if event_interval is None else event_interval
 
     def record(
         self, record: PaymentRecord, step: str, *, source: str, read: Callable[[], PaymentRecord]

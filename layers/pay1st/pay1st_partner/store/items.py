@@ -39,7 +39,8 @@ Item layout (DynamoDB attribute names):
   never drops another's entry; the bound may be passed by a concurrent entry until the next write.
 - Attempts (``pay1st_partner.payments.attempts``): ``attemptReference`` (the partnerReference the current attempt was
   created under at Pay1st; absent: the partnerReference itself), ``attempts`` (list, oldest first: the
-  earlier attempts, see ``PaymentRecord.attempts``) and ``doublePaid`` (true once two attempts were paid).
+  earlier attempts, see ``PaymentRecord.attempts``), ``doublePaid`` (true once two attempts were paid) and
+  ``attemptsExhaustedAt`` (when the last attempt was refused as a duplicate too: the payment ends there).
   Each derived reference also has a pointer item, key ``attempt#<reference>`` → ``attemptOf`` (as for
   refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
 - In-progress steps (§9, ``pay1st_partner.payments.steps``): ``step`` (map ``{status, at, during, source}``:
@@ -308,5 +309,6 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         step=data.get("step"),
         steps_told=dict(data.get("stepsTold", {})),
         transaction_id=data.get("transactionId"),
+        attempts_exhausted_at=data.get("attemptsExhaustedAt"),
         owed={str(key): dict(entry) for key, entry in data.get("owed", {}).items()},
     )

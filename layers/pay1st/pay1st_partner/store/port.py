@@ -136,8 +136,8 @@ class AttemptChange:
     Holds only while the stored status, ``attemptReference`` and ``reference`` are still ``record``'s.
     Sets ``attempts`` and ``attemptReference``; with ``status`` also the status and its history (only ever
     CREATING, before any Pay1st reference, or a final status, which drops the open marker); with
-    ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; adds ``event`` to the
-    outbox.
+    ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; with ``exhausted``
+    ``attemptsExhaustedAt`` = ``at``; adds ``event`` to the outbox.
     """
 
     def __post_init__(self) -> None:
@@ -153,6 +153,7 @@ class AttemptChange:
     status: str | None = None
     reference: str | None = None
     double_paid: bool = False
+    exhausted: bool = False
     event: OutboxEvent | None = None
     # A new attempt's claim (its entry in ``attempts`` carries it as ``claimId``): a retry of this very
     # write, applied before, finds it there and succeeds.

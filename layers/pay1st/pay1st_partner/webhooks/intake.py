@@ -22,8 +22,8 @@ Order, and why:
    attempt's report is ignored (``superseded_attempt``) unless it is a SUCCESSFUL the gateway confirms;
 6. apply: SUCCESSFUL only after the gateway confirms it with a §9 status query; adopting a payment whose
    create answer was lost also goes through that query; other known statuses of a *signed* event are
-   applied directly (conditional, never regressing); in-progress steps (§9) are recorded beside the status
-   (``pay1st_partner.payments.steps``); unknown statuses are recorded and never applied.
+   applied directly (conditional, never regressing; an in-progress step beside the status: ``payments.steps``);
+   unknown statuses are recorded and never applied.
    An event that was not signature-verified (mode ``off``) could come from anyone, so whatever status it
    names only prompts a status query, and the gateway's answer is applied instead;
 7. answer.
@@ -66,7 +66,6 @@ from pay1st_partner.payments.owed import CONFIRMATION_OWED
 from pay1st_partner.payments.reconcile import (
     AMOUNT_MISMATCH,
     GATEWAY_UNAVAILABLE,
-    NO_REFERENCE,
     QUERY_THROTTLED,
     REFERENCE_MISMATCH,
     Outcome,
@@ -300,9 +299,6 @@ class WebhookIntake:
                 receipt=receipt,
                 slot_taken=slot_taken,
             )
-        if record.reference is None and decision.verdict is state.Verdict.STEP:
-            # An in-progress step adopts nothing, and there is no reference to check it against.
-            return Outcome(NO_REFERENCE, record)
         if record.reference is None and decision.verdict is not state.Verdict.UNKNOWN:
             # Not adopting without the gateway's confirmation: nothing to apply.
             return Outcome(decision.verdict.value, record)

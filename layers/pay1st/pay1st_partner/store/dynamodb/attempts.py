@@ -70,6 +70,8 @@ class DynamoDBAttemptWrites(PaymentItemAccess):
         if change.double_paid:
             values[":true"] = True
             sets.append("doublePaid = :true")
+        if change.exhausted:
+            sets.append("attemptsExhaustedAt = :now")
         sets += outbox_sets(() if change.event is None else (change.event,), names, values)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         after = self._update(

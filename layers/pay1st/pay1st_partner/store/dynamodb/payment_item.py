@@ -2,7 +2,7 @@
 (None when the condition failed) and the reads of the table's sparse, sharded indexes, for every part of
 the DynamoDB payments store.
 
-The store is one class made of parts kept apart for size (status writes, refunds, attempts, webhook
+The store is one class made of parts kept apart for size (status writes, refunds, attempts, fulfilment, webhook
 receipts, operator access). Writes that need more (another return value, the old item on a failed
 condition, a transaction) call ``update_item`` themselves, with ``_key``.
 """

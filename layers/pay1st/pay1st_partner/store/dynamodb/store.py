@@ -7,7 +7,6 @@ domain's (:mod:`pay1st_partner.payments.repository`). Expressions here only enco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +16,7 @@ from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
+from pay1st_partner.store.dynamodb.fulfilment import DynamoDBFulfilmentWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
 from pay1st_partner.store.dynamodb.owed import NO_OWED, DynamoDBOwedWrites, final_schedule
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
@@ -64,6 +64,7 @@ class DynamoDBPaymentStore(
     DynamoDBStepWrites,
     DynamoDBTransactionWrites,
     DynamoDBOwedWrites,
+    DynamoDBFulfilmentWrites,
 ):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
@@ -364,53 +365,3 @@ class DynamoDBPaymentStore(
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
-
-    def put_fulfilment(
-        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
-    ) -> PaymentRecord | None:
-        after = self._update(
-            partner_reference,
-            UpdateExpression="SET fulfilment = :fulfilment",
-            # A reversed payment (refunded, charged back), or one our refunds cover, is never fulfilled.
-            ConditionExpression=(
-                "#status = :successful AND attribute_not_exists(fulfilment) "
-                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero) "
-                "AND (attribute_not_exists(refundReserved) OR refundReserved < :amount)"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {
-                    ":fulfilment": dict(fulfilment),
-                    ":successful": state.SUCCESSFUL,
-                    ":zero": 0,
-                    ":amount": amount,
-                }
-            ),
-        )
-        if after is None and fulfilment.get("claimId"):  # this very claim, applied before?
-            return self._own_claim(partner_reference, ("fulfilment",), fulfilment["claimId"])
-        return after
-
-    def mark_fulfilment_delivered(
-        self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
-    ) -> bool:
-        expression = "SET fulfilment.deliveredAt = if_not_exists(fulfilment.deliveredAt, :now)"
-        values: dict[str, Any] = {":now": at}
-        if attempt is not None:
-            expression += (
-                ", fulfilment.attempts = list_append(if_not_exists(fulfilment.attempts, :none), :attempt)"
-            )
-            values.update({":none": [], ":attempt": [dict(attempt)]})
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(partner_reference),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(fulfilment)",
-                ExpressionAttributeValues=to_item(values),
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True

@@ -59,5 +59,7 @@ class MemoryAttemptWrites:
                     final_schedule(item, record)
             if change.double_paid:
                 item["doublePaid"] = True
+            if change.exhausted:
+                item["attemptsExhaustedAt"] = now
             add_events(item, () if change.event is None else (change.event,), now)
             return record_from_item(copy.deepcopy(item))
