@@ -43,9 +43,7 @@ delivers it again, which is harmless because processing is idempotent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pay1st.errors import ValidationError
 from pay1st.models import WebhookEvent
@@ -78,9 +76,8 @@ from pay1st_partner.request_fields import parse_json_object, require_text
 from pay1st_partner.store.port import WebhookReceipt
 from pay1st_partner.webhooks.auth import BASIC_AUTH_SCHEME, WRONG_PARTNER, WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import RecordedWebhook, WebhookEventStore, event_id
+from pay1st_partner.webhooks.results import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult
 
-MAX_WEBHOOK_BYTES = 64 * 1024
-UNMATCHED = "unmatched"
 # Outcomes after which processing the same event again cannot change anything (a replay is answered from
 # the record); absent: "received" (in progress or crashed), "not_applied", unconfirmed queries (a redelivery
 # or replay may confirm an owed one before the poller does), and invalid events (answered 400 again).
@@ -88,23 +85,6 @@ _APPLIED = frozenset({"applied", "duplicate", "stale", "conflict", "in_progress"
 _FINISHED = _APPLIED | {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status"}
 _FINISHED |= {"no_reference", SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
 _UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})  # a signed report's is then owed
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    event_id: str
-    duplicate: bool
-    matched: bool
-    outcome: str
-    status: str | None = None  # the payment's status after processing (when matched)
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"received": True, "matched": self.matched, "outcome": self.outcome}
-        if self.duplicate:
-            body["duplicate"] = True
-        if self.status is not None:
-            body["status"] = self.status
-        return body
 
 
 class WebhookIntake:

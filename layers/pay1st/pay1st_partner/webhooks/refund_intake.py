@@ -37,7 +37,7 @@ from pay1st_partner.request_fields import parse_json_object, require_text
 from pay1st_partner.state import Verdict
 from pay1st_partner.webhooks.auth import WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import WebhookEventStore
-from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult
+from pay1st_partner.webhooks.results import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult
 
 UNSIGNED_IGNORED = "unsigned_ignored"
 
