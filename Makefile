@@ -17,7 +17,7 @@ STAMP := $(VENV)/.installed
 
 SAM_BUILD_FLAGS ?= --cached --parallel
 
-.PHONY: help venv lint format typecheck test test-fast validate build bench demo serve sandbox go-live-check ops browser-deps clean
+.PHONY: help venv lint format typecheck test test-fast validate build bench simulate demo serve sandbox go-live-check ops browser-deps clean
 
 help:
 	@echo "make demo       run one complete payment locally, end to end"
@@ -30,6 +30,8 @@ help:
 	@echo "                the operator's command line (find, show, reconcile, replay-webhook, republish,"
 	@echo "                redrive-fulfilments, report) against a deployed stack or --local"
 	@echo "make bench      print the benchmark figures"
+	@echo "make simulate [PAYMENTS=N] [SEED=S]"
+	@echo "                the seeded simulation of the whole bundle (sim/): N payments through every fault"
 	@echo "make lint | format | typecheck | validate | build"
 
 $(STAMP): requirements-dev.txt
@@ -97,6 +99,13 @@ test-fast: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# The seeded simulation (sim/, README "Simulation"): the real handlers on the in-memory store, a simulated Pay1st,
+# a virtual clock and one scheduler. The last line says how many invariant violations it found.
+PAYMENTS ?= 1000
+SEED ?= 1
+simulate: venv
+	PYTHONPATH=layers/pay1st:tools $(BIN)/python -m sim --payments $(PAYMENTS) --seed $(SEED)
 
 demo: venv
 	PYTHONPATH=local $(BIN)/python -m local_stack demo
