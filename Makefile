@@ -17,7 +17,8 @@ STAMP := $(VENV)/.installed
 
 SAM_BUILD_FLAGS ?= --cached --parallel
 
-.PHONY: help venv lint format typecheck test test-fast validate build bench simulate demo serve sandbox go-live-check ops browser-deps clean
+.PHONY: help venv lint format typecheck test test-fast validate build bench simulate demo serve sandbox go-live-check ops browser-deps clean \
+	release deploy sync logs delete
 
 help:
 	@echo "make demo       run one complete payment locally, end to end"
@@ -29,10 +30,16 @@ help:
 	@echo "make ops ARGS=\"--stack <stack> show <partnerReference>\""
 	@echo "                the operator's command line (find, show, reconcile, replay-webhook, republish,"
 	@echo "                redrive-fulfilments, report) against a deployed stack or --local"
-	@echo "make bench      print the benchmark figures"
+	@echo "make bench      print the benchmark figures (cold init measured on the sam build output)"
+	@echo "make release    build, check and write dist/ (zips, template, client wheel and sdist, checksums)"
+	@echo "make deploy ENV=sandbox|production   sam deploy with samconfig.toml's environment"
+	@echo "make sync ENV=sandbox                sam sync --watch (development stacks only)"
+	@echo "make logs ENV=sandbox [FN=CreatePaymentFunction]   tail a stack's logs"
+	@echo "make delete ENV=sandbox              sam delete, after saying what it keeps"
 	@echo "make simulate [PAYMENTS=N] [SEED=S]"
 	@echo "                the seeded simulation of the whole bundle (sim/): N payments through every fault"
 	@echo "make lint | format | typecheck | validate | build"
+	@echo "sam itself is .venv/bin/sam (make venv installs it): these targets use it"
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,32 +59,48 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
-# The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
+# The browser test drives a system Chromium (Playwright's own browser download cannot work offline): Debian's
+# /usr/bin/chromium by default, any other with CHROMIUM_PATH=<executable> (tests/local/test_browser.py reads it).
+# apt-get is offered only where it exists (Debian and its kind); elsewhere (macOS, Fedora...) the message says
+# to install Chromium with the system's own tools and set CHROMIUM_PATH.
+DEBIAN_CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM_PATH ?= $(DEBIAN_CHROMIUM)
+APT_GET ?= $(shell command -v apt-get 2>/dev/null)
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			echo "installing Debian chromium for the browser test"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-		else \
-			echo "chromium is missing: run 'sudo apt-get install -y chromium' (the browser test needs it)"; exit 1; \
-		fi; \
+	@if [ -x "$(CHROMIUM_PATH)" ]; then exit 0; fi; \
+	if [ "$(CHROMIUM_PATH)" != "$(DEBIAN_CHROMIUM)" ]; then \
+		echo "CHROMIUM_PATH=$(CHROMIUM_PATH) is not an executable: point it at Chromium or Chrome"; exit 1; \
+	elif [ -z "$(APT_GET)" ]; then \
+		echo "no Chromium at $(DEBIAN_CHROMIUM) (the browser test needs one): install Chromium or Chrome with your"; \
+		echo "system's package manager (macOS: brew install --cask chromium) and set CHROMIUM_PATH to its executable,"; \
+		echo "e.g. make test CHROMIUM_PATH=/Applications/Chromium.app/Contents/MacOS/Chromium"; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian chromium for the browser test"; \
+		$(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium >/dev/null; \
+	else \
+		echo "chromium is missing: run 'sudo apt-get install -y chromium' (the browser test needs it), or set CHROMIUM_PATH"; exit 1; \
 	fi
 
 # Import rules (pyproject.toml [tool.importlinter]): the layer's packages are found where Lambda finds them.
 # checkov scans template.yaml (CloudFormation rules); every check the template does not pass is skipped in the
 # resource's Metadata with its reason. --skip-download: no calls to the vendor's platform (offline, and faster).
+# checkov does not expand Fn::ForEach (it passes over the loop), so it also scans the template as CloudFormation
+# expands it: otherwise the per-function log groups and alarms would go unchecked.
+EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 lint: venv $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=layers/pay1st $(BIN)/lint-imports --no-logo
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	PYTHONPATH=local $(BIN)/python -m local_stack expand-template --output $(EXPANDED_TEMPLATE)
+	$(CHECKOV_VENV)/bin/checkov --file $(EXPANDED_TEMPLATE) --framework cloudformation --quiet --compact --skip-download
 
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 typecheck: venv
-	$(BIN)/mypy layers/pay1st local tools functions clients/python/src
+	$(BIN)/mypy layers/pay1st local tools functions clients/python/src release
 
 validate: venv
 	$(BIN)/sam validate --lint
@@ -97,7 +120,8 @@ test: venv browser-deps lint typecheck validate
 test-fast: venv
 	$(BIN)/pytest -m "not browser and not slow" -x -q
 
-bench: venv
+# Cold init is measured on what ships (.aws-sam/build), so the bench builds first.
+bench: venv build
 	$(BIN)/python bench/run.py
 
 # The seeded simulation (sim/, README "Simulation"): the real handlers on the in-memory store, a simulated Pay1st,
@@ -106,6 +130,35 @@ PAYMENTS ?= 1000
 SEED ?= 1
 simulate: venv
 	PYTHONPATH=layers/pay1st:tools $(BIN)/python -m sim --payments $(PAYMENTS) --seed $(SEED)
+
+# A release: build, the release checks (versions, changelog, upgrade of the tables, the built layer's bytecode)
+# and dist/<name>-<version>/ (release/dist.py says what it holds). Offline: sam build --cached reuses what it
+# built, the client is built with the venv's setuptools, nothing is uploaded (sam deploy does that).
+release: venv build validate
+	$(BIN)/pytest -q -p no:cacheprovider tests/ship tests/layer/test_built_layer.py tests/functions/test_template.py
+	$(BIN)/python -m release.dist
+
+# Deploying (README "Deploy"): ENV is a samconfig.toml environment. release/stack.py refuses an unknown one and
+# the placeholders samconfig ships (shop.example.com, payments-oncall@example.com, ...) before sam is called.
+ENV ?=
+FN ?=
+deploy: venv
+	@$(BIN)/python -m release.stack check-deploy $(ENV)
+	$(BIN)/sam build $(SAM_BUILD_FLAGS)
+	$(BIN)/sam deploy --config-env $(ENV)
+
+# sam sync --watch updates the stack's code and template as you save, skipping change sets: development only.
+sync: venv
+	@$(BIN)/python -m release.stack check-sync $(ENV)
+	$(BIN)/sam sync --watch --config-env $(ENV)
+
+logs: venv
+	@$(BIN)/python -m release.stack check-env $(ENV)
+	$(BIN)/sam logs --config-env $(ENV) $(if $(FN),--name $(FN)) --tail
+
+delete: venv
+	@$(BIN)/python -m release.stack kept $(ENV)
+	$(BIN)/sam delete --config-env $(ENV)
 
 demo: venv
 	PYTHONPATH=local $(BIN)/python -m local_stack demo
@@ -134,4 +187,4 @@ ops: venv
 	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(ARGS)
 
 clean:
-	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov
+	rm -rf dist .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov

@@ -249,6 +249,16 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_expand_template(args: argparse.Namespace) -> int:
+    text = json.dumps(load_template(args.template), indent=1) + "\n"
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -325,6 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     routes = commands.add_parser("routes", help="list the HTTP API routes the template declares")
     _common(routes)
     routes.set_defaults(handler=cmd_routes)
+
+    expand = commands.add_parser(
+        "expand-template",
+        help="the template as JSON with its Fn::ForEach loops expanded, as CloudFormation reads it (for checkov)",
+    )
+    expand.add_argument("--template", "-t", default=str(TEMPLATE_PATH))
+    expand.add_argument("--output", "-o", help="write here instead of stdout")
+    expand.set_defaults(handler=cmd_expand_template)
 
     add_partner_commands(commands)
     add_trigger_command(commands)

@@ -1,7 +1,8 @@
 """Resolve CloudFormation intrinsics of template.yaml to local names and URLs.
 
-Only what the bundle's template uses is supported: Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Select, Fn::If with
-its condition functions, and the pseudo parameters. Anything else fails loudly (``UnsupportedIntrinsic``) rather
+Only what the bundle's template uses is supported: Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Select, Fn::FindInMap,
+Fn::If with its condition functions, and the pseudo parameters (Fn::ForEach is expanded before, by
+``local_stack.template``). Anything else fails loudly (``UnsupportedIntrinsic``) rather
 than being passed to a function as a dict it would not expect.
 """
 
@@ -127,6 +128,14 @@ class Resolver:
         if name == "Fn::Select":
             index, items = self.resolve(argument)
             return items[int(index)]
+        if name == "Fn::FindInMap":
+            map_name, top_key, second_key = (str(part) for part in self.resolve(argument))
+            try:
+                return self._template.get("Mappings", {})[map_name][top_key][second_key]
+            except KeyError:
+                raise TemplateError(
+                    f"Fn::FindInMap: no {map_name}.{top_key}.{second_key} in Mappings"
+                ) from None
         if name == "Fn::If":
             condition_name, when_true, when_false = argument
             return self.resolve(when_true if self.condition(condition_name) else when_false)

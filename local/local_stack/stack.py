@@ -288,7 +288,15 @@ class LocalStack:
             "stackName": PSEUDO_PARAMETERS["AWS::StackName"],
             "resources": dict(self.provisioned.refs),
             "parameters": self._parameters(),
+            # The settings the functions run with (the poller's environment), for the operator's wiring.
+            "functionEnvironment": self._settings_environment(),
         }
+
+    def _settings_environment(self) -> dict[str, str]:
+        poller = self.functions.get("StatusPollerFunction")
+        if poller is None:
+            return {}
+        return {**poller.environment, **self._local_environment(poller)}
 
     def _start_sandbox(self) -> dict[str, str]:
         """Start the Pay1st sandbox; returns the credentials the template's secret holds locally.

@@ -2,9 +2,10 @@
 ``stripe trigger``, and print what happened and the events the partner received.
 
 Each scenario creates a payment through the partner client (signed as the stack requires), drives the
-Pay1st sandbox (a checkout button, a fault on its webhooks, a refund's outcome, a chargeback) through its
-control API, and then waits for the events the partner's EventBridge rule receives (the runner's
-``/_local/events``). Faults set for a scenario are put back as they were afterwards.
+Pay1st sandbox (a checkout button, a fault on its webhooks, a refund's outcome, a chargeback, or a method's
+steps one by one: ``method.*``, :mod:`local_stack.trigger_methods`) through its control API, and then waits
+for the events the partner's EventBridge rule receives (the runner's ``/_local/events``). Faults set for a
+scenario are put back as they were afterwards.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from local_stack.own_routes import EVENTS_PATH, INFO_PATH, SCHEDULES_PREFIX
 from local_stack.partner_auth import local_credentials
 from local_stack.partner_cli import DEFAULT_API_URL
 from local_stack.template import load_template
+from local_stack.trigger_methods import METHOD_SCENARIOS, MethodScenario, StepSeen, StepsFailed, walk_steps
 
 POLLER = "StatusPollerFunction"
 REFUND_AMOUNT = "50.00"
@@ -68,6 +70,13 @@ SCENARIOS = {
         ("Payment Succeeded", "Payment Charged Back"),
     ),
 }
+# A method walked step by step (§14): the in-progress steps are not the partner's events; the payment is paid.
+SCENARIOS.update(
+    {
+        name: Scenario(m.description, "SUCCESSFUL", ("Payment Succeeded",))
+        for name, m in METHOD_SCENARIOS.items()
+    }
+)
 
 
 def template_query_interval() -> float:
@@ -82,9 +91,18 @@ class TriggerFailed(Exception):
 
 class Trigger:
     def __init__(
-        self, api_url: str, out: IO[str], timeout: float = 30.0, *, query_interval: float | None = None
+        self,
+        api_url: str,
+        out: IO[str],
+        timeout: float = 30.0,
+        *,
+        query_interval: float | None = None,
+        status_route_shows_steps: bool = False,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        # Whether the partner's status route must show each in-progress step (method.*) as it happens; a bundle
+        # that records them only as its gateway's latest word keeps showing the last known status instead.
+        self.status_route_shows_steps = status_route_shows_steps
         self.out = out
         self.timeout = timeout
         # The running functions' STATUS_QUERY_MIN_INTERVAL_SECONDS (the chargeback waits it out).
@@ -100,16 +118,17 @@ class Trigger:
         scenario = SCENARIOS[name]
         reference = f"trigger-{name.replace('.', '-')}-{uuid.uuid4().hex[:8]}"
         self.say(f"{name}: {scenario.description}")
+        method = METHOD_SCENARIOS.get(name)
         created = self.client.create_payment(
             reference,
             amount="250.50",
-            currency_code="ZAR",
-            country_code="ZA",
+            currency_code=method.currency_code if method else "ZAR",
+            country_code=method.country_code if method else "ZA",
             products=[Product("500 Gems", "GEM-500", "250.50", 1)],
         )
         pay1st = str(created.reference)
         self.say(f"created {reference} (Pay1st {pay1st}): {created.status}")
-        {
+        actions: dict[str, Callable[[], None]] = {
             "payment.succeeded": lambda: self.settle(pay1st, "pay"),
             "payment.failed": lambda: self.settle(pay1st, "fail"),
             "payment.abandoned": lambda: self.settle(pay1st, "abandon"),
@@ -118,7 +137,11 @@ class Trigger:
             "webhook.duplicates": lambda: self.with_faults({"webhook_duplicate_rate": 1.0}, pay1st, "pay"),
             "refund.succeeded": lambda: self._refund(reference, pay1st),
             "chargeback": lambda: self._chargeback(reference, pay1st),
-        }[name]()
+        }
+        if method is not None:
+            self._steps(reference, pay1st, method)
+        else:
+            actions[name]()
         events = self.wait_for_events(reference, scenario.events)
         self.control.flush_webhooks(timeout=15)
         payment = self.client.get_payment(reference)
@@ -154,6 +177,24 @@ class Trigger:
         self.wait_for_events(reference, ("Payment Pending",))
         self.say("partner received 'Payment Pending'; the offline payment settles now")
         self.settle(pay1st, "settle-offline")
+
+    def _steps(self, reference: str, pay1st: str, scenario: MethodScenario) -> None:
+        def on_step(step: StepSeen) -> None:
+            shown = self.client.get_payment(reference).status
+            self.say(
+                f"step {step.number}: {step.did} -> sandbox {' then '.join(step.statuses)}; status route: {shown}"
+            )
+            for line in step.webhooks:
+                self.say(f"  {line}")
+            current = step.statuses[-1]
+            if self.status_route_shows_steps and current != scenario.statuses[-1] and shown != current:
+                raise TriggerFailed(f"step {step.number}: the status route shows {shown}, not {current}")
+
+        try:
+            walk_steps(self.control, pay1st, scenario, on_step, outcome_of=_outcome)
+        except StepsFailed as exc:
+            raise TriggerFailed(str(exc)) from exc
+        self.say(f"sandbox: {' -> '.join(scenario.statuses)}, each with its webhook")
 
     def _lost_webhook(self, reference: str, pay1st: str) -> None:
         self.with_faults({"webhook_drop_rate": 1.0}, pay1st, "pay")
@@ -226,7 +267,7 @@ class Trigger:
         refunds = {
             str(r["refundReference"])
             for r in self.control.refunds()
-            if r.get("transactionReference") == pay1st
+            if r.get("paymentReference") == pay1st  # whichever reference the refund named (§15)
         }
         for delivery in self.control.webhook_deliveries():
             kind = "refund webhook" if delivery.get("reference") in refunds else "webhook"
@@ -289,9 +330,13 @@ def _outcome(body: Any) -> str | None:
 
 def cmd_trigger(args: argparse.Namespace) -> int:
     try:
-        Trigger(args.api_url, sys.stdout, timeout=args.timeout, query_interval=args.query_interval).run(
-            args.scenario
-        )
+        Trigger(
+            args.api_url,
+            sys.stdout,
+            timeout=args.timeout,
+            query_interval=args.query_interval,
+            status_route_shows_steps=args.status_route_shows_steps,
+        ).run(args.scenario)
     except (TriggerFailed, urllib3.exceptions.HTTPError) as exc:
         sys.stderr.write(f"FAILED: {exc}\n")
         return 1
@@ -310,5 +355,10 @@ def add_trigger_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         type=float,
         default=None,
         help="the stack's STATUS_QUERY_MIN_INTERVAL_SECONDS if overridden (chargeback waits it out)",
+    )
+    trigger.add_argument(
+        "--status-route-shows-steps",
+        action="store_true",
+        help="method.*: fail unless GET /payments/<ref> shows each in-progress step (SEND_OTP, ...) as it happens",
     )
     trigger.set_defaults(handler=cmd_trigger)

@@ -55,6 +55,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=5.0,
         help="a refund settles by itself after this long, s (5)",
     )
+    parser.add_argument(
+        "--refund-reference",
+        choices=["payment", "transaction"],
+        default="payment",
+        help="which reference refunds name (§15): the payment's C-…-P (default), or C-…-T transaction ids the "
+        "sandbox then shows in its answers and webhooks (the fault refund_reference changes it at run time)",
+    )
     parser.add_argument("--webhook-attempts", type=int, default=6, help="attempts per webhook delivery (6)")
     parser.add_argument(
         "--webhook-backoff", type=float, default=1.0, help="first retry delay, doubling, s (1)"
@@ -80,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_lifetime=args.token_lifetime,
         offline_settle_seconds=args.offline_settle_seconds or None,
         refund_settle_seconds=args.refund_settle_seconds,
+        refund_reference=args.refund_reference,
         webhook_max_attempts=args.webhook_attempts,
         webhook_backoff_base=args.webhook_backoff,
         webhook_backoff_cap=args.webhook_backoff_cap,

@@ -13,7 +13,16 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import control
-from .checkout import COMPLETE_PATH, PAGE_PATH, RESULT_PATH, CheckoutError, CheckoutPages, error_page
+from .checkout import (
+    COMPLETE_PATH,
+    PAGE_PATH,
+    RESULT_PATH,
+    STEPS_PATH,
+    CheckoutError,
+    CheckoutPages,
+    error_page,
+)
+from .checkout_steps import CheckoutSteps
 from .control import ControlApi, control_json
 from .errors import ControlError, GatewayError
 from .gateway import GatewayApi, json_response
@@ -33,12 +42,15 @@ class SandboxApp:
         self.state = state
         gateway = GatewayApi(state)
         checkout = CheckoutPages(state)
+        steps = CheckoutSteps(state)
         routes: list[tuple[str, str, Handler]] = [
             *gateway.routes(),
             *RefundApi(gateway).routes(),
             (PAGE_PATH, "GET", checkout.page),
             (COMPLETE_PATH, "POST", checkout.complete),
             (RESULT_PATH, "GET", checkout.result),
+            (STEPS_PATH, "GET", steps.page),
+            (STEPS_PATH, "POST", steps.take),
             ("/", "GET", self.index),
             *ControlApi(state).routes(),
         ]

@@ -13,6 +13,20 @@ from typing import Any
 ACTIVE = "ACTIVE"
 SUSPENDED = "SUSPENDED"
 
+# Method families (§14): each walks its own steps on the hosted page (``flows``).
+CARD_FAMILY = "card"  # card number, then PIN and/or OTP (some ask a phone or a birthday)
+WALLET_FAMILY = "wallet"  # phone number, then PIN and/or OTP
+BANK_APP_FAMILY = "bank-app"  # phone number, then the app's validation token
+QR_FAMILY = "qr"  # a QR code to scan, approved in the app
+OFFLINE = "offline"  # vouchers, instant EFT, cash, bank transfer, USSD: paid later, outside the page
+FAMILY_OF_METHOD = {
+    "CARD": CARD_FAMILY,
+    "WALLET": WALLET_FAMILY,
+    "MOBILE_MONEY": WALLET_FAMILY,
+    "BANK_APP": BANK_APP_FAMILY,
+    "QR": QR_FAMILY,
+}
+
 
 @dataclass(frozen=True)
 class Group:
@@ -35,6 +49,11 @@ class ChannelEntry:
     required_parameters: tuple[dict[str, Any], ...] = ()
     offline: bool = False
     status: str = ACTIVE
+
+    @property
+    def family(self) -> str:
+        """How the hosted page walks this method step by step (§14; ``flows``)."""
+        return FAMILY_OF_METHOD.get(self.payment_method, OFFLINE)
 
     def to_json(self) -> dict[str, Any]:
         channel_id = self.entry_id * 10
@@ -73,6 +92,8 @@ EFT = Group(4, "Instant EFT", "INSTANT_EFT")
 CASH = Group(5, "Cash and Vouchers", "CASH")
 USSD = Group(6, "USSD", "USSD")
 WALLETS = Group(7, "Wallets", "WALLET")
+BANK_APPS = Group(8, "Bank Apps", "BANK_APP")
+QR_CODES = Group(9, "QR", "QR")
 
 
 def _phone(country_prefix: str, digits: int) -> dict[str, Any]:
@@ -96,6 +117,10 @@ CHANNELS: tuple[ChannelEntry, ...] = (
     ChannelEntry(
         104, "NG", WALLETS, "OPay", "OPAY", "WALLET", "Wallet", (_phone("234", 10),), status=SUSPENDED
     ),
+    ChannelEntry(105, "NG", BANK_APPS, "Kuda Bank", "KUDA", "BANK_APP", "Bank App", (_phone("234", 10),)),
+    ChannelEntry(106, "NG", WALLETS, "Paga", "PAGA", "WALLET", "Wallet", (_phone("234", 10),)),
+    ChannelEntry(107, "NG", WALLETS, "Palmpay", "PALMPAY", "WALLET", "Wallet", (_phone("234", 10),)),
+    ChannelEntry(108, "NG", QR_CODES, "OPay QR", "OPAY_QR", "QR", "QR"),
     # South Africa
     ChannelEntry(201, "ZA", CARDS, "Visa / Mastercard", "CARD_PEACH", "CARD", "Card", (_EMAIL,)),
     ChannelEntry(202, "ZA", EFT, "Ozow Instant EFT", "OZOW", "INSTANT_EFT", "Instant EFT"),
@@ -146,6 +171,8 @@ CHANNELS: tuple[ChannelEntry, ...] = (
     ChannelEntry(501, "EG", CARDS, "Visa / Mastercard / Meeza", "CARD_EG", "CARD", "Card", (_EMAIL,)),
     ChannelEntry(502, "EG", CASH, "Fawry", "FAWRY", "CASH", "Cash", (_phone("20", 10),), offline=True),
     ChannelEntry(503, "EG", WALLETS, "Vodafone Cash", "VODAFONE_EG", "WALLET", "Wallet", (_phone("20", 10),)),
+    # Morocco
+    ChannelEntry(601, "MA", CARDS, "Visa / Mastercard (CMI)", "CARD_MA", "CARD", "Card", (_EMAIL,)),
 )
 
 COUNTRIES = tuple(sorted({entry.country for entry in CHANNELS}))

@@ -14,12 +14,14 @@ from werkzeug.wrappers import Request, Response
 from . import catalogue
 from .catalogue import ChannelEntry
 from .errors import ControlError, GatewayError
-from .payments import FINAL_STATUSES, PENDING, Payment
+from .instruments import IN_PROGRESS_STATUSES
+from .payments import FINAL_STATUSES, OFFLINE_STATUSES, Payment
 from .state import SandboxState
 
 PAGE_PATH = "/checkout"
 COMPLETE_PATH = "/checkout/complete"
 RESULT_PATH = "/checkout/result"
+STEPS_PATH = "/checkout/steps"  # a method walked step by step with a test instrument (checkout_steps)
 
 # Button id (and form value) -> lifecycle outcome.
 ACTIONS = {
@@ -101,15 +103,17 @@ class CheckoutPages:
         if not access_token:
             raise CheckoutError(401, "MISSING_TOKEN", "The checkout link has no access token.")
         try:
-            self.state.check_access_token(access_token)
+            self.state.tokens.check_access_token(access_token)
         except GatewayError as exc:
             raise CheckoutError(exc.status, exc.code, exc.message) from None
-        chosen = self._channel(payment, request.args.get("channelId"))
-        if payment.status == PENDING:
+        chosen = channel_of(payment, request.args.get("channelId"))
+        if payment.status in OFFLINE_STATUSES:
             return html_response(200, "Pay1st Sandbox: pending", _pending_body(payment))
         if payment.status in FINAL_STATUSES:
             raise CheckoutError(409, "PAYMENT_FINAL", f"This payment is already {payment.status}.")
-        session = self.state.open_checkout_session(payment.reference, chosen.entry_id if chosen else None)
+        session = self.state.sessions.open(payment.reference, chosen.entry_id if chosen else None)
+        if payment.status in IN_PROGRESS_STATUSES:  # reopened part-way through a method's steps: resume
+            return Response(status=303, headers={"Location": with_query(STEPS_PATH, session=session.id)})
         return html_response(200, "Pay1st Sandbox: checkout", _checkout_body(payment, session.id, chosen))
 
     def complete(self, request: Request) -> Response:
@@ -119,13 +123,13 @@ class CheckoutPages:
         if action not in ACTIONS:
             raise CheckoutError(400, "UNKNOWN_ACTION", f"action must be one of {', '.join(ACTIONS)}.")
         try:
-            session = self.state.take_checkout_session(request.form.get("session", ""))
+            session = self.state.sessions.take(request.form.get("session", ""))
         except GatewayError as exc:
             raise CheckoutError(exc.status, exc.code, exc.message) from None
         payment = self.state.payment(session.reference)
         if payment is None:  # the sandbox was reset while the page was open
             raise CheckoutError(400, "UNKNOWN_REFERENCE", "There is no payment with this reference.")
-        chosen = self._channel(payment, request.form.get("channelId") or None)
+        chosen = channel_of(payment, request.form.get("channelId") or None)
         if chosen is None and session.channel_id is not None:
             chosen = catalogue.find_entry(payment.country_code, session.channel_id)
         offline = action == "pay-offline"
@@ -155,15 +159,15 @@ class CheckoutPages:
         )
         return html_response(200, "Pay1st Sandbox: result", body)
 
-    def _channel(self, payment: Payment, raw_id: str | None) -> ChannelEntry | None:
-        if raw_id is None:
-            return None
-        entry = catalogue.find_entry(payment.country_code, int(raw_id)) if raw_id.isdigit() else None
-        if entry is None or entry.status != catalogue.ACTIVE:
-            raise CheckoutError(
-                400, "UNKNOWN_CHANNEL", "This payment method is not available for this payment."
-            )
-        return entry
+
+def channel_of(payment: Payment, raw_id: str | None) -> ChannelEntry | None:
+    """The active method of the payment's country a form or link names (None: none named), else 400."""
+    if raw_id is None:
+        return None
+    entry = catalogue.find_entry(payment.country_code, int(raw_id)) if raw_id.isdigit() else None
+    if entry is None or entry.status != catalogue.ACTIVE:
+        raise CheckoutError(400, "UNKNOWN_CHANNEL", "This payment method is not available for this payment.")
+    return entry
 
 
 def _default_channel(country: str, *, offline: bool) -> ChannelEntry | None:
@@ -192,7 +196,7 @@ def _summary(payment: Payment) -> str:
     )
 
 
-def _methods(payment: Payment, chosen: ChannelEntry | None) -> str:
+def _methods(payment: Payment, chosen: ChannelEntry | None, session_id: str) -> str:
     groups = catalogue.grouped(payment.country_code)
     if chosen is not None:
         groups = [(chosen.group, [chosen])]
@@ -206,11 +210,16 @@ def _methods(payment: Payment, chosen: ChannelEntry | None) -> str:
             active = entry.status == catalogue.ACTIVE
             attributes = " checked" if entry is first_active else ""
             attributes += "" if active else " disabled"
+            # The buttons below settle at once; this link walks the method's own steps (§14) instead.
+            steps = with_query(STEPS_PATH, session=session_id, channelId=str(entry.entry_id))
+            link = (
+                f' <a class="steps-link" id="steps-{entry.entry_id}" href="{escape(steps)}">step by step</a>'
+            )
             labels.append(
                 f'<label class="{"channel" if active else "channel suspended"}">'
                 f'<input type="radio" name="channelId" value="{entry.entry_id}" '
                 f'data-channel-code="{escape(entry.code)}" data-status="{escape(entry.status)}"{attributes}> '
-                f"{escape(entry.name)}{'' if active else ' (unavailable)'}</label>"
+                f"{escape(entry.name)}{link if active else ' (unavailable)'}</label>"
             )
         parts.append(
             f'<fieldset class="group" data-group-id="{group.id}"><legend>{escape(group.name)}</legend>'
@@ -230,7 +239,7 @@ def _checkout_body(payment: Payment, session_id: str, chosen: ChannelEntry | Non
         f"{_summary(payment)}"
         f'<form id="checkout-form" method="post" action="{COMPLETE_PATH}">'
         f'<input type="hidden" name="session" value="{escape(session_id)}">'
-        f"{_methods(payment, chosen)}"
+        f"{_methods(payment, chosen, session_id)}"
         f'<div class="actions">{buttons}</div></form>'
         '<p class="note">This is a local sandbox: no money moves.</p>'
     )

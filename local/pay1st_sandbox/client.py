@@ -9,7 +9,14 @@ import urllib3
 
 from . import jsonutil
 
-OUTCOMES = ("pay", "fail", "cancel", "offline", "abandon", "settle-offline")
+OUTCOMES = (
+    "pay",
+    "fail",
+    "cancel",
+    "offline",
+    "abandon",
+    "settle-offline",
+)  # settle-offline: PENDING, PAY_OFFLINE
 
 
 class SandboxControlError(Exception):
@@ -79,6 +86,25 @@ class SandboxControl:
     def chargeback(self, reference: str) -> dict[str, Any]:
         """§16: raise a chargeback on a paid payment (payment webhook CHARGEBACK, status query shows it)."""
         result: dict[str, Any] = self._call("POST", f"/payments/{quote(reference, safe='')}/chargeback", {})
+        return result
+
+    def step(
+        self, reference: str, *, channel_id: int | None = None, value: str | None = None
+    ) -> dict[str, Any]:
+        """One step of the payment's method flow (§14) without a browser: choose the method (``channel_id``),
+        or answer the step it is at (``value``: card number, OTP, PIN, phone, ...); returns the payment."""
+        body: dict[str, Any] = {}
+        if channel_id is not None:
+            body["channelId"] = channel_id
+        if value is not None:
+            body["value"] = value
+        result: dict[str, Any] = self._call("POST", f"/payments/{quote(reference, safe='')}/steps", body)
+        return result
+
+    def instruments(self, country_code: str | None = None) -> list[dict[str, Any]]:
+        """The test instruments (§14): ``channelId``, ``family``, ``key``, ``steps`` (status, answer), ``outcome``."""
+        query = "" if country_code is None else f"?countryCode={quote(country_code, safe='')}"
+        result: list[dict[str, Any]] = self._call("GET", f"/instruments{query}")
         return result
 
     def refunds(self) -> list[dict[str, Any]]:

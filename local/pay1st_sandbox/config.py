@@ -17,6 +17,9 @@ DEFAULT_WEBHOOK_PASSWORD = "s3cr3t-Pa55"  # noqa: S105 - a published sandbox def
 # How webhooks are signed (§10): "signing-key" (X-SIGNATURE + X-TIMESTAMP) or "basic-auth" (X-SIGNATURE).
 WEBHOOK_SCHEMES = ("signing-key", "basic-auth")
 HEX_CASES = ("lower", "upper")
+# Which reference a refund's transactionReference must name (§15): the payment's C-…-P "reference" (the
+# default), or a C-…-T transaction id the sandbox then also shows in its answers and webhooks.
+REFUND_REFERENCES = ("payment", "transaction")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
 
@@ -64,12 +67,16 @@ class SandboxConfig:
     # A refund settles by itself this long after it was requested (§15; the outcome is the refund_outcome fault).
     refund_settle_seconds: float = 2.0
     max_body_bytes: int = 256 * 1024
+    # §15: "payment" or "transaction" (the fault refund_reference overrides it at run time).
+    refund_reference: str = "payment"
 
     def __post_init__(self) -> None:
         if self.webhook_max_attempts < 1:
             raise ValueError("webhook_max_attempts must be at least 1")
         if self.webhook_scheme not in WEBHOOK_SCHEMES:
             raise ValueError(f"webhook_scheme must be one of {WEBHOOK_SCHEMES}")
+        if self.refund_reference not in REFUND_REFERENCES:
+            raise ValueError(f"refund_reference must be one of {REFUND_REFERENCES}")
         if self.webhook_hex_case not in HEX_CASES:
             raise ValueError(f"webhook_hex_case must be one of {HEX_CASES}")
         for name in ("token_lifetime", "refresh_token_lifetime", "signature_window", "webhook_timeout"):

@@ -9,9 +9,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from . import jsonutil
+from . import catalogue, instruments, jsonutil
 from .errors import ControlError
 from .faults import FaultError
+from .payments import Payment
 from .state import SandboxState
 
 PREFIX = "/_sandbox"
@@ -39,6 +40,8 @@ class ControlApi:
             (f"{PREFIX}/payments/<reference>", "GET", self.payment),
             (f"{PREFIX}/payments/<reference>/settle", "POST", self.settle),
             (f"{PREFIX}/payments/<reference>/chargeback", "POST", self.chargeback),
+            (f"{PREFIX}/payments/<reference>/steps", "POST", self.step),
+            (f"{PREFIX}/instruments", "GET", self.instruments),
             (f"{PREFIX}/refunds", "GET", self.refunds),
             (f"{PREFIX}/refunds/received", "GET", self.refunds_received),
             (f"{PREFIX}/refunds/<reference>/settle", "POST", self.settle_refund),
@@ -53,6 +56,9 @@ class ControlApi:
             (f"{PREFIX}/tokens/expire", "POST", self.expire_tokens),
             (f"{PREFIX}/reset", "POST", self.reset),
         ]
+
+    def _document(self, payment: Payment) -> dict[str, Any]:
+        return payment.control_document(self.state.config.partner_id, self.state.transaction_ids)
 
     def health(self, request: Request) -> Response:
         return control_json({"ok": True})
@@ -72,14 +78,13 @@ class ControlApi:
         return control_json(self.state.counters.snapshot())
 
     def payments(self, request: Request) -> Response:
-        partner_id = self.state.config.partner_id
-        return control_json([payment.control_document(partner_id) for payment in self.state.payments()])
+        return control_json([self._document(payment) for payment in self.state.payments()])
 
     def payment(self, request: Request, reference: str) -> Response:
         payment = self.state.find_payment(reference)
         if payment is None:
             raise ControlError(404, "UNKNOWN_PAYMENT", "no payment with this reference or partnerReference")
-        return control_json(payment.control_document(self.state.config.partner_id))
+        return control_json(self._document(payment))
 
     def settle(self, request: Request, reference: str) -> Response:
         body = _body(request)
@@ -90,7 +95,7 @@ class ControlApi:
         if payment is None:
             raise ControlError(404, "UNKNOWN_PAYMENT", "no payment with this reference or partnerReference")
         updated = self.state.apply_outcome(payment.reference, outcome, source="control")
-        return control_json(updated.control_document(self.state.config.partner_id))
+        return control_json(self._document(updated))
 
     def chargeback(self, request: Request, reference: str) -> Response:
         """§16: the customer disputed a paid payment; the payment webhook reports CHARGEBACK."""
@@ -100,7 +105,44 @@ class ControlApi:
         updated = self.state.apply_outcome(
             payment.reference, "chargeback", source="chargeback", reversal=True
         )
-        return control_json(updated.control_document(self.state.config.partner_id))
+        return control_json(self._document(updated))
+
+    def step(self, request: Request, reference: str) -> Response:
+        """One step of the payment's method flow (§14) without a browser: ``{"channelId"}`` chooses the
+        method, ``{"value"}`` answers the step it is at (card number, OTP, PIN, phone, ...)."""
+        body = _body(request)
+        channel_id, value = body.get("channelId"), body.get("value")
+        if not isinstance(channel_id, int | None) or isinstance(channel_id, bool):
+            raise ControlError(400, "INVALID_REQUEST", "channelId must be a channel entry id")
+        if not isinstance(value, str | None):
+            raise ControlError(400, "INVALID_REQUEST", "value must be a string")
+        payment = self.state.find_payment(reference)
+        if payment is None:
+            raise ControlError(404, "UNKNOWN_PAYMENT", "no payment with this reference or partnerReference")
+        channel = None
+        if channel_id is not None:
+            channel = catalogue.find_entry(payment.country_code, channel_id)
+            if channel is None or channel.status != catalogue.ACTIVE:
+                raise ControlError(400, "UNKNOWN_CHANNEL", "not an active method of the payment's country")
+        updated = self.state.take_step(payment.reference, channel, value, source="control")
+        return control_json(self._document(updated))
+
+    def instruments(self, request: Request) -> Response:
+        """The test instruments (§14) of a country's active methods (``?countryCode=``), or of all."""
+        country = request.args.get("countryCode")
+        return control_json(
+            [
+                {
+                    **instrument.to_json(),
+                    "countryCode": entry.country,
+                    "channelName": entry.name,
+                    "family": entry.family,
+                }
+                for entry in catalogue.CHANNELS
+                if entry.status == catalogue.ACTIVE and country in (None, entry.country)
+                for instrument in instruments.of_channel(entry.entry_id)
+            ]
+        )
 
     def refunds(self, request: Request) -> Response:
         return control_json(self.state.refunds.refunds())
@@ -167,7 +209,7 @@ class ControlApi:
         refresh_tokens = _body(request).get("refreshTokens", True)
         if not isinstance(refresh_tokens, bool):
             raise ControlError(400, "INVALID_REQUEST", "refreshTokens must be true or false")
-        expired = self.state.expire_tokens(refresh_tokens=refresh_tokens)
+        expired = self.state.tokens.expire_tokens(refresh_tokens=refresh_tokens)
         return control_json({"expired": expired, "refreshTokensExpired": refresh_tokens})
 
     def reset(self, request: Request) -> Response:

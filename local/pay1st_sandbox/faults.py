@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from .config import REFUND_REFERENCES
+
 WILDCARD = "*"
 REFUND_OUTCOMES = ("SUCCESSFUL", "FAILED", "REJECTED", "PSP_MANUAL")
 REORDER_MODES = ("off", "reverse", "shuffle")
@@ -56,6 +58,8 @@ class Faults:
     # How refunds requested from now on settle (§15), and a stall after a refund is processed.
     refund_outcome: str = "SUCCESSFUL"
     refund_stall_seconds: float = 0.0
+    # §15: which reference refunds must name, "payment" or "transaction" (None: the configured one).
+    refund_reference: str | None = None
     seed: int | None = None
 
     def updated(self, changes: Mapping[str, Any]) -> Faults:
@@ -170,6 +174,12 @@ def _refund_outcome(name: str, value: Any) -> str:
     return str(value)
 
 
+def _refund_reference(name: str, value: Any) -> str | None:
+    if value is not None and value not in REFUND_REFERENCES:
+        raise FaultError(f"{name} must be one of {', '.join(REFUND_REFERENCES)}, or null")
+    return None if value is None else str(value)
+
+
 def _signed(name: str, value: Any) -> float:
     return _number(name, value)
 
@@ -201,6 +211,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "webhook_reorder_window": _positive_count,
     "refund_outcome": _refund_outcome,
     "refund_stall_seconds": _non_negative,
+    "refund_reference": _refund_reference,
     "seed": _seed,
 }
 

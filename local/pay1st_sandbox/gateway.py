@@ -21,7 +21,8 @@ from .errors import GatewayError, bad_request, not_allowed, unauthorized
 from .iso_codes import COUNTRIES, CURRENCY_DIGITS, fits_minor_unit
 from .payments import CALLBACK_FIELDS
 from .signing import parse_timestamp, signature_matches
-from .state import AccessToken, NewPayment, SandboxState
+from .state import NewPayment, SandboxState
+from .tokens import AccessToken
 
 AUTH_MEDIA_TYPE = "application/vnd.carry1st.payments.partnerauthentication+json"
 CHANNEL_MEDIA_TYPE = "application/vnd.carry1st.payments.paymentchannel+json"
@@ -69,7 +70,7 @@ class GatewayApi:
             raise GatewayError(403, "FORBIDDEN", "These credentials are not permitted to use the API.")
         body = self._json_body(request)
         _require_api_user_role(body)
-        access, refresh = self.state.issue_token()
+        access, refresh = self.state.tokens.issue_token()
         return json_response(
             200, {"role": API_USER, "accessToken": access, "refreshToken": refresh}, AUTH_MEDIA_TYPE
         )
@@ -86,7 +87,7 @@ class GatewayApi:
         refresh = body.get("refreshToken")
         if not isinstance(refresh, str) or not refresh:
             raise bad_request("INVALID_REQUEST", "refreshToken is required.")
-        access, refresh = self.state.refresh_token(refresh)
+        access, refresh = self.state.tokens.refresh_token(refresh)
         return json_response(
             200, {"role": API_USER, "accessToken": access, "refreshToken": refresh}, AUTH_MEDIA_TYPE
         )
@@ -112,7 +113,7 @@ class GatewayApi:
         payment = self.state.create_payment(new)
         # Fault "timeout after processing": the payment exists, the answer comes too late.
         self.state.pause(self.state.faults.take_create_stall())
-        return json_response(201, payment.created_document(), PAYMENT_MEDIA_TYPE)
+        return json_response(201, payment.created_document(self.state.transaction_ids), PAYMENT_MEDIA_TYPE)
 
     # -- §9 --
 
@@ -123,7 +124,8 @@ class GatewayApi:
         if not reference:
             raise bad_request("INVALID_REQUEST", "reference is required.")
         payment = self.state.require_payment(reference)
-        return json_response(200, payment.status_document(self.config.partner_id), PAYMENT_MEDIA_TYPE)
+        document = payment.status_document(self.config.partner_id, self.state.transaction_ids)
+        return json_response(200, document, PAYMENT_MEDIA_TYPE)
 
     # -- §12 --
 
@@ -165,7 +167,7 @@ class GatewayApi:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise unauthorized("INVALID_TOKEN", "The AccessToken header must be 'Bearer <accessToken>'.")
-        return self.state.check_access_token(value.strip())
+        return self.state.tokens.check_access_token(value.strip())
 
     def _verify_signature(self, request: Request, token: AccessToken, raw: bytes) -> str:
         signature = request.headers.get("X-SIGNATURE")

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from .catalogue import ChannelEntry
+from .flows import FlowPosition
+from .instruments import IN_PROGRESS_STATUSES, PAY_OFFLINE
 from .signing import format_timestamp
 
 NEW = "NEW"
@@ -20,15 +22,20 @@ FINAL_STATUSES = frozenset({SUCCESSFUL, FAILED, CANCELLED, ABANDONED})
 REFUND = "REFUND"
 CHARGEBACK = "CHARGEBACK"
 
+# Open statuses a button or control call may settle: a payment part-way through its method's steps (§14)
+# can still be paid, failed, cancelled or abandoned.
+_OPEN = frozenset({NEW, PENDING}) | IN_PROGRESS_STATUSES
 # Outcome (button or control call) -> (status it leads to, statuses it may start from).
 OUTCOMES: dict[str, tuple[str, frozenset[str]]] = {
-    "pay": (SUCCESSFUL, frozenset({NEW, PENDING})),
-    "fail": (FAILED, frozenset({NEW, PENDING})),
-    "cancel": (CANCELLED, frozenset({NEW, PENDING})),
+    "pay": (SUCCESSFUL, _OPEN),
+    "fail": (FAILED, _OPEN),
+    "cancel": (CANCELLED, _OPEN),
     "offline": (PENDING, frozenset({NEW})),
-    "abandon": (ABANDONED, frozenset({NEW, PENDING})),
-    "settle-offline": (SUCCESSFUL, frozenset({PENDING})),
+    "abandon": (ABANDONED, _OPEN),
+    "settle-offline": (SUCCESSFUL, frozenset({PENDING, PAY_OFFLINE})),
 }
+# Waiting for money paid outside the page: settles by itself after offline_settle_seconds.
+OFFLINE_STATUSES = frozenset({PENDING, PAY_OFFLINE})
 # Reversal -> (status, statuses it may start from): made by a full refund and by the chargeback control
 # call, never by a checkout button or the settle control call.
 REVERSALS: dict[str, tuple[str, frozenset[str]]] = {
@@ -43,6 +50,7 @@ CALLBACK_FOR_STATUS = {
     FAILED: "failure",
     CANCELLED: "cancel",
     PENDING: "pending",
+    PAY_OFFLINE: "pending",
     ABANDONED: "failure",
 }
 
@@ -68,8 +76,11 @@ class Payment:
     callback_urls: dict[str, str | None]
     created_at: float
     updated_at: float
+    # §15: Pay1st's transaction id of the payment, shown only in the transaction-reference mode.
+    transaction_reference: str = ""
     status: str = NEW
     channel: ChannelEntry | None = None
+    flow: FlowPosition | None = None  # where the payment is in its method's steps (§14), once chosen
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, status: str, at: float, source: str) -> None:
@@ -77,10 +88,15 @@ class Payment:
         self.updated_at = at
         self.history.append({"status": status, "at": format_timestamp(at), "source": source})
 
-    def created_document(self) -> dict[str, Any]:
+    def _transaction(self, transaction_ids: bool) -> dict[str, Any]:
+        """§15 transaction-reference mode: the ``C-…-T`` id, in the field a refund names it by."""
+        return {"transactionReference": self.transaction_reference} if transaction_ids else {}
+
+    def created_document(self, transaction_ids: bool = False) -> dict[str, Any]:
         """The §7 201 body."""
         return {
             "reference": self.reference,
+            **self._transaction(transaction_ids),
             "partnerReference": self.partner_reference,
             "countryCode": self.country_code,
             "currencyCode": self.currency_code,
@@ -88,11 +104,12 @@ class Payment:
             "status": self.status,
         }
 
-    def status_document(self, partner_id: int) -> dict[str, Any]:
+    def status_document(self, partner_id: int, transaction_ids: bool = False) -> dict[str, Any]:
         """The §9 200 body: the create request echoed, plus reference, status and partnerSettings."""
         document = dict(self.request)
         document.update(
             reference=self.reference,
+            **self._transaction(transaction_ids),
             status=self.status,
             partnerSettings={
                 "partnerId": partner_id,
@@ -108,7 +125,7 @@ class Payment:
         return document
 
     def webhook_document(
-        self, partner_id: int, partner_code: str, event_id: str, at: float
+        self, partner_id: int, partner_code: str, event_id: str, at: float, transaction_ids: bool = False
     ) -> dict[str, Any]:
         """The §10 event: the documented fields, then extras a partner must tolerate."""
         return {
@@ -116,6 +133,7 @@ class Payment:
             "partnerCode": partner_code,
             "partnerReference": self.partner_reference,
             "reference": self.reference,
+            **self._transaction(transaction_ids),
             "orderAmount": self.amount,
             "currencyCode": self.currency_code,
             "countryCode": self.country_code,
@@ -128,10 +146,11 @@ class Payment:
             "customer": {"name": "Sandbox Customer", "email": "customer@sandbox.pay1st.invalid"},
         }
 
-    def control_document(self, partner_id: int) -> dict[str, Any]:
+    def control_document(self, partner_id: int, transaction_ids: bool = False) -> dict[str, Any]:
         """Everything, for the control API."""
         return {
             "reference": self.reference,
+            **self._transaction(transaction_ids),
             "partnerReference": self.partner_reference,
             "status": self.status,
             "amount": self.amount,
@@ -145,5 +164,5 @@ class Payment:
             "createdAt": format_timestamp(self.created_at),
             "updatedAt": format_timestamp(self.updated_at),
             "history": list(self.history),
-            "statusDocument": self.status_document(partner_id),
+            "statusDocument": self.status_document(partner_id, transaction_ids),
         }

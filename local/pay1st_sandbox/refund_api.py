@@ -64,7 +64,7 @@ class RefundApi:
         entry["signatureValid"] = True
         body = _json_object(raw)
         amount, reason = _parse(body)
-        payment = self.state.payment(body["transactionReference"])
+        payment = self.state.refund_target(body["transactionReference"])
         if payment is not None and amount is not None and not fits_minor_unit(amount, payment.currency_code):
             raise _invalid("amount", f"at most the minor unit of {payment.currency_code}")
         refund = self.state.refunds.create(body, amount, reason)

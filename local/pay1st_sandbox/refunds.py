@@ -45,6 +45,7 @@ OUTCOMES = ("SUCCESSFUL", "FAILED", "REJECTED", "PSP_MANUAL")
 @dataclass
 class Refund:
     refund_reference: str
+    payment_reference: str  # the payment's C-…-P reference, whichever reference the request named (§15)
     transaction_reference: str
     partner_reference: str
     partner_refund_reference: str
@@ -102,9 +103,13 @@ class RefundDesk:
         outcome = state.faults.current.refund_outcome
         now = state.now()
         with self._lock:
-            payment = state.payment(str(body["transactionReference"]))
+            payment = state.refund_target(str(body["transactionReference"]))
             if payment is None:
-                raise bad_request("UNKNOWN_REFERENCE", "No payment with this transactionReference.")
+                # §15 is silent on how Pay1st refuses the other kind of reference; a gateway that looks
+                # transactions up by the id it issued simply does not find a payment's C-…-P (or, by
+                # default, a C-…-T), so it answers like any unknown reference: 400 UNKNOWN_REFERENCE.
+                what = "transaction" if state.transaction_ids else "payment"
+                raise bad_request("UNKNOWN_REFERENCE", f"No {what} with this transactionReference.")
             partner_refund_reference = str(body["partnerRefundReference"])
             if partner_refund_reference in self._by_partner_reference:
                 raise bad_request(
@@ -120,7 +125,8 @@ class RefundDesk:
                 raise bad_request("AMOUNT_EXCEEDS_REFUNDABLE", f"At most {refundable} can be refunded.")
             refund = Refund(
                 refund_reference=f"R-{secrets.randbelow(9 * 10**14) + 10**14}",
-                transaction_reference=payment.reference,
+                payment_reference=payment.reference,
+                transaction_reference=str(body["transactionReference"]),
                 partner_reference=payment.partner_reference,
                 partner_refund_reference=partner_refund_reference,
                 amount=amount,
@@ -140,13 +146,12 @@ class RefundDesk:
             self._settle_later(refund.refund_reference, state.config.refund_settle_seconds)
             return copy.deepcopy(refund)
 
-    def _committed(self, transaction_reference: str) -> Decimal:
+    def _committed(self, payment_reference: str) -> Decimal:
         return sum(
             (
                 r.amount
                 for r in self._refunds.values()
-                if r.transaction_reference == transaction_reference
-                and r.status not in (REFUND_FAILED, REJECTED)
+                if r.payment_reference == payment_reference and r.status not in (REFUND_FAILED, REJECTED)
             ),
             Decimal(0),
         )
@@ -200,13 +205,12 @@ class RefundDesk:
         self._state.counters.incr("refund_status_changes")
         self._announce(refund, now)
         if status == REFUND_SUCCESSFUL:
-            payment = self._state.payment(refund.transaction_reference)
+            payment = self._state.payment(refund.payment_reference)
             refunded = sum(
                 (
                     r.amount
                     for r in self._refunds.values()
-                    if r.transaction_reference == refund.transaction_reference
-                    and r.status == REFUND_SUCCESSFUL
+                    if r.payment_reference == refund.payment_reference and r.status == REFUND_SUCCESSFUL
                 ),
                 Decimal(0),
             )
@@ -234,7 +238,12 @@ class RefundDesk:
     def refunds(self) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                {**r.document(), "history": list(r.history), "webhookUrl": r.webhook_url}
+                {
+                    **r.document(),
+                    "paymentReference": r.payment_reference,
+                    "history": list(r.history),
+                    "webhookUrl": r.webhook_url,
+                }
                 for r in self._refunds.values()
             ]
 

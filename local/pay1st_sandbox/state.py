@@ -1,4 +1,5 @@
-"""The sandbox's in-memory world: clock, tokens, payments, checkout sessions, fulfilments. Thread-safe.
+"""The sandbox's in-memory world: clock, payments and their steps, fulfilments; it holds the tokens, checkout
+sessions, refunds and webhooks desks. Thread-safe.
 
 Lock order: this object's lock may be held while calling the counters, the fault injector or the
 webhook dispatcher (each guards itself with a leaf lock); none of those ever calls back in here.
@@ -6,7 +7,6 @@ webhook dispatcher (each guards itself with a leaf lock); none of those ever cal
 
 from __future__ import annotations
 
-import base64
 import copy
 import logging
 import secrets
@@ -22,45 +22,18 @@ from . import jsonutil
 from .catalogue import ChannelEntry
 from .config import CALLBACK_OUTCOMES, SandboxConfig
 from .counters import Counters
-from .errors import ControlError, GatewayError, bad_request, unauthorized
+from .errors import ControlError, GatewayError, bad_request
 from .faults import FaultInjector
-from .payments import CALLBACK_FOR_STATUS, NEW, OUTCOMES, PENDING, REVERSALS, SUCCESSFUL, Payment
+from .flows import StepRefused, advance
+from .instruments import IN_PROGRESS_STATUSES
+from .payments import CALLBACK_FOR_STATUS, NEW, OFFLINE_STATUSES, OUTCOMES, REVERSALS, SUCCESSFUL, Payment
 from .refunds import RefundDesk
+from .sessions import CheckoutSessions
 from .signing import format_timestamp
+from .tokens import TokenDesk
 from .webhooks import WebhookDispatcher, WebhookEvent
 
 logger = logging.getLogger("pay1st_sandbox.state")
-
-
-@dataclass
-class AccessToken:
-    value: str
-    refresh_token: str
-    created_at: float
-    revoked: bool = False
-
-    def __repr__(self) -> str:
-        return f"AccessToken(created_at={self.created_at!r}, revoked={self.revoked!r})"
-
-
-@dataclass
-class RefreshToken:
-    value: str
-    last_used_at: float
-    revoked: bool = False
-
-    def __repr__(self) -> str:
-        return f"RefreshToken(last_used_at={self.last_used_at!r}, revoked={self.revoked!r})"
-
-
-@dataclass(frozen=True)
-class CheckoutSession:
-    """A hosted-page visit: the access token is checked once, when the page is opened."""
-
-    id: str
-    reference: str
-    channel_id: int | None
-    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -77,12 +50,6 @@ class NewPayment:
     callback_overrides: dict[str, str | None]
 
 
-def _opaque_token(kind: str) -> str:
-    # Standard base64 plus a "+", "/" and "=" by construction: a checkout link that forgets to
-    # URL-escape the access token (§8) breaks here exactly as it would against the real gateway.
-    return f"{kind}+{base64.b64encode(secrets.token_bytes(24)).decode('ascii')}/{secrets.token_hex(4)}="
-
-
 class SandboxState:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
@@ -91,11 +58,10 @@ class SandboxState:
         self.webhooks = WebhookDispatcher(self.config, self.faults, self.counters, self.now)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._access: dict[str, AccessToken] = {}
-        self._refresh: dict[str, RefreshToken] = {}
+        self.tokens = TokenDesk(self.config, self.faults, self.counters, self.now)
         self._payments: dict[str, Payment] = {}
         self._by_partner_reference: dict[str, str] = {}
-        self._sessions: dict[str, CheckoutSession] = {}
+        self.sessions = CheckoutSessions(self.now, self.config.checkout_session_lifetime)
         self._fulfilments: list[dict[str, Any]] = []
         self._timers: list[threading.Timer] = []
         self.refunds = RefundDesk(self)  # §15 refunds; takes this object's lock, never the other way round
@@ -125,74 +91,10 @@ class SandboxState:
             self._stopping.wait(seconds)
 
     @property
-    def token_lifetime(self) -> float:
-        override = self.faults.current.token_lifetime
-        return self.config.token_lifetime if override is None else override
-
-    # -- tokens (§2, §3) --
-
-    def issue_token(self) -> tuple[str, str]:
-        now = self.now()
-        with self._lock:
-            self._forget_dead_tokens(now)
-            refresh = RefreshToken(_opaque_token("rt"), now)
-            access = AccessToken(_opaque_token("at"), refresh.value, now)
-            self._refresh[refresh.value] = refresh
-            self._access[access.value] = access
-            self.counters.incr("tokens_issued")
-            return access.value, refresh.value
-
-    def refresh_token(self, refresh_value: str) -> tuple[str, str]:
-        """Decision: a refresh issues a NEW access token (created now) against the same refresh token.
-
-        The previous access token stays valid until its own expiry, as a stateless (JWT-like) token
-        would; so a client that ignores the refreshed token fails once the old one runs out.
-        """
-        now = self.now()
-        with self._lock:
-            refresh = self._refresh.get(refresh_value)
-            if refresh is None or refresh.revoked:
-                raise unauthorized("INVALID_REFRESH_TOKEN", "The refresh token is not valid.")
-            if now - refresh.last_used_at > self.config.refresh_token_lifetime:
-                raise unauthorized("REFRESH_TOKEN_EXPIRED", "The refresh token has expired.")
-            refresh.last_used_at = now
-            access = AccessToken(_opaque_token("at"), refresh.value, now)
-            self._access[access.value] = access
-            self.counters.incr("tokens_refreshed")
-            return access.value, refresh.value
-
-    def check_access_token(self, value: str) -> AccessToken:
-        """The live token record (a copy), or 401 for an unknown, revoked or expired token."""
-        now = self.now()
-        with self._lock:
-            token = self._access.get(value)
-            if token is None or token.revoked:
-                raise unauthorized("INVALID_TOKEN", "The access token is not valid.")
-            if now - token.created_at > self.token_lifetime:
-                raise unauthorized("TOKEN_EXPIRED", "The access token has expired.")
-            return copy.copy(token)
-
-    def expire_tokens(self, *, refresh_tokens: bool = True) -> int:
-        """Revoke every access token (and refresh token unless told not to); returns how many."""
-        with self._lock:
-            for token in self._access.values():
-                token.revoked = True
-            if refresh_tokens:
-                for refresh in self._refresh.values():
-                    refresh.revoked = True
-            return len(self._access)
-
-    def _forget_dead_tokens(self, now: float) -> None:
-        horizon = max(self.token_lifetime, self.config.signature_window) * 2
-        for value in [v for v, t in self._access.items() if t.revoked or now - t.created_at > horizon]:
-            del self._access[value]
-        dead_refresh = [
-            v
-            for v, r in self._refresh.items()
-            if r.revoked or now - r.last_used_at > self.config.refresh_token_lifetime
-        ]
-        for value in dead_refresh:
-            del self._refresh[value]
+    def transaction_ids(self) -> bool:
+        """§15 transaction-reference mode: C-…-T ids in answers and webhooks, and refunds must name them."""
+        override = self.faults.current.refund_reference
+        return (override or self.config.refund_reference) == "transaction"
 
     # -- payments (§7, §9) --
 
@@ -205,7 +107,8 @@ class SandboxState:
                     "A payment with this partnerReference already exists.",
                 )
             payment = Payment(
-                reference=self._new_reference(),
+                reference=self._new_reference("P"),
+                transaction_reference=self._new_reference("T"),
                 partner_reference=new.partner_reference,
                 amount=new.amount,
                 country_code=new.country_code,
@@ -226,12 +129,14 @@ class SandboxState:
             self.counters.incr("payments_created")
             return copy.deepcopy(payment)
 
-    def _new_reference(self) -> str:
+    def _new_reference(self, kind: str) -> str:
         # Random rather than seeded: a restarted sandbox must not hand out references that a
-        # partner's database (which outlives the sandbox) already holds for other payments.
+        # partner's database (which outlives the sandbox) already holds for other payments. A transaction
+        # id's digits differ from its payment's, so a partner cannot get one by swapping the suffix.
+        taken = {p.transaction_reference for p in self._payments.values()} if kind == "T" else self._payments
         while True:
-            reference = f"C-{secrets.randbelow(9 * 10**14) + 10**14}-P"
-            if reference not in self._payments:
+            reference = f"C-{secrets.randbelow(9 * 10**14) + 10**14}-{kind}"
+            if reference not in taken:
                 return reference
 
     def payment(self, reference: str) -> Payment | None:
@@ -245,6 +150,16 @@ class SandboxState:
         key = reference_or_partner_reference
         with self._lock:
             payment = self._payments.get(key) or self._payments.get(self._by_partner_reference.get(key, ""))
+            return copy.deepcopy(payment) if payment else None
+
+    def refund_target(self, transaction_reference: str) -> Payment | None:
+        """The payment a refund's ``transactionReference`` names (§15): by its C-…-P reference, or in the
+        transaction-reference mode by its C-…-T transaction id only."""
+        if not self.transaction_ids:
+            return self.payment(transaction_reference)
+        with self._lock:
+            found = (p for p in self._payments.values() if p.transaction_reference == transaction_reference)
+            payment = next(found, None)
             return copy.deepcopy(payment) if payment else None
 
     def payments(self) -> list[Payment]:
@@ -277,12 +192,44 @@ class SandboxState:
                 )
             if channel is not None:
                 payment.channel = channel
-            payment.record(target, now, source)
-            self.counters.incr("status_changes")
-            self._announce(payment, now)
-            if target == PENDING and self.config.offline_settle_seconds is not None:
-                self._settle_later(reference, self.config.offline_settle_seconds)
+            self._record(payment, target, now, source)
             return copy.deepcopy(payment)
+
+    def take_step(
+        self, reference: str, channel: ChannelEntry | None, value: str | None, *, source: str
+    ) -> Payment:
+        """One step of the payment's method flow (§14, :mod:`pay1st_sandbox.flows`): choose the method
+        (``channel``) or answer the step the payment is at (``value``); each status it leads to is recorded
+        and announced in order. 400 when the input cannot be taken, 409 when the payment is not at a step."""
+        now = self.now()
+        with self._lock:
+            payment = self._payments.get(reference)
+            if payment is None:
+                raise ControlError(404, "UNKNOWN_PAYMENT", "no payment with this reference")
+            if payment.status != NEW and payment.status not in IN_PROGRESS_STATUSES:
+                raise ControlError(
+                    409, "INVALID_TRANSITION", f"no step to take: the payment is {payment.status}"
+                )
+            chosen = payment.channel if payment.flow is not None else channel
+            if chosen is None:
+                raise ControlError(400, "UNKNOWN_CHANNEL", "choose a payment method (channelId) first")
+            if channel is not None and channel != chosen:
+                raise ControlError(409, "CHANNEL_CHOSEN", f"this payment is being paid with {chosen.name}")
+            try:
+                step = advance(payment.flow, chosen, value)
+            except StepRefused as exc:
+                raise ControlError(400, exc.code, exc.message) from None
+            payment.channel, payment.flow = chosen, step.position
+            for status in step.statuses:
+                self._record(payment, status, now, source)
+            return copy.deepcopy(payment)
+
+    def _record(self, payment: Payment, status: str, now: float, source: str) -> None:
+        payment.record(status, now, source)
+        self.counters.incr("status_changes")
+        self._announce(payment, now)
+        if status in OFFLINE_STATUSES and self.config.offline_settle_seconds is not None:
+            self._settle_later(payment.reference, self.config.offline_settle_seconds)
 
     def callback_url(self, payment: Payment) -> str | None:
         return payment.callback_urls.get(CALLBACK_FOR_STATUS[payment.status])
@@ -292,7 +239,9 @@ class SandboxState:
             logger.info("no webhook URL for %s; status %s not announced", payment.reference, payment.status)
             return
         event_id = uuid.uuid4().hex
-        document = payment.webhook_document(self.config.partner_id, self.config.partner_code, event_id, now)
+        document = payment.webhook_document(
+            self.config.partner_id, self.config.partner_code, event_id, now, self.transaction_ids
+        )
         self.webhooks.submit(
             WebhookEvent(
                 event_id=event_id,
@@ -315,29 +264,6 @@ class SandboxState:
         timer.daemon = True
         self._timers.append(timer)
         timer.start()
-
-    # -- hosted checkout sessions (§8) --
-
-    def open_checkout_session(self, reference: str, channel_id: int | None) -> CheckoutSession:
-        now = self.now()
-        with self._lock:
-            for sid in [sid for sid, s in self._sessions.items() if s.expires_at < now]:
-                del self._sessions[sid]
-            session = CheckoutSession(
-                secrets.token_urlsafe(24), reference, channel_id, now + self.config.checkout_session_lifetime
-            )
-            self._sessions[session.id] = session
-            return session
-
-    def take_checkout_session(self, session_id: str) -> CheckoutSession:
-        """The session behind a button press; it is used up by the press."""
-        with self._lock:
-            session = self._sessions.pop(session_id, None)
-        if session is None:
-            raise bad_request("INVALID_SESSION", "This checkout session is unknown or was already used.")
-        if session.expires_at < self.now():
-            raise unauthorized("SESSION_EXPIRED", "This checkout session has expired.")
-        return session
 
     # -- fulfilment (§12) --
 
@@ -374,11 +300,10 @@ class SandboxState:
     def reset(self) -> None:
         """Forget everything: tokens, payments, sessions, fulfilments, deliveries, faults, counters."""
         with self._lock:
-            self._access.clear()
-            self._refresh.clear()
+            self.tokens.clear()
             self._payments.clear()
             self._by_partner_reference.clear()
-            self._sessions.clear()
+            self.sessions.clear()
             self._fulfilments.clear()
             timers, self._timers = self._timers, []
         for timer in timers:

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,10 @@ def test_every_function_is_python313_arm64_with_the_layer_and_an_existing_handle
 def test_the_layer_is_built_for_python313_arm64(template):
     layer = template["Resources"]["Pay1stLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/pay1st/"
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # Built by layers/pay1st/Makefile: python3.13 bytecode (tests/layer/test_built_layer.py checks the output)
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert "python3.13" in (ROOT / "layers/pay1st/Makefile").read_text(encoding="utf-8")
 
 
 def test_every_route_is_on_the_payments_api_with_payload_2(template):
@@ -630,6 +634,51 @@ def test_every_function_has_errors_and_throttles_alarms_on_the_alarm_topic(templ
             "GreaterThanOrEqualToThreshold",
         )
     assert watched == {(name, metric): 1 for name in FUNCTIONS for metric in ("Errors", "Throttles")}
+
+
+def test_each_functions_log_group_and_alarms_are_written_once_and_keep_their_names(template):
+    """One Fn::ForEach over the functions makes them all (a tenth function cannot be forgotten in one place of
+    three); their logical ids and log group names are the ones they had when written out per function, so a
+    stack upgraded to it replaces none of them."""
+    as_written = load_template(ROOT / "template.yaml", as_written=True)
+    identifier, names, output = as_written["Resources"]["Fn::ForEach::FunctionLogsAndAlarms"]
+    assert {f"{name}Function" for name in names} == set(FUNCTIONS)
+    assert set(output) == {
+        f"${{{identifier}}}{suffix}" for suffix in ("LogGroup", "ErrorsAlarm", "ThrottlesAlarm")
+    }
+    assert set(as_written["Mappings"]["Functions"]) == set(names)  # each function's log name
+    resolver = _stack_resolver(template, "shop-sandbox")
+    for logical_id, directory in FUNCTIONS.items():
+        name = logical_id.removesuffix("Function")
+        group = template["Resources"][f"{name}LogGroup"]["Properties"]
+        expected = f"/aws/lambda/shop-sandbox/{directory.replace('_', '-')}"
+        assert resolver.resolve(group["LogGroupName"]) == expected, logical_id
+        for metric in ("Errors", "Throttles"):
+            alarm = template["Resources"][f"{name}{metric}Alarm"]["Properties"]
+            assert alarm["MetricName"] == metric
+            assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]
+            assert alarm["AlarmDescription"].startswith(f"{logical_id} ")
+
+
+def test_every_samconfig_environment_has_sam_cli_expand_the_loops():
+    """sam build, package and deploy fail on Fn::ForEach unless told to expand AWS::LanguageExtensions locally."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    environments = {key for key, value in config.items() if isinstance(value, dict)}
+    assert environments == {"default", "sandbox", "production"}
+    for environment in environments:
+        assert config[environment]["global"]["parameters"]["language_extensions"] is True, environment
+
+
+def test_the_readme_counts_the_alarms_and_the_alarm_metrics_cloudwatch_bills(template):
+    """CloudWatch bills a standard alarm per metric it watches: a metric-math alarm per metric it queries."""
+    alarms = _alarms(template)
+    metrics = sum(
+        1 if "MetricName" in alarm else sum("MetricStat" in query for query in alarm["Metrics"])
+        for alarm in alarms.values()
+    )
+    readme = (ROOT / "README.md").read_text()
+    assert f"A stack has {len(alarms)} standard alarms" in readme
+    assert f"{metrics} alarm metrics" in readme and f"${metrics * 0.10:.2f} a month at $0.10 each" in readme
 
 
 def test_a_poller_that_stops_running_is_alarmed(template):

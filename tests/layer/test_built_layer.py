@@ -1,4 +1,8 @@
-"""The layer as `sam build` produces it imports on the Lambda runtime's Python (3.13)."""
+"""The layer as `sam build` produces it imports on the Lambda runtime's Python (3.13), from its own bytecode.
+
+Lambda's /opt is read-only: a layer without usable .pyc files is compiled again on every cold start.
+layers/pay1st/Makefile (BuildMethod makefile) compiles every module for python3.13 as unchecked-hash .pyc.
+"""
 
 from __future__ import annotations
 
@@ -58,3 +62,50 @@ def test_sam_built_layer_imports_with_python313(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+    assert_every_module_has_unchecked_bytecode(python_dir)
+    assert_the_bytecode_is_used(python313, python_dir, env, tmp_path)
+
+
+def assert_every_module_has_unchecked_bytecode(python_dir: Path) -> None:
+    sources = sorted(python_dir.rglob("*.py"))
+    assert len(sources) > 100  # the layer's packages and their dependencies (Powertools, urllib3)
+    missing, checked = [], []
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        if not pyc.is_file():
+            missing.append(str(source.relative_to(python_dir)))
+            continue
+        # PEP 552: bytes 4-8 are the flags; 0b01 = hash-based, 0b10 = check the source. Unchecked: exactly 0b01.
+        if int.from_bytes(pyc.read_bytes()[4:8], "little") != 0b01:
+            checked.append(str(pyc.relative_to(python_dir)))
+    assert missing == [], f"{len(missing)} modules without cpython-313 bytecode: {missing[:5]}"
+    assert checked == [], f"not unchecked-hash: {checked[:5]}"
+
+
+def assert_the_bytecode_is_used(
+    python313: str, python_dir: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """With every source of pay1st made unimportable (a fresh mtime, and a body that raises), it still imports:
+    Python ran the .pyc files, as it will where a zip's mtimes differ and nothing can be written."""
+    for source in (python_dir / "pay1st").rglob("*.py"):
+        source.write_text(
+            "raise RuntimeError('the source was compiled, not the bytecode')\n", encoding="utf-8"
+        )
+    python_dir.chmod(0o555)  # read-only, as /opt is: nothing new can be cached
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed arguments
+            [
+                python313,
+                "-c",
+                "import pay1st.client, pay1st.webhooks, pay1st.models, pay1st.tokens; print('ok')",
+            ],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(python_dir), "PYTHONNOUSERSITE": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        python_dir.chmod(0o755)
+    assert result.returncode == 0, result.stderr[-2000:]

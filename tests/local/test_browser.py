@@ -46,7 +46,9 @@ def create_payment(api_url: str) -> dict[str, str]:
 def test_customer_pays_in_a_browser_and_lands_on_the_result_page(local_stack: LocalStack) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's chromium")
+        pytest.fail(
+            f"{CHROMIUM} is missing: set CHROMIUM_PATH to a Chromium, or `make browser-deps` (Debian)"
+        )
     created = create_payment(local_stack.api_url)
     # Pay1st's webhook never arrives: the customer's return alone must tell the truth.
     assert local_stack.sandbox is not None
@@ -76,3 +78,39 @@ def test_customer_pays_in_a_browser_and_lands_on_the_result_page(local_stack: Lo
         f"{local_stack.api_url}/payments/{created['partnerReference']}",
     )
     assert json.loads(status.data)["status"] == "SUCCESSFUL"
+
+
+def test_customer_pays_by_card_with_an_otp_step_by_step(local_stack: LocalStack) -> None:
+    """Given a Nigerian payment's checkout page in a real browser, when the customer chooses the card step by
+    step, types the Visa test card and then its OTP, then the page asks each in turn (the payment is
+    SEND_OTP in between), the browser lands on the result page with SUCCESSFUL, and the sandbox announced
+    SEND_OTP then SUCCESSFUL."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's chromium")
+    assert local_stack.sandbox is not None
+    created = create_payment(local_stack.api_url)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)  # a ceiling for a loaded CI machine, not a timing assertion
+            page.goto(created["checkoutUrl"])
+            page.click("#steps-101")
+            page.fill("#card-number", "4084 0840 8408 4081")
+            page.click("#submit-step")
+            sync_api.expect(page.locator("#step")).to_have_attribute("data-status", "SEND_OTP")
+            reference = local_stack.sandbox.control.payment(created["partnerReference"])["reference"]
+            assert local_stack.sandbox.control.payment(reference)["status"] == "SEND_OTP"
+            page.fill("#otp", "123456")
+            page.click("#submit-step")
+            page.wait_for_url(f"{local_stack.result_page_url}*")
+            sync_api.expect(page.locator("#status")).to_have_text("SUCCESSFUL")
+            assert page.locator("#payment").inner_text() == created["partnerReference"]
+        finally:
+            browser.close()
+    local_stack.sandbox.control.flush_webhooks(15)
+    sent = [
+        d["status"] for d in local_stack.sandbox.control.webhook_deliveries() if d["reference"] == reference
+    ]
+    assert sent == ["SEND_OTP", "SUCCESSFUL"]

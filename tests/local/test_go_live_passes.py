@@ -40,7 +40,7 @@ def test_go_live_check_passes_against_a_local_stack_it_starts() -> None:
     for number, title in enumerate(PASSING_STEPS, start=1):
         assert any(line.startswith(f" ✓ {number:>2}. {title}") for line in lines), (title, output)
     assert "recorded and authenticated with scheme signing-key" in output
-    assert "NG 3 active, ZA 3 active" in output
+    assert "NG 7 active, ZA 3 active" in output  # the sandbox has Kuda, Paga, Palmpay, OPay QR (§14)
     assert "as the caller (SigV4)" in output  # the local stack enforces SigV4 on the partner routes
     assert "-> 302 to the result page (status=SUCCESSFUL, outcome=success)" in output
     assert (

@@ -17,7 +17,11 @@ from tests.local.local_kit import partner_request
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
-Transform: AWS::Serverless-2016-10-31
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Mappings:
+  Logs:
+    Echo: {Name: echo-fn}
+    Worker: {Name: worker-fn}
 Parameters:
   Stage:
     Type: String
@@ -41,6 +45,13 @@ Globals:
         MODE: !If [IsTest, testing, real]
         NEEDS: !Ref NoDefault
 Resources:
+  Fn::ForEach::LogGroups:
+    - Fn
+    - [Echo, Worker]
+    - ${Fn}LogGroup:
+        Type: AWS::Logs::LogGroup
+        Properties:
+          LogGroupName: !Sub ["/aws/lambda/${Stage}/${Name}", {Name: !FindInMap [Logs, !Ref Fn, Name]}]
   SharedLayer:
     Type: AWS::Serverless::LayerVersion
     Properties:
@@ -81,9 +92,11 @@ Resources:
     Properties:
       CodeUri: functions/echo/
       Handler: app.handler
+      LoggingConfig: {LogGroup: !Ref EchoLogGroup}
       Environment:
         Variables:
           OWN: mine
+          LOG_GROUPS: !Join [",", [!Ref EchoLogGroup, !GetAtt WorkerLogGroup.Arn]]
       Events:
         Get:
           Type: HttpApi
@@ -210,6 +223,14 @@ def test_function_environment_comes_from_the_template_resolved_locally(stack: Lo
     assert env["PUBLIC_BASE_URL"] == stack.api_url
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
     assert "VIRTUAL_ENV" not in env and "PYTEST_CURRENT_TEST" not in env  # nothing leaks from the runner
+
+
+def test_resources_a_loop_makes_are_provisioned_as_if_written_out(stack: LocalStack, http: Any) -> None:
+    """Fn::ForEach (AWS::LanguageExtensions) made EchoLogGroup and WorkerLogGroup; Fn::FindInMap named them."""
+    _, body = _echo(stack, http, "GET", "/items/7")
+    assert body["env"]["LOG_GROUPS"] == (
+        "/aws/lambda/test/echo-fn,arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/test/worker-fn:*"
+    )
 
 
 def test_function_imports_only_its_code_and_its_layers(stack: LocalStack, http: Any) -> None:

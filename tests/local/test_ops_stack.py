@@ -22,6 +22,7 @@ from local_stack.template import load_template
 from pay1st.models import FulfilmentItem
 from pay1st_ops.__main__ import main
 from pay1st_ops.target import REQUIRED_RESOURCES, TargetError, deployed_target
+from pay1st_ops.wiring import Services
 from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.payments.fulfilment import queue_message
 from pay1st_partner.payments.repository import PaymentRepository
@@ -35,15 +36,47 @@ REFERENCE = "order-ops-stack-1"
 PAY1ST_REFERENCE = "C-OPS-STACK-1-P"
 
 
+# The stack's own settings, where they differ from the template's: the operator's wiring must use these.
+CHECK_SCHEDULE = "30,90,600"
+QUERY_INTERVAL = "7"
+
+
+def _poller_function(real: dict[str, Any]) -> dict[str, Any]:
+    """A plain Lambda function with the template's Globals environment (the settings the functions run with);
+    the secret it would name is not in this stack (see above)."""
+    variables = copy.deepcopy(real["Globals"]["Function"]["Environment"]["Variables"])
+    variables["CREDENTIALS_SECRET_NAME"] = "not-in-this-stack"
+    # moto's CloudFormation answers a Ref to an event bus with an object, not its name: the name, as AWS would.
+    variables["EVENT_BUS_NAME"] = {"Fn::Sub": "${AWS::StackName}-payment-events"}
+    variables["CHECK_SCHEDULE_SECONDS"] = CHECK_SCHEDULE
+    variables["STATUS_QUERY_MIN_INTERVAL_SECONDS"] = QUERY_INTERVAL
+    return {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "Runtime": "python3.13",
+            "Handler": "app.lambda_handler",
+            "Role": {"Fn::GetAtt": ["PollerRole", "Arn"]},
+            "Code": {"ZipFile": "def lambda_handler(event, context): return None"},
+            "Environment": {"Variables": variables},
+        },
+    }
+
+
 def _stack_template() -> dict[str, Any]:
     real = load_template()
+    resources = {
+        name: copy.deepcopy(real["Resources"][name])
+        for name in (*REQUIRED_RESOURCES, "LocksTable")  # not the secret (see above)
+    }
+    resources["PollerRole"] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}},
+    }
+    resources["StatusPollerFunction"] = _poller_function(real)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": copy.deepcopy(real["Parameters"]),
-        "Resources": {
-            name: copy.deepcopy(real["Resources"][name])
-            for name in (*REQUIRED_RESOURCES, "LocksTable")  # not the secret (see above)
-        },
+        "Resources": resources,
     }
 
 
@@ -114,6 +147,38 @@ def test_the_target_is_the_stack_resources_by_logical_id(cloud: None) -> None:
     assert target.caller().startswith("arn:aws:")
 
 
+def test_the_operators_services_are_wired_with_the_stacks_own_settings(cloud: None) -> None:
+    """The old operator wiring built the repository with the default schedule and a fixed 15 s interval."""
+    # Given a deployed stack whose functions run with their own check schedule and query interval
+    resources = deploy()
+    # When the operator's services are wired for it
+    services = Services(deployed_target(STACK, boto3.session.Session()))
+    # Then they carry the stack's settings, read from its functions' configuration
+    assert services.settings.payments_table == resources["PaymentsTable"]
+    assert services.settings.check_schedule_seconds == (30.0, 90.0, 600.0)
+    assert services.settings.status_query_min_interval_seconds == 7.0
+    assert services.payments._schedule.offsets_seconds == (30.0, 90.0, 600.0)
+    # And --query-interval still overrides the interval
+    assert Services(services.target, query_interval=2).settings.status_query_min_interval_seconds == 2.0
+
+
+def test_a_stack_without_the_poller_function_is_refused_in_one_line(cloud: None) -> None:
+    # Given a stack that is not this bundle's (no status poller to read settings from)
+    cloudformation = boto3.client("cloudformation")
+    template = _stack_template()
+    del template["Resources"]["StatusPollerFunction"]
+    cloudformation.create_stack(
+        StackName="not-the-bundle",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "ResultPageUrl", "ParameterValue": "https://shop.example.com/r"}],
+    )
+    # When its services are asked for their settings
+    target = deployed_target("not-the-bundle", boto3.session.Session())
+    # Then the error says what is missing
+    with pytest.raises(TargetError, match="has no StatusPollerFunction"):
+        Services(target).settings  # noqa: B018 - the property read is the act
+
+
 def test_find_show_report_and_redrive_through_the_stack(cloud: None) -> None:
     # Given a deployed stack with a paid payment whose fulfilment was dead-lettered
     resources = deploy()
@@ -147,9 +212,10 @@ def test_find_show_report_and_redrive_through_the_stack(cloud: None) -> None:
     assert not sqs.receive_message(QueueUrl=resources["FulfilmentDeadLetterQueue"]).get("Messages")
     [audit] = [e for e in ops_json("show", REFERENCE)["story"] if e["what"] == "audit"]
     assert audit["text"].startswith("operator arn:aws:") and "redrive-fulfilments" in audit["text"]
-    # And a command that needs the gateway's credentials says which resource this stack lacks
+    # And a command that needs the gateway's credentials says which secret it could not read
     code, _, err = ops("reconcile", REFERENCE, "--yes")
-    assert code == 2 and "has no resource Pay1stCredentialsSecret" in err
+    assert code == 2 and "cannot read the credentials secret not-in-this-stack" in err
+    assert "Traceback" not in err
 
 
 def test_a_stack_that_is_not_this_bundle_or_not_there_is_refused(cloud: None) -> None:

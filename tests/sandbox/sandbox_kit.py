@@ -370,3 +370,56 @@ class WebhookReceiver:
 
 def callback_path(location: str) -> str:
     return urlsplit(location).path
+
+
+@dataclass
+class StepForm:
+    """The step page of a method walked step by step (``/checkout/steps``)."""
+
+    session: str = ""
+    channel_id: str = ""
+    status: str = ""  # the payment's status the page shows (#step data-status)
+    fields: list[str] = field(default_factory=list)  # ids of the inputs named "value"
+    error: str = ""  # #step-error data-error-code
+    buttons: list[str] = field(default_factory=list)
+
+
+class _StepParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.form = StepForm()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if attributes.get("id") == "step":
+            self.form.status = attributes.get("data-status", "")
+        elif attributes.get("id") == "step-error":
+            self.form.error = attributes.get("data-error-code", "")
+        elif tag == "input" and attributes.get("name") == "session":
+            self.form.session = attributes["value"]
+        elif tag == "input" and attributes.get("name") == "channelId":
+            self.form.channel_id = attributes["value"]
+        elif tag == "input" and attributes.get("name") == "value":
+            self.form.fields.append(attributes["id"])
+        elif tag == "button":
+            self.form.buttons.append(attributes["id"])
+
+
+def parse_step(html: str) -> StepForm:
+    parser = _StepParser()
+    parser.feed(html)
+    return parser.form
+
+
+def post_step(gw: GatewayClient, page: Reply, value: str | None = None, action: str = "step") -> Reply:
+    """Submit a step page's form as a browser would (no redirect following)."""
+    form = parse_step(page.text)
+    fields = {"session": form.session, "channelId": form.channel_id, "action": action}
+    if value is not None:
+        fields["value"] = value
+    return gw.request(
+        "POST",
+        "/checkout/steps",
+        body=urlencode(fields).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )

@@ -28,7 +28,7 @@ if __name__ == "__main__":
 
 from pay1st_ops import actions, history, report
 from pay1st_ops.target import OpsTarget, TargetError, deployed_target, local_target
-from pay1st_ops.wiring import DEFAULT_QUERY_INTERVAL, Services, quiet_logs
+from pay1st_ops.wiring import Services, quiet_logs
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
 
@@ -48,10 +48,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--query-interval",
         type=float,
-        default=DEFAULT_QUERY_INTERVAL,
+        default=None,
         metavar="SECONDS",
-        help="status queries per payment at most one per SECONDS, as the stack's STATUS_QUERY_MIN_INTERVAL_SECONDS"
-        f" ({DEFAULT_QUERY_INTERVAL:g})",
+        help="status queries per payment at most one per SECONDS (default: the stack's own"
+        " STATUS_QUERY_MIN_INTERVAL_SECONDS, read from its functions' settings)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

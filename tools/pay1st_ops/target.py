@@ -42,6 +42,9 @@ class OpsTarget:
     resources: Mapping[str, str]  # logical id -> physical id
     parameters: Mapping[str, str]
     client: Callable[[str], Any]  # service name -> boto3 client
+    # The environment the stack's functions run with (the status poller's): the settings the operator's
+    # services are wired with, so a schedule or an interval means what it means in the stack.
+    environment: Callable[[], Mapping[str, str]]
 
     def resource(self, logical_id: str) -> str:
         try:
@@ -88,8 +91,28 @@ def deployed_target(stack_name: str, session: Any) -> OpsTarget:
             resources=resources,
             parameters=parameters_of(stack),
             client=lambda service: session.client(service, config=_BOTO_CONFIG),
+            environment=lambda: _function_environment(session, stack_name, resources),
         )
     )
+
+
+# The function whose configuration carries the stack's settings (every function shares the template's
+# Globals; the poller is the one that reads all of them).
+SETTINGS_FUNCTION = "StatusPollerFunction"
+
+
+def _function_environment(session: Any, stack_name: str, resources: Mapping[str, str]) -> Mapping[str, str]:
+    name = resources.get(SETTINGS_FUNCTION)
+    if not name:
+        raise TargetError(f"stack {stack_name} has no {SETTINGS_FUNCTION}: is it this bundle?")
+    try:
+        config = session.client("lambda", config=_BOTO_CONFIG).get_function_configuration(FunctionName=name)
+    except (ClientError, BotoCoreError) as exc:
+        raise TargetError(
+            f"cannot read the settings of {name} (lambda:GetFunctionConfiguration): {exc}"
+        ) from None
+    variables = config.get("Environment", {}).get("Variables", {})
+    return {name: str(value) for name, value in variables.items()}  # strings in Lambda (not always in moto)
 
 
 def local_target(api_url: str, *, http: urllib3.PoolManager | None = None) -> OpsTarget:
@@ -109,6 +132,9 @@ def local_target(api_url: str, *, http: urllib3.PoolManager | None = None) -> Op
         raise TargetError(f"the local stack at {api_url} does not list its resources: restart it")
     endpoint = str(info["motoUrl"])
     parameters = dict(info.get("parameters") or {})
+    environment = info.get("functionEnvironment")
+    if not isinstance(environment, Mapping):
+        raise TargetError(f"the local stack at {api_url} does not publish its settings: restart it")
     return _check(
         OpsTarget(
             name=f"local stack {api_url}",
@@ -117,5 +143,6 @@ def local_target(api_url: str, *, http: urllib3.PoolManager | None = None) -> Op
             resources=dict(info["resources"]),
             parameters=parameters,
             client=lambda service: aws.client(service, endpoint),
+            environment=lambda: dict(environment),
         )
     )

@@ -1,8 +1,10 @@
 """The layer's domain and adapters, wired to one stack's resources, as the functions wire them
 (``pay1st_partner.runtime``), but with explicit clients: nothing read from this process's environment.
 
-The gateway client is built only when a command needs it (reconcile, a replay that queries): it reads the
-credentials secret (never printed) and shares the functions' token cache (the SSM parameter and lease), so
+The settings are the stack's own: its functions' environment (the poller's configuration for a deployed
+stack, the local stack's published facts for a local one), so the check schedule and the query interval are
+the stack's. The gateway client is built only when a command needs it (reconcile, a replay that queries): it
+reads the credentials secret (never printed) and shares the functions' token cache (the SSM parameter and lease), so
 an operator's status query does not issue a token of its own when a valid one is cached.
 """
 
@@ -13,21 +15,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pay1st.aws import SsmTokenStore
 from pay1st.aws.credentials import SECRET_KEYS
 from pay1st.client import ClientConfig, Credentials, Pay1stClient
 from pay1st.errors import ConfigurationError
 from pay1st_partner.events import EventPublisher
-from pay1st_partner.payments.reconcile import LazyStatusSource, Reconciler
+from pay1st_partner.payments.reconcile import Reconciler
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.refunds.repository import RefundRepository
+from pay1st_partner.settings import Settings
 from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 from pay1st_partner.webhooks.event_store import WebhookEventStore
+from pay1st_partner.wiring import Services as WiredServices
 
-from pay1st_ops.target import OpsTarget
-
-# The template's STATUS_QUERY_MIN_INTERVAL_SECONDS: an operator's query is rationed like everybody's.
-DEFAULT_QUERY_INTERVAL = 15.0
+from pay1st_ops.target import OpsTarget, TargetError
 
 
 def quiet_logs(stream: Any) -> None:
@@ -59,60 +61,64 @@ def credentials_from(secret_string: str, where: str) -> Credentials:
 
 
 class Services:
-    """Everything a command needs, built on first use."""
+    """Everything a command needs, built on first use, through the functions' own wiring
+    (``pay1st_partner.wiring``) with the settings the stack's functions run with."""
 
-    def __init__(self, target: OpsTarget, *, query_interval: float = DEFAULT_QUERY_INTERVAL) -> None:
+    def __init__(self, target: OpsTarget, *, query_interval: float | None = None) -> None:
         self.target = target
-        self._query_interval = query_interval
+        self._query_interval = query_interval  # --query-interval: overrides the stack's own interval
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        environment = dict(self.target.environment())
+        if self._query_interval is not None:
+            environment["STATUS_QUERY_MIN_INTERVAL_SECONDS"] = str(self._query_interval)
+        return Settings.from_env(environment)
+
+    @functools.cached_property
+    def wired(self) -> WiredServices:
+        return WiredServices(self.settings, client=self.target.client, gateway=self._gateway)
 
     @functools.cached_property
     def dynamodb(self) -> Any:
         return self.target.client("dynamodb")
 
-    @functools.cached_property
+    @property
     def store(self) -> DynamoDBPaymentStore:
-        return DynamoDBPaymentStore(self.target.resource("PaymentsTable"), client=self.dynamodb)
+        return self.wired.payments_store
 
-    @functools.cached_property
+    @property
     def payments(self) -> PaymentRepository:
-        return PaymentRepository(self.store)
+        return self.wired.payments
 
-    @functools.cached_property
+    @property
     def refunds(self) -> RefundRepository:
-        return RefundRepository(self.store)
+        return self.wired.refunds
 
-    @functools.cached_property
+    @property
     def publisher(self) -> EventPublisher:
-        return EventPublisher(self.target.resource("PaymentEventsBus"), client=self.target.client("events"))
+        return self.wired.publisher
 
-    @functools.cached_property
+    @property
     def webhook_events(self) -> WebhookEventStore:
-        return WebhookEventStore(self.target.resource("WebhookEventsTable"), client=self.dynamodb)
+        return self.wired.webhook_events
 
-    @functools.cached_property
+    @property
     def reconciler(self) -> Reconciler:
-        return Reconciler(
-            self.payments,
-            LazyStatusSource(self._gateway),
-            self.publisher,
-            reversals=self.refunds,
-            min_query_interval=self._query_interval,
-        )
+        return self.wired.reconciler
 
     @functools.cache  # noqa: B019 - one Services per command run
     def _gateway(self) -> Pay1stClient:
-        target = self.target
-        secret = target.resource("Pay1stCredentialsSecret")
-        text = target.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
-        gateway_url = target.parameters.get("Pay1stApiBaseUrl", "").rstrip("/")
-        if not gateway_url:
-            raise ConfigurationError(f"{target.name} has no Pay1stApiBaseUrl parameter")
+        settings, client = self.settings, self.target.client
+        secret = settings.credentials_secret_name
+        try:
+            text = client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+        except (ClientError, BotoCoreError) as exc:
+            raise TargetError(
+                f"cannot read the credentials secret {secret} of {self.target.name}: {exc}"
+            ) from None
         tokens = SsmTokenStore(
-            target.token_parameter_name,
-            target.resource("LocksTable"),
-            ssm=target.client("ssm"),
-            dynamodb=self.dynamodb,
+            settings.token_parameter_name, settings.locks_table, ssm=client("ssm"), dynamodb=self.dynamodb
         )
-        pay_url = target.parameters.get("Pay1stPayBaseUrl", gateway_url).rstrip("/")
-        config = ClientConfig(base_url=gateway_url, pay_url=pay_url)
+        config = ClientConfig(base_url=settings.pay1st_api_base_url, pay_url=settings.pay1st_pay_base_url)
         return Pay1stClient(config, credentials_from(text, "the credentials secret"), tokens)

@@ -43,3 +43,6 @@ Adapters (may import boto3/Powertools): ``pay1st.aws`` (SsmTokenStore, load_cred
 
 This package imports nothing on import: import the submodule you need.
 """
+
+# The bundle's version (one for the template, the layer and the client; tests/ship/test_versions.py keeps them equal).
+__version__ = "1.0.0"

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from pay1st.models import HandlingType, RefundStatus
 
-from pay1st_partner.state import Decision, Verdict
+from pay1st_partner.state import StatusGraph
 
 CREATING = "CREATING"
 CREATE_UNKNOWN = "CREATE_UNKNOWN"
@@ -49,6 +49,10 @@ ALLOWED_TRANSITIONS: Mapping[str, frozenset[str]] = {
     REJECTED: frozenset(),
 }
 
+REFUND_GRAPH = StatusGraph(frozenset(GATEWAY_STATUSES), frozenset(FINAL_STATUSES), ALLOWED_TRANSITIONS)
+can_transition = REFUND_GRAPH.can_transition
+decide = REFUND_GRAPH.decide  # the payment's verdicts, by the same rule
+
 REFUND_REQUESTED = "Refund Requested"
 REFUND_SUCCEEDED = "Refund Succeeded"
 REFUND_FAILED = "Refund Failed"
@@ -72,30 +76,11 @@ def counts_against_payment(status: str) -> bool:
     return status not in RELEASED_STATUSES
 
 
-def can_transition(current: str, target: str) -> bool:
-    return target in ALLOWED_TRANSITIONS.get(current, frozenset())
-
-
 def reported_status(status: str, handling_type: str | None) -> str:
     """What a gateway report means: a refund the payment method cannot make (NO_REFUND) is REJECTED."""
     if handling_type == HandlingType.NO_REFUND and status in GATEWAY_STATUSES:
         return REJECTED
     return status
-
-
-def decide(current: str, reported: str) -> Decision:
-    """Classify a reported refund status against the current one (the payment's verdicts, reused)."""
-    if reported not in GATEWAY_STATUSES:
-        verdict = Verdict.UNKNOWN
-    elif reported == current:
-        verdict = Verdict.SAME
-    elif can_transition(current, reported):
-        verdict = Verdict.APPLY
-    elif is_final(current) and is_final(reported):
-        verdict = Verdict.CONFLICT
-    else:
-        verdict = Verdict.STALE
-    return Decision(verdict=verdict, current=current, reported=reported)
 
 
 def detail_types(previous: str, status: str) -> tuple[str, ...]:

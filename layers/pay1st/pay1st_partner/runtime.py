@@ -25,11 +25,12 @@ if TYPE_CHECKING:
     from pay1st_partner.payments.methods import PaymentMethodsCache
     from pay1st_partner.payments.reconcile import Reconciler
     from pay1st_partner.payments.repository import PaymentRepository
+    from pay1st_partner.poller import StatusPoller
     from pay1st_partner.refunds.repository import RefundRepository
-    from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
     from pay1st_partner.webhooks.auth import WebhookAuthenticator
     from pay1st_partner.webhooks.event_store import WebhookEventStore
     from pay1st_partner.webhooks.rejections import RejectionLog
+    from pay1st_partner.wiring import Services
 
 # Seconds kept back from the Lambda's remaining time so we can still answer after a gateway deadline.
 DEADLINE_SAFETY_SECONDS = 1.5
@@ -177,55 +178,36 @@ gateway = _GatewayFactory()
 
 
 @functools.cache
+def services() -> Services:
+    """This container's services (``wiring``), from the environment's settings and its boto3 clients."""
+    from pay1st_partner.wiring import Services
+
+    return Services(settings(), client=boto3_client, gateway=gateway)
+
+
 def reconciler() -> Reconciler:
     """Reconciliation for payment_status, status_poller and webhook_intake; the client is built on first use."""
-    from pay1st_partner.payments.reconcile import LazyStatusSource, Reconciler
-
-    return Reconciler(
-        payments(),
-        LazyStatusSource(gateway),
-        publisher(),
-        reversals=refunds(),
-        min_query_interval=settings().status_query_min_interval_seconds,
-    )
+    return services().reconciler
 
 
-@functools.cache
-def _payments_store() -> DynamoDBPaymentStore:
-    """The payments table's store, shared by payments, refunds and the PaidNotFulfilled gauge."""
-    from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
-
-    return DynamoDBPaymentStore(settings().payments_table, client=boto3_client("dynamodb"))
-
-
-@functools.cache
 def payments() -> PaymentRepository:
-    from pay1st_partner.check_schedule import CheckSchedule
-    from pay1st_partner.payments.repository import PaymentRepository
-
-    return PaymentRepository(_payments_store(), schedule=CheckSchedule(settings().check_schedule_seconds))
+    return services().payments
 
 
-@functools.cache
 def refunds() -> RefundRepository:
-    """Refunds and reversals, on the payments table (they are records on their payment)."""
-    from pay1st_partner.refunds.repository import RefundRepository
-
-    return RefundRepository(_payments_store())
+    return services().refunds
 
 
-@functools.cache
 def publisher() -> EventPublisher:
-    from pay1st_partner.events import EventPublisher
-
-    return EventPublisher(settings().event_bus_name, client=boto3_client("events"))
+    return services().publisher
 
 
-@functools.cache
 def webhook_events() -> WebhookEventStore:
-    from pay1st_partner.webhooks.event_store import WebhookEventStore
+    return services().webhook_events
 
-    return WebhookEventStore(settings().webhook_events_table, client=boto3_client("dynamodb"))
+
+def poller() -> StatusPoller:
+    return services().poller()
 
 
 @functools.cache
@@ -276,7 +258,7 @@ def report_paid_not_fulfilled() -> int | None:
 
     from pay1st_partner.payments.fulfilment_watch import report_paid_not_fulfilled as report
 
-    return report(_payments_store(), older_than=timedelta(hours=settings().paid_not_fulfilled_hours))
+    return report(services().payments_store, older_than=timedelta(hours=settings().paid_not_fulfilled_hours))
 
 
 def lambda_entry_point(
@@ -315,12 +297,7 @@ _FACTORIES: tuple[Any, ...] = (
     _new_boto3_client,
     _token_store,
     gateway,
-    reconciler,
-    _payments_store,
-    payments,
-    refunds,
-    publisher,
-    webhook_events,
+    services,
     webhook_rejections,
     webhook_authenticator,
     payment_methods_cache,

@@ -6,11 +6,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pay1st.errors import ConfigurationError
+
 from pay1st_partner.check_schedule import DEFAULT_GIVE_UP_AFTER, DEFAULT_OFFSETS_SECONDS, CheckSchedule
 
-
-class ConfigurationError(RuntimeError):
-    """A required setting is missing or malformed (a deployment fault, never the caller's)."""
+# One ConfigurationError for the whole layer (a required setting missing or malformed: a deployment fault,
+# never the caller's); the gateway client's credentials loader raises the same one.
+__all__ = ["ConfigurationError", "Settings"]
 
 
 # Required everywhere: the template sets them in Globals, so every function sees the same settings.

@@ -92,6 +92,39 @@ class Decision:
         return self.verdict is Verdict.APPLY
 
 
+@dataclass(frozen=True)
+class StatusGraph:
+    """A forward-only status graph: the gateway's statuses, the final ones and where each may go next.
+
+    Payments and refunds each have one (``PAYMENT_GRAPH`` here, ``refund_state.REFUND_GRAPH``); both are
+    decided by the same :meth:`decide`.
+    """
+
+    gateway_statuses: frozenset[str]
+    final_statuses: frozenset[str]
+    transitions: Mapping[str, frozenset[str]]
+
+    def can_transition(self, current: str, target: str) -> bool:
+        return target in self.transitions.get(current, frozenset())
+
+    def decide(self, current: str, reported: str) -> Decision:
+        """Classify a reported gateway status against the current one."""
+        if reported not in self.gateway_statuses:
+            verdict = Verdict.UNKNOWN
+        elif reported == current:
+            verdict = Verdict.SAME
+        elif self.can_transition(current, reported):
+            verdict = Verdict.APPLY
+        elif current in self.final_statuses and reported in self.final_statuses:
+            verdict = Verdict.CONFLICT
+        else:
+            verdict = Verdict.STALE
+        return Decision(verdict=verdict, current=current, reported=reported)
+
+
+PAYMENT_GRAPH = StatusGraph(frozenset(GATEWAY_STATUSES), frozenset(FINAL_STATUSES), ALLOWED_TRANSITIONS)
+
+
 def is_final(status: str) -> bool:
     return status in FINAL_STATUSES
 
@@ -101,23 +134,8 @@ def is_open(status: str) -> bool:
     return status in ALL_STATUSES and status not in FINAL_STATUSES
 
 
-def can_transition(current: str, target: str) -> bool:
-    return target in ALLOWED_TRANSITIONS.get(current, frozenset())
-
-
-def decide(current: str, reported: str) -> Decision:
-    """Classify a reported gateway status against the current one."""
-    if reported not in GATEWAY_STATUSES:
-        verdict = Verdict.UNKNOWN
-    elif reported == current:
-        verdict = Verdict.SAME
-    elif can_transition(current, reported):
-        verdict = Verdict.APPLY
-    elif is_final(current) and is_final(reported):
-        verdict = Verdict.CONFLICT
-    else:
-        verdict = Verdict.STALE
-    return Decision(verdict=verdict, current=current, reported=reported)
+can_transition = PAYMENT_GRAPH.can_transition
+decide = PAYMENT_GRAPH.decide
 
 
 # EventBridge detail-type per status reached; NEW has none (see pay1st_partner.events).

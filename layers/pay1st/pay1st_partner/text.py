@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from pay1st.errors import ValidationError
+
 
 def is_utf8_text(value: str) -> bool:
     """False for a string with a lone UTF-16 surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot carry it).
@@ -14,3 +18,10 @@ def is_utf8_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def require_text(fields: Mapping[str, str | None]) -> None:
+    """Raise ValidationError for the first field that is not UTF-8 text (a webhook's, say): an invalid event."""
+    for name, value in fields.items():
+        if value is not None and not is_utf8_text(value):
+            raise ValidationError(name, "is not valid Unicode text")

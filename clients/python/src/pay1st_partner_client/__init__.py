@@ -1,5 +1,6 @@
 """Client of the Pay1st partner bundle's HTTP API for the partner's own backend."""
 
+from pay1st_partner_client._version import __version__
 from pay1st_partner_client.auth import BearerAuth, SigV4Auth
 from pay1st_partner_client.client import PartnerClient
 from pay1st_partner_client.errors import (
@@ -110,5 +111,6 @@ __all__ = [
     "Unauthorized",
     "UnexpectedResponse",
     "UnsupportedMediaType",
+    "__version__",
     "error_for",
 ]

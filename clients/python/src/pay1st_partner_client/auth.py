@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -40,10 +41,7 @@ class SigV4Auth:
         if found is None:
             raise ValueError("no AWS credentials found: configure them, or pass access_key/secret_key")
         self._credentials: Credentials = found
-        region = region or session.get_config_variable("region")
-        if not region:
-            raise ValueError("no AWS region: pass region= or set AWS_REGION")
-        self.region: str = region
+        self.region: str = resolve_region(region, session)
 
     def headers(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
         frozen: ReadOnlyCredentials = self._credentials.get_frozen_credentials()
@@ -51,6 +49,20 @@ class SigV4Auth:
         credentials = Credentials(str(frozen.access_key), str(frozen.secret_key), frozen.token)
         _BotocoreSigV4(credentials, SERVICE, self.region).add_auth(request)
         return dict(request.headers.items())
+
+
+def resolve_region(region: str | None, session: Session) -> str:
+    """``region``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` or the profile's region, as the AWS SDKs do.
+
+    botocore reads only ``AWS_DEFAULT_REGION`` and the profile; the other SDKs (and Lambda, and
+    ``python -m local_stack credentials``) set ``AWS_REGION``, which they put first.
+    """
+    found = region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+    if not found:
+        raise ValueError(
+            "no AWS region: pass region=, or set AWS_REGION (or AWS_DEFAULT_REGION, or region in your AWS profile)"
+        )
+    return str(found)
 
 
 class BearerAuth:

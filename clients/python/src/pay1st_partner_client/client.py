@@ -10,6 +10,7 @@ fulfilment report is harmless.
 from __future__ import annotations
 
 import json
+import platform
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +21,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
+from pay1st_partner_client._version import __version__
 from pay1st_partner_client.auth import Auth, SigV4Auth
 from pay1st_partner_client.errors import ConnectionFailed, Pay1stPartnerError, error_for
 from pay1st_partner_client.models import (
@@ -34,6 +36,8 @@ from pay1st_partner_client.models import (
 from pay1st_partner_client.retry import backoff_seconds, should_retry
 
 DEFAULT_MAX_ATTEMPTS = 3
+# Names the client and its version in the API's access logs, so a partner's support request can say which one.
+USER_AGENT = f"pay1st-partner-client/{__version__} python/{platform.python_version()}"
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,7 @@ class PartnerClient:
     ) -> Answer:
         url = f"{self.base_url}{path}" + (f"?{urlencode(query)}" if query else "")
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if body is not None:
             headers["Content-Type"] = "application/json"
         attempt = 0

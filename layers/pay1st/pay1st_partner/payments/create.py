@@ -24,28 +24,23 @@ never be stored, and it cannot answer our own 409 codes for a different body):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pay1st.errors import (
-    AuthenticationError,
-    GatewayServerError,
     InvalidRequestError,
-    OutcomeUnknownError,
     Pay1stAPIError,
-    Pay1stConnectionError,
     Pay1stError,
-    RateLimitError,
 )
 from pay1st.models import CreatedPayment, PaymentRequest
 
 from pay1st_partner import state
 from pay1st_partner.errors import (
     CreateOutcomeUnknown,
-    GatewayRejected,
     GatewayUnavailable,
     PaymentConflict,
 )
+from pay1st_partner.gateway_calls import CRASHED, classify_failed_call, is_abandoned_claim, log_fields
 from pay1st_partner.observability import count, logger
 from pay1st_partner.payments.create_request import (  # re-exported: the handler and tests import them from here
     MAX_QUANTITY,
@@ -67,10 +62,6 @@ __all__ = [
     "create_payment",
     "parse_create_request",
 ]
-
-# Longer than any create invocation can last (the template's function Timeout is 15 s): a claim still
-# CREATING after this belongs to a Lambda that was killed mid-call and will never finish it.
-STALE_CLAIM_AGE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -172,9 +163,7 @@ def create_payment(
 
 
 def _is_stale(updated_at: str) -> bool:
-    from pay1st_partner.clock import age_seconds
-
-    return age_seconds(updated_at, datetime.now(UTC)) > STALE_CLAIM_AGE.total_seconds()
+    return is_abandoned_claim(updated_at, datetime.now(UTC))
 
 
 class _RefusedAsDuplicate(Exception):
@@ -221,51 +210,25 @@ def _create_at_gateway(
         log_extra["attemptReference"] = request.partner_reference
     try:
         return gateway.create_payment(request, deadline=deadline)
-    except OutcomeUnknownError as exc:
-        repository.mark_outcome_unknown(partner_reference)
-        count("CreateOutcomeUnknown")
-        logger.warning("create outcome unknown", extra={**log_extra, "session_id": exc.session_id})
-        raise CreateOutcomeUnknown() from exc
-    except Pay1stAPIError as exc:
-        log_extra.update(status=exc.status, error_code=exc.error_code, session_id=exc.session_id)
-        if not claim_is_new:
-            if not new_attempt and _is_duplicate(exc):
-                logger.warning(
-                    "retried create refused as a duplicate; a new attempt follows", extra=log_extra
-                )
-                raise _RefusedAsDuplicate() from exc
-            # A retried unknown create refused otherwise: the outcome is still unknown, and the claim must
-            # stay (a new attempt refused leaves its CREATING for CREATE_UNKNOWN).
-            repository.mark_outcome_unknown(partner_reference)
-            logger.warning("retried create refused; outcome still unknown", extra=log_extra)
-            raise CreateOutcomeUnknown() from exc
-        repository.release_claim(partner_reference)
-        logger.warning("create refused by the gateway", extra=log_extra)
-        if isinstance(exc, RateLimitError | GatewayServerError):
-            raise GatewayUnavailable() from exc
-        detail = f" (errorCode {exc.error_code})" if exc.error_code else ""
-        if isinstance(exc, AuthenticationError):
-            raise GatewayRejected(f"The Pay1st Gateway refused our credentials{detail}.") from exc
-        raise GatewayRejected(f"The Pay1st Gateway rejected the payment{detail}.", http_status=422) from exc
-    except Pay1stConnectionError as exc:
-        # Known not to have reached the gateway (OutcomeUnknownError is not a subclass; handled above).
-        if claim_is_new:
+    except BaseException as exc:
+        if not claim_is_new and not new_attempt and isinstance(exc, Pay1stAPIError) and _is_duplicate(exc):
+            logger.warning("retried create refused as a duplicate; a new attempt follows", extra=log_extra)
+            raise _RefusedAsDuplicate() from exc
+        failed = classify_failed_call(exc, claim_is_new=claim_is_new, what="payment")
+        log_extra.update(log_fields(exc))
+        if failed.release:
             repository.release_claim(partner_reference)
-            logger.warning("gateway unreachable; claim released", extra=log_extra)
-            raise GatewayUnavailable() from exc
-        repository.mark_outcome_unknown(partner_reference)  # a new attempt: CREATING → CREATE_UNKNOWN
-        raise CreateOutcomeUnknown() from exc
-    except Pay1stError as exc:
-        # Anything else (e.g. a token call that failed strangely) may have happened after sending:
-        # keep the payment as unknown rather than risk a second create.
+            logger.warning("create failed; claim released", extra={**log_extra, "reason": failed.reason})
+            assert failed.error is not None
+            raise failed.error from exc
+        # Never CREATING for good (it would answer 409 forever): a new attempt's CREATING → CREATE_UNKNOWN.
         repository.mark_outcome_unknown(partner_reference)
-        count("CreateOutcomeUnknown")
-        logger.warning("create failed unexpectedly", extra={**log_extra, "error_type": type(exc).__name__})
+        if failed.reason == CRASHED:
+            raise
+        if failed.counts_as_unknown:
+            count("CreateOutcomeUnknown")
+        logger.warning("create outcome unknown", extra={**log_extra, "reason": failed.reason})
         raise CreateOutcomeUnknown() from exc
-    except BaseException:
-        # A bug or a crash mid-call: never leave the claim CREATING forever (it would answer 409 for good).
-        repository.mark_outcome_unknown(partner_reference)
-        raise
 
 
 def _checkout(

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.observability import count, logger
+from pay1st_partner.store.port import StatusIndex
 
 # How far back before the cut-off payments are counted: the operators' report window (pay1st_ops report
 # --days 7). Older ones are left to that report; reading further every minute costs index reads for little.
@@ -31,20 +32,6 @@ DEFAULT_LOOKBACK = timedelta(days=7)
 # lists them all.
 DEFAULT_MAX_READ = 2000
 _LOGGED_REFERENCES = 20
-
-
-class StatusIndex(Protocol):
-    """The ``byStatus`` read of the payments store (DynamoDB, or in memory for the local stack's tools)."""
-
-    def by_status(
-        self,
-        status: str,
-        *,
-        created_after: str = "0",
-        created_before: str = "~",
-        limit: int = 100,
-        newest_first: bool = False,
-    ) -> list[Mapping[str, Any]]: ...
 
 
 def is_delivered(item: Mapping[str, Any]) -> bool:

@@ -24,30 +24,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pay1st.errors import (
-    AuthenticationError,
-    GatewayServerError,
-    OutcomeUnknownError,
-    Pay1stAPIError,
-    Pay1stConnectionError,
-    Pay1stError,
-    RateLimitError,
-)
 from pay1st.models import CreatedRefund, RefundRequest
 
 from pay1st_partner import refund_state
-from pay1st_partner.clock import age_seconds
 from pay1st_partner.errors import (
-    GatewayRejected,
-    GatewayUnavailable,
     InvalidRequest,
     PaymentConflict,
     RefundOutcomeUnknown,
 )
+from pay1st_partner.gateway_calls import CRASHED, classify_failed_call, is_abandoned_claim, log_fields
 from pay1st_partner.observability import count, logger
 from pay1st_partner.payments.callbacks import refund_webhook_url
 from pay1st_partner.records import ReferenceMismatch
@@ -63,8 +52,6 @@ if TYPE_CHECKING:
 
 _FIELDS = frozenset({"refundReference", "amount", "reason"})
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-# Longer than any invocation can last (the function's Timeout is 28 s): such a claim was abandoned.
-STALE_CLAIM_AGE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -125,7 +112,7 @@ def create_refund(
     refund = claim.refund
     if not claim.created:
         if refund.status == refund_state.CREATING:
-            if age_seconds(refund.updated_at, datetime.now(UTC)) <= STALE_CLAIM_AGE.total_seconds():
+            if not is_abandoned_claim(refund.updated_at, datetime.now(UTC)):
                 raise PaymentConflict(
                     "This refund is still being requested; retry shortly.", code="refund_in_progress"
                 )
@@ -195,36 +182,18 @@ def _request_at_gateway(
     log: dict[str, Any] = {"partnerReference": partner_reference, "refundReference": refund.refund_reference}
     try:
         return gateway.create_refund(request, deadline=deadline)
-    except OutcomeUnknownError as exc:
-        refunds.mark_unknown(partner_reference, refund.refund_reference)
-        count("RefundOutcomeUnknown")
-        logger.warning("refund outcome unknown", extra={**log, "session_id": exc.session_id})
-        raise RefundOutcomeUnknown() from exc
-    except Pay1stAPIError as exc:
-        log.update(status=exc.status, error_code=exc.error_code, session_id=exc.session_id)
-        if not claim_is_new:
-            # A retried unknown refund refused (e.g. the gateway already has this partnerRefundReference).
-            logger.warning("retried refund refused; outcome still unknown", extra=log)
-            raise RefundOutcomeUnknown() from exc
-        refunds.release(partner_reference, refund)
-        logger.warning("refund refused by the gateway", extra=log)
-        if isinstance(exc, RateLimitError | GatewayServerError):
-            raise GatewayUnavailable() from exc
-        detail = f" (errorCode {exc.error_code})" if exc.error_code else ""
-        if isinstance(exc, AuthenticationError):
-            raise GatewayRejected(f"The Pay1st Gateway refused our credentials{detail}.") from exc
-        raise GatewayRejected(f"The Pay1st Gateway rejected the refund{detail}.", http_status=422) from exc
-    except Pay1stConnectionError as exc:
-        if claim_is_new:
+    except BaseException as exc:
+        failed = classify_failed_call(exc, claim_is_new=claim_is_new, what="refund")
+        log.update(log_fields(exc))
+        if failed.release:
             refunds.release(partner_reference, refund)
-            logger.warning("gateway unreachable; refund claim released", extra=log)
-            raise GatewayUnavailable() from exc
-        raise RefundOutcomeUnknown() from exc
-    except Pay1stError as exc:
-        refunds.mark_unknown(partner_reference, refund.refund_reference)
-        count("RefundOutcomeUnknown")
-        logger.warning("refund failed unexpectedly", extra={**log, "error_type": type(exc).__name__})
-        raise RefundOutcomeUnknown() from exc
-    except BaseException:
+            logger.warning("refund failed; claim released", extra={**log, "reason": failed.reason})
+            assert failed.error is not None
+            raise failed.error from exc
         refunds.mark_unknown(partner_reference, refund.refund_reference)  # never CREATING for good
-        raise
+        if failed.reason == CRASHED:
+            raise
+        if failed.counts_as_unknown:
+            count("RefundOutcomeUnknown")
+        logger.warning("refund outcome unknown", extra={**log, "reason": failed.reason})
+        raise RefundOutcomeUnknown() from exc

@@ -140,7 +140,23 @@ class AttemptChange:
     event: OutboxEvent | None = None
 
 
-class PaymentStore(Protocol):
+class StatusIndex(Protocol):
+    """The operators' read by status and age (``byStatus``): the paid-not-fulfilled gauge and ``pay1st_ops``."""
+
+    def by_status(
+        self,
+        status: str,
+        *,
+        created_after: str = "0",
+        created_before: str = "~",
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Mapping[str, Any]]:
+        """Items in ``status`` created in (``created_after``, ``created_before``), oldest first (newest first
+        with ``newest_first``), with at least ``partnerReference``, ``status``, ``createdAt``, ``reference`` and ``fulfilment``."""
+
+
+class PaymentStore(StatusIndex, Protocol):
     def get(self, partner_reference: str) -> PaymentRecord | None:
         """The payment as last written (a strongly consistent read)."""
 
@@ -264,18 +280,6 @@ class PaymentStore(Protocol):
 
     def item(self, partner_reference: str) -> Mapping[str, Any] | None:
         """The stored item as it is (history, outbox, audit): what an operator reads; None when absent."""
-
-    def by_status(
-        self,
-        status: str,
-        *,
-        created_after: str = "0",
-        created_before: str = "~",
-        limit: int = 100,
-        newest_first: bool = False,
-    ) -> list[Mapping[str, Any]]:
-        """Items in ``status`` created in (``created_after``, ``created_before``), oldest first (newest first
-        with ``newest_first``), with at least ``partnerReference``, ``status``, ``createdAt``, ``reference`` and ``fulfilment``."""
 
     def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
         """Append ``entry`` to the payment's ``audit``, keeping the newest ``keep``; False: no payment."""

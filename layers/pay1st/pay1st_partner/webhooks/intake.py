@@ -70,7 +70,7 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.references import is_attempt_reference, is_partner_reference
 from pay1st_partner.request_fields import parse_json_object
 from pay1st_partner.store.port import WebhookReceipt
-from pay1st_partner.text import is_utf8_text
+from pay1st_partner.text import require_text
 from pay1st_partner.webhooks.auth import BASIC_AUTH_SCHEME, WRONG_PARTNER, WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import RecordedWebhook, WebhookEventStore, event_id
 
@@ -395,6 +395,4 @@ def _check_text(event: WebhookEvent) -> None:
         "partnerId": event.partner_id,
         "partnerCode": event.partner_code,
     }
-    for name, value in fields.items():
-        if value is not None and not is_utf8_text(value):
-            raise ValidationError(name, "is not valid Unicode text")
+    require_text(fields)

@@ -35,7 +35,7 @@ from pay1st_partner.references import is_partner_reference
 from pay1st_partner.refunds.repository import RefundRepository
 from pay1st_partner.request_fields import parse_json_object
 from pay1st_partner.state import Verdict
-from pay1st_partner.text import is_utf8_text
+from pay1st_partner.text import require_text
 from pay1st_partner.webhooks.auth import WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import WebhookEventStore
 from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult
@@ -173,6 +173,4 @@ def _check_text(event: RefundWebhookEvent) -> None:
         "currencyCode": event.currency_code,
         "handlingType": event.handling_type,
     }
-    for name, value in fields.items():
-        if value is not None and not is_utf8_text(value):
-            raise ValidationError(name, "is not valid Unicode text")
+    require_text(fields)
