@@ -146,7 +146,12 @@ class World:
         patches: dict[str, Any] = {}
         inst = install(self.clock, patches)
         sleep = self.clock.sleep
-        inst.set_attr(runtime, "_payments_store", wiring.cached(lambda: self.store))
+        from pay1st_partner.wiring import Services
+
+        # The bundle's one wiring, with the payments store of the world (cached_property: set once, read after).
+        services = Services(runtime.settings(), client=runtime.boto3_client, gateway=runtime.gateway)
+        services.__dict__["payments_store"] = self.store
+        inst.set_attr(runtime, "services", wiring.cached(lambda: services))
         inst.set_attr(runtime, "_new_boto3_client", lambda service: clients[service])
         inst.set_attr(runtime, "_token_store", lambda: token_store)
         inst.set_attr(runtime, "credentials", credentials)
