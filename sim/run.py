@@ -45,16 +45,21 @@ def run_cohort(
     *,
     store: str = "memory",
     dynamodb_client: Any = None,
+    tables: dict[str, str] | None = None,
     mutation: str | None = None,
     keep_trace: bool = True,
+    final_state: bool = False,
 ) -> CohortResult:
     from sim import mutations
 
-    world = World(cohort_seed(seed, index), store=store, dynamodb_client=dynamodb_client)
+    world = World(cohort_seed(seed, index), store=store, dynamodb_client=dynamodb_client, tables=tables)
     world.start()
     undo = mutations.apply(mutation, world) if mutation else None
     try:
-        return _run(world, index, payments, mix, keep_trace)
+        result = _run(world, index, payments, mix, keep_trace)
+        if final_state:
+            result.stats["final_state"] = final_states(world, result)
+        return result
     finally:
         if undo is not None:
             undo()
@@ -142,6 +147,28 @@ def _run(world: World, index: int, payments: int, mix: Mix, keep_trace: bool) ->
     return CohortResult(
         index, payments, checker.violations, trace, world.by_payment if keep_trace else {}, digest, stats
     )
+
+
+def final_states(world: World, result: CohortResult) -> dict[str, Any]:
+    """What the store holds of each payment at the end, as the domain reads it (for comparing two stores)."""
+    states: dict[str, Any] = {}
+    for reference in sorted(result.by_payment):
+        record = world.raw_store.get(reference)
+        if record is None:
+            continue
+        states[reference] = {
+            "status": record.status,
+            "reference": record.reference,
+            "attempt": record.attempt_reference,
+            "doublePaid": record.double_paid,
+            "reversals": sorted(record.reversals),
+            "refunds": sorted((r.refund_reference, r.status, str(r.amount)) for r in record.refunds),
+            "refunded": str(record.refunded_amount),
+            "reserved": str(record.refund_reserved),
+            "fulfilled": bool(record.fulfilment and record.fulfilment.get("deliveredAt")),
+            "outbox": list(record.pending_event_ids),
+        }
+    return states
 
 
 def _rotate(world: World) -> None:

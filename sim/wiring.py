@@ -53,10 +53,15 @@ ENVIRONMENT = {
 }
 
 
-def prepare_environment() -> dict[str, str | None]:
-    """Set the functions' environment (the template's Globals, pointed at the world); returns what to restore."""
+def prepare_environment(tables: dict[str, str]) -> dict[str, str | None]:
+    """Set the functions' environment (the template's Globals, pointed at the world; ``tables``: the table
+    names of a DynamoDB world); returns what to restore."""
     saved = {name: os.environ.get(name) for name in ENVIRONMENT}
     os.environ.update(ENVIRONMENT)
+    if "PaymentsTable" in tables:
+        os.environ["PAYMENTS_TABLE"] = tables["PaymentsTable"]
+    if "WebhookEventsTable" in tables:
+        os.environ["WEBHOOK_EVENTS_TABLE"] = tables["WebhookEventsTable"]
     for path in (ROOT / "layers" / "pay1st", ROOT / "tools"):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,8 +55,15 @@ class LambdaContext:
 
 
 class World:
-    def __init__(self, seed: int, *, store: str = "memory", dynamodb_client: Any = None) -> None:
-        self._saved_environment = wiring.prepare_environment()
+    def __init__(
+        self,
+        seed: int,
+        *,
+        store: str = "memory",
+        dynamodb_client: Any = None,
+        tables: dict[str, str] | None = None,
+    ) -> None:
+        self._saved_environment = wiring.prepare_environment(tables or {})
         import warnings
 
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -112,7 +120,7 @@ class World:
         else:
             from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 
-            raw_store = DynamoDBPaymentStore("PaymentsTable", client=self._dynamodb_client)
+            raw_store = DynamoDBPaymentStore(os.environ["PAYMENTS_TABLE"], client=self._dynamodb_client)
             receipts = lambda: {}  # noqa: E731 - on DynamoDB, receipts are in the webhook table itself
         self.raw_store = raw_store
         self.store = StoreProxy(raw_store, self.sched, self.faults, self._on_write)

@@ -39,3 +39,31 @@ def test_a_known_bug_is_found() -> None:
         CI_SEED, 0, CI_PAYMENTS, default_mix(), mutation="outbox_never_republished", keep_trace=False
     )
     assert {"event_not_published", "outbox_not_empty"} & {v.invariant for v in result.violations}
+
+
+@pytest.mark.slow
+def test_dynamodb_store_on_moto_ends_in_the_same_state_as_the_memory_store() -> None:
+    """Given one seed and a small sample, when the world runs once on the in-memory store and once on the
+    DynamoDB store (moto, the template's tables), then every payment ends in the same state, by the same trace."""
+    import boto3
+    from local_stack.aws import provision_tables
+    from local_stack.template import load_template
+    from moto import mock_aws
+
+    memory = run_cohort(CI_SEED, 3, 12, default_mix(), final_state=True)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        tables = provision_tables(load_template(), client, {"AlarmEmail": "ops@example.com"}).refs
+        dynamodb = run_cohort(
+            CI_SEED,
+            3,
+            12,
+            default_mix(),
+            store="dynamodb",
+            dynamodb_client=client,
+            tables=tables,
+            final_state=True,
+        )
+    assert memory.stats["final_state"] and memory.stats["final_state"] == dynamodb.stats["final_state"]
+    assert memory.violations == dynamodb.violations == []
+    assert memory.digest == dynamodb.digest
