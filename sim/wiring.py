@@ -128,24 +128,30 @@ class SyncExecutor:
 
 class GreenLock:
     """``threading.Lock`` for code that may switch greenlets while holding it (the token manager calls the
-    gateway under its lock): a waiter parks on the virtual clock instead of blocking the one real thread."""
+    gateway under its lock): a waiter parks on the virtual clock instead of blocking the one real thread. A
+    lock held by an invocation that was killed is free: its container died with it (Lambda kills the process)."""
 
     def __init__(self, sleep: Callable[[float], None]) -> None:
         self._sleep = sleep
+        self._owner: Any = None
         self._held = False
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        from sim.scheduler import running
+
         waited = 0.0
-        while self._held:
+        while self._held and not (self._owner is not None and self._owner.dead):
             if not blocking or (timeout >= 0 and waited >= timeout):
                 return False
             self._sleep(0.05)
             waited += 0.05
         self._held = True
+        self._owner = running()
         return True
 
     def release(self) -> None:
         self._held = False
+        self._owner = None
 
     def __enter__(self) -> bool:
         return self.acquire()

@@ -185,6 +185,9 @@ class World:
         for module in _modules_with(observability.count):
             inst.set_attr(module, "count", count)
         self._installation = inst
+        # A killed invocation takes its container with it: the next one builds the gateway client (and its
+        # in-memory token and lock) again, reading the shared token cache.
+        self.sched.on_crash_hook = lambda invocation, label: runtime.gateway.cache_clear()
 
     def stop(self) -> None:
         from pay1st_partner import runtime
