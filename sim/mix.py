@@ -34,9 +34,10 @@ class Mix:
     webhook_chaos: dict[str, float] = field(
         default_factory=lambda: {"deliver": 78, "delay": 8, "duplicate": 6, "drop": 5, "lose": 3}
     )
-    # A reversal (REFUND, CHARGEBACK) of a final payment whose every delivery is lost is never learned: the
-    # poller queries open payments only (finding F1 of issue 22's note). Off until that gap is decided.
-    lose_reversals: bool = False
+    # Webhooks that are the bundle's only signal, lost for good: a reversal (REFUND, CHARGEBACK) of a final
+    # payment (the poller queries open payments only: finding F1 of issue 22's note) and any report of a
+    # superseded attempt (nobody can query it: by design). Off: such losses cannot be recovered from.
+    lose_only_signals: bool = False
     webhook_attempts: int = 8
     # Per boundary (store write, AWS call, gateway call) of a Lambda run: a crash there.
     crash: float = 0.004

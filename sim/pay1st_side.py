@@ -134,8 +134,14 @@ class Pay1stSide:
             "/webhooks/pay1st",
             payment.partner_reference,
             body.encode(),
-            reversal=status in ("REFUND", "CHARGEBACK"),
+            only_signal=status in ("REFUND", "CHARGEBACK") or self._superseded(payment),
         )
+
+    def _superseded(self, payment: GPayment) -> bool:
+        """An attempt the payment does not follow: its Pay1st reference never reached the bundle, so nothing
+        can ask about it; Pay1st's webhook is its one signal (``pay1st_partner.payments.attempts``)."""
+        item = self.w.raw_store.item(payment.partner_reference.split("..", 1)[0])
+        return item is not None and item.get("reference") != payment.reference
 
     def _refund_changed(self, refund: GRefund) -> None:
         payment = refund.payment
@@ -153,11 +159,11 @@ class Pay1stSide:
         ).replace('"@@"', str(refund.amount))
         self._send_webhook("/webhooks/pay1st/refunds", payment.partner_reference, body.encode())
 
-    def _send_webhook(self, path: str, reference: str, body: bytes, *, reversal: bool = False) -> None:
+    def _send_webhook(self, path: str, reference: str, body: bytes, *, only_signal: bool = False) -> None:
         w = self.w
         mix = self.mix
         chaos = w.choose(mix.webhook_chaos) if w.sched.faults_on else "deliver"
-        if chaos == "lose" and reversal and not mix.lose_reversals:
+        if chaos == "lose" and only_signal and not mix.lose_only_signals:
             chaos = "drop"
         if chaos == "lose":
             w.trace(reference, f"pay1st loses webhook {path} for good")
