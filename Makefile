@@ -82,8 +82,9 @@ browser-deps:
 	fi
 
 # Import rules (pyproject.toml [tool.importlinter]): the layer's packages are found where Lambda finds them.
-# checkov scans template.yaml (CloudFormation rules); every check the template does not pass is skipped in the
-# resource's Metadata with its reason. --skip-download: no calls to the vendor's platform (offline, and faster).
+# checkov scans template.yaml (CloudFormation rules); every check the template does not pass is skipped, with its
+# reason: in .checkov.yaml for checks no function passes, in the resource's Metadata for one resource alone.
+# --skip-download: no calls to the vendor's platform (offline, and faster).
 # checkov does not expand Fn::ForEach (it passes over the loop), so it also scans the template as CloudFormation
 # expands it: otherwise the per-function log groups and alarms would go unchecked.
 EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
@@ -91,9 +92,9 @@ lint: venv $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=layers/pay1st $(BIN)/lint-imports --no-logo
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	PYTHONPATH=local $(BIN)/python -m local_stack expand-template --output $(EXPANDED_TEMPLATE)
-	$(CHECKOV_VENV)/bin/checkov --file $(EXPANDED_TEMPLATE) --framework cloudformation --quiet --compact --skip-download
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file $(EXPANDED_TEMPLATE) --framework cloudformation --quiet --compact --skip-download
 
 format: venv
 	$(BIN)/ruff format .
@@ -117,8 +118,10 @@ PYTEST_WORKERS ?= 3
 test: venv browser-deps lint typecheck validate
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term
 
+# The unit tier (pure logic and the in-memory store; tests/conftest.py sets the tiers from what a test runs on):
+# seconds, no moto, no servers. `pytest -m integration` and `-m e2e` run the other two.
 test-fast: venv
-	$(BIN)/pytest -m "not browser and not slow" -x -q
+	$(BIN)/pytest -m unit -x -q
 
 # Cold init is measured on what ships (.aws-sam/build), so the bench builds first.
 bench: venv build
@@ -169,22 +172,33 @@ serve: venv
 sandbox: venv
 	PYTHONPATH=local $(BIN)/python -m pay1st_sandbox
 
-# Pay1st's go-live checklist, step by step: STACK=<name> checks a deployed stack with your AWS credentials
-# (COMPARE_WITH=<sandbox stack> for a production one); without STACK, a local stack started for the purpose.
-# GO_LIVE_ARGS passes more options (e.g. --json, --webhook-timeout 300); `python -m go_live -h` lists them.
+# Pay1st's go-live checklist, step by step: STACK=<name> or ENV=<samconfig environment> (its stack_name and
+# region) checks a deployed stack with your AWS credentials (COMPARE_WITH=<sandbox stack> for a production one);
+# without either, a local stack started for the purpose. GO_LIVE_ARGS passes more options (e.g. --json,
+# --region, --profile, --webhook-timeout 300); `python -m go_live -h` lists them.
 STACK ?=
 COUNTRIES ?= NG,ZA
 COMPARE_WITH ?=
 GO_LIVE_ARGS ?=
+# make itself exits 2 whenever a recipe fails, so the check's own code is said on the last line (and in make's
+# "Error N"): 1 = a step failed, 2 = the stack could not be checked. A pipeline wanting the bare code runs
+# `PYTHONPATH=.:tools:local:layers/pay1st .venv/bin/python -m go_live ...` itself.
 go-live-check: venv
-	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
-		$(if $(STACK),--stack $(STACK)) $(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS)
+	@PYTHONPATH=.:tools:local:layers/pay1st $(BIN)/python -m go_live --countries $(COUNTRIES) \
+		$(if $(STACK),--stack $(STACK)) $(if $(ENV),--env $(ENV)) \
+		$(if $(COMPARE_WITH),--compare-with $(COMPARE_WITH)) $(GO_LIVE_ARGS); code=$$?; \
+	case $$code in \
+		0) ;; \
+		1) echo "go-live check exit 1: a step failed" >&2 ;; \
+		2) echo "go-live check exit 2: the stack could not be checked" >&2 ;; \
+		*) echo "go-live check exit $$code" >&2 ;; \
+	esac; exit $$code
 
-# The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>", or
-# ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists the commands.
+# The operator's command line (README "Operations"): ARGS="--stack <name> show <partnerReference>" (or ENV=<samconfig
+# environment> and ARGS="show ..."), or ARGS="--local show ..." against `make serve`; `make ops ARGS=-h` lists them.
 ARGS ?= -h
 ops: venv
-	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(ARGS)
+	PYTHONPATH=tools:local:layers/pay1st $(BIN)/python -m pay1st_ops $(if $(ENV),--env $(ENV)) $(ARGS)
 
 clean:
 	rm -rf dist .aws-sam .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .coverage .coverage.* htmlcov

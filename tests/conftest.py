@@ -6,6 +6,7 @@ import base64
 import importlib.util
 import json
 import os
+import pathlib
 import sys
 import threading
 import time
@@ -297,6 +298,46 @@ def _build_world(clients: Clients) -> Built:
 
 
 _WORLD = MotoWorld(REGION, ACCOUNT_ID, _build_world)
+
+
+# The tiers (``make test-fast`` runs the first): which one a test is in follows from what it runs on, so a new
+# test is placed without anyone remembering a marker.
+# - e2e: the local stack, subprocesses and the browser (tests/local);
+# - integration: AWS semantics on moto (the ``aws``/``cloud`` fixtures, the handlers in tests/functions) or a
+#   real HTTP server on loopback (the sandbox, the client's HTTP tests);
+# - unit: everything else: the domain rules on the in-memory store, the gateway client's pure parts.
+_TESTS_DIR = pathlib.Path(__file__).parent
+_INTEGRATION_FIXTURES = frozenset({"aws", "cloud", "sandbox", "moto_world"})
+_E2E_DIRS = ("local",)
+_INTEGRATION_DIRS = ("functions", "sandbox", "ship")
+# What a test module that leaves the process or the in-memory world imports (loopback servers, interpreters).
+_INTEGRATION_IMPORTS = frozenset({"subprocess", "loopback", "moto", "MotoWorld", "urllib3"})
+
+
+def _tier(item: pytest.Item) -> str:
+    parts = pathlib.Path(str(item.fspath)).relative_to(_TESTS_DIR).parts
+    if parts[0] in _E2E_DIRS or item.get_closest_marker("browser"):
+        return "e2e"
+    fixtures = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    on_dynamodb = callspec is not None and "dynamodb" in callspec.id  # the store contract's moto half
+    module = getattr(item, "module", None)
+    imported = set(vars(module)) if module is not None else set()
+    if (
+        parts[0] in _INTEGRATION_DIRS
+        or fixtures & _INTEGRATION_FIXTURES
+        or on_dynamodb
+        or imported & _INTEGRATION_IMPORTS
+        or item.get_closest_marker("slow")
+    ):
+        return "integration"
+    return "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in ("unit", "integration", "e2e")):
+            item.add_marker(_tier(item))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

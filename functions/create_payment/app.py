@@ -1,35 +1,28 @@
-"""POST /payments (partner auth): create a payment at Pay1st, idempotent on partnerReference.
-
-The use case (and the gateway models behind it) is imported by the first request, not at cold start
-(cold-start budget: <= 1.2x ``import boto3``).
-"""
+"""POST /payments (partner auth): create a payment at Pay1st, idempotent on partnerReference."""
 
 from __future__ import annotations
 
-from pay1st_partner import runtime
-from pay1st_partner.api import Response, http_handler, json_body, make_resolver, response
-from pay1st_partner.payments.callbacks import public_base_url
+from pay1st_partner import api, runtime
 
-app = make_resolver()
+app = api.make_resolver()
 
 
 @app.post("/payments")
-def create() -> Response:
+def create() -> api.Response:
+    # The use case and the gateway models behind it: the first request imports them, not the cold start.
     from pay1st_partner.payments.create import create_payment, parse_create_request
 
-    command = parse_create_request(json_body(app))
+    command = parse_create_request(api.json_body(app))
     result = create_payment(
         command,
-        base_url=public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {}),
+        base_url=api.request_base_url(app),
         repository=runtime.payments(),
         gateway=runtime.gateway(),
         callback_key=runtime.callback_key(),
         methods_cache=runtime.payment_methods_cache(),
         deadline=runtime.deadline_for(app.lambda_context),
     )
-    # A repeat answers like the original (201, same payment), flagged the way Stripe flags replays.
-    headers = {} if result.created else {"Idempotent-Replayed": "true"}
-    return response(201, result.to_body(), headers)
+    return api.created_response(result)
 
 
-lambda_handler = http_handler(app)
+lambda_handler = api.http_handler(app)

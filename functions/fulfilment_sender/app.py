@@ -1,7 +1,8 @@
 """FulfilmentQueue consumer: sends each recorded fulfilment to Pay1st (contract §12).
 
 Partial batch responses: a failed message is retried by SQS on its own and, after maxReceiveCount,
-moved to the dead-letter queue (alarmed); the others in the batch are not held back.
+moved to the dead-letter queue (alarmed); the others in the batch are not held back. A message that can
+never be delivered is moved to the dead-letter queue at once (``payments.fulfilment.send_fulfilment``).
 The use case is imported by the first message, not at cold start (budget: <= 1.2x ``import boto3``).
 """
 
@@ -12,7 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pay1st_partner import runtime
-from pay1st_partner.observability import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -32,20 +32,19 @@ def processor() -> BatchProcessor:
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    from pay1st_partner.payments.fulfilment import deliver_fulfilment, parse_queue_message
+    from pay1st_partner.payments.fulfilment import SqsDeadLetters, send_fulfilment
 
-    partner_reference = parse_queue_message(record.body)
-    logger.append_keys(partnerReference=partner_reference)
-    try:
-        return deliver_fulfilment(
-            partner_reference,
-            repository=runtime.payments(),
-            gateway=runtime.gateway(),
-            deadline=runtime.deadline_for(lambda_context),
-            **_attempt_of(record),
-        )
-    finally:
-        logger.remove_keys(["partnerReference"])
+    dead_letter_url = runtime.settings().fulfilment_dead_letter_queue_url
+    return send_fulfilment(
+        record.body,
+        repository=runtime.payments(),
+        gateway=runtime.gateway(),
+        dead_letters=SqsDeadLetters(runtime.boto3_client("sqs"), dead_letter_url)
+        if dead_letter_url
+        else None,
+        deadline=runtime.deadline_for(lambda_context),
+        **_attempt_of(record),
+    )
 
 
 def _attempt_of(record: SQSRecord) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes,credentials,token,trigger}``: ``sam
-local`` without Docker."""
+"""``python -m local_stack {invoke,start-api,serve,demo,sign-event,routes,credentials,token,trigger,listen}``:
+``sam local`` without Docker."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.demo import run_demo
+from local_stack.listen import add_listen_command
 from local_stack.partner_cli import add_partner_commands, describe_partner_auth
 from local_stack.resolver import TemplateError
 from local_stack.signing import sign_event
@@ -346,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_partner_commands(commands)
     add_trigger_command(commands)
+    add_listen_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -209,7 +209,7 @@ class LocalApi:
                     log.info(
                         "%s %s -> %s %s (refused by its %s authorizer: %s)",
                         printable(request.method),
-                        printable(request.full_path.rstrip("?")),
+                        printable(request.path),  # never the query (below)
                         route.function_id,
                         decision.status,
                         route.authorizer,
@@ -223,7 +223,9 @@ class LocalApi:
                 log.info(
                     "%s %s -> %s %s (%.0f ms%s)",
                     printable(request.method),
-                    printable(request.full_path.rstrip("?")),
+                    # The path only, never the query: callbacks carry their token in it (the template's
+                    # access log omits query strings too, and the README says no token is ever logged).
+                    printable(request.path),
                     route.function_id,
                     response.status_code,
                     (time.perf_counter() - started) * 1000,

@@ -184,6 +184,15 @@ def _namer(template: Mapping[str, Any], parameters: Mapping[str, str]) -> _NameO
     return name_of
 
 
+def _provisioning(
+    template: Mapping[str, Any], parameters: Mapping[str, str] | None, out: Provisioned | None
+) -> tuple[dict[str, Any], _NameOf, Provisioned]:
+    """The resources a stack with ``parameters`` creates, how each is named, and where refs are collected."""
+    parameters = parameters or {}
+    created = _created_resources(template, parameters)
+    return created, _namer(created, parameters), out if out is not None else Provisioned()
+
+
 def provision_tables(
     template: Mapping[str, Any],
     dynamodb: Any,
@@ -191,10 +200,7 @@ def provision_tables(
     out: Provisioned | None = None,
 ) -> Provisioned:
     """Create the template's DynamoDB tables (with TTL) through ``dynamodb`` (any client: server or in-process)."""
-    parameters = parameters or {}
-    out = out if out is not None else Provisioned()
-    template = _created_resources(template, parameters)
-    name_of = _namer(template, parameters)
+    template, name_of, out = _provisioning(template, parameters, out)
     resources = resources_of_type(template, "AWS::DynamoDB::Table")
     for logical_id, kwargs in dynamodb_tables(dict(template)).items():
         resource = resources[logical_id]
@@ -223,10 +229,7 @@ def provision_queues(
     out: Provisioned | None = None,
 ) -> Provisioned:
     """Create the template's SQS queues with their attributes, then their redrive policies (DLQs exist by then)."""
-    parameters = parameters or {}
-    out = out if out is not None else Provisioned()
-    template = _created_resources(template, parameters)
-    name_of = _namer(template, parameters)
+    template, name_of, out = _provisioning(template, parameters, out)
     queues = resources_of_type(template, "AWS::SQS::Queue")
     for logical_id, resource in queues.items():  # first all queues, so redrive targets exist
         properties = resource.get("Properties", {})
@@ -242,7 +245,7 @@ def provision_queues(
         out.attributes[(logical_id, "Arn")] = arn
         out.attributes[(logical_id, "QueueName")] = queue_name
         out.attributes[(logical_id, "QueueUrl")] = url
-    resolver = Resolver(template, parameters, out.refs, out.attributes)
+    resolver = Resolver(template, parameters or {}, out.refs, out.attributes)
     for logical_id, resource in queues.items():  # then the redrive policies that point at them
         redrive = resource.get("Properties", {}).get("RedrivePolicy")
         if redrive is not None:
@@ -299,7 +302,7 @@ def _provision_parameters(
     name_of: _NameOf,
 ) -> None:
     ssm = client("ssm", endpoint_url)
-    resolver = Resolver(template, parameters, out.refs, out.attributes)
+    resolver = Resolver(template, parameters or {}, out.refs, out.attributes)
     for logical_id, resource in resources_of_type(template, "AWS::SSM::Parameter").items():
         properties = resolver.resolve(resource.get("Properties", {}))
         parameter_name = properties.get("Name") or logical_id

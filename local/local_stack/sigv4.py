@@ -55,9 +55,18 @@ class SignedRequest:
 
 
 def verify(
-    request: SignedRequest, secrets: Mapping[str, str], region: str, now: datetime | None = None
+    request: SignedRequest,
+    secrets: Mapping[str, str],
+    region: str,
+    now: datetime | None = None,
+    session_tokens: Mapping[str, str] | None = None,
 ) -> str:
-    """The caller's access key id when the signature is valid for one of ``secrets`` (key id → secret)."""
+    """The caller's access key id when the signature is valid for one of ``secrets`` (key id → secret).
+
+    ``session_tokens`` (key id → the token issued with it) are the only ``X-Amz-Security-Token`` values
+    accepted: AWS refuses a token it did not issue, or any token with a long-term key (none by default: the
+    local credentials are a long-term key), with the same message as an unknown key.
+    """
     header = request.headers.get("Authorization")
     if not header:
         raise SignatureRejected(FORBIDDEN)  # no credentials at all: API Gateway's plain 403
@@ -73,6 +82,10 @@ def verify(
     access_key, scope_date, scope_region, scope_service, _ = parts
     secret = secrets.get(access_key)
     if secret is None:
+        raise SignatureRejected(UNKNOWN_ACCESS_KEY)
+    token = request.headers.get("X-Amz-Security-Token")
+    issued = (session_tokens or {}).get(access_key)
+    if token is not None and (issued is None or not hmac.compare_digest(token, issued)):
         raise SignatureRejected(UNKNOWN_ACCESS_KEY)
     if scope_region != region:
         raise SignatureRejected(f"Credential should be scoped to a valid region, not '{scope_region}'.")

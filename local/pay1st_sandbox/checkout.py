@@ -6,6 +6,7 @@ real hosted page would; the buttons post that session back, so a person may take
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -16,6 +17,7 @@ from .catalogue import ChannelEntry
 from .errors import ControlError, GatewayError
 from .instruments import IN_PROGRESS_STATUSES
 from .payments import FINAL_STATUSES, OFFLINE_STATUSES, Payment
+from .sessions import CheckoutSession
 from .state import SandboxState
 
 PAGE_PATH = "/checkout"
@@ -117,15 +119,7 @@ class CheckoutPages:
         return html_response(200, "Pay1st Sandbox: checkout", _checkout_body(payment, session.id, chosen))
 
     def complete(self, request: Request) -> Response:
-        if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            raise CheckoutError(400, "INVALID_FORM", "The checkout form was not posted as a form.")
-        action = request.form.get("action", "")
-        if action not in ACTIONS:
-            raise CheckoutError(400, "UNKNOWN_ACTION", f"action must be one of {', '.join(ACTIONS)}.")
-        try:
-            session = self.state.sessions.take(request.form.get("session", ""))
-        except GatewayError as exc:
-            raise CheckoutError(exc.status, exc.code, exc.message) from None
+        action, session = posted_action(self.state, request, ACTIONS, "The checkout form")
         payment = self.state.payment(session.reference)
         if payment is None:  # the sandbox was reset while the page was open
             raise CheckoutError(400, "UNKNOWN_REFERENCE", "There is no payment with this reference.")
@@ -251,3 +245,18 @@ def _pending_body(payment: Payment) -> str:
         f"{_summary(payment)}"
         '<p class="note">The payment settles once the cash or voucher payment is confirmed.</p>'
     )
+
+
+def posted_action(
+    state: SandboxState, request: Request, actions: Collection[str], form: str
+) -> tuple[str, CheckoutSession]:
+    """The action a checkout form posted and the session it spends (each session answers one post)."""
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise CheckoutError(400, "INVALID_FORM", f"{form} was not posted as a form.")
+    action = request.form.get("action", "")
+    if action not in actions:
+        raise CheckoutError(400, "UNKNOWN_ACTION", f"action must be one of {', '.join(actions)}.")
+    try:
+        return action, state.sessions.take(request.form.get("session", ""))
+    except GatewayError as exc:
+        raise CheckoutError(exc.status, exc.code, exc.message) from None

@@ -17,7 +17,15 @@ from werkzeug.wrappers import Request, Response
 
 from . import catalogue, instruments
 from .catalogue import ChannelEntry
-from .checkout import RESULT_PATH, STEPS_PATH, CheckoutError, channel_of, html_response, with_query
+from .checkout import (
+    RESULT_PATH,
+    STEPS_PATH,
+    CheckoutError,
+    channel_of,
+    html_response,
+    posted_action,
+    with_query,
+)
 from .errors import ControlError, GatewayError
 from .instruments import (
     IN_PROGRESS_STATUSES,
@@ -69,15 +77,7 @@ class CheckoutSteps:
         return html_response(200, "Pay1st Sandbox: payment step", body)
 
     def take(self, request: Request) -> Response:
-        if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            raise CheckoutError(400, "INVALID_FORM", "The step form was not posted as a form.")
-        action = request.form.get("action", "")
-        if action not in _ACTIONS:
-            raise CheckoutError(400, "UNKNOWN_ACTION", f"action must be one of {', '.join(_ACTIONS)}.")
-        try:
-            session = self.state.sessions.take(request.form.get("session", ""))
-        except GatewayError as exc:
-            raise CheckoutError(exc.status, exc.code, exc.message) from None
+        action, session = posted_action(self.state, request, _ACTIONS, "The step form")
         payment = self._payment(session.reference)
         channel = channel_of(payment, request.form.get("channelId") or None)
         try:

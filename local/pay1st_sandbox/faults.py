@@ -26,6 +26,7 @@ REORDER_MODES = ("off", "reverse", "shuffle")
 _ROUTE = re.compile(r"^[A-Z]+ /\S*$")
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 
 class FaultError(ValueError):
@@ -55,6 +56,8 @@ class Faults:
     webhook_delay_seconds: float = 0.0
     webhook_reorder: str = "off"
     webhook_reorder_window: int = 2
+    # Attempts per webhook, overriding the config's (1: no redelivery after a failed answer).
+    webhook_max_attempts: int | None = None
     # How refunds requested from now on settle (§15), and a stall after a refund is processed.
     refund_outcome: str = "SUCCESSFUL"
     refund_stall_seconds: float = 0.0
@@ -88,20 +91,6 @@ def _number(name: str, value: Any) -> float:
     return number
 
 
-def _non_negative(name: str, value: Any) -> float:
-    number = _number(name, value)
-    if number < 0:
-        raise FaultError(f"{name} must not be negative")
-    return number
-
-
-def _rate(name: str, value: Any) -> float:
-    number = _number(name, value)
-    if not 0.0 <= number <= 1.0:
-        raise FaultError(f"{name} must be between 0 and 1")
-    return number
-
-
 def _route_table(check: Callable[[str, Any], float]) -> Callable[[str, Any], Mapping[str, float]]:
     def validate(name: str, value: Any) -> Mapping[str, float]:
         if value is None:
@@ -126,24 +115,30 @@ def _optional(check: Callable[[str, Any], T]) -> Callable[[str, Any], T | None]:
     return validate
 
 
-def _positive(name: str, value: Any) -> float:
-    number = _number(name, value)
-    if number <= 0:
-        raise FaultError(f"{name} must be positive")
-    return number
-
-
 def _count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise FaultError(f"{name} must be a non-negative integer")
     return value
 
 
-def _positive_count(name: str, value: Any) -> int:
-    count = _count(name, value)
-    if count < 1:
-        raise FaultError(f"{name} must be at least 1")
-    return count
+def _within(
+    parse: Callable[[str, Any], N], holds: Callable[[N], bool], requirement: str
+) -> Callable[[str, Any], N]:
+    """``parse``, then a bound on the value (the message says what it must be)."""
+
+    def check(name: str, value: Any) -> N:
+        parsed = parse(name, value)
+        if not holds(parsed):
+            raise FaultError(f"{name} must {requirement}")
+        return parsed
+
+    return check
+
+
+_non_negative = _within(_number, lambda number: number >= 0, "not be negative")
+_positive = _within(_number, lambda number: number > 0, "be positive")
+_rate = _within(_number, lambda number: 0.0 <= number <= 1.0, "be between 0 and 1")
+_positive_count = _within(_count, lambda count: count >= 1, "be at least 1")
 
 
 def _server_status(name: str, value: Any) -> int:
@@ -209,6 +204,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "webhook_delay_seconds": _non_negative,
     "webhook_reorder": _reorder,
     "webhook_reorder_window": _positive_count,
+    "webhook_max_attempts": _optional(_positive_count),
     "refund_outcome": _refund_outcome,
     "refund_stall_seconds": _non_negative,
     "refund_reference": _refund_reference,

@@ -278,7 +278,9 @@ class WebhookDispatcher:
                 if attempt.status_code is not None and 200 <= attempt.status_code < 300:
                     delivery.state = DELIVERED
                     self._counters.incr("webhooks_delivered")
-                elif number < self._config.webhook_max_attempts:
+                elif number < (
+                    self._faults.current.webhook_max_attempts or self._config.webhook_max_attempts
+                ):
                     delivery.state = RETRYING
                     self._schedule(delivery, self._backoff(number))
                 else:

@@ -177,3 +177,87 @@ def test_methods_that_cannot_be_fetched_are_502_saying_so_and_nothing_is_created
     assert (result.status, result.code) == (502, "payment_methods_unavailable")
     assert "payment methods for ZA could not be fetched" in result.body["message"]
     assert _item(aws, "o-ch-down") is None and _creates(sandbox) == 0
+
+
+# --- currency fits the country -----------------------------------------------------------------------
+
+
+def _priced(currency: str, country: str, reference: str = "o-cur") -> str:
+    document = json.loads(create_body(reference))
+    document.update(currencyCode=currency, countryCode=country)
+    for product in document["products"]:
+        product["currencyCode"] = currency
+    return json.dumps(document)
+
+
+def test_a_currency_its_country_does_not_pay_in_is_400_and_nothing_is_created(
+    aws, sandbox, lambda_context, http_event
+):
+    """Given an order in USD for South Africa (the sandbox would take it), When it is created, Then it is
+    refused 400 currency_mismatch naming ZAR, and neither our table nor Pay1st saw it."""
+    result = create(http_event, lambda_context, _priced("USD", "ZA"))
+    assert (result.status, result.code) == (400, "currency_mismatch"), result.body
+    assert "ZAR" in result.body["message"]
+    assert _item(aws, "o-cur") is None and _creates(sandbox) == 0
+    # And the same order in ZAR is created
+    assert create(http_event, lambda_context, _priced("ZAR", "ZA", "o-cur-zar")).status == 201
+
+
+def test_the_payment_methods_list_naming_currencies_is_the_first_word_and_no_list_falls_back():
+    """A cached §6 list whose entries name a currency decides; no list (or none named): the country's own."""
+    from pay1st_partner.errors import InvalidRequest
+    from pay1st_partner.payments.currency_fit import require_currency_fits
+    from pay1st_partner.payments.methods import PaymentMethodsCache
+
+    cache = PaymentMethodsCache(300)
+    cache.put("ZA", {"groups": [{"channels": [{"id": 1, "channel": {"currencyCode": "usd"}}]}]})
+    require_currency_fits("ZA", "USD", cache)  # Pay1st's list names USD for ZA: taken
+    with pytest.raises(InvalidRequest, match="use USD"):
+        require_currency_fits("ZA", "ZAR", cache)
+    cache.put("NG", {"groups": [{"channels": [{"id": 2, "channel": {"code": "CARD"}}]}]})
+    with pytest.raises(InvalidRequest, match="use NGN"):
+        require_currency_fits("NG", "ZAR", cache)  # the list names none: the country's own
+    require_currency_fits("FR", "USD", None)  # neither knows France: Pay1st decides
+
+
+# --- charset ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "path"),
+    [
+        ("create_payment", "/payments"),
+        ("fulfilment", "/payments/o-1/fulfilment"),
+        ("create_refund", "/payments/o-1/refunds"),
+    ],
+)
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", '"iso-8859-1"'])
+def test_a_json_body_labelled_with_another_charset_is_415(
+    aws, sandbox, lambda_context, http_event, module, path, charset
+):
+    """Given a JSON body whose Content-Type says it is not UTF-8, Then every JSON route refuses it 415
+    naming the charset, and nothing is created."""
+    body = create_body("o-cs") if module == "create_payment" else json.dumps({"refundReference": "r-1"})
+    content_type = f"application/json; charset={charset}"
+    result = _post(
+        http_event, lambda_context, module, path, body, content_type, path_params={"partnerReference": "o-1"}
+    )
+    assert (result.status, result.code) == (415, "unsupported_media_type"), result.body
+    assert f"charset={charset.strip(chr(34)).lower()}" in result.body["message"]
+    assert _item(aws, "o-cs") is None and _creates(sandbox) == 0
+
+
+@pytest.mark.parametrize("path", ["/webhooks/pay1st", "/webhooks/pay1st/refunds"])
+def test_a_webhook_labelled_with_another_charset_is_415_and_one_with_none_or_utf8_is_read(
+    aws, lambda_context, http_event, path
+):
+    from functions.webhook_intake import app
+
+    body = json.dumps({"partnerReference": "o-1", "status": "SUCCESSFUL"})
+    for content_type, status in (("application/json; charset=utf-16", 415), ("application/json; charset=UTF-8", 401), (None, 401)):  # fmt: skip
+        headers = {"content-type": content_type} if content_type else {}
+        event = http_event("POST", path, body=body, headers=headers)
+        if content_type is None:
+            event["headers"].pop("content-type", None)
+        result = call(app.lambda_handler, event, lambda_context)
+        assert result.status == status, (content_type, result.body)  # unsigned: 401 once read

@@ -8,7 +8,7 @@ from typing import Any
 
 from pay1st_partner import runtime
 
-from tests.functions.outbound import SKU, call, successful_payment
+from tests.functions.outbound import SKU, call, create, create_body, successful_payment
 
 FULFILMENT_ROUTE = "POST /api/pay1st/payments/fulfilments"
 
@@ -169,3 +169,84 @@ def test_the_delivering_attempt_is_kept_with_the_failures_before_it(aws, sandbox
     _poll_once(aws, lambda_context)
     assert len(runtime.payments().get("order-s6").fulfilment["attempts"]) == 1
     assert int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0)) == sent
+
+
+def _with_dead_letter_queue(aws, monkeypatch):
+    """The sender's own environment (template.yaml gives only it the DLQ's URL)."""
+    from tests.conftest import _reset_runtime
+
+    monkeypatch.setenv("FULFILMENT_DEAD_LETTER_QUEUE_URL", aws.fulfilment_dlq_url)
+    _reset_runtime()
+
+
+UNDELIVERABLE = "fulfilment undeliverable: retrying cannot deliver it"
+
+
+def _logged(caplog, message: str) -> list[dict[str, Any]]:
+    return [dict(vars(r), level=r.levelname) for r in caplog.records if r.getMessage() == message]
+
+
+def test_a_notice_pay1st_refuses_with_a_4xx_is_logged_counted_and_dead_lettered_at_once(
+    aws, sandbox, lambda_context, http_event, capsys, caplog, monkeypatch
+):
+    """Given a fulfilment queued for a payment we hold SUCCESSFUL that Pay1st does not (it answers 400
+    PAYMENT_NOT_SUCCESSFUL, and will for every retry), when the sender receives it once, then it is in the DLQ
+    now (not after maxReceiveCount receives, ~72 minutes), with Pay1st's reason logged and counted."""
+    _with_dead_letter_queue(aws, monkeypatch)
+    created = create(http_event, lambda_context, create_body("order-s7"))  # never paid at the sandbox
+    runtime.payments().apply_status(
+        "order-s7", "SUCCESSFUL", source="test", reference=created.body["reference"]
+    )
+    _fulfil(http_event, lambda_context, "order-s7")
+
+    response, received = _poll_once(aws, lambda_context)
+
+    # Then the message left the queue on its first receive, for the DLQ, with the reason
+    assert received == 1 and response == {"batchItemFailures": []}
+    assert _poll_once(aws, lambda_context)[1] == 0
+    [dead] = aws.sqs.receive_message(
+        QueueUrl=aws.fulfilment_dlq_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert json.loads(dead["Body"]) == {"partnerReference": "order-s7"}
+    reason = dead["MessageAttributes"]["undeliverableReason"]["StringValue"]
+    assert "HTTP 400" in reason and "PAYMENT_NOT_SUCCESSFUL" in reason
+    # And Pay1st was asked once; the payment is not marked delivered
+    assert int(sandbox.control.counters().get(FULFILMENT_ROUTE, 0)) == 1
+    assert "deliveredAt" not in runtime.payments().get("order-s7").fulfilment
+    # And the log line has Pay1st's reason and sessionId; the metrics count it
+    out = capsys.readouterr().out
+    [line] = _logged(caplog, UNDELIVERABLE)
+    assert line["level"] == "ERROR" and line["partnerReference"] == "order-s7"
+    assert (line["status"], line["error_code"]) == (400, "PAYMENT_NOT_SUCCESSFUL")
+    assert line["error_message"] and line["session_id"]
+    assert '"FulfilmentsUndeliverable":[1.0]' in out and '"FulfilmentsFailed":[1.0]' in out
+
+
+def test_a_message_naming_no_fulfilment_is_dead_lettered_at_once(aws, lambda_context, caplog, monkeypatch):
+    # Given two messages no retry can deliver: one names no recorded fulfilment, one is not JSON
+    _with_dead_letter_queue(aws, monkeypatch)
+    aws.sqs.send_message(QueueUrl=aws.fulfilment_queue_url, MessageBody='{"partnerReference": "nobody"}')
+    aws.sqs.send_message(QueueUrl=aws.fulfilment_queue_url, MessageBody="not json")
+    # When the sender receives them
+    response, received = _poll_once(aws, lambda_context)
+    # Then both are in the DLQ now, each logged with its reason
+    assert received == 2 and response == {"batchItemFailures": []}
+    dead = aws.queue_messages(aws.fulfilment_dlq_url)
+    assert sorted(m["Body"] for m in dead) == sorted(['{"partnerReference": "nobody"}', "not json"])
+    reasons = [line["reason"] for line in _logged(caplog, UNDELIVERABLE)]
+    assert sorted(reasons) == ["message body is not JSON", "no recorded fulfilment for payment 'nobody'"]
+
+
+def test_a_gateway_outage_is_still_retried_not_dead_lettered(
+    aws, sandbox, lambda_context, http_event, monkeypatch
+):
+    # Given a queued fulfilment and Pay1st failing with 5xx (a retry may succeed)
+    _with_dead_letter_queue(aws, monkeypatch)
+    successful_payment(http_event, lambda_context, sandbox, "order-s8")
+    _fulfil(http_event, lambda_context, "order-s8")
+    sandbox.control.set_faults(rate_5xx={FULFILMENT_ROUTE: 1.0})
+    # When the sender receives it
+    response, _ = _poll_once(aws, lambda_context)
+    # Then it fails for SQS to retry, and the DLQ stays empty
+    assert len(response["batchItemFailures"]) == 1
+    assert aws.queue_messages(aws.fulfilment_dlq_url) == []

@@ -14,6 +14,7 @@ from tests.functions.inbound import STATUS_QUERY_ROUTE, ApiBridge, call, route_c
 from tests.functions.outbound import create, create_body
 from tests.functions.test_create_refund import refund, status
 from tests.functions.test_refund_webhook import bridge, paid_payment, signed, wait_for_refund
+from tests.functions.test_status_poller import poll
 
 __all__ = ["bridge"]  # the fixture, shared
 
@@ -151,42 +152,45 @@ def test_a_risk_review_is_open_never_paid_and_told_to_the_partner(
     assert fulfil(http_event, "order-review").status == 409
 
 
-def test_a_reversal_within_the_query_interval_is_deferred_with_a_503_and_applied_on_redelivery(
+def test_a_reversal_within_the_query_interval_is_owed_and_the_poller_records_it_with_no_redelivery(
     aws: Any,
     sandbox: Any,
     bridge: ApiBridge,
     http_event: Callable[..., dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a payment just confirmed SUCCESSFUL (its status-query slot taken), with a 60 s query interval
+    """Given a payment just confirmed SUCCESSFUL (its status-query slot taken), with a 60 s query interval,
+    When Pay1st reports a CHARGEBACK at once and never delivers it again,
+    Then the webhook is answered 2xx only once the confirmation is owed on the payment, and the poller,
+    once the slot is free, confirms and records the chargeback, once (the old code answered 503 and relied
+    on a redelivery)."""
     monkeypatch.setenv("STATUS_QUERY_MIN_INTERVAL_SECONDS", "60")
     runtime.reset()
     reference = paid_payment(sandbox, http_event, "order-cb-soon")
     aws.published_events()
-    # When Pay1st reports a CHARGEBACK at once (its own delivery dropped: we replay its body by hand)
-    sandbox.control.set_faults(webhook_drop_rate=1.0)
+    sandbox.control.set_faults(webhook_drop_rate=1.0)  # its own delivery dropped: we post its body once
     sandbox.control.chargeback(reference)
     sandbox.control.flush_webhooks()
     [delivery] = [
         d for d in sandbox.control.webhook_deliveries() if json.loads(d["body"])["status"] == "CHARGEBACK"
     ]
-    body = delivery["body"].encode()
-    first = post_payment_webhook(http_event, body)
-    # Then it is recorded but not answered 2xx: the poller never revisits a paid payment, so only a
-    # redelivery can apply it, and nothing was recorded on the payment yet
-    assert (first.status, first.body["code"]) == (503, "not_applied")
+    first = post_payment_webhook(http_event, delivery["body"].encode())
+    assert (first.status, first.body["outcome"]) == (200, "confirmation_owed")
     record = runtime.payments().get("order-cb-soon")
     assert record is not None and set(record.reversals) == set() and aws.published_events() == []
-    # And the redelivery after the interval (the slot's time moved back past it, not slept) is confirmed and
-    # applied, once
+    assert record.owed == {reference: {**record.owed[reference], "reported": "CHARGEBACK"}}
+    assert record.owed[reference]["attemptReference"] == "order-cb-soon"
+    # When the slot frees (its time and the payment's due time moved back past the interval, not slept)
     aws.dynamodb.update_item(
         TableName=aws.tables["PaymentsTable"],
         Key={"partnerReference": {"S": "order-cb-soon"}},
-        UpdateExpression="SET lastQueryAt = :then",
+        UpdateExpression="SET lastQueryAt = :then, nextCheckAt = :then",
         ExpressionAttributeValues={":then": {"S": "2020-01-01T00:00:00.000Z"}},
     )
-    again = post_payment_webhook(http_event, body)
-    assert again.status == 200 and again.body["outcome"] == "reversed"
+    report = poll()
+    assert report["outcomes"] == {"reversed": 1}
     record = runtime.payments().get("order-cb-soon")
-    assert record is not None and set(record.reversals) == {"CHARGEBACK"}
+    assert record is not None and set(record.reversals) == {"CHARGEBACK"} and record.owed == {}
     assert [e["detail-type"] for e in aws.published_events()] == ["Payment Charged Back"]
+    # And the paid payment is off the schedule again: the next run has nothing to do
+    assert poll()["checked"] == 0

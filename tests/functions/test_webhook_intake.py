@@ -175,7 +175,7 @@ def test_a_successful_the_gateway_does_not_confirm_is_not_applied(
     assert aws.published_events() == []
 
 
-def test_gateway_unreachable_during_confirmation_still_acknowledges(
+def test_gateway_unreachable_during_confirmation_acknowledges_it_as_owed(
     aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]]
 ) -> None:
     record = create_at_sandbox("order-down")
@@ -187,7 +187,7 @@ def test_gateway_unreachable_during_confirmation_still_acknowledges(
     assert result.body == {
         "received": True,
         "matched": True,
-        "outcome": "gateway_unavailable",
+        "outcome": "confirmation_owed",
         "status": "NEW",
     }
     assert status_of("order-down") == "NEW"

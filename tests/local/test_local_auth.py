@@ -43,10 +43,11 @@ def sign(
     service: str = "execute-api",
     region: str = REGION,
     at: datetime | None = None,
+    token: str | None = None,
 ) -> dict[str, str]:
     request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
     with mock.patch("botocore.auth.get_current_datetime", return_value=at or datetime.now(UTC)):
-        SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
+        SigV4Auth(Credentials(key, secret, token), service, region).add_auth(request)
     return dict(request.headers.items())
 
 
@@ -81,8 +82,10 @@ def test_an_unsigned_partner_call_is_refused_and_the_signed_one_accepted(local_s
         ({"service": "lambda"}, "Credential should be scoped to correct service: 'execute-api'."),
         ({"region": "us-east-1"}, "Credential should be scoped to a valid region"),
         ({"at": datetime.now(UTC) - timedelta(minutes=6)}, "Signature expired:"),
+        # A session token nobody issued, signed with the right key: AWS refuses it with a long-term key
+        ({"token": "FwoGZXIvYXdzEForged"}, "The security token included in the request is invalid."),
     ],
-    ids=["wrong-secret", "unknown-key", "wrong-service", "wrong-region", "expired"],
+    ids=["wrong-secret", "unknown-key", "wrong-service", "wrong-region", "expired", "unissued-token"],
 )
 def test_a_badly_signed_partner_call_is_refused(
     local_stack: LocalStack, signing: dict[str, Any], message_start: str

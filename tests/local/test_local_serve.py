@@ -123,10 +123,18 @@ def test_start_api_serves_the_routes_and_stops_cleanly_on_sigterm(start: Callabl
     injected = partner_request(http, "GET", f"{base_url}/payments/a%0D%0AX-Injected:1")
     assert injected.status == 404  # not a partner reference
 
+    # A callback's token (in its query string) never reaches the access log
+    callback = http.request(
+        "GET", f"{base_url}/callbacks/success?partnerReference=o-1&token=SECRET-TOKEN", redirect=False
+    )
+    assert callback.status in (302, 400, 404), callback.status
+
     assert api.terminate() == 0
     stderr = api.stderr()
     assert "stopping" in stderr and "Traceback" not in stderr
-    assert "GET /payment-methods?countryCode=NG -> PaymentMethodsFunction 200" in stderr
+    assert "GET /payment-methods -> PaymentMethodsFunction 200" in stderr  # no query string
+    assert "GET /callbacks/success -> " in stderr and "SECRET-TOKEN" not in stderr
+    assert not [line for line in stderr.splitlines() if " -> " in line and "?" in line]
     assert r"GET /payments/a\r\nX-Injected:1 -> PaymentStatusFunction 404" in stderr
     assert not any(line.startswith("X-Injected") for line in stderr.splitlines())
 

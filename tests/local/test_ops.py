@@ -123,6 +123,11 @@ def test_show_tells_refund_webhooks_status_queries_and_the_delivering_attempt(
     assert refund_hooks and all("(verified) -> applied" in line for line in refund_hooks)
     assert any(f"refund webhook {reference}-r1 SUCCESSFUL" in line for line in refund_hooks)
     assert "fulfilment attempt 1: delivered" in text
+    # And every webhook line ends with its eventId, what replay-webhook asks for (text, not only --json)
+    hooks = ops_json(stack, "show", reference)["webhooks"]
+    hook_lines = [line for line in text.splitlines() if ", eventId " in line]
+    assert len(hook_lines) == len(hooks) >= 2
+    assert sorted(line.rsplit("eventId ", 1)[1] for line in hook_lines) == sorted(h["eventId"] for h in hooks)
     # And the JSON story holds the same, in time order
     story = ops_json(stack, "show", reference)["story"]
     assert [entry["at"] for entry in story] == sorted(entry["at"] for entry in story)
@@ -155,12 +160,54 @@ def test_reconcile_applies_what_pay1st_says_and_is_audited(stack: LocalStack, pa
     code, text, err = ops(stack, "reconcile", reference, "--yes")
     # Then Pay1st's answer is applied as the poller would, its event published, and the act audited
     assert code == 0, err
-    assert f"{reference}: NEW -> SUCCESSFUL (Pay1st said SUCCESSFUL; outcome applied)" in text
+    assert f"{reference}: NEW -> SUCCESSFUL: Pay1st says SUCCESSFUL, applied" in text
     assert events_of(stack, reference) == [f"{reference}:SUCCESSFUL"]
     code, shown, _ = ops(stack, "show", reference)
     assert "status SUCCESSFUL (by operator)" in shown
-    assert "operator arn:aws:" in shown and "reconcile outcome applied" in shown
+    assert "operator arn:aws:" in shown
+    assert "reconcile NEW -> SUCCESSFUL: Pay1st says SUCCESSFUL, applied (outcome applied)" in shown
     assert "status query by operator: Pay1st said SUCCESSFUL -> applied" in shown
+
+
+def test_reconcile_says_what_happened_when_nothing_changed_or_pay1st_was_not_asked(
+    stack: LocalStack, partner: PartnerClient
+) -> None:
+    # Given a paid payment, just confirmed by its webhook's status query
+    reference, pay1st = create(partner, "again")
+    pay(stack, pay1st)
+    # When the operator reconciles within the query interval (the slot is taken: Pay1st is not asked)
+    code, text, err = ops(stack, "reconcile", reference, "--yes")
+    # Then it says Pay1st was not asked, not "Pay1st said None"
+    assert code == 0, err
+    assert (
+        f"{reference}: not asked: this payment's status was queried less than the query interval ago" in text
+    )
+    assert "None" not in text
+    # When it reconciles once the interval passed
+    time.sleep(QUERY_INTERVAL + 0.1)
+    code, text, err = ops(stack, "reconcile", reference, "--yes")
+    # Then it says nothing changed and why, not "duplicate"
+    assert code == 0, err
+    assert text == f"{reference}: no change: Pay1st says SUCCESSFUL, as recorded\n"
+    assert "reconcile no change: Pay1st says SUCCESSFUL, as recorded" in ops(stack, "show", reference)[1]
+
+
+def test_local_without_a_url_before_the_command_is_the_default_local_stack(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the local stack where `--local` looks by default (make serve's port, here the test stack's)
+    import pay1st_ops.__main__ as cli
+
+    monkeypatch.setattr(cli, "DEFAULT_LOCAL_URL", stack.api_url)
+    # When the operator runs `make ops ARGS="--local report"` (the old parser took "report" for the URL)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--local", "report"], out=out, err=err)
+    # Then the report ran against that stack
+    assert code == 0, err.getvalue()
+    assert out.getvalue().startswith("report at ")
+    # And a URL after --local is still the URL
+    args = cli.parse_args(["--local", "http://127.0.0.1:4000", "--json", "find", "--open"])
+    assert (args.local, args.command, args.json) == ("http://127.0.0.1:4000", "find", True)
 
 
 def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_time(
@@ -176,7 +223,7 @@ def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_
         stack.sandbox.control.clear_faults()
     shown = ops_json(stack, "show", reference)
     [hook] = shown["webhooks"]
-    assert hook["outcome"] == "gateway_unavailable" and shown["payment"]["status"] == "NEW"
+    assert hook["outcome"] == "confirmation_owed" and shown["payment"]["status"] == "NEW"
     [failed] = [entry for entry in shown["story"] if entry["what"] == "query"]
     assert failed["data"]["by"] == "webhook" and failed["data"]["outcome"] == "gateway_unavailable"
     assert failed["data"]["httpStatus"] >= 500 and failed["text"].startswith(
@@ -187,7 +234,7 @@ def test_a_replayed_webhook_finishes_what_failed_and_changes_nothing_the_second_
     code, text, err = ops(stack, "replay-webhook", hook["eventId"], "--yes")
     # Then the intake confirms it now and the payment is paid, once
     assert code == 0, err
-    assert f"webhook {hook['eventId']}: gateway_unavailable -> applied (payment {reference})" in text
+    assert f"webhook {hook['eventId']}: confirmation_owed -> applied (payment {reference})" in text
     assert ops_json(stack, "find", reference)[0]["status"] == "SUCCESSFUL"
     assert events_of(stack, reference) == [f"{reference}:SUCCESSFUL"]
     # And a second replay changes nothing: answered from the record, no new event

@@ -131,10 +131,15 @@ def test_samples_on_a_fresh_stack(local_stack: LocalStack) -> None:
     )
     assert fresh_refund["statusCode"] == 200 and body(fresh_refund)["outcome"] == "unmatched"
 
-    # Nothing recorded to deliver: the record is reported failed, so SQS would retry it (then dead-letter it).
+    # Nothing recorded to deliver, ever: the sender dead-letters the message at once (no retry can help), so the
+    # record is not reported failed; the DLQ holds its body.
     sender = invoke(local_stack, "fulfilment_sender.json")
-    message_id = load_event("fulfilment_sender.json")["Records"][0]["messageId"]
-    assert sender == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    assert sender == {"batchItemFailures": []}
+    sqs = local_stack.client("sqs")
+    dlq = local_stack.provisioned.refs["FulfilmentDeadLetterQueue"]
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in dead] == [load_event("fulfilment_sender.json")["Records"][0]["body"]]
+    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=dead[0]["ReceiptHandle"])
 
     assert poll(local_stack) == IDLE_POLL  # no payment at all
 

@@ -176,7 +176,10 @@ def test_template_yaml_expands_as_sam_cli_expands_it() -> None:
         }
 
     assert "Fn::ForEach::FunctionLogsAndAlarms" in as_written["Resources"]
-    assert len(generated(ours)) == 27  # 9 functions: a log group, an Errors and a Throttles alarm each
+    assert "Fn::ForEach::EventSchemas" in as_written["Resources"]
+    # 9 functions: a log group, an Errors and a Throttles alarm each; and one schema per event detail-type
+    schemas = len(list((TEMPLATE_PATH.parent / "schemas" / "events").glob("*.json")))
+    assert len(generated(ours)) == 27 + schemas
     assert generated(ours) == generated(theirs)
 
 

@@ -72,12 +72,18 @@ def test_a_confirmation_that_does_not_describe_the_attempt_is_not_applied(
     assert repo.get("order-1001") == second_attempt
 
 
-def test_an_unreachable_gateway_leaves_the_open_payment_for_a_redelivery(
+def test_an_unreachable_gateway_leaves_the_first_attempts_report_owed(
     intake: WebhookIntake, clock: Clock, gateway: FakeGateway, repo: PaymentRepository, second_attempt: Any
 ) -> None:
+    """Given the gateway is down, When the first attempt is reported paid, Then its confirmation is owed under
+    ITS Pay1st reference and attempt (the poller queries that one), and the payment is otherwise unchanged."""
     gateway.error = Pay1stConnectionError("down")
-    assert deliver(intake, clock, "SUCCESSFUL", reference="C-1").outcome == "gateway_unavailable"
-    assert repo.get("order-1001") == second_attempt
+    assert deliver(intake, clock, "SUCCESSFUL", reference="C-1").outcome == "confirmation_owed"
+    record = repo.get("order-1001")
+    assert record is not None and record.status == "NEW" and record.reference == "C-2"
+    assert {ref: (e["attemptReference"], e["reported"]) for ref, e in record.owed.items()} == {
+        "C-1": ("order-1001", "SUCCESSFUL")
+    }
 
 
 def test_a_report_with_another_amount_is_refused_without_a_query(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pay1st.errors import Pay1stConnectionError
+from pay1st_partner.clock import isoformat
 from pay1st_partner.errors import InvalidRequest, NotRecorded, PayloadTooLarge, WebhookRejected
 from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.payments.reconcile import Reconciler
@@ -217,18 +218,28 @@ def test_an_unconfirmed_successful_applies_what_the_gateway_says_instead(
     assert repo.get("order-1001").status == "PENDING"  # type: ignore[union-attr]
 
 
-def test_an_unreachable_gateway_still_acknowledges_and_leaves_it_to_the_poller(
+def test_an_unreachable_gateway_acknowledges_once_the_confirmation_is_owed(
     intake: WebhookIntake,
     repo: PaymentRepository,
     gateway: FakeGateway,
     new_payment: Callable[..., Any],
     clock: Clock,
 ) -> None:
+    """Given the gateway cannot be reached, When a signed SUCCESSFUL comes, Then it is acknowledged only as
+    an owed confirmation recorded on the payment (reference, report, since), which stays NEW meanwhile."""
     new_payment()
     gateway.error = Pay1stConnectionError("connection refused")
     result = deliver(intake, clock, webhook_body("SUCCESSFUL"))
-    assert result.outcome == "gateway_unavailable" and result.status == "NEW"
-    assert repo.get("order-1001").status == "NEW"  # type: ignore[union-attr]
+    assert result.outcome == "confirmation_owed" and result.status == "NEW"
+    record = repo.get("order-1001")
+    assert record is not None and record.status == "NEW"
+    assert record.owed == {
+        "C-order-1001-P": {
+            "attemptReference": "order-1001",
+            "reported": "SUCCESSFUL",
+            "since": isoformat(clock()),
+        }
+    }
 
 
 def test_other_statuses_apply_without_a_query_and_late_ones_are_ignored(

@@ -276,3 +276,18 @@ def test_faults_merge_and_clear(server: SandboxServer) -> None:
     server.control.clear_faults()
     cleared = server.control.faults()
     assert cleared["latency"] == {} and cleared["rate_429"] == {} and cleared["webhook_reorder"] == "off"
+
+
+def test_webhook_redelivery_can_be_turned_off(
+    gw: GatewayClient, server: SandboxServer, receiver: WebhookReceiver
+) -> None:
+    """Given the fault webhook_max_attempts=1, When the partner answers a webhook 503, Then it is never sent
+    again (a scenario can show a bundle that does not rely on Pay1st's redelivery)."""
+    server.control.set_faults(webhook_max_attempts=1)
+    receiver.statuses.append(503)
+    _, created = gw.new_payment()
+    server.control.settle(created["reference"], "pay")
+    server.control.flush_webhooks(5)
+    (delivery,) = server.control.webhook_deliveries()
+    assert delivery["state"] == "failed" and [a["statusCode"] for a in delivery["attempts"]] == [503]
+    assert len(receiver.received) == 1

@@ -1,7 +1,8 @@
 """``python -m go_live [--stack NAME]``: Pay1st's go-live checklist against a stack, step by step.
 
-With ``--stack`` it checks a deployed stack: its outputs and parameters (CloudFormation), its credentials
-secret (Secrets Manager) and its webhook records (DynamoDB), with the caller's AWS credentials; a person
+With ``--stack`` (or ``--env``: samconfig.toml's environment, its stack and region) it checks a deployed stack:
+its outputs and parameters (CloudFormation), its credentials secret (Secrets Manager) and its webhook records
+(DynamoDB), with the caller's AWS credentials (``--region``/``--profile``, see ``aws_access``); a person
 pays the test payment through the printed checkout link. Without, it starts a local stack (moto and the
 Pay1st sandbox, as ``make demo`` does), where the sandbox pays. Exit 0 only when every step passed, 1 when
 one did not, 2 when the stack could not be checked at all.
@@ -17,6 +18,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
+
+from aws_access import AccessError, add_arguments, explain, resolve
+from botocore.exceptions import BotoCoreError
 
 from go_live.context import Check, Options
 from go_live.report import Report, StepResult, header_lines, step_line
@@ -44,6 +48,7 @@ def _key_values(pairs: Sequence[str]) -> dict[str, str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m go_live", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", help="a deployed stack's name (default: a local stack started here)")
+    add_arguments(parser)
     parser.add_argument(
         "--countries", type=_countries, default=("NG", "ZA"), help="payment methods for (NG,ZA)"
     )
@@ -96,10 +101,10 @@ def check_target(target: Target, options: Options, *, as_json: bool, out: IO[str
 
 
 def _deployed(args: argparse.Namespace, options: Options, out: IO[str], err: IO[str]) -> Report:
-    import boto3
-
-    session = boto3.Session()
-    target = deployed_target(args.stack, session)
+    access = resolve(args.stack, env=args.env, region=args.region, profile=args.profile)
+    assert access.stack is not None
+    session = access.session
+    target = deployed_target(access.stack, session)
     if args.compare_with:
         other = stack_description(session.client("cloudformation"), args.compare_with)
         options.compare_parameters = parameters_of(other)
@@ -127,9 +132,13 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] = sys.stdout, err: I
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the local servers' request lines
     options = _options(args)
     try:
-        report = _deployed(args, options, out, err) if args.stack else _local(args, options, out, err)
-    except TargetError as exc:
+        deployed = args.stack or args.env
+        report = _deployed(args, options, out, err) if deployed else _local(args, options, out, err)
+    except (TargetError, AccessError) as exc:
         err.write(f"go-live check: {exc}\n")
+        return 2
+    except BotoCoreError as exc:  # the caller's AWS set-up, met after the stack was found: one line too
+        err.write(f"go-live check: {explain(exc) or exc}\n")
         return 2
     return 0 if report.ok else 1
 

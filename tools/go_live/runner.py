@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from go_live import partner_steps, steps
+from go_live import partner_steps, placeholder_steps, steps
 from go_live.compare import production_configuration
 from go_live.context import Check
 from go_live.report import FAILED, PASSED, SKIPPED, Outcome, Report, StepResult, failed
@@ -36,6 +36,8 @@ STEPS: tuple[Step, ...] = (
     Step("status", "status confirmed (§9)", partner_steps.status_confirmed, needs=("webhook",)),
     Step("fulfilment", "fulfilment delivered (§12)", partner_steps.fulfilment, needs=("status",)),
     Step("production-config", "production = staging config", production_configuration),
+    Step("result-page", "result page is yours", placeholder_steps.result_page),
+    Step("alarms", "alarms reach someone", placeholder_steps.alarm_subscription),
 )
 
 

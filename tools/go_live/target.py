@@ -42,6 +42,8 @@ class Target:
     pay: Callable[[str], str] | None = None
     # Local only: the success callback URL the hosted page redirects the browser to, for a Pay1st reference.
     callback_url: Callable[[str], str | None] | None = None
+    # Deployed only: an SNS client, to see who the alarm topic reaches (placeholder_steps).
+    sns: Any = None
     http: urllib3.PoolManager = field(
         default_factory=lambda: urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=5, read=30)
@@ -116,6 +118,7 @@ def deployed_target(stack_name: str, session: Any) -> Target:
         dynamodb=session.client("dynamodb"),
         partner_api=client,
         partner_auth_problem=problem,
+        sns=session.client("sns"),
     )
 
 

@@ -37,28 +37,29 @@ def _scan(check: Check, **kwargs: Any) -> Iterator[dict[str, Any]]:
 
 def accepted_event(check: Check, partner_reference: str) -> dict[str, Any] | None:
     """The recorded (authenticated, or unsigned in mode ``off``) webhook for the payment, if any."""
-    found = list(
-        _scan(
-            check,
-            FilterExpression="partnerReference = :ref AND NOT begins_with(eventId, :rejected)",
-            ExpressionAttributeValues={":ref": {"S": partner_reference}, ":rejected": {"S": REJECTED_PREFIX}},
-        )
+    return _latest(
+        check,
+        "receivedAt",
+        "partnerReference = :ref AND NOT begins_with(eventId, :rejected)",
+        {":ref": {"S": partner_reference}, ":rejected": {"S": REJECTED_PREFIX}},
     )
-    found.sort(key=lambda item: str(item.get("receivedAt", "")))
-    return found[-1] if found else None
 
 
 def recent_rejection(check: Check) -> dict[str, Any] | None:
     """The latest webhook rejected since the check started (minus clock skew), if any."""
     since = (check.started_at - CLOCK_SKEW).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    found = list(
-        _scan(
-            check,
-            FilterExpression="begins_with(eventId, :rejected) AND lastRejectedAt >= :since",
-            ExpressionAttributeValues={":rejected": {"S": REJECTED_PREFIX}, ":since": {"S": since}},
-        )
+    return _latest(
+        check,
+        "lastRejectedAt",
+        "begins_with(eventId, :rejected) AND lastRejectedAt >= :since",
+        {":rejected": {"S": REJECTED_PREFIX}, ":since": {"S": since}},
     )
-    found.sort(key=lambda item: str(item.get("lastRejectedAt", "")))
+
+
+def _latest(check: Check, by: str, condition: str, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The webhook record matching ``condition`` with the latest ``by`` timestamp, if any."""
+    found = list(_scan(check, FilterExpression=condition, ExpressionAttributeValues=values))
+    found.sort(key=lambda item: str(item.get(by, "")))
     return found[-1] if found else None
 
 

@@ -1,4 +1,8 @@
-"""``python -m pay1st_ops (--stack NAME | --local URL) COMMAND``: find a payment, read its story, fix it.
+"""``python -m pay1st_ops (--stack NAME | --env NAME | --local [URL]) COMMAND``: find a payment, read its story,
+fix it.
+
+A deployed stack is reached with ``--region``/``--profile``, defaulting to samconfig.toml's environment
+(``--env``, or the one whose stack_name is ``--stack``): see ``aws_access``.
 
 Commands: ``find``, ``show REF``, ``reconcile REF``, ``replay-webhook EVENT_ID``, ``republish REF
 [--event-id ID]``, ``redrive-fulfilments``, ``report``. The ones that change something ask for ``--yes``
@@ -26,11 +30,25 @@ if __name__ == "__main__":
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
+from aws_access import AccessError, add_arguments, explain, resolve
+from botocore.exceptions import BotoCoreError
+
 from pay1st_ops import actions, history, report
 from pay1st_ops.target import OpsTarget, TargetError, deployed_target, local_target
 from pay1st_ops.wiring import Services, quiet_logs
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
+
+
+def local_url_given(argv: Sequence[str]) -> list[str]:
+    """``--local`` followed by anything but a URL gets the default URL: ``--local report`` is the local stack and
+    the command ``report`` (argparse's optional value would take ``report`` as the URL)."""
+    argv = list(argv)
+    for index, word in enumerate(argv):
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if word == "--local" and not following.startswith(("http://", "https://")):
+            argv[index] = f"--local={DEFAULT_LOCAL_URL}"
+    return argv
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -44,6 +62,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="URL",
         help=f"a running local stack ({DEFAULT_LOCAL_URL})",
     )
+    add_arguments(parser.add_argument_group("a deployed stack"))
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument(
         "--query-interval",
@@ -89,14 +108,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     rep.add_argument("--pending-hours", type=float, default=2.0, help="PENDING older than this (2)")
     rep.add_argument("--fulfilment-hours", type=float, default=2.0, help="paid, not fulfilled after (2)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(local_url_given(sys.argv[1:] if argv is None else argv))
+    if args.local and args.env:
+        parser.error("--local and --env: choose one")
+    return args
 
 
 def target_of(args: argparse.Namespace) -> OpsTarget:
-    if args.stack:
-        import boto3
-
-        return deployed_target(args.stack, boto3.session.Session())
+    if args.stack or args.env:
+        access = resolve(args.stack, env=args.env, region=args.region, profile=args.profile)
+        assert access.stack is not None
+        return deployed_target(access.stack, access.session)
     return local_target(args.local or DEFAULT_LOCAL_URL)
 
 
@@ -161,12 +183,7 @@ class Cli:
         if not self.confirm(f"query Pay1st for {ref} and apply its answer"):
             return 1
         done = actions.reconcile(self.services, ref, self.who())
-        self.emit(
-            done.__dict__,
-            [
-                f"{ref}: {done.before} -> {done.after} (Pay1st said {done.gateway_status}; outcome {done.outcome})"
-            ],
-        )
+        self.emit({**done.__dict__, "message": done.message}, [f"{ref}: {done.message}"])
         return 0
 
     def replay_webhook(self) -> int:
@@ -261,8 +278,11 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] = sys.stdout, err: I
         # for; Powertools' single_metric prints them even with POWERTOOLS_METRICS_DISABLED): dropped.
         with contextlib.redirect_stdout(io.StringIO()):
             return handler()
-    except TargetError as exc:
+    except (TargetError, AccessError) as exc:
         err.write(f"error: {exc}\n")
+        return 2
+    except BotoCoreError as exc:  # the caller's AWS set-up (credentials, region) met mid-command: one line
+        err.write(f"error: {explain(exc) or exc}\n")
         return 2
     except actions.OpsError as exc:
         err.write(f"error: {exc}\n")

@@ -18,6 +18,16 @@ from pay1st.errors import Pay1stError
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import DomainError
 from pay1st_partner.payments.fulfilment import UndeliverableFulfilment, parse_queue_message
+from pay1st_partner.payments.reconcile import (
+    AMOUNT_MISMATCH,
+    GATEWAY_REJECTED,
+    GATEWAY_UNAVAILABLE,
+    NO_REFERENCE,
+    QUERY_THROTTLED,
+    REFERENCE_MISMATCH,
+    REVERSED,
+)
+from pay1st_partner.state import Verdict
 from pay1st_partner.store.codec import from_item
 from pay1st_partner.store.items import MAX_AUDIT_ENTRIES
 from pay1st_partner.webhooks.auth import (
@@ -90,6 +100,36 @@ class Reconciled:
     before: str
     after: str
 
+    @property
+    def message(self) -> str:
+        """What happened, in words: the outcome codes (``duplicate``, ``stale``...) are the webhook intake's
+        vocabulary, and a query that never reached Pay1st has no answer to quote."""
+        said, before, after = self.gateway_status, self.before, self.after
+        words = {
+            Verdict.APPLY.value: f"{before} -> {after}: Pay1st says {said}, applied",
+            Verdict.SAME.value: f"no change: Pay1st says {said}, as recorded",
+            Verdict.STALE.value: f"no change: Pay1st says {said}, a status before the recorded {before}",
+            Verdict.CONFLICT.value: f"not applied: Pay1st says {said} but the payment ended {before}; the conflict "
+            "is recorded and alarmed: ask Pay1st which is right",
+            Verdict.UNKNOWN.value: f"no change: Pay1st says {said}, a status the bundle does not know (recorded)",
+            REVERSED: f"Pay1st reports a {said} of the paid payment: recorded, its event published",
+            QUERY_THROTTLED: "not asked: this payment's status was queried less than the query interval ago "
+            "(try again shortly, or --query-interval)",
+            GATEWAY_UNAVAILABLE: "not asked: Pay1st could not be reached or answered with an error; no change",
+            GATEWAY_REJECTED: "Pay1st refused the status query (4xx); no change",
+            NO_REFERENCE: f"not asked: the payment has no Pay1st reference yet ({before}); no change",
+            AMOUNT_MISMATCH: f"not applied: Pay1st's answer ({said}) has another amount or currency",
+            REFERENCE_MISMATCH: f"not applied: Pay1st's answer ({said}) names another payment",
+        }
+        if self.outcome in words and (said is not None or self.outcome not in _QUOTES_PAY1ST):
+            return words[self.outcome]
+        quoted = f", Pay1st says {said}" if said is not None else ""
+        return f"outcome {self.outcome}{quoted}, {before} -> {after}"
+
+
+# The outcomes whose words quote Pay1st's answer (without one, the generic line says what is known).
+_QUOTES_PAY1ST = frozenset({v.value for v in Verdict} | {REVERSED, AMOUNT_MISMATCH, REFERENCE_MISMATCH})
+
 
 def reconcile(services: Services, partner_reference: str, who: str) -> Reconciled:
     """A status query now, applied as the poller applies it (rationed like every other query)."""
@@ -100,10 +140,7 @@ def reconcile(services: Services, partner_reference: str, who: str) -> Reconcile
     result = Reconciled(
         partner_reference, outcome.outcome, outcome.gateway_status, record.status, outcome.record.status
     )
-    detail = (
-        f"outcome {result.outcome}, Pay1st said {result.gateway_status}, {result.before} -> {result.after}"
-    )
-    audit(services, partner_reference, who, "reconcile", detail)
+    audit(services, partner_reference, who, "reconcile", f"{result.message} (outcome {result.outcome})")
     return result
 
 

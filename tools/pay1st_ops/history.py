@@ -73,7 +73,7 @@ def payment_events(item: Mapping[str, Any]) -> list[KnownEvent]:
 @dataclass(frozen=True)
 class Entry:
     at: str
-    what: str  # a short kind: created, status, webhook, query, event, fulfilment, refund, reversal, audit
+    what: str  # a short kind: created, status, attempt, webhook, query, event, fulfilment, refund, reversal, audit
     text: str
     data: Mapping[str, Any] = field(default_factory=dict)
 
@@ -116,6 +116,7 @@ def story(item: Mapping[str, Any], webhooks: Sequence[Mapping[str, Any]]) -> lis
                 f"{conflict['recordedStatus']} recorded (alarmed)",
             )
         )
+    entries += _attempt_entries(item)
     queries = (item.get("statusQueries") or {}).values()
     entries += [_query_entry(query) for query in queries]
     if item.get("lastQueryAt") and not queries:  # a payment from before the history was kept
@@ -158,6 +159,35 @@ def story(item: Mapping[str, Any], webhooks: Sequence[Mapping[str, Any]]) -> lis
     return sorted(entries, key=lambda entry: entry.at)
 
 
+def _attempt_entries(item: Mapping[str, Any]) -> list[Entry]:
+    """Superseded attempts (README "Attempts") and, once they ran out, the orphans left at Pay1st."""
+    found = []
+    for attempt in item.get("attempts", []):
+        paid = f", PAID {attempt['paidAt']} as {attempt.get('reference')}" if attempt.get("paidAt") else ""
+        found.append(
+            Entry(
+                str(attempt["supersededAt"]),
+                "attempt",
+                f"attempt {attempt['partnerReference']} superseded ({attempt.get('reason')}){paid}",
+            )
+        )
+    if item.get("attemptsExhaustedAt"):
+        orphans = [str(a["partnerReference"]) for a in item.get("attempts", []) if not a.get("paidAt")]
+        if item.get("status") == "CREATE_UNKNOWN":  # not adopted since
+            orphans.append(str(item.get("attemptReference") or item["partnerReference"]))
+        found.append(
+            Entry(
+                str(item["attemptsExhaustedAt"]),
+                "attempt",
+                f"ATTEMPTS EXHAUSTED (alarmed): {len(orphans)} orphaned attempts at Pay1st, no checkout link "
+                f"for any: {', '.join(orphans)}. Ask Pay1st to cancel them; one reported paid still pays "
+                "this payment",
+                {"orphanedAttempts": orphans},
+            )
+        )
+    return found
+
+
 def _query_entry(query: Mapping[str, Any]) -> Entry:
     """One status query (``payment_items`` ``statusQueries``): who asked, the answer or the error."""
     if query.get("error"):
@@ -182,7 +212,9 @@ def _webhook_entry(hook: Mapping[str, Any]) -> Entry:
     return Entry(
         str(hook["receivedAt"]),
         "webhook",
-        f"{kind} {hook.get('reportedStatus', '?')} ({scheme}) -> {hook.get('outcome')}{repeats}{replays}",
+        # The eventId ends the line: it is what replay-webhook asks for.
+        f"{kind} {hook.get('reportedStatus', '?')} ({scheme}) -> {hook.get('outcome')}{repeats}{replays}"
+        f", eventId {hook['eventId']}",
         {"eventId": hook["eventId"], "reference": hook.get("reference")},
     )
 

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
 from pay1st.errors import ValidationError
@@ -272,15 +272,43 @@ def raw_body(app: HttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> byte
 
 
 def raw_webhook_body(app: HttpResolver, max_bytes: int) -> bytes:
-    """The exact bytes the gateway sent (what the signature covers), size-limited; rejections counted."""
+    """The exact bytes the gateway sent (what the signature covers), size-limited; rejections counted.
+
+    No media type is required (the contract names none for webhooks), but a declared charset other than
+    UTF-8 is 415: JSON is UTF-8 (RFC 8259), and bytes read as another charset are not what was signed.
+    """
     try:
+        require_utf8(app.current_event.headers.get("content-type"))
         return raw_body(app, max_bytes)
+    except UnsupportedMediaType:
+        count("WebhookRejected", reason="unsupported_media_type")
+        raise
     except PayloadTooLarge:
         count("WebhookRejected", reason="payload_too_large")
         raise
     except InvalidRequest as exc:
         count("WebhookRejected", reason=exc.code)
         raise
+
+
+def declared_charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type, lower case and unquoted; None when there is none."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def require_utf8(content_type: str | None) -> None:
+    """415 ``unsupported_media_type`` for a declared charset other than UTF-8 (JSON is UTF-8, RFC 8259):
+    a body labelled UTF-16 but parsed as UTF-8 would be read as something its sender did not write."""
+    charset = declared_charset(content_type)
+    if charset is not None and charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            f"The request body must be JSON in UTF-8: charset={charset} is not accepted (send "
+            "Content-Type: application/json or application/json; charset=utf-8)."
+        )
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -299,6 +327,7 @@ def require_json_content_type(app: HttpResolver) -> None:
     content_type = app.current_event.headers.get("content-type")
     if not is_json_media_type(content_type):
         raise UnsupportedMediaType()
+    require_utf8(content_type)
 
 
 def json_body(app: HttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
@@ -314,3 +343,22 @@ def json_body(app: HttpResolver, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dic
 def http_handler(app: HttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of an HTTP API function, logging with the request's correlation id."""
     return runtime.lambda_entry_point(app.resolve, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+
+
+class _Created(Protocol):
+    @property
+    def created(self) -> bool: ...
+
+    def to_body(self) -> dict[str, Any]: ...
+
+
+def created_response(result: _Created) -> Response:
+    """201 with the resource; a repeat answers like the original, flagged the way Stripe flags replays."""
+    return response(201, result.to_body(), {} if result.created else {"Idempotent-Replayed": "true"})
+
+
+def request_base_url(app: HttpResolver) -> str:
+    """Our public base URL (callbacks, webhooks) for the request being answered (``callbacks.public_base_url``)."""
+    from pay1st_partner.payments.callbacks import public_base_url
+
+    return public_base_url(runtime.settings(), app.current_event.raw_event.get("requestContext") or {})

@@ -35,7 +35,7 @@ class PaymentNotFound(DomainError):
 
 
 class PaymentConflict(DomainError):
-    """409: codes ``payment_conflict``, ``create_in_progress``, ``payment_not_successful``, ``fulfilment_conflict``;
+    """409: codes ``payment_conflict``, ``create_in_progress``, ``attempts_exhausted``, ``payment_not_successful``, ``fulfilment_conflict``;
     for refunds ``refund_conflict``, ``refund_in_progress``, ``payment_not_refundable``, ``too_many_refunds``."""
 
     code = "payment_conflict"
@@ -113,24 +113,51 @@ class PaymentMethodsUnavailable(DomainError):
 
 
 class CreateOutcomeUnknown(DomainError):
-    """502: the create may or may not have happened; the message tells the partner what is safe to do."""
+    """502: the create may or may not have happened; the message tells the partner what is safe to do.
+
+    ``attempt`` of ``attempts`` (README "Attempts") says how many are left: the repeat after the last one is
+    only safe in that it cannot make another; if Pay1st has that one too, it answers ``attempts_exhausted``.
+    """
 
     code = "create_outcome_unknown"
     http_status = 502
 
-    def __init__(
-        self,
-        message: str = (
-            "The Pay1st Gateway did not confirm whether the payment was created. It is kept as "
+    def __init__(self, *, attempt: int | None = None, attempts: int | None = None) -> None:
+        which = f" (attempt {attempt} of {attempts})" if attempt and attempts else ""
+        last = attempt is not None and attempts is not None and attempt >= attempts
+        super().__init__(
+            f"The Pay1st Gateway did not confirm whether the payment was created{which}. It is kept as "
             "CREATE_UNKNOWN until a Pay1st webhook resolves it (GET /payments/{partnerReference} shows "
             "its status). Repeating this same request is safe: it answers with the one checkout link the "
             "customer can pay (if Pay1st already has the lost attempt, the repeat makes a new attempt and "
             'links that; README "Attempts"). '
-            "The customer has no checkout link for it; if they must pay now, a new payment with a NEW "
+            + (
+                "This was the last attempt: if Pay1st already has it too, the repeat answers 409 "
+                "attempts_exhausted and the payment ends without any checkout link. "
+                if last
+                else "When Pay1st already has the last attempt too, the repeat answers 409 attempts_exhausted "
+                "instead and the payment ends without any checkout link. "
+            )
+            + "The customer has no checkout link for it; if they must pay now, a new payment with a NEW "
             "partnerReference is safe too."
-        ),
-    ) -> None:
-        super().__init__(message)
+        )
+
+
+class AttemptsExhausted(PaymentConflict):
+    """409: every attempt of the payment exists at Pay1st and none has a checkout link (README "Attempts")."""
+
+    code = "attempts_exhausted"
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(
+            f"All {attempts} attempts of this payment reached Pay1st, but none of their answers reached us, so "
+            "no checkout link exists for any of them: the payment ends here, still CREATE_UNKNOWN with "
+            "attemptsExhaustedAt set (GET /payments/{partnerReference}). Repeating this request changes "
+            "nothing and creates nothing; if the customer must still pay, create a new payment with a NEW "
+            "partnerReference. Should Pay1st nevertheless report one of these attempts paid, this payment "
+            "becomes SUCCESSFUL (a Payment Succeeded event) as any other: refund one if the new payment "
+            "was paid too."
+        )
 
 
 class GatewayRejected(DomainError):

@@ -15,6 +15,7 @@ claim that met a connection error (the refund's claim was left as it was).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from pay1st.errors import (
 
 from pay1st_partner.clock import age_seconds
 from pay1st_partner.errors import DomainError, GatewayRejected, GatewayUnavailable
+from pay1st_partner.observability import count, logger
 
 # Longer than any claiming invocation can last (CreatePaymentFunction's and CreateRefundFunction's Timeout is
 # 28 s in template.yaml): a claim still CREATING after this belongs to a Lambda that was killed mid-call.
@@ -95,3 +97,33 @@ def classify_failed_call(exc: BaseException, *, claim_is_new: bool, what: str) -
     return FailedCall(
         REFUSED, True, GatewayRejected(f"The Pay1st Gateway rejected the {what}{detail}.", http_status=422)
     )
+
+
+@dataclass(frozen=True)
+class ClaimActions:
+    """How one kind of claim (a payment's, a refund's) is released or marked unknown, and its names."""
+
+    what: str  # "payment", "refund": words the refusal's message
+    call: str  # "create", "refund": words the log lines
+    release: Callable[[], None]
+    mark_unknown: Callable[[], None]
+    unknown_metric: str  # CreateOutcomeUnknown, RefundOutcomeUnknown
+
+
+def settle_failed_call(
+    exc: BaseException, *, claim_is_new: bool, claim: ClaimActions, log: Mapping[str, Any]
+) -> BaseException | None:
+    """Leave the claim as :func:`classify_failed_call` says; what to raise (None: the caller's OutcomeUnknown)."""
+    failed = classify_failed_call(exc, claim_is_new=claim_is_new, what=claim.what)
+    extra = {**log, **log_fields(exc), "reason": failed.reason}
+    if failed.release:
+        claim.release()
+        logger.warning(f"{claim.call} failed; claim released", extra=extra)
+        return failed.error
+    claim.mark_unknown()  # never CREATING for good (it would answer 409 until it aged out)
+    if failed.reason == CRASHED:
+        return exc
+    if failed.counts_as_unknown:
+        count(claim.unknown_metric)
+    logger.warning(f"{claim.call} outcome unknown", extra=extra)
+    return None

@@ -5,7 +5,9 @@ Each run: first it re-publishes outbox events committed more than ``outbox_age``
 ``RefundsOpenTooLong``, alarmed: there is no refund status query to settle them, contract §15), then it
 checks the open payments that are due (``nextCheckAt``, see :mod:`pay1st_partner.check_schedule`), the most
 overdue first, asking the gateway (§9) and applying what it says (ABANDONED is how the gateway reports an
-expired payment). Every check moves the payment's ``nextCheckAt`` on, so the next page of the index is new
+expired payment). Payments owed a confirmation (:mod:`pay1st_partner.payments.owed`: a webhook's report that
+could not be confirmed when it came) are due too, open or final, and their owed confirmations are paid first,
+asking about the Pay1st reference of the attempt that reported. Every check moves the payment's ``nextCheckAt`` on, so the next page of the index is new
 work; a payment still open past the give-up age is reported (``ReconcileGaveUp``) and no longer checked.
 
 Work per run is bounded by time, not by a count: the run keeps taking due payments until the function's
@@ -144,6 +146,7 @@ class StatusPoller:
                     # Fewer than asked for is all there is; what falls due meanwhile is the next run's.
                     exhausted = len(due) < limit
                     page = [record for record in due if record.partner_reference not in seen]
+                    page.sort(key=lambda record: not record.owed)  # owed confirmations first (stable)
                 if not page and not running:
                     break
                 if self._monotonic() >= last_start:
@@ -165,6 +168,9 @@ class StatusPoller:
         """One payment: a gateway query within the budget (None: out of time), then the give-up rule."""
         if not self._budget.acquire(until=last_start):
             return None
+        if record.owed or not record.is_open or record.reference is None:
+            # Owed confirmations first (DESIGN §9), final payments too; one query per payment per interval.
+            return self._payments.owed().pay(record, self._reconciler, deadline=deadline)
         result = self._reconciler.refresh(record, source="poller", deadline=deadline)
         after = result.record
         if after.is_open and age_seconds(after.created_at, self._clock()) >= self._give_up_after:

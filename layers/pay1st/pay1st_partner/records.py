@@ -86,6 +86,12 @@ class PaymentRecord:
     attempt_reference: str | None = None
     attempts: tuple[Mapping[str, Any], ...] = ()
     double_paid: bool = False
+    # When the last attempt (MAX_ATTEMPTS) was refused as a duplicate too: no checkout link can exist for any
+    # attempt, so the payment ends there (a repeat answers 409 attempts_exhausted); a paid attempt still counts.
+    attempts_exhausted_at: str | None = None
+    # Confirmations owed (README "Owed confirmations", ``pay1st_partner.payments.owed``): by the Pay1st
+    # reference to query, ``{attemptReference, reported, since}``: a reported status not yet confirmed.
+    owed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def gateway_reference(self) -> str:

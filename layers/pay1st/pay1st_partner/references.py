@@ -58,6 +58,13 @@ def attempt_reference(partner_reference: str, number: int) -> str:
     return partner_reference[: _MAX_LENGTH - len(tail)] + tail
 
 
+def attempt_number(reference: str) -> int:
+    """Which attempt ``reference`` names: 1 for a partnerReference itself, n for a derived one."""
+    if not is_attempt_reference(reference):
+        return 1
+    return int(reference.rsplit(ATTEMPT_SEPARATOR, 1)[1][0])
+
+
 def is_attempt_reference(value: str) -> bool:
     """True for every derived reference (and so reserved: never accepted as a partnerReference)."""
     return _ATTEMPT_REFERENCE.fullmatch(value) is not None

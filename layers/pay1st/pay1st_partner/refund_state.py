@@ -22,17 +22,18 @@ from collections.abc import Mapping
 
 from pay1st.models import HandlingType, RefundStatus
 
+# A refund's internal statuses are a payment's: the same claim, the same unknown outcome.
+from pay1st_partner.state import CREATE_UNKNOWN as CREATE_UNKNOWN
+from pay1st_partner.state import CREATING as CREATING
+from pay1st_partner.state import INTERNAL_STATUSES as INTERNAL_STATUSES
 from pay1st_partner.state import StatusGraph
 
-CREATING = "CREATING"
-CREATE_UNKNOWN = "CREATE_UNKNOWN"
 PENDING = RefundStatus.PENDING
 PROCESSING = RefundStatus.PROCESSING
 SUCCESSFUL = RefundStatus.SUCCESSFUL
 FAILED = RefundStatus.FAILED
 REJECTED = RefundStatus.REJECTED
 
-INTERNAL_STATUSES = frozenset({CREATING, CREATE_UNKNOWN})
 GATEWAY_STATUSES = RefundStatus.KNOWN_STATUSES
 FINAL_STATUSES = RefundStatus.FINAL_STATUSES
 ALL_STATUSES = INTERNAL_STATUSES | GATEWAY_STATUSES

@@ -11,8 +11,31 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from pay1st.errors import ValidationError
+
 from pay1st_partner.errors import InvalidRequest
-from pay1st_partner.text import is_utf8_text
+from pay1st_partner.references import is_partner_reference
+
+
+# Untrusted text, before it reaches DynamoDB, the gateway or the logs.
+def is_utf8_text(value: str) -> bool:
+    """False for a string with a lone UTF-16 surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot carry it).
+
+    boto3, DynamoDB and the JSON logger all encode text as UTF-8, so such a string must be refused as
+    input (a 400) before any of them fails on it.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def require_text(fields: Mapping[str, str | None]) -> None:
+    """Raise ValidationError for the first field that is not UTF-8 text (a webhook's, say): an invalid event."""
+    for name, value in fields.items():
+        if value is not None and not is_utf8_text(value):
+            raise ValidationError(name, "is not valid Unicode text")
 
 
 def _reject_constant(name: str) -> Any:
@@ -67,4 +90,15 @@ def required_string(document: Mapping[str, Any], name: str, *, max_length: int =
         raise InvalidRequest(f"{field}: must be at most {max_length} characters")
     if not is_utf8_text(value):
         raise InvalidRequest(f"{field}: must be valid Unicode text")
+    return value
+
+
+def required_reference(document: Mapping[str, Any], name: str) -> str:
+    """A partner-chosen reference (``partnerReference``, ``refundReference``): the characters Pay1st takes."""
+    value = required_string(document, name, max_length=64)
+    if not is_partner_reference(value):
+        raise InvalidRequest(
+            f"{name}: must be 1-64 characters of letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit"
+        )
     return value

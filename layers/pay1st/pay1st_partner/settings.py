@@ -67,6 +67,8 @@ class Settings:
     payment_methods_cache_seconds: float = 300.0
     refund_open_alarm_seconds: float = 259200.0  # 3 days: refunds open longer are reported (no status query)
     paid_not_fulfilled_hours: float = 2.0  # paid this long, fulfilment not delivered: PaidNotFulfilled
+    # The fulfilment sender's only: where a notice Pay1st can never accept goes at once (payments.fulfilment).
+    fulfilment_dead_letter_queue_url: str | None = None
 
     @property
     def webhook_signature_required(self) -> bool:
@@ -126,6 +128,7 @@ class Settings:
             payment_methods_cache_seconds=_number(env, "PAYMENT_METHODS_CACHE_SECONDS", 300.0),
             refund_open_alarm_seconds=_number(env, "REFUND_OPEN_ALARM_SECONDS", 259200.0),
             paid_not_fulfilled_hours=_number(env, "PAID_NOT_FULFILLED_HOURS", 2.0),
+            fulfilment_dead_letter_queue_url=env.get("FULFILMENT_DEAD_LETTER_QUEUE_URL", "").strip() or None,
         )
 
     def __post_init__(self) -> None:

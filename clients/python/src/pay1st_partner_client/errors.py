@@ -45,6 +45,12 @@ class AmountMismatch(InvalidRequest):
     code = "amount_mismatch"
 
 
+class CurrencyMismatch(InvalidRequest):
+    """currencyCode is not one the country pays in (the message names the right one)."""
+
+    code = "currency_mismatch"
+
+
 class InvalidChannel(InvalidRequest):
     """channelId is not an active channel for the country (``payment_methods`` lists the valid ones)."""
 
@@ -79,6 +85,12 @@ class CreateOutcomeUnknown(Pay1stPartnerError):
     code = "create_outcome_unknown"
 
 
+class AttemptsExhausted(Pay1stPartnerError):
+    """409: all attempts of the payment are at Pay1st without a checkout link; repeating creates nothing."""
+
+    code = "attempts_exhausted"
+
+
 class GatewayRejected(Pay1stPartnerError):
     code = "gateway_rejected"
 
@@ -95,6 +107,20 @@ class PaymentMethodsUnavailable(GatewayUnavailable):
 
 class PaymentNotSuccessful(Pay1stPartnerError):
     code = "payment_not_successful"
+
+
+class PaymentRefunded(Pay1stPartnerError):
+    """Nothing may be fulfilled: the partner's refunds (or Pay1st's full refund) cover the amount."""
+
+    code = "payment_refunded"
+
+
+class PaymentChargedBack(Pay1stPartnerError):
+    code = "payment_charged_back"
+
+
+class PaymentReversed(Pay1stPartnerError):
+    code = "payment_reversed"
 
 
 class FulfilmentConflict(Pay1stPartnerError):
@@ -192,9 +218,10 @@ class UnexpectedResponse(Pay1stPartnerError):
 BY_CODE: dict[str, type[Pay1stPartnerError]] = {
     cls.code: cls
     for cls in (
-        InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, InvalidChannel, UnsupportedMediaType,
+        InvalidRequest, InvalidJson, InvalidBody, AmountMismatch, CurrencyMismatch, InvalidChannel, UnsupportedMediaType,
         PaymentMethodsUnavailable, PayloadTooLarge, PaymentNotFound, PaymentConflict,
-        CreateInProgress, CreateOutcomeUnknown, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
+        CreateInProgress, CreateOutcomeUnknown, AttemptsExhausted, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
+        PaymentRefunded, PaymentChargedBack, PaymentReversed,
         FulfilmentConflict, FulfilmentNotQueued, PaymentNotRefundable, AmountExceedsRefundable, RefundConflict,
         RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RouteNotFound, InternalError,
         MissingSignature, InvalidSignature, StaleTimestamp, NotRecorded, NotApplied,

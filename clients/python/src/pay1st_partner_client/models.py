@@ -157,6 +157,7 @@ class Payment:
     # More than one attempt at Pay1st (oldest first, the current one last); double_paid: two were paid.
     attempts: tuple[Attempt, ...] = ()
     double_paid: bool = False
+    attempts_exhausted_at: str | None = None  # the payment ended: no attempt has a checkout link
 
     @classmethod
     def from_json(cls, document: dict[str, Any], *, replayed: bool = False) -> Payment:
@@ -190,6 +191,7 @@ class Payment:
                 Attempt.from_json(a) for a in document.get("attempts") or () if isinstance(a, dict)
             ),
             double_paid=bool(document.get("doublePaid")),
+            attempts_exhausted_at=_text(document.get("attemptsExhaustedAt")),
         )
 
 

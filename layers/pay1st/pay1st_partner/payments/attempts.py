@@ -16,6 +16,14 @@ fulfilment and refunds name the attempt that was paid). When the payment was alr
 attempt, both were paid: ``doublePaid`` on the payment, ``Payment Paid Twice`` event, an error log and
 the ``PaymentPaidTwice`` metric (alarmed): one of them needs a refund.
 
+Attempts run out: when the repeat of the last one (``MAX_ATTEMPTS``) is refused as a duplicate too, every
+attempt exists at Pay1st and none has a link anybody holds. Another derived reference would only add one more
+orphan, so the payment ends there (:meth:`PaymentAttempts.exhaust`): ``attemptsExhaustedAt`` on it (its
+status stays ``CREATE_UNKNOWN``: we never learnt any attempt's Pay1st reference), every later repeat answers
+409 ``attempts_exhausted`` without calling Pay1st, an error log lists the orphaned attempts, and the
+``PaymentAttemptsExhausted`` metric is alarmed. Nothing else changes: a webhook of any attempt still maps to
+the payment, and one reported SUCCESSFUL (confirmed, or owed and confirmed by the poller) still pays it.
+
 The status poller does not query superseded attempts: their Pay1st reference never reached us (that is
 why they were superseded) and §9 queries by Pay1st reference only. Nobody holds their link, so they can
 only be paid by someone who got it out of band; Pay1st's webhook for such a payment is the one signal,
@@ -36,6 +44,7 @@ from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.references import MAX_ATTEMPTS, attempt_reference, is_attempt_reference
+from pay1st_partner.store.items import new_claim_id
 from pay1st_partner.store.port import AttemptChange, PaymentStore
 
 SUPERSEDED = "superseded_attempt"
@@ -100,9 +109,16 @@ class PaymentAttempts:
         if self._store.claim_attempt_reference(derived, record.partner_reference) != record.partner_reference:
             raise RuntimeError("a derived attempt reference is held by another payment")  # a digest collision
         now = isoformat(self._clock())
+        claim = new_claim_id()
         entry = {"partnerReference": record.gateway_reference, "supersededAt": now, "reason": reason}
         change = AttemptChange(
-            record, (*record.attempts, entry), derived, source="attempt", at=now, status=state.CREATING
+            record,
+            (*record.attempts, {**entry, "claimId": claim}),
+            derived,
+            source="attempt",
+            at=now,
+            status=state.CREATING,
+            claim_id=claim,
         )
         after = self._store.write_attempts(change)
         if after is not None:
@@ -113,6 +129,35 @@ class PaymentAttempts:
                     "partnerReference": record.partner_reference,
                     "attemptReference": derived,
                     "reason": reason,
+                },
+            )
+        return after
+
+    def exhaust(self, record: PaymentRecord) -> PaymentRecord | None:
+        """End a CREATE_UNKNOWN payment whose last attempt was refused as a duplicate (module docstring).
+
+        The payment after the write (or as it already was, when ended before); None when it moved on.
+        """
+        if record.attempts_exhausted_at is not None:
+            return record
+        if record.status != state.CREATE_UNKNOWN or len(record.attempts) + 1 < MAX_ATTEMPTS:
+            return None
+        change = AttemptChange(
+            record,
+            record.attempts,
+            record.gateway_reference,
+            source="attempt",
+            at=isoformat(self._clock()),
+            exhausted=True,
+        )
+        after = self._store.write_attempts(change)
+        if after is not None:
+            count("PaymentAttemptsExhausted")  # alarmed
+            logger.error(
+                "payment attempts exhausted: no checkout link exists for any of them",
+                extra={
+                    "partnerReference": record.partner_reference,
+                    "orphanedAttempts": list(attempt_references(after)),
                 },
             )
         return after

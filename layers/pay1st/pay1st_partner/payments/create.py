@@ -6,6 +6,8 @@ never be stored, and it cannot answer our own 409 codes for a different body):
 
 - a repeat with the same fingerprint returns the same payment with a fresh checkout link and no second
   gateway create;
+- a currency its country does not pay in → 400 ``currency_mismatch``
+  (:mod:`pay1st_partner.payments.currency_fit`), before anything is claimed;
 - a different amount, currency, country or products for a claimed reference → 409 ``payment_conflict``;
 - a claim whose create is still in flight → 409 ``create_in_progress``; a claim left ``CREATING`` for
   longer than any invocation can run (its Lambda was killed mid-call) is treated as ``CREATE_UNKNOWN``;
@@ -15,6 +17,9 @@ never be stored, and it cannot answer our own 409 codes for a different body):
   attempt exists at Pay1st but nobody can ever have its link (there is no lookup by partnerReference), so
   the same repeat makes a new attempt under a derived reference and answers with its link
   (:mod:`pay1st_partner.payments.attempts`); the earlier attempt can then never fail or cancel the payment;
+- attempts run out: when the repeat of the last attempt (``MAX_ATTEMPTS``) is refused as a duplicate too, no
+  link can exist for any of them; the payment ends (``attemptsExhaustedAt``, alarmed) and this and every later
+  repeat answer 409 ``attempts_exhausted`` without calling Pay1st. The 502 says which attempt was lost;
 - a clean refusal by the gateway releases the claim (the partner may correct and retry) and surfaces
   the gateway's errorCode, never its body or our tokens;
 - the gateway unreachable (request known not sent, or retries exhausted) → claim released, 502
@@ -36,17 +41,19 @@ from pay1st.models import CreatedPayment, PaymentRequest
 
 from pay1st_partner import state
 from pay1st_partner.errors import (
+    AttemptsExhausted,
     CreateOutcomeUnknown,
     GatewayUnavailable,
     PaymentConflict,
 )
-from pay1st_partner.gateway_calls import CRASHED, classify_failed_call, is_abandoned_claim, log_fields
+from pay1st_partner.gateway_calls import ClaimActions, is_abandoned_claim, settle_failed_call
 from pay1st_partner.observability import count, logger
 from pay1st_partner.payments.create_request import (  # re-exported: the handler and tests import them from here
     MAX_QUANTITY,
     CreatePaymentCommand,
     parse_create_request,
 )
+from pay1st_partner.references import MAX_ATTEMPTS, attempt_number
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
@@ -92,6 +99,7 @@ def create_payment(
     deadline: float | None = None,
 ) -> CreatePaymentResult:
     from pay1st_partner.fingerprints import fingerprint
+    from pay1st_partner.payments.currency_fit import require_currency_fits
 
     if command.channel_id is not None:
         # Before the claim: a channel the customer cannot use must not cost a payment at the gateway.
@@ -104,6 +112,8 @@ def create_payment(
             cache=methods_cache or PaymentMethodsCache(0),
             deadline=deadline,
         )
+    # After the channel's check, which fetched (and cached) the list when a channelId was given.
+    require_currency_fits(command.country_code, command.currency_code, methods_cache)
     request = command.to_request(base_url, callback_key)
     digest = fingerprint(request)
     claim = repository.claim(request, digest, command.channel_id)
@@ -124,6 +134,8 @@ def create_payment(
                 "abandoned create claim taken over", extra={"partnerReference": existing.partner_reference}
             )
             repository.mark_outcome_unknown(existing.partner_reference)
+        elif existing.attempts_exhausted_at is not None and existing.status == state.CREATE_UNKNOWN:
+            raise AttemptsExhausted(len(existing.attempts) + 1)  # no attempt is left to ask Pay1st about
         elif existing.status != state.CREATE_UNKNOWN:
             logger.info("create repeated", extra={"partnerReference": existing.partner_reference})
             channel_id = command.channel_id or existing.channel_id
@@ -189,6 +201,10 @@ def _next_attempt(repository: PaymentRepository, partner_reference: str) -> Paym
             raise PaymentConflict(
                 "This payment is still being created; retry shortly.", code="create_in_progress"
             )
+        if len(record.attempts) + 1 >= MAX_ATTEMPTS:
+            ended = repository.attempts().exhaust(record)
+            if ended is not None:
+                raise AttemptsExhausted(len(ended.attempts) + 1)
         logger.error("no new attempt could be made", extra={"partnerReference": partner_reference})
         raise CreateOutcomeUnknown()
     return started
@@ -214,21 +230,18 @@ def _create_at_gateway(
         if not claim_is_new and not new_attempt and isinstance(exc, Pay1stAPIError) and _is_duplicate(exc):
             logger.warning("retried create refused as a duplicate; a new attempt follows", extra=log_extra)
             raise _RefusedAsDuplicate() from exc
-        failed = classify_failed_call(exc, claim_is_new=claim_is_new, what="payment")
-        log_extra.update(log_fields(exc))
-        if failed.release:
-            repository.release_claim(partner_reference)
-            logger.warning("create failed; claim released", extra={**log_extra, "reason": failed.reason})
-            assert failed.error is not None
-            raise failed.error from exc
-        # Never CREATING for good (it would answer 409 forever): a new attempt's CREATING → CREATE_UNKNOWN.
-        repository.mark_outcome_unknown(partner_reference)
-        if failed.reason == CRASHED:
+        claim = ClaimActions(
+            what="payment",
+            call="create",
+            release=lambda: repository.release_claim(partner_reference),
+            mark_unknown=lambda: repository.mark_outcome_unknown(partner_reference),  # a new attempt's too
+            unknown_metric="CreateOutcomeUnknown",
+        )
+        answer = settle_failed_call(exc, claim_is_new=claim_is_new, claim=claim, log=log_extra)
+        if answer is exc:
             raise
-        if failed.counts_as_unknown:
-            count("CreateOutcomeUnknown")
-        logger.warning("create outcome unknown", extra={**log_extra, "reason": failed.reason})
-        raise CreateOutcomeUnknown() from exc
+        lost = CreateOutcomeUnknown(attempt=attempt_number(request.partner_reference), attempts=MAX_ATTEMPTS)
+        raise (answer or lost) from exc
 
 
 def _checkout(

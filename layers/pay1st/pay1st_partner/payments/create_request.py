@@ -19,9 +19,14 @@ from pay1st.models import MetadataItem, PaymentRequest, Product
 
 from pay1st_partner.errors import InvalidRequest
 from pay1st_partner.payments.callbacks import callback_urls, webhook_url
-from pay1st_partner.references import is_attempt_reference, is_partner_reference
-from pay1st_partner.request_fields import object_list, reject_unknown, required_string
-from pay1st_partner.text import is_utf8_text
+from pay1st_partner.references import is_attempt_reference
+from pay1st_partner.request_fields import (
+    is_utf8_text,
+    object_list,
+    reject_unknown,
+    required_reference,
+    required_string,
+)
 
 MAX_PRODUCTS = 50
 MAX_METADATA = 20
@@ -100,12 +105,7 @@ def parse_create_request(body: Mapping[str, Any]) -> CreatePaymentCommand:
     decimal places) run again in ``PaymentRequest`` and surface as ``ValidationError`` → 400 too.
     """
     reject_unknown(body, _TOP_LEVEL_FIELDS)
-    partner_reference = required_string(body, "partnerReference", max_length=64)
-    if not is_partner_reference(partner_reference):
-        raise InvalidRequest(
-            "partnerReference: must be 1-64 characters of letters, digits, '.', '_', ':' or '-', "
-            "starting with a letter or digit"
-        )
+    partner_reference = required_reference(body, "partnerReference")
     if is_attempt_reference(partner_reference):
         # Reserved for our own attempts (README "Attempts"): it could collide with one at Pay1st.
         raise InvalidRequest(

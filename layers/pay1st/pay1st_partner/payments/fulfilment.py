@@ -8,6 +8,14 @@ Two halves, joined by the FulfilmentQueue:
   idempotent by ``fulfilment.deliveredAt`` instead of message deduplication.
 - ``deliver_fulfilment`` (the SQS consumer): sends §12 from what is recorded and marks it delivered;
   a failure raises, SQS retries it and, after maxReceiveCount, dead-letters it (alarmed).
+- ``send_fulfilment`` (the sender's per-message entry): a message that can never be delivered (it names no
+  recorded fulfilment, or Pay1st refuses the notice with a 4xx that no retry changes: 400/404/405, not
+  401/403 or 429) is logged with Pay1st's reason, counted (``FulfilmentsFailed``, ``FulfilmentsUndeliverable``)
+  and moved to the dead-letter queue by the sender itself, on that first receive. SQS's own redrive moves a
+  message only after maxReceiveCount receives (12, one per 6-minute visibility timeout: about 72 minutes of
+  refusals); the DLQ depth is what the alarm watches, so "promptly" is: in the DLQ within the invocation that
+  found it undeliverable, the alarm within its one-minute period after. If that move fails, the message fails
+  like any other and SQS's redrive still dead-letters it in the end.
 
 The delivering attempt is kept in ``fulfilment.attempts`` by the write that marks the delivery, with the
 message's receive count and first receive time (SQS's), so the attempts that failed before it are counted
@@ -23,13 +31,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from pay1st.errors import InvalidRequestError
 from pay1st.models import FulfilmentItem
 
-from pay1st_partner import state
-from pay1st_partner.errors import FulfilmentNotQueued, InvalidRequest, PaymentConflict, PaymentNotFound
+from pay1st_partner.errors import FulfilmentNotQueued, InvalidRequest, PaymentNotFound
 from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.fulfilment_guard import refusal
 from pay1st_partner.request_fields import object_list, reject_unknown, required_string
 
 if TYPE_CHECKING:
@@ -132,13 +141,11 @@ def request_fulfilment(
     record = repository.get(partner_reference)
     if record is None:
         raise PaymentNotFound()
-    if record.status != state.SUCCESSFUL:
-        raise PaymentConflict(
-            f"The payment is {record.status}, not SUCCESSFUL: nothing may be fulfilled yet.",
-            code="payment_not_successful",
-        )
+    refused = refusal(record)
+    if refused is not None and record.fulfilment is None:  # a recorded one is answered as recorded
+        raise refused
     _check_against_payment(record, items)
-    recorded = repository.record_fulfilment(partner_reference, items)  # 409s for a different body
+    recorded = repository.record_fulfilment(partner_reference, items, current=record)  # 409: another body
     if recorded.fulfilment and recorded.fulfilment.get("deliveredAt"):
         return FulfilmentAccepted(partner_reference, DELIVERED)
     try:
@@ -153,11 +160,9 @@ def request_fulfilment(
 
 
 class UndeliverableFulfilment(Exception):
-    """A queue message that names no deliverable fulfilment.
-
-    Retrying cannot help, yet it fails like any other delivery (SQS redelivers it up to maxReceiveCount,
-    then dead-letters it): the DLQ alarm is how an operator hears of it, which a log line alone would not do.
-    """
+    """A queue message that can never be delivered: it names no deliverable fulfilment, or Pay1st refused the
+    notice with a 4xx no retry changes. Retrying cannot help: ``send_fulfilment`` dead-letters it at once
+    (the DLQ alarm is how an operator hears of it, which a log line alone would not do)."""
 
 
 def parse_queue_message(body: str) -> str:
@@ -192,6 +197,8 @@ def deliver_fulfilment(
         return "already_delivered"
     try:
         gateway.notify_fulfilment(record.reference, record.fulfilment_items(), deadline=deadline)
+    except InvalidRequestError as exc:  # 400/404/405...: the same notice is refused the same way next time
+        raise UndeliverableFulfilment(f"Pay1st refused the notice for {record.reference}: {exc}") from exc
     except Exception:
         count("FulfilmentsFailed")
         raise
@@ -206,3 +213,71 @@ def deliver_fulfilment(
         "fulfilment delivered", extra={"partnerReference": partner_reference, "reference": record.reference}
     )
     return "delivered"
+
+
+class DeadLetters(Protocol):
+    def put(self, body: str, reason: str) -> None: ...
+
+
+class SqsDeadLetters:
+    """The fulfilment dead-letter queue, written by the sender itself (see the module's docstring)."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+
+    def put(self, body: str, reason: str) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=body,
+            # Why, for whoever reads the DLQ (SQS caps an attribute at 256 KB; a reason is a line).
+            MessageAttributes={"undeliverableReason": {"DataType": "String", "StringValue": reason[:1000]}},
+        )
+
+
+def send_fulfilment(
+    body: str,
+    *,
+    repository: PaymentRepository,
+    gateway: Pay1stClient,
+    dead_letters: DeadLetters | None,
+    deadline: float | None = None,
+    attempt: int | None = None,
+    first_attempt_at: str | None = None,
+) -> str:
+    """One queue message: ``"delivered"``, ``"already_delivered"`` or ``"dead_lettered"``; raises for a
+    failure worth retrying (SQS redelivers it). Without ``dead_letters``, an undeliverable message raises too."""
+    partner_reference: str | None = None
+    try:
+        partner_reference = parse_queue_message(body)
+        logger.append_keys(partnerReference=partner_reference)  # on the gateway client's lines too
+        return deliver_fulfilment(
+            partner_reference,
+            repository=repository,
+            gateway=gateway,
+            deadline=deadline,
+            attempt=attempt,
+            first_attempt_at=first_attempt_at,
+        )
+    except UndeliverableFulfilment as exc:
+        cause = exc.__cause__
+        logger.error(
+            "fulfilment undeliverable: retrying cannot deliver it",
+            extra={
+                "partnerReference": partner_reference,
+                "reason": str(exc),
+                "status": getattr(cause, "status", None),
+                "error_code": getattr(cause, "error_code", None),
+                "error_message": getattr(cause, "error_message", None),
+                "session_id": getattr(cause, "session_id", None),
+                "attempt": attempt,
+            },
+        )
+        count("FulfilmentsFailed")
+        count("FulfilmentsUndeliverable")
+        if dead_letters is None:
+            raise
+        dead_letters.put(body, str(exc))  # if this fails, the message fails: SQS's redrive still applies
+        return "dead_lettered"
+    finally:
+        logger.remove_keys(["partnerReference"])

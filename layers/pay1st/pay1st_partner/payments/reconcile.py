@@ -303,6 +303,15 @@ class Reconciler:
             self._publisher.publish([event], self._payments)
         return Outcome(outcome, after, gateway_status=details.status)
 
+    @property
+    def min_query_interval(self) -> float:
+        """Seconds between status queries for one payment (when a taken slot frees)."""
+        return self._min_query_interval
+
+    def claim_query(self, record: PaymentRecord, *, priority: bool, log: Mapping[str, Any]) -> bool:
+        """Take the payment's query slot for a query the caller makes next (pass ``slot_taken``)."""
+        return self._query_slot(record, slot_taken=False, priority=priority, log=log)
+
     def _query_slot(
         self, record: PaymentRecord, *, slot_taken: bool, priority: bool, log: Mapping[str, Any]
     ) -> bool:

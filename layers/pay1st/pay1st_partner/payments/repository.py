@@ -27,6 +27,7 @@ from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint
 from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.payments.fulfilment_guard import refusal
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
 from pay1st_partner.store.items import (
     MAX_STATUS_QUERIES,
@@ -39,6 +40,7 @@ from pay1st_partner.store.port import PaymentStore, QueryWanted, StatusChange, S
 
 if TYPE_CHECKING:
     from pay1st_partner.payments.attempts import PaymentAttempts
+    from pay1st_partner.payments.owed import OwedConfirmations
 
 # A lost race re-reads and decides again; more than a few rounds means something is badly wrong.
 _MAX_WRITE_ATTEMPTS = 5
@@ -282,7 +284,12 @@ class PaymentRepository:
         at = isoformat(now)
         next_check = self._schedule.next_check_text(record.created_at, now)
         note = None if query is None else _query_note(record, query, at)
-        scheduled = self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        # Something owed: its nextCheckAt (when the slot frees) stands; schedule_check would refuse anyway.
+        scheduled = (
+            None
+            if record.owed
+            else self._store.schedule_check(record.partner_reference, at, next_check, query=note)
+        )
         if scheduled is not None:
             return scheduled
         return self.touch_checked(record.partner_reference, query=query, current=record)
@@ -331,22 +338,33 @@ class PaymentRepository:
 
     # -------------------------------------------------------------- fulfilment
 
-    def record_fulfilment(self, partner_reference: str, items: Sequence[FulfilmentItem]) -> PaymentRecord:
-        """Record the fulfilled products once, on a SUCCESSFUL payment; the same items again are a no-op."""
+    def record_fulfilment(
+        self, partner_reference: str, items: Sequence[FulfilmentItem], *, current: PaymentRecord | None = None
+    ) -> PaymentRecord:
+        """Record the fulfilled products once, on a payment our books allow it for
+        (:mod:`pay1st_partner.payments.fulfilment_guard`); the same items again are a no-op. ``current``: the
+        payment as the caller read it (its amount bounds the refunds in the write's condition)."""
         digest = fulfilment_fingerprint(items)
-        recorded = self._store.put_fulfilment(partner_reference, fulfilment_item(items, digest, self._now()))
+        amount = (current or self._require(partner_reference)).amount
+        item = fulfilment_item(items, digest, self._now())
+        recorded = self._store.put_fulfilment(partner_reference, item, amount=amount)
         if recorded is not None:
             return recorded
         current = self._require(partner_reference)
-        if current.status != state.SUCCESSFUL:
-            raise PaymentConflict(
-                f"The payment is {current.status}, not SUCCESSFUL.", code="payment_not_successful"
-            )
         if current.fulfilment is not None and current.fulfilment.get("fingerprint") == digest:
             return current
+        refused = refusal(current)
+        if refused is not None:
+            raise refused
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
+
+    def owed(self) -> OwedConfirmations:
+        """The payment's owed confirmations (``pay1st_partner.payments.owed``), over the same store and clock."""
+        from pay1st_partner.payments.owed import OwedConfirmations
+
+        return OwedConfirmations(self._store, clock=self._clock, schedule=self._schedule)
 
     def attempts(self) -> PaymentAttempts:
         """The payment's gateway attempts (``pay1st_partner.payments.attempts``), over the same store and clock."""

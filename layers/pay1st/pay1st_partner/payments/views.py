@@ -55,6 +55,7 @@ def payment_view(record: PaymentRecord) -> dict[str, Any]:
 
         view["attempts"] = attempts_view(record)
         view["doublePaid"] = record.double_paid
+        view["attemptsExhaustedAt"] = record.attempts_exhausted_at
     if record.fulfilment is not None:
         view["fulfilment"] = {
             "status": "DELIVERED" if record.fulfilment.get("deliveredAt") else "QUEUED",

@@ -36,12 +36,11 @@ from pay1st_partner.errors import (
     PaymentConflict,
     RefundOutcomeUnknown,
 )
-from pay1st_partner.gateway_calls import CRASHED, classify_failed_call, is_abandoned_claim, log_fields
+from pay1st_partner.gateway_calls import ClaimActions, is_abandoned_claim, settle_failed_call
 from pay1st_partner.observability import count, logger
 from pay1st_partner.payments.callbacks import refund_webhook_url
 from pay1st_partner.records import ReferenceMismatch
-from pay1st_partner.references import is_partner_reference
-from pay1st_partner.request_fields import reject_unknown, required_string
+from pay1st_partner.request_fields import reject_unknown, required_reference, required_string
 
 if TYPE_CHECKING:
     from pay1st.client import Pay1stClient
@@ -76,12 +75,7 @@ class RefundResult:
 def parse_refund_request(body: Mapping[str, Any]) -> RefundCommand:
     """Validate the request body; errors are 400s naming the field."""
     reject_unknown(body, _FIELDS)
-    refund_reference = required_string(body, "refundReference", max_length=64)
-    if not is_partner_reference(refund_reference):
-        raise InvalidRequest(
-            "refundReference: must be 1-64 characters of letters, digits, '.', '_', ':' or '-', "
-            "starting with a letter or digit"
-        )
+    refund_reference = required_reference(body, "refundReference")
     raw = body.get("amount")
     amount: Decimal | None = None
     if raw is not None:
@@ -183,17 +177,14 @@ def _request_at_gateway(
     try:
         return gateway.create_refund(request, deadline=deadline)
     except BaseException as exc:
-        failed = classify_failed_call(exc, claim_is_new=claim_is_new, what="refund")
-        log.update(log_fields(exc))
-        if failed.release:
-            refunds.release(partner_reference, refund)
-            logger.warning("refund failed; claim released", extra={**log, "reason": failed.reason})
-            assert failed.error is not None
-            raise failed.error from exc
-        refunds.mark_unknown(partner_reference, refund.refund_reference)  # never CREATING for good
-        if failed.reason == CRASHED:
+        claim = ClaimActions(
+            what="refund",
+            call="refund",
+            release=lambda: refunds.release(partner_reference, refund),
+            mark_unknown=lambda: refunds.mark_unknown(partner_reference, refund.refund_reference),
+            unknown_metric="RefundOutcomeUnknown",
+        )
+        answer = settle_failed_call(exc, claim_is_new=claim_is_new, claim=claim, log=log)
+        if answer is exc:
             raise
-        if failed.counts_as_unknown:
-            count("RefundOutcomeUnknown")
-        logger.warning("refund outcome unknown", extra={**log, "reason": failed.reason})
-        raise RefundOutcomeUnknown() from exc
+        raise (answer or RefundOutcomeUnknown()) from exc

@@ -235,6 +235,8 @@ class RefundRepository:
             if after is not None:
                 written = after.refund(refund_reference)
                 assert written is not None
+                after, fully = self._fully_refunded(after)
+                events += () if fully is None else (fully,)
                 return RefundTransition(state.Verdict.APPLY, refund.status, reported, after, written, events)
         raise RuntimeError("could not apply the refund status after repeated races")
 
@@ -252,6 +254,14 @@ class RefundRepository:
         if after is None:
             return self._require(record.partner_reference), None
         return after, event
+
+    def _fully_refunded(self, payment: PaymentRecord) -> tuple[PaymentRecord, OutboxEvent | None]:
+        """Our own refunds now cover the whole amount: the payment is fully refunded (the REFUND reversal,
+        ``Payment Refunded``) before Pay1st's reversal arrives; that one then finds it recorded (one event).
+        A separate write: lost with a crash, Pay1st's reversal (owed if need be) still records it."""
+        if payment.refunded_amount < payment.amount or state.REFUND in payment.reversals:
+            return payment, None
+        return self.record_reversal(payment, state.REFUND, source="refunds")
 
     def clear_event(self, partner_reference: str, event_id: str) -> None:
         self._store.clear_event(partner_reference, event_id)

@@ -39,9 +39,20 @@ Item layout (DynamoDB attribute names):
   never drops another's entry; the bound may be passed by a concurrent entry until the next write.
 - Attempts (``pay1st_partner.payments.attempts``): ``attemptReference`` (the partnerReference the current attempt was
   created under at Pay1st; absent: the partnerReference itself), ``attempts`` (list, oldest first: the
-  earlier attempts, see ``PaymentRecord.attempts``) and ``doublePaid`` (true once two attempts were paid).
+  earlier attempts, see ``PaymentRecord.attempts``), ``doublePaid`` (true once two attempts were paid) and
+  ``attemptsExhaustedAt`` (when the last attempt was refused as a duplicate too: the payment ends there).
   Each derived reference also has a pointer item, key ``attempt#<reference>`` → ``attemptOf`` (as for
   refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
+- Owed confirmations (``pay1st_partner.payments.owed``, DESIGN §9): ``owed`` (map Pay1st reference →
+  ``{attemptReference, reported, since}``, at most ``MAX_OWED``): a status a signed webhook reported that
+  could not be confirmed yet (query slot taken, or the query failed). While it holds anything the payment
+  stays on the ``duePayments`` schedule, ``nextCheckAt`` = when the slot frees: an open payment with its
+  ``OPEN#<n>`` marker, any other (final, or no Pay1st reference yet) with ``openMarker = "OWED#<n>"`` (same
+  index, its own partitions). Transitions and scheduled checks of a payment read without ``owed`` hold only
+  while it still has none, so neither can take an owed payment off the schedule or push its check later.
+- Claim ids (``claimId``, :func:`new_claim_id`) on every conditional claim: the payment item, each refund
+  entry, each fulfilment, each attempt entry a new attempt adds. A claim whose condition fails is looked up
+  by its id: found, it was this very write, applied before (a retried request), and it succeeds.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
   ``auditCount`` (entries ever written: the condition of the next append). GSI
@@ -71,6 +82,7 @@ themselves and nothing open or pending is missed meanwhile.
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -85,6 +97,9 @@ from pay1st_partner.records import PaymentRecord, RefundRecord, amount_text
 OPEN_MARKER = "OPEN"
 OUTBOX_PENDING = "PENDING"
 GAVE_UP_MARKER = "GAVEUP"
+OWED_MARKER = "OWED"
+# Owed confirmations a payment may carry at once (one per Pay1st reference that reported).
+MAX_OWED = 10
 # Partitions of every sparse index (see above); only ever raise it.
 SHARD_COUNT = 8
 OPEN_PAYMENTS_INDEX = "openPayments"
@@ -99,6 +114,12 @@ REFUND_POINTER_PREFIX = "refund#"
 ATTEMPT_POINTER_PREFIX = "attempt#"
 REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
+
+
+def new_claim_id() -> str:
+    """A claim's own id (``claimId``): a write retried after it was applied (an SDK retry after a lost answer)
+    finds its own claim in the item and counts as done, instead of taking it for someone else's."""
+    return uuid.uuid4().hex
 
 
 def shard_of(partner_reference: str) -> int:
@@ -142,6 +163,7 @@ def refund_entry(
         "createdAt": now,
         "updatedAt": now,
         "history": [history_entry(refund_state.CREATING, now, "create")],
+        "claimId": new_claim_id(),
     }
     if reason is not None:
         entry["reason"] = reason
@@ -190,6 +212,7 @@ def claim_item(request: PaymentRequest, fingerprint: str, channel_id: str | None
         "statusHistory": [{"status": state.CREATING, "at": now, "source": "create"}],
         "outbox": {},
         "statusQueries": {},
+        "claimId": new_claim_id(),
     }
     if channel_id is not None:
         values["channelId"] = channel_id
@@ -210,6 +233,7 @@ def fulfilment_item(items: Sequence[FulfilmentItem], digest: str, now: str) -> d
         ],
         "fingerprint": digest,
         "recordedAt": now,
+        "claimId": new_claim_id(),
     }
 
 
@@ -276,4 +300,6 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         attempt_reference=data.get("attemptReference"),
         attempts=tuple(data.get("attempts", ())),
         double_paid=bool(data.get("doublePaid", False)),
+        attempts_exhausted_at=data.get("attemptsExhaustedAt"),
+        owed={str(key): dict(entry) for key, entry in data.get("owed", {}).items()},
     )

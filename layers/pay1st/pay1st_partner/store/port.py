@@ -120,8 +120,8 @@ class AttemptChange:
     Holds only while the stored status, ``attemptReference`` and ``reference`` are still ``record``'s.
     Sets ``attempts`` and ``attemptReference``; with ``status`` also the status and its history (only ever
     CREATING, before any Pay1st reference, or a final status, which drops the open marker); with
-    ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; adds ``event`` to the
-    outbox.
+    ``reference`` the Pay1st reference; with ``double_paid`` the ``doublePaid`` flag; with ``exhausted``
+    ``attemptsExhaustedAt`` = ``at``; adds ``event`` to the outbox.
     """
 
     def __post_init__(self) -> None:
@@ -137,7 +137,24 @@ class AttemptChange:
     status: str | None = None
     reference: str | None = None
     double_paid: bool = False
+    exhausted: bool = False
     event: OutboxEvent | None = None
+    # A new attempt's claim (its entry in ``attempts`` carries it as ``claimId``): a retry of this very
+    # write, applied before, finds it there and succeeds.
+    claim_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OwedChange:
+    """Owe a confirmation (``pay1st_partner.payments.owed``): ``owed[reference] = entry`` and the payment on
+    the due schedule at ``due_at`` under ``marker`` (``OPEN`` or ``OWED``, sharded), in one write holding
+    while the stored status is still ``record.status`` and its Pay1st reference still ``record.reference``."""
+
+    record: PaymentRecord
+    reference: str
+    entry: Mapping[str, Any]
+    due_at: str
+    marker: str
 
 
 class StatusIndex(Protocol):
@@ -226,8 +243,11 @@ class PaymentStore(StatusIndex, Protocol):
     def clear_event(self, partner_reference: str, event_id: str) -> None:
         """Drop a published event from the outbox (and the outbox markers once it is empty)."""
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
-        """Record the fulfilment while the payment is SUCCESSFUL and has none; None otherwise."""
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
+        """Record the fulfilment while the payment is SUCCESSFUL, has none, is not reversed and its refunds
+        (``refundReserved``) are below ``amount`` (the payment's); None otherwise."""
 
     def mark_fulfilment_delivered(
         self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
@@ -275,6 +295,19 @@ class PaymentStore(StatusIndex, Protocol):
 
     def write_attempts(self, change: AttemptChange) -> PaymentRecord | None:
         """Apply ``change``; None when its condition no longer holds."""
+
+    # ------------------------------------------------------------------- owed confirmations (DESIGN §9)
+
+    def owe_confirmation(self, change: OwedChange) -> PaymentRecord | None:
+        """Apply ``change``; None when its condition no longer holds (or no payment)."""
+
+    def settle_owed(self, partner_reference: str, reference: str, since: str) -> PaymentRecord | None:
+        """Remove ``owed[reference]`` while its ``since`` is still ``since`` (a newer report of the same
+        reference stays owed); None when it is not."""
+
+    def end_owed_schedule(self, partner_reference: str, *, next_check_at: str | None) -> None:
+        """With nothing owed any more: a payment under the ``OWED`` marker leaves the due schedule
+        (``next_check_at`` None), one under ``OPEN`` is next due at ``next_check_at``; otherwise nothing."""
 
     # ------------------------------------------------------------------- operators (pay1st_ops)
 

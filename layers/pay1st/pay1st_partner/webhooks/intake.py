@@ -28,11 +28,15 @@ Order, and why:
 7. answer.
 
 The answer rule: 2xx once the event is recorded AND applied, or safely ignorable (duplicates, late events,
-payments that are not ours, an unreachable or rationed status query for an OPEN payment: the poller
-reconciles those); 503 ``not_recorded`` when it could not be recorded; 503 ``not_applied`` when it was
-recorded but processing failed (e.g. a DynamoDB throttle), or when a reversal of a paid payment could not be
-confirmed yet (the poller never looks at final payments): the gateway then delivers it again, which is
-harmless because processing is idempotent.
+payments that are not ours), or its confirmation is OWED: a signed report that needs a status query (any
+attempt, any status, reversals included) whose query slot is taken or whose query fails is recorded on the
+payment as a confirmation owed (which Pay1st reference, what it reported, since when) and the payment is
+due when the slot frees; only once that is written is it answered 2xx (``confirmation_owed``), and the
+status poller pays it first, for open and final payments alike (:mod:`pay1st_partner.payments.owed`, DESIGN
+§9). Rationing bounds the queries; it never decides whether a signal counts, and Pay1st's redelivery is
+never relied on. 503 ``not_recorded`` when the event could not be recorded; 503 ``not_applied`` when it
+was recorded but processing (or the owed record) failed, e.g. a DynamoDB throttle: the gateway then
+delivers it again, which is harmless because processing is idempotent.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from pay1st_partner.payments.attempts import (
     attempt_entry,
     attempt_references,
 )
+from pay1st_partner.payments.owed import CONFIRMATION_OWED
 from pay1st_partner.payments.reconcile import (
     AMOUNT_MISMATCH,
     GATEWAY_UNAVAILABLE,
@@ -68,25 +73,20 @@ from pay1st_partner.payments.reconcile import (
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.references import is_attempt_reference, is_partner_reference
-from pay1st_partner.request_fields import parse_json_object
+from pay1st_partner.request_fields import parse_json_object, require_text
 from pay1st_partner.store.port import WebhookReceipt
-from pay1st_partner.text import require_text
 from pay1st_partner.webhooks.auth import BASIC_AUTH_SCHEME, WRONG_PARTNER, WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import RecordedWebhook, WebhookEventStore, event_id
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 UNMATCHED = "unmatched"
-# Outcomes after which processing the same event again cannot change anything (a replay is answered
-# from the record); absent: "received" (in progress or crashed), "not_applied", gateway trouble and
-# "query_throttled" (the confirmation is still owed), and invalid events (answered 400 again).
+# Outcomes after which processing the same event again cannot change anything (a replay is answered from
+# the record); absent: "received" (in progress or crashed), "not_applied", unconfirmed queries (a redelivery
+# or replay may confirm an owed one before the poller does), and invalid events (answered 400 again).
 _APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
-# Confirmation not done: fine for an open payment (the poller reconciles it), not for a final one.
-_UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})
-_FINISHED = _APPLIED | frozenset(
-    {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status", "no_reference"}
-)
-# Superseded attempts (``pay1st_partner.payments.attempts``): ignored, or confirmed paid and recorded.
-_FINISHED |= {SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
+_FINISHED = _APPLIED | {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status"}
+_FINISHED |= {"no_reference", SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
+_UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})  # a signed report's is then owed
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,8 @@ class WebhookIntake:
         receipt = self._store.receipt(recorded.event_id, state.Verdict.APPLY.value, **details)
         try:
             result = self._process(event, verified=verified, deadline=deadline, receipt=receipt)
+            if verified and result is not None and result.outcome in _UNCONFIRMED:
+                result = self._owe(event, result.record)  # recorded before the 2xx, or a 503
         except Exception as exc:  # whatever failed, the event is recorded but not applied: ask for a retry
             logger.exception(
                 "webhook recorded but not applied", extra={**log, "error_type": type(exc).__name__}
@@ -201,11 +203,6 @@ class WebhookIntake:
         if result is None or not result.applied:
             self._store.set_outcome(recorded.event_id, outcome, **details)
         logger.info("webhook processed", extra={**log, "outcome": outcome})
-        if verified and outcome in _UNCONFIRMED and result is not None and not result.record.is_open:
-            # The poller only reconciles open payments: a reversal of a paid payment whose confirmation was
-            # rationed or failed would be lost with a 2xx. Recorded, not finished: a redelivery applies it.
-            count("WebhookDeferred", reason=outcome)
-            raise NotApplied("The event is recorded but not yet confirmed with Pay1st; please retry.")
         return IntakeResult(
             event_id=recorded.event_id,
             duplicate=recorded.duplicate,
@@ -339,6 +336,17 @@ class WebhookIntake:
             slot_taken=slot_taken,
         )
 
+    def _owe(self, event: WebhookEvent, record: PaymentRecord) -> Outcome:
+        """The report could not be confirmed now (slot taken, query failed): owed, paid by the poller."""
+        after = self._payments.owed().owe(
+            record,
+            attempt_reference=event.partner_reference,
+            reference=event.reference,
+            reported=event.status,
+            due_in=self._reconciler.min_query_interval,
+        )
+        return Outcome(CONFIRMATION_OWED, after)
+
     def _replayed(self, key: str, previous: str) -> IntakeResult:
         """An event already processed to the end: answered from its record (no read, no gateway call)."""
         outcome = "duplicate" if previous in _APPLIED else previous
@@ -354,25 +362,17 @@ class WebhookIntake:
     ) -> IntakeResult:
         key = recorded.event_id
         # Signed with our key yet for another partner: Pay1st misrouted it. Loud, alarmed, never applied.
+        named = {
+            "partnerId": event.partner_id,
+            "partnerCode": event.partner_code,
+            "partnerReference": event.partner_reference,
+        }
         logger.error(
             "webhook for another partner refused (Pay1st misrouting?)",
-            extra={
-                "event_id": key,
-                "why": why,
-                "partnerId": event.partner_id,
-                "partnerCode": event.partner_code,
-                "partnerReference": event.partner_reference,
-                "signature_verified": verified,
-            },
+            extra={"event_id": key, "why": why, **named, "signature_verified": verified},
         )
         self._rejected(WRONG_PARTNER)
-        self._store.set_outcome(
-            key,
-            WRONG_PARTNER,
-            partnerId=event.partner_id,
-            partnerCode=event.partner_code,
-            partnerReference=event.partner_reference,
-        )
+        self._store.set_outcome(key, WRONG_PARTNER, **named)
         return IntakeResult(event_id=key, duplicate=recorded.duplicate, matched=False, outcome=WRONG_PARTNER)
 
     @staticmethod

@@ -33,9 +33,8 @@ from pay1st_partner.payments.reconcile import AMOUNT_MISMATCH, REFERENCE_MISMATC
 from pay1st_partner.records import ReferenceMismatch
 from pay1st_partner.references import is_partner_reference
 from pay1st_partner.refunds.repository import RefundRepository
-from pay1st_partner.request_fields import parse_json_object
+from pay1st_partner.request_fields import parse_json_object, require_text
 from pay1st_partner.state import Verdict
-from pay1st_partner.text import require_text
 from pay1st_partner.webhooks.auth import WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import WebhookEventStore
 from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult

@@ -12,13 +12,11 @@ from typing import Any
 from pay1st_partner import state
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import to_item
+from pay1st_partner.store.dynamodb.owed import final_schedule
 from pay1st_partner.store.dynamodb.payment_item import PaymentItemAccess
 from pay1st_partner.store.dynamodb.pointers import claim_pointer, pointer_owner
 from pay1st_partner.store.dynamodb.refunds import outbox_sets
-from pay1st_partner.store.items import (
-    attempt_pointer_key,
-    history_entry,
-)
+from pay1st_partner.store.items import attempt_pointer_key, history_entry, record_from_item
 from pay1st_partner.store.port import AttemptChange
 
 
@@ -65,19 +63,33 @@ class DynamoDBAttemptWrites(PaymentItemAccess):
                 "statusHistory = list_append(if_not_exists(statusHistory, :empty), :hist)",
             ]
             if state.is_final(change.status):
-                removes += ["openMarker", "nextCheckAt"]
+                conditions += final_schedule(record, sets, removes, values)
         if change.reference is not None:
             values[":ref"] = change.reference
             sets.append("#ref = :ref")
         if change.double_paid:
             values[":true"] = True
             sets.append("doublePaid = :true")
+        if change.exhausted:
+            sets.append("attemptsExhaustedAt = :now")
         sets += outbox_sets(() if change.event is None else (change.event,), names, values)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        return self._update(
+        after = self._update(
             record.partner_reference,
             UpdateExpression=expression,
             ConditionExpression=" AND ".join(conditions),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item(values),
         )
+        if after is None and change.claim_id is not None:  # this very write, applied before?
+            return self._own_attempt(record.partner_reference, change)
+        return after
+
+    def _own_attempt(self, partner_reference: str, change: AttemptChange) -> PaymentRecord | None:
+        """The payment if ``change``'s new attempt (its ``claimId``) is already on it; else None."""
+        data = self._read(partner_reference)
+        if data is None or data.get("attemptReference") != change.attempt_reference:
+            return None
+        if not any(entry.get("claimId") == change.claim_id for entry in data.get("attempts", ())):
+            return None
+        return record_from_item(data)

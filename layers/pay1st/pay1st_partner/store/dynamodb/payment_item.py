@@ -2,7 +2,7 @@
 (None when the condition failed) and the reads of the table's sparse, sharded indexes, for every part of
 the DynamoDB payments store.
 
-The store is one class made of parts kept apart for size (status writes, refunds, attempts, webhook
+The store is one class made of parts kept apart for size (status writes, refunds, attempts, fulfilment, webhook
 receipts, operator access). Writes that need more (another return value, the old item on a failed
 condition, a transaction) call ``update_item`` themselves, with ``_key``.
 """
@@ -44,6 +44,19 @@ class PaymentItemAccess:
                 return None
             raise
         return record_from_item(from_item(response["Attributes"]))
+
+    def _own_claim(
+        self, partner_reference: str, path: tuple[str, ...], claim_id: str
+    ) -> PaymentRecord | None:
+        """After a failed claim: the record if the claim at ``path`` (attribute, map key...) carries
+        ``claim_id``, i.e. this very write was applied before (a retry after a lost answer); else None."""
+        data = self._read(partner_reference)
+        found: Any = data
+        for key in path:
+            found = found.get(key) if isinstance(found, dict) else None
+        if data is None or not isinstance(found, dict) or found.get("claimId") != claim_id:
+            return None
+        return record_from_item(data)
 
     def _sparse_index(
         self, index: str, marker: str, value: str, sort_key: str, below: str, limit: int

@@ -78,7 +78,7 @@ class DynamoDBRefundWrites(PaymentItemAccess):
         self, partner_reference: str, entry: Mapping[str, Any], *, reserve_up_to: Decimal, at: str
     ) -> PaymentRecord | None:
         self._ensure_refund_totals(partner_reference)
-        return self._update(
+        after = self._update(
             partner_reference,
             UpdateExpression=(
                 "SET refunds.#ref = :entry, refundReserved = refundReserved + :amount, "
@@ -104,6 +104,9 @@ class DynamoDBRefundWrites(PaymentItemAccess):
                 }
             ),
         )
+        if after is None and entry.get("claimId"):  # applied already by this very claim (a retried write)?
+            return self._own_claim(partner_reference, ("refunds", entry["refundReference"]), entry["claimId"])
+        return after
 
     def remove_refund(self, partner_reference: str, refund_reference: str, amount: Decimal, at: str) -> bool:
         after = self._update(

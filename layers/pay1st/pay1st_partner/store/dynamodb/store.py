@@ -16,7 +16,9 @@ from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
+from pay1st_partner.store.dynamodb.fulfilment import DynamoDBFulfilmentWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
+from pay1st_partner.store.dynamodb.owed import NO_OWED, DynamoDBOwedWrites, final_schedule
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
@@ -26,6 +28,7 @@ from pay1st_partner.store.items import (
     OPEN_MARKER,
     OPEN_PAYMENTS_INDEX,
     OUTBOX_PENDING,
+    OWED_MARKER,
     PENDING_EVENTS_INDEX,
     history_entry,
     marker_partitions,
@@ -52,7 +55,12 @@ def _query_note(
 
 
 class DynamoDBPaymentStore(
-    DynamoDBWebhookWrites, DynamoDBRefundWrites, DynamoDBOperatorAccess, DynamoDBAttemptWrites
+    DynamoDBWebhookWrites,
+    DynamoDBRefundWrites,
+    DynamoDBOperatorAccess,
+    DynamoDBAttemptWrites,
+    DynamoDBOwedWrites,
+    DynamoDBFulfilmentWrites,
 ):
     def __init__(self, table_name: str, *, client: Any) -> None:
         self._table = table_name
@@ -86,7 +94,8 @@ class DynamoDBPaymentStore(
         return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
-        shards = marker_partitions(OPEN_MARKER, legacy=False)
+        # Open payments, and those owed a confirmation that are not open (OWED#n: final, or no reference).
+        shards = marker_partitions(OPEN_MARKER, legacy=False) + marker_partitions(OWED_MARKER, legacy=False)
         found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", due_before, limit)
         # Legacy items (no nextCheckAt, so not in duePayments): due by updatedAt, as the old poller read them.
         found += self._shards(
@@ -129,9 +138,11 @@ class DynamoDBPaymentStore(
                 ConditionExpression="attribute_not_exists(partnerReference)",
             )
         except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
+            if not is_condition_failure(exc):
+                raise
+            # Taken: by this very claim, applied before (a retried write), or by another request.
+            claim_id = str(item.get("claimId") or "")
+            return bool(claim_id) and self._own_claim(item["partnerReference"], (), claim_id) is not None
         return True
 
     def delete_claim(self, partner_reference: str) -> None:
@@ -171,12 +182,17 @@ class DynamoDBPaymentStore(
             condition += " AND attribute_not_exists(#ref)"
             new_reference = change.adopt_reference
         removes: list[str] = []
+        if not record.owed:  # read with nothing owed: still so (or the schedule below would drop it)
+            values[":zero"] = 0
+            condition += f" AND {NO_OWED}"
         if state.is_final(status):
-            removes += ["openMarker", "nextCheckAt"]
+            final_schedule(record, sets, removes, values)
         elif new_reference is not None:  # the poller can only query payments the gateway knows
             values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
             values[":next"] = change.next_check_at or now
-            sets += ["openMarker = :open", "nextCheckAt = :next"]
+            # Owed: due when the owed confirmation is (the slot's end), not later.
+            next_check = "if_not_exists(nextCheckAt, :next)" if record.owed else ":next"
+            sets += ["openMarker = :open", f"nextCheckAt = {next_check}"]
         if change.query is not None:
             sets_, removes_ = _query_note(change.query, names, values)
             sets += sets_
@@ -256,12 +272,14 @@ class DynamoDBPaymentStore(
             query,
             # Open, not given up (GAVEUP#n, give_up's): a check of a given-up payment must not put it back on
             # the schedule; it falls back to touch_checked.
-            condition="begins_with(openMarker, :open_prefix)",
+            # Nothing owed: an owed confirmation's nextCheckAt (the slot's end) is never pushed later.
+            condition=f"begins_with(openMarker, :open_prefix) AND {NO_OWED}",
             sets=["nextCheckAt = :next", "openMarker = :open"],
             values={
                 ":next": next_check_at,
                 ":open": sharded(OPEN_MARKER, partner_reference),
                 ":open_prefix": OPEN_MARKER,
+                ":zero": 0,
             },
         )
 
@@ -296,9 +314,14 @@ class DynamoDBPaymentStore(
         return self._update(
             partner_reference,
             UpdateExpression="SET openMarker = :gaveup, nextCheckAt = :now, gaveUpAt = :now",
-            ConditionExpression="begins_with(openMarker, :open)",
+            ConditionExpression=f"begins_with(openMarker, :open) AND {NO_OWED}",
             ExpressionAttributeValues=to_item(
-                {":now": at, ":gaveup": sharded(GAVE_UP_MARKER, partner_reference), ":open": OPEN_MARKER}
+                {
+                    ":now": at,
+                    ":gaveup": sharded(GAVE_UP_MARKER, partner_reference),
+                    ":open": OPEN_MARKER,
+                    ":zero": 0,
+                }
             ),
         )
 
@@ -338,42 +361,3 @@ class DynamoDBPaymentStore(
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
-
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
-        return self._update(
-            partner_reference,
-            UpdateExpression="SET fulfilment = :fulfilment",
-            # A reversed payment (refunded, charged back) is never fulfilled again.
-            ConditionExpression=(
-                "#status = :successful AND attribute_not_exists(fulfilment) "
-                "AND (attribute_not_exists(reversals) OR size(reversals) = :zero)"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {":fulfilment": dict(fulfilment), ":successful": state.SUCCESSFUL, ":zero": 0}
-            ),
-        )
-
-    def mark_fulfilment_delivered(
-        self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
-    ) -> bool:
-        expression = "SET fulfilment.deliveredAt = if_not_exists(fulfilment.deliveredAt, :now)"
-        values: dict[str, Any] = {":now": at}
-        if attempt is not None:
-            expression += (
-                ", fulfilment.attempts = list_append(if_not_exists(fulfilment.attempts, :none), :attempt)"
-            )
-            values.update({":none": [], ":attempt": [dict(attempt)]})
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(partner_reference),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(fulfilment)",
-                ExpressionAttributeValues=to_item(values),
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True

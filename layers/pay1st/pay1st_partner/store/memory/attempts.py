@@ -10,6 +10,7 @@ from pay1st_partner import state
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import attempt_pointer_key, history_entry, record_from_item
 from pay1st_partner.store.memory.items import add_events, claim_pointer, pointer_owner
+from pay1st_partner.store.memory.owed import final_schedule, has_owed
 from pay1st_partner.store.port import AttemptChange
 
 
@@ -32,10 +33,18 @@ class MemoryAttemptWrites:
         with self._lock:
             item = self._items.get(record.partner_reference)
             if (
+                item is not None
+                and change.claim_id is not None
+                and item.get("attemptReference") == change.attempt_reference
+                and any(e.get("claimId") == change.claim_id for e in item.get("attempts", ()))
+            ):
+                return record_from_item(copy.deepcopy(item))  # this very write, applied before
+            if (
                 item is None
                 or item["status"] != record.status
                 or item.get("attemptReference") != record.attempt_reference
                 or item.get("reference") != record.reference
+                or (change.status in state.FINAL_STATUSES and has_owed(item) and not record.owed)
             ):
                 return None
             item["attempts"] = [dict(entry) for entry in change.attempts]
@@ -47,9 +56,10 @@ class MemoryAttemptWrites:
                 item["status"] = change.status
                 item.setdefault("statusHistory", []).append(history_entry(change.status, now, change.source))
                 if state.is_final(change.status):
-                    item.pop("openMarker", None)
-                    item.pop("nextCheckAt", None)
+                    final_schedule(item, record)
             if change.double_paid:
                 item["doublePaid"] = True
+            if change.exhausted:
+                item["attemptsExhaustedAt"] = now
             add_events(item, () if change.event is None else (change.event,), now)
             return record_from_item(copy.deepcopy(item))

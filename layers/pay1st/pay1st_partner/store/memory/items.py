@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pay1st_partner.outbox import OutboxEvent
@@ -25,3 +26,8 @@ def claim_pointer(items: dict[str, dict[str, Any]], key: str, field: str, owner:
 def pointer_owner(items: dict[str, dict[str, Any]], key: str, field: str) -> str | None:
     pointer = items.get(key)
     return None if pointer is None or field not in pointer else str(pointer[field])
+
+
+def own_claim(stored: Mapping[str, Any] | None, claim: Mapping[str, Any]) -> bool:
+    """``stored`` is ``claim``, applied before (the same ``claimId``): a retried write succeeds."""
+    return stored is not None and bool(claim.get("claimId")) and stored.get("claimId") == claim.get("claimId")

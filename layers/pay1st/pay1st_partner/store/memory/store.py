@@ -13,29 +13,30 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeGuard
 
-from pay1st_partner import refund_state, state
+from pay1st_partner import state
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import (
     GAVE_UP_MARKER,
-    MAX_REFUNDS_PER_PAYMENT,
     OPEN_MARKER,
     OUTBOX_PENDING,
+    OWED_MARKER,
     history_entry,
     marker_partitions,
     record_from_item,
-    refund_pointer_key,
     sharded,
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
-from pay1st_partner.store.memory.items import add_events, claim_pointer, pointer_owner
-from pay1st_partner.store.port import QueryWanted, RefundChange, ReversalChange, StatusChange, StatusQueryNote
+from pay1st_partner.store.memory.items import add_events, own_claim
+from pay1st_partner.store.memory.owed import MemoryOwedWrites, final_schedule, has_owed
+from pay1st_partner.store.memory.refunds import MemoryRefundWrites
+from pay1st_partner.store.port import QueryWanted, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore(MemoryAttemptWrites):
+class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWrites):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -90,7 +91,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            shards = marker_partitions(OPEN_MARKER, legacy=False)
+            shards = marker_partitions(OPEN_MARKER, legacy=False) + marker_partitions(
+                OWED_MARKER, legacy=False
+            )
             found = [
                 (i["nextCheckAt"], i)
                 for i in self._sparse_index("openMarker", shards, "nextCheckAt", due_before)
@@ -122,8 +125,9 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
 
     def put_claim(self, item: Mapping[str, Any]) -> bool:
         with self._lock:
-            if item["partnerReference"] in self._items:
-                return False
+            existing = self._items.get(item["partnerReference"])
+            if existing is not None:  # taken: by this very claim (a retried write), or by another request
+                return bool(item.get("claimId")) and existing.get("claimId") == item.get("claimId")
             self._items[item["partnerReference"]] = copy.deepcopy(dict(item))
             return True
 
@@ -137,7 +141,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
         record = change.record
         with self._lock:
             item = self._items.get(record.partner_reference)
-            if item is None or item["status"] != record.status:
+            if item is None or item["status"] != record.status or (has_owed(item) and not record.owed):
                 return None
             adopting = record.reference is None and change.adopt_reference is not None
             if adopting and item.get("reference") is not None:
@@ -150,11 +154,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             if adopting:
                 item["reference"] = change.adopt_reference
             if state.is_final(change.status):
-                item.pop("openMarker", None)
-                item.pop("nextCheckAt", None)
+                final_schedule(item, record)
             elif item.get("reference") is not None:
                 item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
-                item["nextCheckAt"] = change.next_check_at or change.at
+                next_check = change.next_check_at or change.at
+                item["nextCheckAt"] = item.get("nextCheckAt", next_check) if record.owed else next_check
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
@@ -229,7 +233,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["lastCheckedAt"] = item["updatedAt"] = at
             if query is not None:
@@ -241,7 +245,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
     def give_up(self, partner_reference: str, at: str) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
-            if not _is_scheduled(item):
+            if not _is_scheduled(item) or has_owed(item):
                 return None
             item["openMarker"] = sharded(GAVE_UP_MARKER, partner_reference)
             item["nextCheckAt"] = item["gaveUpAt"] = at
@@ -258,14 +262,19 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
                 item.pop("outboxMarker", None)
                 item.pop("outboxSince", None)
 
-    def put_fulfilment(self, partner_reference: str, fulfilment: Mapping[str, Any]) -> PaymentRecord | None:
+    def put_fulfilment(
+        self, partner_reference: str, fulfilment: Mapping[str, Any], *, amount: Decimal
+    ) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
+            if item is not None and own_claim(item.get("fulfilment"), fulfilment):
+                return self._record(item)
             if (
                 item is None
                 or item["status"] != state.SUCCESSFUL
                 or "fulfilment" in item
                 or item.get("reversals")
+                or item.get("refundReserved", _ZERO) >= amount
             ):
                 return None
             item["fulfilment"] = copy.deepcopy(dict(fulfilment))
@@ -282,104 +291,6 @@ class InMemoryPaymentStore(MemoryAttemptWrites):
             if attempt is not None:
                 item["fulfilment"].setdefault("attempts", []).append(copy.deepcopy(dict(attempt)))
             return True
-
-    # ------------------------------------------------------------ refunds and reversals (§15, §16)
-
-    def claim_refund_reference(self, refund_reference: str, partner_reference: str) -> str:
-        with self._lock:
-            return claim_pointer(
-                self._items, refund_pointer_key(refund_reference), "refundOf", partner_reference
-            )
-
-    def release_refund_reference(self, refund_reference: str, partner_reference: str) -> None:
-        key = refund_pointer_key(refund_reference)
-        with self._lock:
-            if self._items.get(key, {}).get("refundOf") == partner_reference:
-                del self._items[key]
-
-    def refund_owner(self, refund_reference: str) -> str | None:
-        with self._lock:
-            return pointer_owner(self._items, refund_pointer_key(refund_reference), "refundOf")
-
-    def add_refund(
-        self, partner_reference: str, entry: Mapping[str, Any], *, reserve_up_to: Decimal, at: str
-    ) -> PaymentRecord | None:
-        with self._lock:
-            item = self._items.get(partner_reference)
-            if item is None:
-                return None
-            _ensure_refund_totals(item)
-            refunds = item["refunds"]
-            if (
-                item["status"] != state.SUCCESSFUL
-                or item["reversals"]
-                or entry["refundReference"] in refunds
-                or len(refunds) >= MAX_REFUNDS_PER_PAYMENT
-                or item["refundReserved"] > reserve_up_to
-            ):
-                return None
-            refunds[entry["refundReference"]] = copy.deepcopy(dict(entry))
-            item["refundReserved"] += Decimal(entry["amount"])
-            item["refundsOpen"] += 1
-            item["refundOpenMarker"] = sharded(OPEN_MARKER, partner_reference)
-            item.setdefault("refundOpenSince", at)
-            return self._record(item)
-
-    def remove_refund(self, partner_reference: str, refund_reference: str, amount: Decimal, at: str) -> bool:
-        with self._lock:
-            item = self._items.get(partner_reference)
-            refund = (item or {}).get("refunds", {}).get(refund_reference)
-            if item is None or refund is None or refund["status"] != refund_state.CREATING:
-                return False
-            del item["refunds"][refund_reference]
-            item["refundReserved"] -= amount
-            _close_refund(item)
-            return True
-
-    def write_refund_transition(self, change: RefundChange) -> PaymentRecord | None:
-        with self._lock:
-            item = self._items.get(change.partner_reference)
-            refund = (item or {}).get("refunds", {}).get(change.refund_reference)
-            if item is None or refund is None or refund["status"] != change.current:
-                return None
-            refund["status"] = change.status
-            refund["updatedAt"] = change.at
-            refund["history"].append(history_entry(change.status, change.at, change.source))
-            if change.pay1st_refund_reference is not None:
-                refund["pay1stRefundReference"] = change.pay1st_refund_reference
-            if change.handling_type is not None:
-                refund["handlingType"] = change.handling_type
-            if change.status in refund_state.RELEASED_STATUSES:
-                item["refundReserved"] -= change.amount
-            if change.status == refund_state.SUCCESSFUL:
-                item["refundedAmount"] += change.amount
-            if refund_state.is_final(change.status):
-                _close_refund(item)
-            add_events(item, change.events, change.at)
-            return self._record(item)
-
-    def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
-        with self._lock:
-            due = [
-                item
-                for item in self._items.values()
-                if item.get("refundOpenMarker") in marker_partitions(OPEN_MARKER)
-                and item["refundOpenSince"] < older_than
-            ]
-            due.sort(key=lambda item: item["refundOpenSince"])
-            return [self._record(item) for item in due[:limit]]
-
-    def record_reversal(self, change: ReversalChange) -> PaymentRecord | None:
-        with self._lock:
-            item = self._items.get(change.partner_reference)
-            if item is None:
-                return None
-            _ensure_refund_totals(item)
-            if item["status"] != state.SUCCESSFUL or change.kind in item["reversals"]:
-                return None
-            item["reversals"][change.kind] = {"at": change.at, "source": change.source}
-            add_events(item, () if change.event is None else (change.event,), change.at)
-            return self._record(item)
 
     # ------------------------------------------------------------------- operators (pay1st_ops)
 
@@ -421,18 +332,3 @@ def _add_query(item: dict[str, Any], note: StatusQueryNote) -> None:
     for key in note.drop:
         queries.pop(key, None)
     item["statusQueries"] = queries
-
-
-def _ensure_refund_totals(item: dict[str, Any]) -> None:
-    """What the DynamoDB store writes before a payment's first refund or reversal (the same layout)."""
-    for name in ("refunds", "reversals"):
-        item.setdefault(name, {})
-    for name in ("refundReserved", "refundedAmount", "refundsOpen"):
-        item.setdefault(name, _ZERO)
-
-
-def _close_refund(item: dict[str, Any]) -> None:
-    item["refundsOpen"] -= 1
-    if item["refundsOpen"] <= 0:
-        item.pop("refundOpenMarker", None)
-        item.pop("refundOpenSince", None)
