@@ -19,16 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-cohort", type=int, default=None, help="replay one cohort of the run")
     parser.add_argument("--mutation", default=None, help="reintroduce a known bug (see sim/mutations.py)")
     parser.add_argument(
-        "--issue21",
+        "--without-issue21",
         action="store_true",
-        help="also the choices that reach issue 21's open defects (excluded until it is merged)",
+        help="without the two choices that reached issue 21's defects (the mix before it was merged)",
     )
     parser.add_argument("--trace", action="store_true", help="print the whole trace")
     parser.add_argument("--no-shrink", action="store_true")
     args = parser.parse_args(argv)
     from sim.run import run_cohort
 
-    mix = default_mix(issue21=args.issue21)
+    mix = default_mix(issue21=not args.without_issue21)
     started = time.perf_counter()
     results = []
     cohorts = (args.payments + args.cohort - 1) // args.cohort

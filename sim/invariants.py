@@ -152,67 +152,25 @@ class Checker:
     def at_quiescence(
         self, partner: dict[str, Any], open_too_long: Callable[[], set[tuple[str, str]]]
     ) -> None:
-        w = self.w
-        gateway = w.gateway
+        gateway = self.w.gateway
         attempts: dict[str, list[Any]] = {}
         for g in gateway.payments.values():
             attempts.setdefault(g.partner_reference.split("..", 1)[0], []).append(g)
         reported_open = open_too_long()
         for reference in partner:
-            item = w.raw_store.item(reference)
-            mine = attempts.get(reference, [])
-            paid = [g for g in mine if g.paid]
+            item = self.w.raw_store.item(reference)
+            paid = [g for g in attempts.get(reference, []) if g.paid]
             if item is None:
                 if paid:
                     self.report("paid_not_successful", reference, "paid at Pay1st, no payment here")
                 continue
-            status = item["status"]
-            superseded_paid = {a.get("reference") for a in item.get("attempts", []) if a.get("paidAt")}
-            if paid and status != "SUCCESSFUL" and not all(g.reference in superseded_paid for g in paid):
-                kind = (
-                    "paid_not_successful:superseded"
-                    if any(g.partner_reference != item.get("attemptReference", reference) for g in paid)
-                    else "paid_not_successful"
-                )
-                self.report(
-                    kind, reference, f"paid at Pay1st ({', '.join(g.reference for g in paid)}), {status} here"
-                )
-            if len(paid) > 1 and not item.get("doublePaid"):
-                self.report("paid_twice_unflagged", reference, f"{len(paid)} attempts paid, not flagged")
+            self._paid(reference, item, paid)
+            self._events(reference, item)
+            self._refunds(reference, item, reported_open)
             current = gateway.payments.get(str(item.get("reference")))
-            if current is not None and status == "SUCCESSFUL":
-                for kind in ("REFUND", "CHARGEBACK"):
-                    if any(s == kind for _, s in current.statuses) and kind not in (
-                        item.get("reversals") or {}
-                    ):
-                        self.report(
-                            f"reversal_not_recorded:{kind}", reference, f"{kind} at Pay1st, not recorded"
-                        )
-            for event_id in expected_events(reference, item):
-                if event_id not in w.published:
-                    self.report("event_not_published", reference, f"{event_id} never published")
-            if item.get("outbox"):
-                self.report("outbox_not_empty", reference, f"{sorted(item['outbox'])} still pending")
-            for refund_reference, refund in (item.get("refunds") or {}).items():
-                if (
-                    refund["status"] not in REFUND_FINAL
-                    and (reference, refund_reference) not in reported_open
-                ):
-                    self.report(
-                        "refund_open_unreported",
-                        reference,
-                        f"{refund_reference} {refund['status']}, not reported",
-                    )
-                at_gateway = gateway.refunds.get(refund_reference)
-                if refund["status"] == "SUCCESSFUL" and (
-                    at_gateway is None or at_gateway.status != "SUCCESSFUL"
-                ):
-                    self.report(
-                        "refund_successful_unconfirmed", reference, f"{refund_reference} SUCCESSFUL here only"
-                    )
             if partner[reference].fulfilment_accepted:
                 delivered = current is not None and current.fulfilments > 0
-                dead = any(reference in m["body"] for m in w.queue.dead)
+                dead = any(reference in m["body"] for m in self.w.queue.dead)
                 if not delivered and not dead:
                     self.report(
                         "fulfilment_lost", reference, "accepted, never reached Pay1st, not dead-lettered"
@@ -227,6 +185,47 @@ class Checker:
                         f"{QUERIES_PER_WINDOW + 1} status queries of {g.reference} within {WINDOW:.0f}s",
                     )
                     break
+
+    def _paid(self, reference: str, item: dict[str, Any], paid: list[Any]) -> None:
+        """Paid at Pay1st ⇒ SUCCESSFUL here; two attempts paid ⇒ flagged; a reversal there ⇒ recorded here."""
+        status = item["status"]
+        superseded_paid = {a.get("reference") for a in item.get("attempts", []) if a.get("paidAt")}
+        if paid and status != "SUCCESSFUL" and not all(g.reference in superseded_paid for g in paid):
+            current_attempt = item.get("attemptReference", reference)
+            superseded = any(g.partner_reference != current_attempt for g in paid)
+            kind = "paid_not_successful:superseded" if superseded else "paid_not_successful"
+            self.report(
+                kind, reference, f"paid at Pay1st ({', '.join(g.reference for g in paid)}), {status} here"
+            )
+        if len(paid) > 1 and not item.get("doublePaid"):
+            self.report("paid_twice_unflagged", reference, f"{len(paid)} attempts paid, not flagged")
+        current = self.w.gateway.payments.get(str(item.get("reference")))
+        if current is None or status != "SUCCESSFUL":
+            return
+        for kind in ("REFUND", "CHARGEBACK"):
+            if any(s == kind for _, s in current.statuses) and kind not in (item.get("reversals") or {}):
+                self.report(f"reversal_not_recorded:{kind}", reference, f"{kind} at Pay1st, not recorded")
+
+    def _events(self, reference: str, item: dict[str, Any]) -> None:
+        for event_id in expected_events(reference, item):
+            if event_id not in self.w.published:
+                self.report("event_not_published", reference, f"{event_id} never published")
+        if item.get("outbox"):
+            self.report("outbox_not_empty", reference, f"{sorted(item['outbox'])} still pending")
+
+    def _refunds(self, reference: str, item: dict[str, Any], reported_open: set[tuple[str, str]]) -> None:
+        for refund_reference, refund in (item.get("refunds") or {}).items():
+            if refund["status"] not in REFUND_FINAL and (reference, refund_reference) not in reported_open:
+                self.report(
+                    "refund_open_unreported",
+                    reference,
+                    f"{refund_reference} {refund['status']}, not reported",
+                )
+            at_gateway = self.w.gateway.refunds.get(refund_reference)
+            if refund["status"] == "SUCCESSFUL" and (at_gateway is None or at_gateway.status != "SUCCESSFUL"):
+                self.report(
+                    "refund_successful_unconfirmed", reference, f"{refund_reference} SUCCESSFUL here only"
+                )
 
 
 def committed(event_id: str, item: dict[str, Any]) -> bool:

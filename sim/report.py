@@ -28,7 +28,7 @@ def summarise(results: list[Any], args: argparse.Namespace, mix: Mix, elapsed: f
                 shrunk = shrink(args, result, mix)
                 _print_trace(shrunk, out)
                 mutation = f" --mutation {args.mutation}" if args.mutation else ""
-                ci = " --issue21" if args.issue21 else ""
+                ci = " --without-issue21" if args.without_issue21 else ""
                 out.write(
                     f"replay: python -m sim --seed {args.seed} --only-cohort {shrunk.index} "
                     f"--cohort {shrunk.payments}{mutation}{ci} --trace\n"

@@ -163,8 +163,9 @@ def final_states(world: World, result: CohortResult) -> dict[str, Any]:
             "doublePaid": record.double_paid,
             "reversals": sorted(record.reversals),
             "refunds": sorted((r.refund_reference, r.status, str(r.amount)) for r in record.refunds),
-            "refunded": str(record.refunded_amount),
-            "reserved": str(record.refund_reserved),
+            # As numbers: DynamoDB normalises 1.75 - 1.75 to 0.0 where the memory store keeps 0.00.
+            "refunded": record.refunded_amount,
+            "reserved": record.refund_reserved,
             "fulfilled": bool(record.fulfilment and record.fulfilment.get("deliveredAt")),
             "outbox": list(record.pending_event_ids),
         }

@@ -24,8 +24,7 @@ def test_same_seed_gives_the_same_trace_byte_for_byte() -> None:
 
 @pytest.mark.slow
 def test_ci_budget_finds_no_violation() -> None:
-    """Given the CI budget (every fault on, issue 21's two triggers off until it is merged), when it runs to
-    quiescence, then no invariant is broken."""
+    """Given the CI budget (every fault on), when it runs to quiescence, then no invariant is broken."""
     result = run_cohort(CI_SEED, 0, CI_PAYMENTS, default_mix(), keep_trace=False)
     assert [f"{v.invariant} {v.payment}: {v.detail}" for v in result.violations] == []
     assert result.stats["crashes"] > 0 and result.stats["gateway"] and result.stats["aws"]
