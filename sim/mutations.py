@@ -137,11 +137,11 @@ def _fulfil_reversed(world: Any) -> Callable[[], None]:
     store = world.raw_store
     original = store.put_fulfilment
 
-    def put_fulfilment(partner_reference: str, fulfilment: Any) -> Any:
+    def put_fulfilment(partner_reference: str, fulfilment: Any, **kwargs: Any) -> Any:
         item = store._items.get(partner_reference)
         reversals = item.pop("reversals", None) if item is not None else None
         try:
-            return original(partner_reference, fulfilment)
+            return original(partner_reference, fulfilment, **kwargs)
         finally:
             if reversals is not None:
                 item["reversals"] = reversals
