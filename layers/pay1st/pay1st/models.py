@@ -10,6 +10,7 @@ and the §15 refund models in :mod:`pay1st.refund_models` (both re-exported here
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -247,6 +248,21 @@ def fulfilment_json_bytes(reference: str, items: Sequence[FulfilmentItem]) -> by
 
 # --- responses --------------------------------------------------------------------------------------
 
+# A Pay1st transaction id (§15): ``C-<digits>-T``, beside a payment's ``C-<digits>-P`` reference.
+_TRANSACTION_ID = re.compile(r"C-[0-9]+-T")
+
+
+def transaction_id(data: Mapping[str, Any]) -> str | None:
+    """The transaction id a §7/§9/§10 document carries, if any (§15: where Pay1st sends one is not public,
+    so ``transactionReference`` first, then any top-level field holding a ``C-…-T`` value)."""
+    named = data.get("transactionReference")
+    if isinstance(named, str) and _TRANSACTION_ID.fullmatch(named):
+        return named
+    for value in data.values():
+        if isinstance(value, str) and _TRANSACTION_ID.fullmatch(value):
+            return value
+    return None
+
 
 @dataclass(frozen=True)
 class CreatedPayment:
@@ -258,6 +274,7 @@ class CreatedPayment:
     currency_code: str
     amount: Decimal
     status: str
+    transaction_id: str | None = None  # a ``C-…-T`` id, when the answer carries one (§15)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreatedPayment:
@@ -268,6 +285,7 @@ class CreatedPayment:
             currency_code=_required_text(data, "currencyCode"),
             amount=_decimal(_required(data, "amount"), "amount"),
             status=_required_text(data, "status"),
+            transaction_id=transaction_id(data),
         )
 
     @classmethod
@@ -292,6 +310,11 @@ class PaymentDetails:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def transaction_id(self) -> str | None:
+        """A ``C-…-T`` transaction id, when the answer carries one (§15)."""
+        return transaction_id(self.raw)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PaymentDetails:
@@ -325,6 +348,11 @@ class WebhookEvent:
     partner_id: str | None
     partner_code: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def transaction_id(self) -> str | None:
+        """A ``C-…-T`` transaction id, when the event carries one (§15)."""
+        return transaction_id(self.raw)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvent:

@@ -146,6 +146,9 @@ class Payment:
     created_at: str | None = None
     updated_at: str | None = None
     last_checked_at: str | None = None
+    # While open: the in-progress step Pay1st reported last (SEND_OTP, PAY_OFFLINE, ...), and when.
+    step: str | None = None
+    step_at: str | None = None
     fulfilment: Fulfilment | None = None
     replayed: bool = False  # create answered from an earlier identical request (Idempotent-Replayed)
     # Once SUCCESSFUL: its refunds, the totals (None before), and any reversal Pay1st confirmed.
@@ -174,6 +177,8 @@ class Payment:
             created_at=_text(document.get("createdAt")),
             updated_at=_text(document.get("updatedAt")),
             last_checked_at=_text(document.get("lastCheckedAt")),
+            step=_text(document.get("step")),
+            step_at=_text(document.get("stepAt")),
             fulfilment=Fulfilment(
                 status=str(fulfilment.get("status")),
                 recorded_at=_text(fulfilment.get("recordedAt")),
