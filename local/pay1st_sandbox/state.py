@@ -12,13 +12,11 @@ import logging
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from . import jsonutil
 from .catalogue import ChannelEntry
 from .config import CALLBACK_OUTCOMES, SandboxConfig
 from .counters import Counters
@@ -31,7 +29,7 @@ from .refunds import RefundDesk
 from .sessions import CheckoutSessions
 from .signing import format_timestamp
 from .tokens import TokenDesk
-from .webhooks import WebhookDispatcher, WebhookEvent
+from .webhooks import WebhookDispatcher
 
 logger = logging.getLogger("pay1st_sandbox.state")
 
@@ -238,19 +236,14 @@ class SandboxState:
         if not payment.webhook_url:
             logger.info("no webhook URL for %s; status %s not announced", payment.reference, payment.status)
             return
-        event_id = uuid.uuid4().hex
-        document = payment.webhook_document(
-            self.config.partner_id, self.config.partner_code, event_id, now, self.transaction_ids
-        )
-        self.webhooks.submit(
-            WebhookEvent(
-                event_id=event_id,
-                url=payment.webhook_url,
-                body=jsonutil.dumps(document),
-                reference=payment.reference,
-                partner_reference=payment.partner_reference,
-                status=payment.status,
-            )
+        self.webhooks.announce(
+            payment.webhook_url,
+            lambda event_id: payment.webhook_document(
+                self.config.partner_id, self.config.partner_code, event_id, now, self.transaction_ids
+            ),
+            reference=payment.reference,
+            partner_reference=payment.partner_reference,
+            status=payment.status,
         )
 
     def _settle_later(self, reference: str, seconds: float) -> None:
