@@ -318,10 +318,12 @@ def test_final_vs_final_is_recorded_once_as_a_conflict(
 def test_unknown_status_is_recorded_not_applied(
     repo: PaymentRepository, new_payment: Callable[..., Any]
 ) -> None:
+    # PAY_OFFLINE was the example here until in-progress steps became open statuses (issue 25, §9: they are
+    # recorded as the payment's step, tests/partner/test_steps.py); a status nobody documents still is unknown.
     new_payment()
-    transition = repo.apply_status("order-1001", "PAY_OFFLINE", source="webhook")
+    transition = repo.apply_status("order-1001", "ON_HOLD", source="webhook")
     assert transition.verdict is Verdict.UNKNOWN and transition.event is None
-    assert transition.record.status == "NEW" and transition.record.last_unknown_status == "PAY_OFFLINE"
+    assert transition.record.status == "NEW" and transition.record.last_unknown_status == "ON_HOLD"
 
 
 def test_unknown_payment_raises_not_found(repo: PaymentRepository) -> None:

@@ -171,6 +171,14 @@ def _wire_name(attribute: str) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
+# Field metadata key: a function of the whole document that reads this field (for a value with no one key).
+_READ = "pay1st.read"
+
+
+def _from_document(read: Callable[[Mapping[str, Any]], Any]) -> _Reader:
+    return lambda data, _wire: read(data)
+
+
 @functools.cache
 def _plan(model: type) -> tuple[tuple[str, str, _Reader | None], ...]:
     """(attribute, wire name, reader) per field in declared order; ``raw`` (reader None) is the document."""
@@ -180,7 +188,9 @@ def _plan(model: type) -> tuple[tuple[str, str, _Reader | None], ...]:
         if item.name == "raw":
             plan.append((item.name, "", None))
             continue
-        reader = _READERS.get(hints[item.name])
+        reader = (
+            _from_document(item.metadata[_READ]) if _READ in item.metadata else _READERS.get(hints[item.name])
+        )
         if reader is None:
             raise TypeError(f"{model.__name__}.{item.name}: no reader for {hints[item.name]!r}")
         plan.append((item.name, _wire_name(item.name), reader))
@@ -191,8 +201,8 @@ class _Response:
     """A response model (a dataclass) read from its declared fields, in their order: each field's wire
     name is its name in camelCase (``partner_reference``: ``partnerReference``), read by its declared
     type (``str`` required text, ``str | None`` optional text, ``Decimal`` required money, ...); a field
-    named ``raw`` keeps the whole document. A model whose document does not map this way overrides
-    :meth:`from_dict`."""
+    named ``raw`` keeps the whole document, one with ``metadata={_READ: read}`` is ``read(document)``. A
+    model whose document does not map this way overrides :meth:`from_dict`."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:

@@ -11,6 +11,7 @@ and the §15 refund models in :mod:`pay1st.refund_models` (both re-exported here
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any, Final
 
 from pay1st import _json
 from pay1st._fields import (
+    _READ,
     _aware,
     _country,
     _currency,
@@ -244,6 +246,21 @@ def fulfilment_json_bytes(reference: str, items: Sequence[FulfilmentItem]) -> by
 
 # --- responses --------------------------------------------------------------------------------------
 
+# A Pay1st transaction id (§15): ``C-<digits>-T``, beside a payment's ``C-<digits>-P`` reference.
+_TRANSACTION_ID = re.compile(r"C-[0-9]+-T")
+
+
+def transaction_id(data: Mapping[str, Any]) -> str | None:
+    """The transaction id a §7/§9/§10 document carries, if any (§15: where Pay1st sends one is not public,
+    so ``transactionReference`` first, then any top-level field holding a ``C-…-T`` value)."""
+    named = data.get("transactionReference")
+    if isinstance(named, str) and _TRANSACTION_ID.fullmatch(named):
+        return named
+    for value in data.values():
+        if isinstance(value, str) and _TRANSACTION_ID.fullmatch(value):
+            return value
+    return None
+
 
 @dataclass(frozen=True)
 class CreatedPayment(_Response):
@@ -255,6 +272,8 @@ class CreatedPayment(_Response):
     currency_code: str
     amount: Decimal
     status: str
+    # A ``C-…-T`` id, when the answer carries one (§15): read from the whole document, not one field.
+    transaction_id: str | None = field(default=None, metadata={_READ: transaction_id})
 
 
 @dataclass(frozen=True)
@@ -275,6 +294,11 @@ class PaymentDetails(_Response):
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    @property
+    def transaction_id(self) -> str | None:
+        """A ``C-…-T`` transaction id, when the answer carries one (§15)."""
+        return transaction_id(self.raw)
+
 
 @dataclass(frozen=True)
 class WebhookEvent(_Response):
@@ -289,3 +313,8 @@ class WebhookEvent(_Response):
     partner_id: str | None
     partner_code: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def transaction_id(self) -> str | None:
+        """A ``C-…-T`` transaction id, when the event carries one (§15)."""
+        return transaction_id(self.raw)

@@ -154,6 +154,9 @@ class Payment:
     created_at: str | None = None
     updated_at: str | None = None
     last_checked_at: str | None = None
+    # While open: the in-progress step Pay1st reported last (SEND_OTP, PAY_OFFLINE, ...), and when.
+    step: str | None = None
+    step_at: str | None = None
     fulfilment: Fulfilment | None = None
     replayed: bool = False  # create answered from an earlier identical request (Idempotent-Replayed)
     # Once SUCCESSFUL: its refunds, the totals (None before), and any reversal Pay1st confirmed.
@@ -184,6 +187,8 @@ class Payment:
                 "created_at",
                 "updated_at",
                 "last_checked_at",
+                "step",
+                "step_at",
             ),
             fulfilment=Fulfilment(
                 status=str(fulfilment.get("status")),

@@ -20,13 +20,13 @@ Pay1st reference yet (neither writes a status check).
 
 A REFUND or CHARGEBACK the gateway's answer reports for a SUCCESSFUL payment is recorded as a reversal
 (once, with its event: ``Payment Refunded`` / ``Payment Charged Back``); it never changes the payment's
-status, so nothing can make the payment payable or fulfillable again (contract §9, §16).
+status, so nothing can make the payment payable or fulfillable again (contract §9, §16). A ``C-…-T``
+transaction id in an answer is kept on the payment (§15: what a refund may have to name).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -40,8 +40,32 @@ from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.payments.outcomes import (
+    AMOUNT_MISMATCH as AMOUNT_MISMATCH,
+)
+from pay1st_partner.payments.outcomes import (
+    GATEWAY_REJECTED as GATEWAY_REJECTED,
+)
+from pay1st_partner.payments.outcomes import (
+    GATEWAY_UNAVAILABLE as GATEWAY_UNAVAILABLE,
+)
+from pay1st_partner.payments.outcomes import (
+    NO_REFERENCE as NO_REFERENCE,
+)
+from pay1st_partner.payments.outcomes import (
+    QUERY_THROTTLED as QUERY_THROTTLED,
+)
+from pay1st_partner.payments.outcomes import (
+    REFERENCE_MISMATCH as REFERENCE_MISMATCH,
+)
+from pay1st_partner.payments.outcomes import (
+    REVERSED as REVERSED,
+)
+from pay1st_partner.payments.outcomes import (
+    Outcome as Outcome,
+)
 from pay1st_partner.payments.repository import PaymentRepository
-from pay1st_partner.records import PaymentRecord, ReferenceMismatch, Transition
+from pay1st_partner.records import PaymentRecord, ReferenceMismatch
 from pay1st_partner.store.port import WebhookReceipt
 
 
@@ -67,30 +91,6 @@ class LazyStatusSource:
 
     def get_payment(self, reference: str, *, deadline: float | None = None) -> PaymentDetails:
         return self._factory().get_payment(reference, deadline=deadline)
-
-
-# Outcomes beyond the state verdicts ("applied", "duplicate", "stale", "conflict", "unknown_status").
-AMOUNT_MISMATCH = "amount_mismatch"
-REFERENCE_MISMATCH = "reference_mismatch"
-GATEWAY_UNAVAILABLE = "gateway_unavailable"
-GATEWAY_REJECTED = "gateway_rejected"
-NO_REFERENCE = "no_reference"
-QUERY_THROTTLED = "query_throttled"
-REVERSED = "reversed"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a report or a refresh did to a payment."""
-
-    outcome: str
-    record: PaymentRecord
-    transition: Transition | None = None
-    gateway_status: str | None = None
-
-    @property
-    def applied(self) -> bool:
-        return self.transition is not None and self.transition.applied
 
 
 class Reconciler:
@@ -147,8 +147,6 @@ class Reconciler:
                 extra={**log, "from": transition.previous_status, "to": status, "source": source},
             )
             count("StatusTransition", status=status)
-            if transition.event is not None:
-                self._publisher.publish([transition.event], self._payments)
         elif verdict is state.Verdict.CONFLICT:
             logger.error(
                 "conflicting final status recorded",
@@ -159,6 +157,8 @@ class Reconciler:
             logger.warning(
                 "unknown payment status recorded", extra={**log, "reported": status, "source": source}
             )
+        if transition.event is not None:  # a transition's, or an in-progress step told (payments.steps)
+            self._publisher.publish([transition.event], self._payments)
         return Outcome(verdict.value, transition.record, transition)
 
     def refresh(
@@ -225,6 +225,7 @@ class Reconciler:
             answered = {"by": source, "answer": details.status, "outcome": problem}
             return Outcome(problem, self._touch(record, answered), gateway_status=details.status)
 
+        record = self._payments.note_transaction_id(record, details.transaction_id)  # §15, when sent
         if details.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             return self._reverse(record, details.status, source=source)
         answered = {"by": source, "answer": details.status}

@@ -20,6 +20,8 @@ from pay1st_partner.store.dynamodb.fulfilment import DynamoDBFulfilmentWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
 from pay1st_partner.store.dynamodb.owed import NO_OWED, DynamoDBOwedWrites, final_schedule
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
+from pay1st_partner.store.dynamodb.steps import DynamoDBStepWrites
+from pay1st_partner.store.dynamodb.transactions import DynamoDBTransactionWrites
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
     BY_REFERENCE_INDEX,
@@ -59,6 +61,8 @@ class DynamoDBPaymentStore(
     DynamoDBRefundWrites,
     DynamoDBOperatorAccess,
     DynamoDBAttemptWrites,
+    DynamoDBStepWrites,
+    DynamoDBTransactionWrites,
     DynamoDBOwedWrites,
     DynamoDBFulfilmentWrites,
 ):

@@ -31,12 +31,16 @@ from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
 from pay1st_partner.store.memory.items import add_events, own_claim
 from pay1st_partner.store.memory.owed import MemoryOwedWrites, final_schedule, has_owed
 from pay1st_partner.store.memory.refunds import MemoryRefundWrites
+from pay1st_partner.store.memory.steps import MemoryStepWrites
+from pay1st_partner.store.memory.transactions import MemoryTransactionWrites
 from pay1st_partner.store.port import QueryWanted, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWrites):
+class InMemoryPaymentStore(
+    MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWrites, MemoryStepWrites, MemoryTransactionWrites
+):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
