@@ -353,3 +353,18 @@ def test_every_gateway_response_model_is_readable(model: type[_Response]) -> Non
     """Given a gateway response model, When it reads an empty document, Then it names a missing field
     (a field no reader knows would raise TypeError instead)."""
     assert field_of(model.from_dict, data={})
+
+
+def test_created_payment_reads_its_transaction_id_from_the_whole_document() -> None:
+    """Given a 201 answer carrying a ``C-…-T`` id under some field, When it is read, Then the field read from
+    the whole document (``_READ`` metadata) finds it; without one it is None."""
+    body = {
+        "reference": "C-1-P",
+        "partnerReference": "o",
+        "countryCode": "NG",
+        "currencyCode": "NGN",
+        "amount": 1,
+        "status": "NEW",
+    }
+    assert CreatedPayment.from_dict(body).transaction_id is None
+    assert CreatedPayment.from_dict({**body, "txn": "C-42-T"}).transaction_id == "C-42-T"
