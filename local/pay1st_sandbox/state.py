@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from .catalogue import ChannelEntry
@@ -24,7 +23,16 @@ from .errors import ControlError, GatewayError, bad_request
 from .faults import FaultInjector
 from .flows import StepRefused, advance
 from .instruments import IN_PROGRESS_STATUSES
-from .payments import CALLBACK_FOR_STATUS, NEW, OFFLINE_STATUSES, OUTCOMES, REVERSALS, SUCCESSFUL, Payment
+from .payments import (
+    CALLBACK_FOR_STATUS,
+    NEW,
+    OFFLINE_STATUSES,
+    OUTCOMES,
+    REVERSALS,
+    SUCCESSFUL,
+    Payment,
+    PaymentOrder,
+)
 from .refunds import RefundDesk
 from .sessions import CheckoutSessions
 from .signing import format_timestamp
@@ -34,17 +42,10 @@ from .webhooks import WebhookDispatcher
 logger = logging.getLogger("pay1st_sandbox.state")
 
 
-@dataclass(frozen=True)
-class NewPayment:
-    """A validated §7 request."""
+@dataclass
+class NewPayment(PaymentOrder):
+    """A validated §7 request: its order and the callback URLs it overrides."""
 
-    amount: Decimal
-    country_code: str
-    currency_code: str
-    partner_reference: str
-    products: list[dict[str, Any]]
-    request: dict[str, Any]
-    webhook_url: str | None
     callback_overrides: dict[str, str | None]
 
 
@@ -104,16 +105,12 @@ class SandboxState:
                     "DUPLICATE_PARTNER_REFERENCE",
                     "A payment with this partnerReference already exists.",
                 )
+            order = new.order()
+            order["webhook_url"] = new.webhook_url or self.config.default_webhook_url
             payment = Payment(
+                **order,
                 reference=self._new_reference("P"),
                 transaction_reference=self._new_reference("T"),
-                partner_reference=new.partner_reference,
-                amount=new.amount,
-                country_code=new.country_code,
-                currency_code=new.currency_code,
-                products=new.products,
-                request=new.request,
-                webhook_url=new.webhook_url or self.config.default_webhook_url,
                 callback_urls={
                     outcome: new.callback_overrides.get(outcome) or self.config.default_callback_url(outcome)
                     for outcome in CALLBACK_OUTCOMES
