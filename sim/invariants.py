@@ -235,6 +235,10 @@ def committed(event_id: str, item: dict[str, Any]) -> bool:
         return parts[1] in history or parts[1] in (item.get("reversals") or {})
     if parts[1] == "PAID_TWICE":
         return bool(item.get("doublePaid"))
+    if parts[1] == "step":
+        # A step changes no status: its event was committed with the step when the outbox holds it (it is
+        # published before it is cleared), or the step is the payment's recorded one.
+        return event_id in (item.get("outbox") or {}) or (item.get("step") or {}).get("status") == parts[2]
     if parts[1] == "refund" and len(parts) >= 4:
         refund = (item.get("refunds") or {}).get(parts[2])
         if refund is None:
