@@ -5,6 +5,7 @@ replayed webhooks. Mixed into :class:`sim.actors.Actors`."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -78,7 +79,7 @@ class Pay1stSide:
         else:
             steps = []  # abandon: Pay1st expires it
         for when, status in steps:
-            w.sched.at(when, lambda status=status: self._move(payment, status))
+            w.sched.at(when, functools.partial(self._move, payment, status))
         if steps and w.rng.random() < self.mix.callbacks:
             w.sched.at(steps[-1][0] + w.rng.uniform(0, 2), lambda: self._callback(partner_reference, payment))
 
