@@ -235,6 +235,8 @@ def committed(event_id: str, item: dict[str, Any]) -> bool:
         return parts[1] in history or parts[1] in (item.get("reversals") or {})
     if parts[1] == "PAID_TWICE":
         return bool(item.get("doublePaid"))
+    if parts[1] == "step" and len(parts) == 3:  # Payment In Progress: written with stepsTold.<step>
+        return parts[2] in (item.get("stepsTold") or {})
     if parts[1] == "refund" and len(parts) >= 4:
         refund = (item.get("refunds") or {}).get(parts[2])
         if refund is None:
@@ -251,6 +253,7 @@ def committed(event_id: str, item: dict[str, Any]) -> bool:
 def expected_events(reference: str, item: dict[str, Any]) -> list[str]:
     found = [f"{reference}:{h['status']}" for h in item.get("statusHistory", []) if h["status"] in EVENTFUL]
     found += [f"{reference}:{kind}" for kind in (item.get("reversals") or {})]
+    found += [f"{reference}:step:{step}" for step in (item.get("stepsTold") or {})]
     for refund_reference, refund in (item.get("refunds") or {}).items():
         reached = {h["status"] for h in refund.get("history", [])}
         if reached - {"CREATING", "CREATE_UNKNOWN"}:
