@@ -134,7 +134,8 @@ class Checker:
         from pay1st_partner.payments.views import payment_view
 
         if status != 200 or stored is None:
-            # A 5xx (a throttled write while refreshing) tells nothing wrong; a 4xx for a stored payment does.
+            # A 5xx (the first read throttled: nothing to answer with) tells nothing wrong; a 4xx for a stored
+            # payment does. A throttled write while refreshing answers the stored status (payments.status_route).
             if 400 <= status < 500 and stored is not None:
                 self.report("status_route", reference, f"answered {status} for a stored payment")
             return
