@@ -296,10 +296,29 @@ class Reconciler:
                 "superseded attempt not paid after all", extra={**log, "gateway_status": details.status}
             )
             return Outcome(SUPERSEDED, record, gateway_status=details.status)
+        record = self._owe_displaced(record)
         outcome, after, event = self._payments.attempts().paid(record, attempt_reference, reference)
         if event is not None:
             self._publisher.publish([event], self._payments)
         return Outcome(outcome, after, gateway_status=details.status)
+
+    def _owe_displaced(self, record: PaymentRecord) -> PaymentRecord:
+        """An open payment's current attempt is about to be displaced by a paid superseded one: it may be
+        paid too (the customer holds its link) with its webhooks lost, and the schedule never queries a
+        superseded attempt. So its confirmation is owed first, in its own write before the promotion (a crash
+        between them leaves a harmless owed query of the still current attempt): the poller asks about it
+        after the interval, and two attempts paid end ``doublePaid``."""
+        from pay1st_partner.payments.attempts import DISPLACED
+
+        if not record.is_open or record.reference is None:
+            return record
+        return self._payments.owed().owe(
+            record,
+            attempt_reference=record.gateway_reference,
+            reference=record.reference,
+            reported=DISPLACED,
+            due_in=self._min_query_interval,
+        )
 
     @property
     def min_query_interval(self) -> float:
