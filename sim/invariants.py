@@ -236,8 +236,11 @@ def committed(event_id: str, item: dict[str, Any]) -> bool:
         return parts[1] in history or parts[1] in (item.get("reversals") or {})
     if parts[1] == "PAID_TWICE":
         return bool(item.get("doublePaid"))
-    if parts[1] == "step" and len(parts) == 3:  # Payment In Progress: written with stepsTold.<step>
-        return parts[2] in (item.get("stepsTold") or {})
+    if parts[1] == "step" and len(parts) == 3:
+        # A step changes no status: its event (Payment In Progress) is written with stepsTold.<step>, and the
+        # outbox holds it until published; a step recorded as the payment's current one counts too.
+        told = parts[2] in (item.get("stepsTold") or {}) or event_id in (item.get("outbox") or {})
+        return told or (item.get("step") or {}).get("status") == parts[2]
     if parts[1] == "refund" and len(parts) >= 4:
         refund = (item.get("refunds") or {}).get(parts[2])
         if refund is None:

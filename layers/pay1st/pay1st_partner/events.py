@@ -113,9 +113,11 @@ def payment_event(
     return OutboxEvent(event_id, record.partner_reference, detail_type, detail)
 
 
-def step_event(record: PaymentRecord, step: str, *, occurred_at: str) -> OutboxEvent:
-    """``Payment In Progress`` for ``record`` reaching the in-progress ``step`` (its status unchanged)."""
-    event_id = f"{record.partner_reference}:step:{step}"
+def standing_event(
+    record: PaymentRecord, event_id: str, detail_type: str, *, occurred_at: str, **extra: Any
+) -> OutboxEvent:
+    """An event about ``record`` that changes no status (a step reached, a second attempt paid): its detail
+    as the payment stands, then ``extra``."""
     detail = payment_detail(
         record,
         event_id,
@@ -124,7 +126,13 @@ def step_event(record: PaymentRecord, step: str, *, occurred_at: str) -> OutboxE
         reference=record.reference,
         occurred_at=occurred_at,
     )
-    return OutboxEvent(event_id, record.partner_reference, state.STEP_DETAIL_TYPE, {**detail, "step": step})
+    return OutboxEvent(event_id, record.partner_reference, detail_type, {**detail, **extra})
+
+
+def step_event(record: PaymentRecord, step: str, *, occurred_at: str) -> OutboxEvent:
+    """``Payment In Progress`` for ``record`` reaching the in-progress ``step`` (its status unchanged)."""
+    event_id = f"{record.partner_reference}:step:{step}"
+    return standing_event(record, event_id, state.STEP_DETAIL_TYPE, occurred_at=occurred_at, step=step)
 
 
 REVERSAL_DETAIL_TYPES: Mapping[str, str] = {

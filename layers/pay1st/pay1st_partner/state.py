@@ -108,6 +108,14 @@ class StatusGraph:
     final_statuses: frozenset[str]
     transitions: Mapping[str, frozenset[str]]
 
+    def is_final(self, status: str) -> bool:
+        return status in self.final_statuses
+
+    def is_open(self, status: str) -> bool:
+        """Open = may still change; internal statuses are open too (they wait for the gateway)."""
+        known = status in INTERNAL_STATUSES or status in self.gateway_statuses
+        return known and status not in self.final_statuses
+
     def can_transition(self, current: str, target: str) -> bool:
         return target in self.transitions.get(current, frozenset())
 
@@ -129,15 +137,8 @@ class StatusGraph:
 PAYMENT_GRAPH = StatusGraph(frozenset(GATEWAY_STATUSES), frozenset(FINAL_STATUSES), ALLOWED_TRANSITIONS)
 
 
-def is_final(status: str) -> bool:
-    return status in FINAL_STATUSES
-
-
-def is_open(status: str) -> bool:
-    """Open = may still change; internal statuses are open too (they wait for the gateway)."""
-    return status in ALL_STATUSES and status not in FINAL_STATUSES
-
-
+is_final = PAYMENT_GRAPH.is_final
+is_open = PAYMENT_GRAPH.is_open
 can_transition = PAYMENT_GRAPH.can_transition
 
 

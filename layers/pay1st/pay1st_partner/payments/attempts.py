@@ -44,7 +44,7 @@ from typing import Any
 
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
-from pay1st_partner.events import payment_detail, payment_event
+from pay1st_partner.events import payment_event, standing_event
 from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
@@ -250,14 +250,11 @@ class PaymentAttempts:
 
 def _paid_twice_event(record: PaymentRecord, gateway_reference: str, reference: str, now: str) -> OutboxEvent:
     event_id = f"{record.partner_reference}:PAID_TWICE:{gateway_reference}"
-    detail = payment_detail(
+    return standing_event(
         record,
         event_id,
-        status=record.status,
-        previous_status=None,
-        reference=record.reference,
+        PAID_TWICE_DETAIL_TYPE,
         occurred_at=now,
+        doublePaid=True,
+        paidAttempt={"attemptReference": gateway_reference, "reference": reference},
     )
-    detail["doublePaid"] = True
-    detail["paidAttempt"] = {"attemptReference": gateway_reference, "reference": reference}
-    return OutboxEvent(event_id, record.partner_reference, PAID_TWICE_DETAIL_TYPE, detail)

@@ -21,12 +21,13 @@ have accepted it. Secrets and header values never reach a log line, a record or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pay1st.errors import SignatureVerificationError
-from pay1st.webhook_credentials import SigningKey, WebhookCredentials
+from pay1st.webhook_credentials import BasicAuthKey, SigningKey, WebhookCredentials
 from pay1st.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -66,6 +67,23 @@ _NOT_CONFIGURED = {
     SIGNING_KEY_SCHEME: "no signingKey in the credentials secret",
     BASIC_AUTH_SCHEME: "no webhookUsername/webhookPassword in the credentials secret",
 }
+
+
+def _held(scheme: str, credentials: WebhookCredentials, now: datetime) -> tuple[list[Any], list[Any]]:
+    """``scheme``'s current credentials and its previous ones still accepted at ``now``, as its verifier
+    takes them (signing keys; (username, password) pairs)."""
+    entries: Sequence[SigningKey | BasicAuthKey] = (
+        credentials.signing_keys if scheme == SIGNING_KEY_SCHEME else credentials.basic_auth
+    )
+
+    def value(entry: SigningKey | BasicAuthKey) -> Any:
+        return entry.key if isinstance(entry, SigningKey) else (entry.username, entry.password)
+
+    current = [value(entry) for entry in entries if entry.accept_until is None]
+    previous = [
+        value(entry) for entry in entries if entry.accept_until is not None and entry.accepted_at(now)
+    ]
+    return current, previous
 
 
 @dataclass(frozen=True)
@@ -139,7 +157,8 @@ class WebhookAuthenticator:
         reasons: set[str] = set()  # of the schemes that had credentials and refused
         for scheme in _MODE_SCHEMES[self._mode]:
             try:
-                accepted = self._try(scheme, raw_body, headers, credentials, now)
+                verify = self._verifier(scheme, raw_body, headers, now)
+                accepted = self._try(scheme, verify, _held(scheme, credentials, now))
             except SignatureVerificationError as exc:
                 refusals[scheme] = str(exc)
                 reasons.add(exc.reason)
@@ -155,43 +174,33 @@ class WebhookAuthenticator:
             code = "invalid_signature"
         raise self._reject(raw_body, headers, code, refusals, credentials=credentials, now=now)
 
-    def _try(
-        self,
-        scheme: str,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        credentials: WebhookCredentials,
-        now: datetime,
-    ) -> Authentication | None:
-        """The authentication under ``scheme``; None when it has no credentials; raises when refused."""
+    def _verifier(
+        self, scheme: str, raw_body: bytes, headers: Mapping[str, str], now: datetime
+    ) -> Callable[[Sequence[Any]], object]:
+        """Verifies the event under ``scheme`` against the credentials given; raises when refused."""
         if scheme == SIGNING_KEY_SCHEME:
-            current = [k.key for k in credentials.signing_keys if k.accept_until is None]
-            previous = [
-                k.key for k in credentials.signing_keys if k.accept_until is not None and k.accepted_at(now)
-            ]
-            if not current and not previous:
-                return None
-            try:
-                verify_webhook(raw_body, headers, current, tolerance_seconds=self._tolerance, now=now)
-                return Authentication(scheme)
-            except SignatureVerificationError as exc:
-                if exc.reason != SignatureVerificationError.BAD_SIGNATURE or not previous:
-                    raise
-            verify_webhook(raw_body, headers, previous, tolerance_seconds=self._tolerance, now=now)
-            return self._previous(scheme)
-        pairs = [(b.username, b.password) for b in credentials.basic_auth if b.accept_until is None]
-        old = [
-            (b.username, b.password) for b in credentials.basic_auth if b.accept_until and b.accepted_at(now)
-        ]
-        if not pairs and not old:
+            return lambda keys: verify_webhook(
+                raw_body, headers, keys, tolerance_seconds=self._tolerance, now=now
+            )
+        return lambda pairs: verify_basic_auth(raw_body, headers, pairs)
+
+    def _try(
+        self, scheme: str, verify: Callable[[Sequence[Any]], object], held: tuple[list[Any], list[Any]]
+    ) -> Authentication | None:
+        """The authentication under ``scheme``; None when it has no credentials; raises when refused.
+
+        The current credentials first; the previous ones (rotated out, still in their window) only when
+        the current ones give a bad signature."""
+        current, previous = held
+        if not current and not previous:
             return None
         try:
-            verify_basic_auth(raw_body, headers, pairs)
+            verify(current)
             return Authentication(scheme)
         except SignatureVerificationError as exc:
-            if exc.reason != SignatureVerificationError.BAD_SIGNATURE or not old:
+            if exc.reason != SignatureVerificationError.BAD_SIGNATURE or not previous:
                 raise
-        verify_basic_auth(raw_body, headers, old)
+        verify(previous)
         return self._previous(scheme)
 
     @staticmethod
@@ -235,30 +244,15 @@ class WebhookAuthenticator:
         for scheme in SCHEMES:
             if scheme in _MODE_SCHEMES[self._mode]:
                 continue
+            current, previous = _held(scheme, credentials, now)
+            if not current and not previous:
+                continue
             try:
-                if self._quiet_try(scheme, raw_body, headers, credentials, now):
-                    return (scheme, "any")
+                self._verifier(scheme, raw_body, headers, now)(current + previous)
             except SignatureVerificationError:
                 continue
+            return (scheme, "any")
         return ()
-
-    def _quiet_try(
-        self,
-        scheme: str,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        credentials: WebhookCredentials,
-        now: datetime,
-    ) -> bool:
-        if scheme == SIGNING_KEY_SCHEME:
-            keys = credentials.signing_keys_at(now)
-            if keys:
-                verify_webhook(raw_body, headers, keys, tolerance_seconds=self._tolerance, now=now)
-            return bool(keys)
-        pairs = credentials.basic_auth_at(now)
-        if pairs:
-            verify_basic_auth(raw_body, headers, pairs)
-        return bool(pairs)
 
     def foreign_partner(self, partner_id: str | None, partner_code: str | None) -> str | None:
         """Why an event names another partner than the configured one (None: it names us, or nobody)."""

@@ -247,19 +247,7 @@ class WebhookIntake:
 
         if verified:  # a transaction id (§15) from Pay1st itself; an unsigned event's comes with the query
             record = self._payments.note_transaction_id(record, event.transaction_id)
-        else:
-            # Unsigned (WEBHOOK_SIGNATURE_MODE=off): anyone could have sent it. Applying its FAILED or
-            # CANCELLED directly would finalise the payment and block the real SUCCESSFUL, so the event
-            # only prompts a status query and the gateway's answer is what gets applied.
-            return self._reconciler.refresh(
-                record,
-                source="webhook",
-                reference=event.reference,
-                deadline=deadline,
-                authenticated=False,
-                receipt=receipt,
-            )
-        if event.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
+        if verified and event.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             if event.status in record.reversals:  # already recorded: a replay costs no status query
                 return Outcome(state.Verdict.SAME.value, record)
             # A reversal (§9, §16) counts only once the gateway's status query confirms it.
@@ -268,14 +256,17 @@ class WebhookIntake:
         needs_confirmation = decision.applies and (
             event.status == state.SUCCESSFUL or record.reference is None
         )
-        if needs_confirmation:
-            # The gateway's own answer is what gets applied (it may be further along, or not paid at all).
+        if not verified or needs_confirmation:
+            # The event only prompts a status query; the gateway's own answer is what gets applied. Unsigned
+            # (WEBHOOK_SIGNATURE_MODE=off), anyone could have sent it: applying its FAILED or CANCELLED directly
+            # would finalise the payment and block the real SUCCESSFUL. Signed, a SUCCESSFUL or an adoption
+            # is confirmed: the gateway may be further along, or not paid at all. (Unsigned, no slot is taken.)
             return self._reconciler.refresh(
                 record,
                 source="webhook",
                 reference=event.reference,
                 deadline=deadline,
-                authenticated=True,
+                authenticated=verified,
                 receipt=receipt,
                 slot_taken=slot_taken,
             )
