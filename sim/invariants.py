@@ -74,7 +74,7 @@ class Checker:
             self.report("forged_webhook_wrote", payment, f"a forged webhook wrote {name}")
         if payment is None:
             return
-        item = self.w.raw_store.item(payment)
+        item = self.w.peek(payment)
         if item is None:
             return
         status = str(item.get("status"))
@@ -126,7 +126,7 @@ class Checker:
     def on_event(self, detail: dict[str, Any]) -> None:
         event_id = str(detail["eventId"])
         payment = str(detail.get("partnerReference"))
-        item = self.w.raw_store.item(payment)
+        item = self.w.peek(payment)
         if item is None or not committed(event_id, item):
             self.report("event_not_committed", payment, f"{event_id} published for no committed transition")
 
@@ -159,7 +159,7 @@ class Checker:
             attempts.setdefault(g.partner_reference.split("..", 1)[0], []).append(g)
         reported_open = open_too_long()
         for reference in partner:
-            item = self.w.raw_store.item(reference)
+            item = self.w.peek(reference)
             paid = [g for g in attempts.get(reference, []) if g.paid]
             if item is None:
                 if paid:

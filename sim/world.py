@@ -206,6 +206,17 @@ class World:
         wiring.restore_environment(self._saved_environment)
         self.clock.park = None
 
+    def peek(self, partner_reference: str) -> dict[str, Any] | None:
+        """The stored item of a payment, to read only (the checker looks after every write). On the in-memory
+        store its own dict, not a copy: ``item()`` copies it, and the checker's copies were 7% of a run. On
+        DynamoDB a read (``item()``)."""
+        items = getattr(self.raw_store, "_items", None)
+        if isinstance(items, dict):
+            found = items.get(partner_reference)
+            return found if isinstance(found, dict) else None
+        found = self.raw_store.item(partner_reference)
+        return found if isinstance(found, dict) else None
+
     # ----------------------------------------------------------------- trace
 
     def trace(self, payment: str | None, text: str) -> None:
