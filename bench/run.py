@@ -15,6 +15,7 @@ SCRIPTS = (
     "idle_workers.py",
     "volume.py",
     "recon.py",
+    "rejected_webhooks.py",
     "demo.py",
 )
 

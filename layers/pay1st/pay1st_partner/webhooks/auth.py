@@ -16,11 +16,14 @@ Previous credentials in the secret count until their ``acceptUntil`` (``pay1st.w
 A rejection is a 401 with a stable code (``missing_signature``, ``invalid_signature``, ``stale_timestamp``),
 a ``WebhookRejected`` metric per reason, and - when a :class:`RejectionLog` is given - a record kept a week
 with a diagnosis and the names (never values) of the authentication headers, plus the modes that would
-have accepted it. Secrets and header values never reach a log line, a record or an answer.
+have accepted it; one that looks like a misconfiguration (:func:`budget_share`) may use the share of
+the hour's records that anonymous junk cannot spend. Secrets and header values never reach a log line,
+a record or an answer.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +43,13 @@ from pay1st.webhooks import (
 from pay1st_partner.clock import utcnow
 from pay1st_partner.errors import WebhookRejected
 from pay1st_partner.observability import count, logger
-from pay1st_partner.webhooks.rejections import Rejection, RejectionLog, header_names
+from pay1st_partner.webhooks.rejections import (
+    ANONYMOUS,
+    MISCONFIGURATION,
+    Rejection,
+    RejectionLog,
+    header_names,
+)
 
 SIGNING_KEY_SCHEME = "signing-key"
 BASIC_AUTH_SCHEME = "basic-auth"
@@ -61,6 +70,8 @@ _REJECTION_MESSAGES = {
     "invalid_signature": "The webhook signature could not be verified.",
     "stale_timestamp": "The webhook timestamp is outside the accepted window.",
 }
+# What both schemes put in X-SIGNATURE: a hex HMAC-SHA256 (either case, as verification accepts it).
+_WELL_FORMED_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 # Header names worth reporting: what a gateway might authenticate with. Names only, never values.
 _AUTH_NAME_PARTS = ("signature", "timestamp", "auth", "hmac", "token", "digest", "key", "secret")
 _NOT_CONFIGURED = {
@@ -227,6 +238,7 @@ class WebhookAuthenticator:
             mode=self._mode,
             header_names=auth_header_names(headers),
             would_accept_with=would,
+            share=budget_share(headers, code, would),
         )
         count("WebhookRejected", reason=code)
         logger.warning(
@@ -261,6 +273,22 @@ class WebhookAuthenticator:
         if self._partner_id is not None and partner_id is not None and partner_id != self._partner_id:
             return "partnerId is not ours"
         return None
+
+
+def budget_share(headers: Mapping[str, str], code: str, would: tuple[str, ...]) -> str:
+    """Which share of the hour's kept rejections this one may use (``rejections`` module docstring).
+
+    A misconfiguration: an authentic signature refused by our window or our mode, or a well-formed one that
+    fails (a wrong key, the other scheme, wrong basic-auth credentials). Anonymous: no signature, or one no
+    Pay1st scheme would produce. (A signed event for another partner is refused later, by the intake, and
+    recorded with the accepted events, outside this budget.)
+    """
+    if code == "stale_timestamp" or would:
+        return MISCONFIGURATION
+    signature = header(headers, SIGNATURE_HEADER)
+    if signature is not None and _WELL_FORMED_SIGNATURE.fullmatch(signature.strip()):
+        return MISCONFIGURATION
+    return ANONYMOUS
 
 
 def auth_header_names(headers: Mapping[str, str]) -> tuple[str, ...]:
