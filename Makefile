@@ -101,7 +101,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 typecheck: venv
-	$(BIN)/mypy layers/pay1st local tools functions clients/python/src release
+	$(BIN)/mypy layers/pay1st local tools functions clients/python/src release sim
 
 validate: venv
 	$(BIN)/sam validate --lint

@@ -156,7 +156,7 @@ class Queue:
         if self._faults.hit("sqs_error", self._faults.sqs_error):
             raise ClientError(
                 {"Error": {"Code": "ServiceUnavailable", "Message": "simulated"}}, "SendMessage"
-            )  # type: ignore[arg-type]
+            )
         self._serial += 1
         self.sent += 1
         message = {"id": f"m-{self._serial}", "body": MessageBody, "receives": 0, "first": None}
@@ -210,7 +210,7 @@ class WebhookTable:
             if kept >= int(values[":max"]["N"]):
                 raise ClientError(
                     {"Error": {"Code": "ConditionalCheckFailedException", "Message": ""}}, "UpdateItem"
-                )  # type: ignore[arg-type]
+                )
             item["kept"] = str(kept + 1)
         else:
             self.items.setdefault(key, {})["rejected"] = {"S": "yes"}

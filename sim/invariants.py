@@ -74,7 +74,7 @@ class Checker:
             self.report("forged_webhook_wrote", payment, f"a forged webhook wrote {name}")
         if payment is None:
             return
-        item = self.w.raw_store.item(payment)
+        item = self.w.peek(payment)
         if item is None:
             return
         status = str(item.get("status"))
@@ -126,7 +126,7 @@ class Checker:
     def on_event(self, detail: dict[str, Any]) -> None:
         event_id = str(detail["eventId"])
         payment = str(detail.get("partnerReference"))
-        item = self.w.raw_store.item(payment)
+        item = self.w.peek(payment)
         if item is None or not committed(event_id, item):
             self.report("event_not_committed", payment, f"{event_id} published for no committed transition")
 
@@ -134,7 +134,8 @@ class Checker:
         from pay1st_partner.payments.views import payment_view
 
         if status != 200 or stored is None:
-            # A 5xx (a throttled write while refreshing) tells nothing wrong; a 4xx for a stored payment does.
+            # A 5xx (the first read throttled: nothing to answer with) tells nothing wrong; a 4xx for a stored
+            # payment does. A throttled write while refreshing answers the stored status (payments.status_route).
             if 400 <= status < 500 and stored is not None:
                 self.report("status_route", reference, f"answered {status} for a stored payment")
             return
@@ -158,7 +159,7 @@ class Checker:
             attempts.setdefault(g.partner_reference.split("..", 1)[0], []).append(g)
         reported_open = open_too_long()
         for reference in partner:
-            item = self.w.raw_store.item(reference)
+            item = self.w.peek(reference)
             paid = [g for g in attempts.get(reference, []) if g.paid]
             if item is None:
                 if paid:
@@ -235,10 +236,11 @@ def committed(event_id: str, item: dict[str, Any]) -> bool:
         return parts[1] in history or parts[1] in (item.get("reversals") or {})
     if parts[1] == "PAID_TWICE":
         return bool(item.get("doublePaid"))
-    if parts[1] == "step":
-        # A step changes no status: its event was committed with the step when the outbox holds it (it is
-        # published before it is cleared), or the step is the payment's recorded one.
-        return event_id in (item.get("outbox") or {}) or (item.get("step") or {}).get("status") == parts[2]
+    if parts[1] == "step" and len(parts) == 3:
+        # A step changes no status: its event (Payment In Progress) is written with stepsTold.<step>, and the
+        # outbox holds it until published; a step recorded as the payment's current one counts too.
+        told = parts[2] in (item.get("stepsTold") or {}) or event_id in (item.get("outbox") or {})
+        return told or (item.get("step") or {}).get("status") == parts[2]
     if parts[1] == "refund" and len(parts) >= 4:
         refund = (item.get("refunds") or {}).get(parts[2])
         if refund is None:
@@ -255,6 +257,7 @@ def committed(event_id: str, item: dict[str, Any]) -> bool:
 def expected_events(reference: str, item: dict[str, Any]) -> list[str]:
     found = [f"{reference}:{h['status']}" for h in item.get("statusHistory", []) if h["status"] in EVENTFUL]
     found += [f"{reference}:{kind}" for kind in (item.get("reversals") or {})]
+    found += [f"{reference}:step:{step}" for step in (item.get("stepsTold") or {})]
     for refund_reference, refund in (item.get("refunds") or {}).items():
         reached = {h["status"] for h in refund.get("history", [])}
         if reached - {"CREATING", "CREATE_UNKNOWN"}:

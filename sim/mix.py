@@ -36,7 +36,9 @@ class Mix:
     )
     # Webhooks that are the bundle's only signal, lost for good: a reversal (REFUND, CHARGEBACK) of a final
     # payment (the poller queries open payments only: finding F1 of issue 22's note) and any report of a
-    # superseded attempt (nobody can query it: by design). Off: such losses cannot be recovered from.
+    # superseded attempt (nobody can query it: by design). Off by decision, not as a debt: the bundle does not
+    # re-check final payments on a schedule (README "Simulation", "What only a webhook can tell": the cost in
+    # status queries against the rate budget); such a loss is owed to Pay1st's retries and the operator.
     lose_only_signals: bool = False
     webhook_attempts: int = 8
     # Per boundary (store write, AWS call, gateway call) of a Lambda run: a crash there.

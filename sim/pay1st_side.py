@@ -5,6 +5,7 @@ replayed webhooks. Mixed into :class:`sim.actors.Actors`."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -32,7 +33,7 @@ class Pay1stSide:
     def _out_of_band(self, payment: GPayment) -> None:
         """An attempt the payment no longer follows (its create answer was lost) paid by someone who got its
         link anyway: the one signal is Pay1st's webhook."""
-        item = self.w.raw_store.item(payment.partner_reference.split("..", 1)[0])
+        item = self.w.peek(payment.partner_reference.split("..", 1)[0])
         if (
             item is None
             or item.get("reference") == payment.reference
@@ -78,7 +79,7 @@ class Pay1stSide:
         else:
             steps = []  # abandon: Pay1st expires it
         for when, status in steps:
-            w.sched.at(when, lambda status=status: self._move(payment, status))
+            w.sched.at(when, functools.partial(self._move, payment, status))
         if steps and w.rng.random() < self.mix.callbacks:
             w.sched.at(steps[-1][0] + w.rng.uniform(0, 2), lambda: self._callback(partner_reference, payment))
 
@@ -140,7 +141,7 @@ class Pay1stSide:
     def _superseded(self, payment: GPayment) -> bool:
         """An attempt the payment does not follow: its Pay1st reference never reached the bundle, so nothing
         can ask about it; Pay1st's webhook is its one signal (``pay1st_partner.payments.attempts``)."""
-        item = self.w.raw_store.item(payment.partner_reference.split("..", 1)[0])
+        item = self.w.peek(payment.partner_reference.split("..", 1)[0])
         return item is not None and item.get("reference") != payment.reference
 
     def _refund_changed(self, refund: GRefund) -> None:

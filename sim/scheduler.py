@@ -53,7 +53,7 @@ class Scheduler:
     def __init__(self, clock: VirtualClock, rng: random.Random) -> None:
         self.clock = clock
         self.rng = rng
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._heap: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = 0
         self.main = greenlet.getcurrent()
         self.current: Invocation | None = None
@@ -67,7 +67,8 @@ class Scheduler:
 
     # ------------------------------------------------------------------ events
 
-    def at(self, delay: float, action: Callable[[], None]) -> None:
+    def at(self, delay: float, action: Callable[[], object]) -> None:
+        """Run ``action`` after ``delay`` virtual seconds (what it returns is ignored)."""
         self._seq += 1
         heapq.heappush(self._heap, (self.clock.now + max(0.0, delay), self._seq, action))
 

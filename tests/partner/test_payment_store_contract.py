@@ -1168,3 +1168,20 @@ def test_a_superseded_attempt_paid_pays_the_open_payment_and_a_second_one_is_fla
     assert raw_item("order-1001")["doublePaid"] == {"BOOL": True}
     # And the same report again changes nothing
     assert repo.attempts().paid(twice, "order-1001..2", "C-2")[0] == "duplicate"
+
+
+def test_the_memory_stores_clone_copies_containers_and_shares_only_immutable_leaves() -> None:
+    """Given an item with nested dicts and lists, Decimal, None and a set, When it is cloned, Then changing
+    the clone's containers (a set too, copied by copy.deepcopy) leaves the original as it was."""
+    from decimal import Decimal
+
+    from pay1st_partner.store.memory.items import clone
+
+    original = {"a": {"b": [1, {"c": Decimal("1.50")}]}, "n": None, "tags": {"x"}, "t": (1, [2])}
+    copied = clone(original)
+    assert copied == original
+    copied["a"]["b"][1]["c"] = Decimal(0)
+    copied["a"]["b"].append(2)
+    copied["tags"].add("y")
+    copied["t"][1].append(3)
+    assert original == {"a": {"b": [1, {"c": Decimal("1.50")}]}, "n": None, "tags": {"x"}, "t": (1, [2])}

@@ -27,7 +27,12 @@ the payment, and one reported SUCCESSFUL (confirmed, or owed and confirmed by th
 The status poller does not query superseded attempts: their Pay1st reference never reached us (that is
 why they were superseded) and §9 queries by Pay1st reference only. Nobody holds their link, so they can
 only be paid by someone who got it out of band; Pay1st's webhook for such a payment is the one signal,
-and it is confirmed here.
+and it is confirmed here. One superseded attempt is different: the current attempt a paid superseded one
+displaces has a Pay1st reference and a link the customer holds, and may have been paid already with its
+webhook lost. Before the promotion its confirmation is owed (``DISPLACED``,
+:mod:`pay1st_partner.payments.owed`): the poller asks about it once, after the interval, and a paid answer
+ends the payment ``doublePaid``. Paid later still, with every webhook of it lost, it is not learnt (README
+"Reconciliation": what only a webhook can tell).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from pay1st_partner.store.port import AttemptChange, PaymentStore
 SUPERSEDED = "superseded_attempt"
 DOUBLE_PAID = "double_paid"
 PAID_AFTER_CLOSE = "paid_after_close"  # a superseded attempt paid after the current one FAILED/CANCELLED/…
+DISPLACED = "DISPLACED"  # what an owed confirmation of the attempt a paid superseded one displaced reports
 PAID_TWICE_DETAIL_TYPE = "Payment Paid Twice"
 
 

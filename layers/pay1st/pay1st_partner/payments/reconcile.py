@@ -27,7 +27,6 @@ transaction id in an answer is kept on the payment (§15: what a refund may have
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -35,8 +34,6 @@ from pay1st.errors import InvalidRequestError, Pay1stError
 from pay1st.models import PaymentDetails
 
 from pay1st_partner import state
-from pay1st_partner.clock import age_seconds, utcnow
-from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
@@ -299,10 +296,29 @@ class Reconciler:
                 "superseded attempt not paid after all", extra={**log, "gateway_status": details.status}
             )
             return Outcome(SUPERSEDED, record, gateway_status=details.status)
+        record = self._owe_displaced(record)
         outcome, after, event = self._payments.attempts().paid(record, attempt_reference, reference)
         if event is not None:
             self._publisher.publish([event], self._payments)
         return Outcome(outcome, after, gateway_status=details.status)
+
+    def _owe_displaced(self, record: PaymentRecord) -> PaymentRecord:
+        """An open payment's current attempt is about to be displaced by a paid superseded one: it may be
+        paid too (the customer holds its link) with its webhooks lost, and the schedule never queries a
+        superseded attempt. So its confirmation is owed first, in its own write before the promotion (a crash
+        between them leaves a harmless owed query of the still current attempt): the poller asks about it
+        after the interval, and two attempts paid end ``doublePaid``."""
+        from pay1st_partner.payments.attempts import DISPLACED
+
+        if not record.is_open or record.reference is None:
+            return record
+        return self._payments.owed().owe(
+            record,
+            attempt_reference=record.gateway_reference,
+            reference=record.reference,
+            reported=DISPLACED,
+            due_in=self._min_query_interval,
+        )
 
     @property
     def min_query_interval(self) -> float:
@@ -369,32 +385,3 @@ def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:
     if details.amount != record.amount or details.currency_code != record.currency_code:
         return AMOUNT_MISMATCH
     return None
-
-
-# ------------------------------------------------------------------------------ payment status route
-
-
-def is_stale(record: PaymentRecord, *, now: datetime, stale_after: float) -> bool:
-    """Open, known to the gateway, and not written or checked for ``stale_after`` seconds."""
-    if not record.is_open or record.reference is None:
-        return False
-    return age_seconds(record.updated_at, now) >= stale_after
-
-
-def current_payment(
-    partner_reference: str,
-    *,
-    payments: PaymentRepository,
-    reconciler: Reconciler,
-    stale_after: float,
-    deadline: float | None = None,
-    clock: Callable[[], datetime] = utcnow,
-) -> PaymentRecord:
-    """The stored payment, refreshed from the gateway first when open and stale (404 when unknown)."""
-    record = payments.get(partner_reference)
-    if record is None:
-        raise PaymentNotFound()
-    if is_stale(record, now=clock(), stale_after=stale_after):
-        # If the gateway cannot be reached the stored status is still the best answer we have.
-        record = reconciler.refresh(record, source="status", deadline=deadline).record
-    return record

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from typing import Any
 
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import record_from_item
-from pay1st_partner.store.memory.items import add_events
+from pay1st_partner.store.memory.items import add_events, clone
 from pay1st_partner.store.port import StepChange
 
 
@@ -34,4 +33,4 @@ class MemoryStepWrites:
                 item.setdefault("stepsTold", {})[change.step] = change.at
                 item["stepToldAt"] = change.at
                 add_events(item, (change.event,), change.at)
-            return record_from_item(copy.deepcopy(item))
+            return record_from_item(clone(item))

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from typing import Any
 
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import record_from_item
+from pay1st_partner.store.memory.items import clone
 
 
 class MemoryTransactionWrites:
@@ -21,4 +21,4 @@ class MemoryTransactionWrites:
             if item is None or item.get("transactionId") == transaction_id:
                 return None
             item["transactionId"] = transaction_id
-            return record_from_item(copy.deepcopy(item))
+            return record_from_item(clone(item))
