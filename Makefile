@@ -17,7 +17,7 @@ STAMP := $(VENV)/.installed
 
 SAM_BUILD_FLAGS ?= --cached --parallel
 
-.PHONY: help venv lint format typecheck test test-fast validate build bench demo serve sandbox go-live-check ops browser-deps clean \
+.PHONY: help venv lint format typecheck test test-fast validate build bench simulate demo serve sandbox go-live-check ops browser-deps clean \
 	release deploy sync logs delete
 
 help:
@@ -36,6 +36,8 @@ help:
 	@echo "make sync ENV=sandbox                sam sync --watch (development stacks only)"
 	@echo "make logs ENV=sandbox [FN=CreatePaymentFunction]   tail a stack's logs"
 	@echo "make delete ENV=sandbox              sam delete, after saying what it keeps"
+	@echo "make simulate [PAYMENTS=N] [SEED=S]"
+	@echo "                the seeded simulation of the whole bundle (sim/): N payments through every fault"
 	@echo "make lint | format | typecheck | validate | build"
 	@echo "sam itself is .venv/bin/sam (make venv installs it): these targets use it"
 
@@ -99,7 +101,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 typecheck: venv
-	$(BIN)/mypy layers/pay1st local tools functions clients/python/src release
+	$(BIN)/mypy layers/pay1st local tools functions clients/python/src release sim
 
 validate: venv
 	$(BIN)/sam validate --lint
@@ -124,6 +126,13 @@ test-fast: venv
 # Cold init is measured on what ships (.aws-sam/build), so the bench builds first.
 bench: venv build
 	$(BIN)/python bench/run.py
+
+# The seeded simulation (sim/, README "Simulation"): the real handlers on the in-memory store, a simulated Pay1st,
+# a virtual clock and one scheduler. The last line says how many invariant violations it found.
+PAYMENTS ?= 1000
+SEED ?= 1
+simulate: venv
+	PYTHONPATH=layers/pay1st:tools $(BIN)/python -m sim --payments $(PAYMENTS) --seed $(SEED)
 
 # A release: build, the release checks (versions, changelog, upgrade of the tables, the built layer's bytecode)
 # and dist/<name>-<version>/ (release/dist.py says what it holds). Offline: sam build --cached reuses what it

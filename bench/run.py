@@ -15,8 +15,10 @@ SCRIPTS = (
     "wru.py",
     "cost.py",
     "idle_workers.py",
+    "idle_memory.py --quick",
     "volume.py",
     "recon.py",
+    "rejected_webhooks.py",
     "demo.py",
 )
 

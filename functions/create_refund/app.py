@@ -24,6 +24,7 @@ def create(partnerReference: str) -> api.Response:
         gateway=runtime.gateway(),
         publisher=runtime.publisher(),
         deadline=runtime.deadline_for(app.lambda_context),
+        reference_mode=runtime.settings().refund_transaction_reference,
     )
     return api.created_response(result)
 

@@ -18,7 +18,7 @@ app = make_resolver()
 @app.get("/payments/<partnerReference>")
 def payment_status(partnerReference: str) -> Response:
     require_partner_reference(partnerReference)
-    from pay1st_partner.payments.reconcile import current_payment
+    from pay1st_partner.payments.status_route import current_payment
     from pay1st_partner.payments.views import payment_view
 
     logger.append_keys(partnerReference=partnerReference)

@@ -35,7 +35,7 @@ def _intake() -> WebhookIntake:
 
 @app.post("/webhooks/pay1st")
 def webhook() -> Response:
-    from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES
+    from pay1st_partner.webhooks.results import MAX_WEBHOOK_BYTES
 
     result = _intake().handle(
         raw_webhook_body(app, MAX_WEBHOOK_BYTES),
@@ -47,8 +47,8 @@ def webhook() -> Response:
 
 @app.post("/webhooks/pay1st/refunds")
 def refund_webhook() -> Response:
-    from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES
     from pay1st_partner.webhooks.refund_intake import RefundWebhookIntake
+    from pay1st_partner.webhooks.results import MAX_WEBHOOK_BYTES
 
     intake = RefundWebhookIntake(
         store=runtime.webhook_events(),

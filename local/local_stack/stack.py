@@ -289,14 +289,11 @@ class LocalStack:
             "resources": dict(self.provisioned.refs),
             "parameters": self._parameters(),
             # The settings the functions run with (the poller's environment), for the operator's wiring.
-            "functionEnvironment": self._settings_environment(),
+            "functionEnvironment": self._settings_environment(self.functions.get("StatusPollerFunction")),
         }
 
-    def _settings_environment(self) -> dict[str, str]:
-        poller = self.functions.get("StatusPollerFunction")
-        if poller is None:
-            return {}
-        return {**poller.environment, **self._local_environment(poller)}
+    def _settings_environment(self, poller: spec.FunctionSpec | None) -> dict[str, str]:
+        return {} if poller is None else {**poller.environment, **self._local_environment(poller)}
 
     def _start_sandbox(self) -> dict[str, str]:
         """Start the Pay1st sandbox; returns the credentials the template's secret holds locally.

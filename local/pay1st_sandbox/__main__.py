@@ -62,36 +62,41 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="which reference refunds name (§15): the payment's C-…-P (default), or C-…-T transaction ids the "
         "sandbox then shows in its answers and webhooks (the fault refund_reference changes it at run time)",
     )
-    parser.add_argument("--webhook-attempts", type=int, default=6, help="attempts per webhook delivery (6)")
     parser.add_argument(
-        "--webhook-backoff", type=float, default=1.0, help="first retry delay, doubling, s (1)"
+        "--webhook-attempts",
+        dest="webhook_max_attempts",
+        type=int,
+        default=6,
+        help="attempts per webhook delivery (6)",
+    )
+    parser.add_argument(
+        "--webhook-backoff",
+        dest="webhook_backoff_base",
+        type=float,
+        default=1.0,
+        help="first retry delay, doubling, s (1)",
     )
     parser.add_argument("--webhook-backoff-cap", type=float, default=30.0, help="longest retry delay, s (30)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
 
+# The flags that are not SandboxConfig fields; every other flag's dest is the field it sets (from_env
+# refuses a name that is not one).
+_SERVER_FLAGS = frozenset({"host", "port", "log_level"})
+
+
+def config_from(args: argparse.Namespace) -> SandboxConfig:
+    overrides = {name: value for name, value in vars(args).items() if name not in _SERVER_FLAGS}
+    # 0: settled only through the control API, which is the config's None (from_env keeps its default).
+    overrides["offline_settle_seconds"] = args.offline_settle_seconds or None
+    return SandboxConfig.from_env(**overrides)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = SandboxConfig.from_env(
-        api_key=args.api_key,
-        api_secret=args.api_secret,
-        signing_key=args.signing_key,
-        webhook_username=args.webhook_username,
-        webhook_password=args.webhook_password,
-        webhook_scheme=args.webhook_scheme,
-        seed=args.seed,
-        default_webhook_url=args.default_webhook_url,
-        default_callback_base=args.default_callback_base,
-        token_lifetime=args.token_lifetime,
-        offline_settle_seconds=args.offline_settle_seconds or None,
-        refund_settle_seconds=args.refund_settle_seconds,
-        refund_reference=args.refund_reference,
-        webhook_max_attempts=args.webhook_attempts,
-        webhook_backoff_base=args.webhook_backoff,
-        webhook_backoff_cap=args.webhook_backoff_cap,
-    )
+    config = config_from(args)
     server = SandboxServer(config, host=args.host, port=args.port)
     server.start()
     # Custom credentials are never printed, not even the API key.

@@ -106,6 +106,23 @@ def _phone(country_prefix: str, digits: int) -> dict[str, Any]:
     }
 
 
+def _mobile_money(
+    entry_id: int, country: str, name: str, code: str, phone_prefix: str, digits: int, status: str = ACTIVE
+) -> ChannelEntry:
+    """A mobile-money channel: the Mobile Money group and method, paid from a phone number."""
+    return ChannelEntry(
+        entry_id,
+        country,
+        MOBILE_MONEY,
+        name,
+        code,
+        "MOBILE_MONEY",
+        "Mobile Money",
+        (_phone(phone_prefix, digits),),
+        status=status,
+    )
+
+
 _EMAIL = {"name": "email", "label": "Email", "type": "EMAIL", "required": True}
 _BANK = {"name": "bankCode", "label": "Bank", "type": "SELECT", "required": True}
 
@@ -128,45 +145,13 @@ CHANNELS: tuple[ChannelEntry, ...] = (
     ChannelEntry(204, "ZA", WALLETS, "SnapScan", "SNAPSCAN", "WALLET", "Wallet", status=SUSPENDED),
     # Kenya
     ChannelEntry(301, "KE", CARDS, "Visa / Mastercard", "CARD_KE", "CARD", "Card", (_EMAIL,)),
-    ChannelEntry(
-        302, "KE", MOBILE_MONEY, "M-Pesa", "MPESA", "MOBILE_MONEY", "Mobile Money", (_phone("254", 9),)
-    ),
-    ChannelEntry(
-        303,
-        "KE",
-        MOBILE_MONEY,
-        "Airtel Money",
-        "AIRTEL_KE",
-        "MOBILE_MONEY",
-        "Mobile Money",
-        (_phone("254", 9),),
-    ),
+    _mobile_money(302, "KE", "M-Pesa", "MPESA", "254", 9),
+    _mobile_money(303, "KE", "Airtel Money", "AIRTEL_KE", "254", 9),
     # Ghana
     ChannelEntry(401, "GH", CARDS, "Visa / Mastercard", "CARD_GH", "CARD", "Card", (_EMAIL,)),
-    ChannelEntry(
-        402, "GH", MOBILE_MONEY, "MTN MoMo", "MTN_GH", "MOBILE_MONEY", "Mobile Money", (_phone("233", 9),)
-    ),
-    ChannelEntry(
-        403,
-        "GH",
-        MOBILE_MONEY,
-        "Telecel Cash",
-        "TELECEL_GH",
-        "MOBILE_MONEY",
-        "Mobile Money",
-        (_phone("233", 9),),
-    ),
-    ChannelEntry(
-        404,
-        "GH",
-        MOBILE_MONEY,
-        "AirtelTigo Money",
-        "AIRTELTIGO_GH",
-        "MOBILE_MONEY",
-        "Mobile Money",
-        (_phone("233", 9),),
-        status=SUSPENDED,
-    ),
+    _mobile_money(402, "GH", "MTN MoMo", "MTN_GH", "233", 9),
+    _mobile_money(403, "GH", "Telecel Cash", "TELECEL_GH", "233", 9),
+    _mobile_money(404, "GH", "AirtelTigo Money", "AIRTELTIGO_GH", "233", 9, status=SUSPENDED),
     # Egypt
     ChannelEntry(501, "EG", CARDS, "Visa / Mastercard / Meeza", "CARD_EG", "CARD", "Card", (_EMAIL,)),
     ChannelEntry(502, "EG", CASH, "Fawry", "FAWRY", "CASH", "Cash", (_phone("20", 10),), offline=True),

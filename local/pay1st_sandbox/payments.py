@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -64,15 +64,25 @@ CALLBACK_FIELDS = {
 
 
 @dataclass
-class Payment:
-    reference: str
-    partner_reference: str
+class PaymentOrder:
+    """What a §7 request asks for, validated: the part of a payment the partner chose."""
+
     amount: Decimal
     country_code: str
     currency_code: str
+    partner_reference: str
     products: list[dict[str, Any]]
     request: dict[str, Any]
     webhook_url: str | None
+
+    def order(self) -> dict[str, Any]:
+        """These fields by name (the objects themselves, not copies)."""
+        return {item.name: getattr(self, item.name) for item in fields(PaymentOrder)}
+
+
+@dataclass
+class Payment(PaymentOrder):
+    reference: str
     callback_urls: dict[str, str | None]
     created_at: float
     updated_at: float

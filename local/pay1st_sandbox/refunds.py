@@ -18,16 +18,13 @@ from __future__ import annotations
 import copy
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import jsonutil
 from .errors import ControlError, bad_request
 from .payments import SUCCESSFUL
 from .signing import format_timestamp
-from .webhooks import WebhookEvent
 
 if TYPE_CHECKING:
     from .state import SandboxState
@@ -220,17 +217,12 @@ class RefundDesk:
     def _announce(self, refund: Refund, now: float) -> None:
         if not refund.webhook_url:
             return
-        event_id = uuid.uuid4().hex
-        document = {**refund.document(), "eventId": event_id, "eventTime": format_timestamp(now)}
-        self._state.webhooks.submit(
-            WebhookEvent(
-                event_id=event_id,
-                url=refund.webhook_url,
-                body=jsonutil.dumps(document),
-                reference=refund.refund_reference,
-                partner_reference=refund.partner_refund_reference,
-                status=refund.status,
-            )
+        self._state.webhooks.announce(
+            refund.webhook_url,
+            lambda event_id: {**refund.document(), "eventId": event_id, "eventTime": format_timestamp(now)},
+            reference=refund.refund_reference,
+            partner_reference=refund.partner_refund_reference,
+            status=refund.status,
         )
 
     # -- inspection and control --

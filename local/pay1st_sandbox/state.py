@@ -12,13 +12,10 @@ import logging
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from . import jsonutil
 from .catalogue import ChannelEntry
 from .config import CALLBACK_OUTCOMES, SandboxConfig
 from .counters import Counters
@@ -26,27 +23,29 @@ from .errors import ControlError, GatewayError, bad_request
 from .faults import FaultInjector
 from .flows import StepRefused, advance
 from .instruments import IN_PROGRESS_STATUSES
-from .payments import CALLBACK_FOR_STATUS, NEW, OFFLINE_STATUSES, OUTCOMES, REVERSALS, SUCCESSFUL, Payment
+from .payments import (
+    CALLBACK_FOR_STATUS,
+    NEW,
+    OFFLINE_STATUSES,
+    OUTCOMES,
+    REVERSALS,
+    SUCCESSFUL,
+    Payment,
+    PaymentOrder,
+)
 from .refunds import RefundDesk
 from .sessions import CheckoutSessions
 from .signing import format_timestamp
 from .tokens import TokenDesk
-from .webhooks import WebhookDispatcher, WebhookEvent
+from .webhooks import WebhookDispatcher
 
 logger = logging.getLogger("pay1st_sandbox.state")
 
 
-@dataclass(frozen=True)
-class NewPayment:
-    """A validated §7 request."""
+@dataclass
+class NewPayment(PaymentOrder):
+    """A validated §7 request: its order and the callback URLs it overrides."""
 
-    amount: Decimal
-    country_code: str
-    currency_code: str
-    partner_reference: str
-    products: list[dict[str, Any]]
-    request: dict[str, Any]
-    webhook_url: str | None
     callback_overrides: dict[str, str | None]
 
 
@@ -106,16 +105,12 @@ class SandboxState:
                     "DUPLICATE_PARTNER_REFERENCE",
                     "A payment with this partnerReference already exists.",
                 )
+            order = new.order()
+            order["webhook_url"] = new.webhook_url or self.config.default_webhook_url
             payment = Payment(
+                **order,
                 reference=self._new_reference("P"),
                 transaction_reference=self._new_reference("T"),
-                partner_reference=new.partner_reference,
-                amount=new.amount,
-                country_code=new.country_code,
-                currency_code=new.currency_code,
-                products=new.products,
-                request=new.request,
-                webhook_url=new.webhook_url or self.config.default_webhook_url,
                 callback_urls={
                     outcome: new.callback_overrides.get(outcome) or self.config.default_callback_url(outcome)
                     for outcome in CALLBACK_OUTCOMES
@@ -238,19 +233,14 @@ class SandboxState:
         if not payment.webhook_url:
             logger.info("no webhook URL for %s; status %s not announced", payment.reference, payment.status)
             return
-        event_id = uuid.uuid4().hex
-        document = payment.webhook_document(
-            self.config.partner_id, self.config.partner_code, event_id, now, self.transaction_ids
-        )
-        self.webhooks.submit(
-            WebhookEvent(
-                event_id=event_id,
-                url=payment.webhook_url,
-                body=jsonutil.dumps(document),
-                reference=payment.reference,
-                partner_reference=payment.partner_reference,
-                status=payment.status,
-            )
+        self.webhooks.announce(
+            payment.webhook_url,
+            lambda event_id: payment.webhook_document(
+                self.config.partner_id, self.config.partner_code, event_id, now, self.transaction_ids
+            ),
+            reference=payment.reference,
+            partner_reference=payment.partner_reference,
+            status=payment.status,
         )
 
     def _settle_later(self, reference: str, seconds: float) -> None:

@@ -12,12 +12,14 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
 
+from . import jsonutil
 from .config import HEX_CASES, WEBHOOK_SCHEMES, SandboxConfig
 from .counters import Counters
 from .faults import FaultInjector
@@ -142,6 +144,28 @@ class WebhookDispatcher:
             # daemon thread and exits on its own once the lookup returns.
             thread.join(timeout=1.0)
         self._http.clear()
+
+    def announce(
+        self,
+        url: str,
+        document: Callable[[str], dict[str, Any]],
+        *,
+        reference: str,
+        partner_reference: str,
+        status: str,
+    ) -> None:
+        """Submit a status change under a fresh event id; ``document(event_id)`` is the body."""
+        event_id = uuid.uuid4().hex
+        self.submit(
+            WebhookEvent(
+                event_id=event_id,
+                url=url,
+                body=jsonutil.dumps(document(event_id)),
+                reference=reference,
+                partner_reference=partner_reference,
+                status=status,
+            )
+        )
 
     def submit(self, event: WebhookEvent) -> None:
         """Queue an event, applying the webhook faults (drop, duplicate, delay, reorder)."""

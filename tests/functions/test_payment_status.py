@@ -80,6 +80,39 @@ def test_an_unreachable_gateway_answers_the_stored_status(
     assert result.body["lastCheckedAt"]  # the failed check is noted, so the next read does not hammer it
 
 
+def test_a_throttled_query_slot_claim_answers_the_stored_status_not_a_500(
+    aws: Any, sandbox: Any, http_event: Callable[..., dict[str, Any]], stale_after_a_moment: None
+) -> None:
+    """Given an open payment gone stale and DynamoDB throttling the claim of its status-query slot (the first
+    write of a refresh), when the partner reads it, then the stored status is answered (200), the gateway is
+    not asked, and the next read, DynamoDB back, refreshes it as usual.
+
+    Found by the simulation (issue 22): the throttle's ClientError escaped the route as a 500."""
+    from botocore.exceptions import ClientError
+
+    create_at_sandbox("order-slot-throttled")
+    time.sleep(0.1)
+    queries = route_count(sandbox, STATUS_QUERY_ROUTE)
+    client = runtime.boto3_client("dynamodb")
+
+    def throttle(params: dict[str, Any], **_: Any) -> None:
+        if str(params.get("UpdateExpression", "")).startswith("SET lastQueryAt"):  # the slot's claim only
+            error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}
+            raise ClientError({"Error": error}, "UpdateItem")
+
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", throttle)
+    try:
+        result = get(http_event, "order-slot-throttled")
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", throttle)
+    assert result.status == 200, result.body
+    assert result.body["status"] == "NEW" and result.body["lastCheckedAt"] is None
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries
+    again = get(http_event, "order-slot-throttled")
+    assert again.status == 200 and again.body["lastCheckedAt"] is not None
+    assert route_count(sandbox, STATUS_QUERY_ROUTE) == queries + 1
+
+
 def test_unknown_payment_is_404(aws: Any, http_event: Callable[..., dict[str, Any]]) -> None:
     result = get(http_event, "order-unknown")
     assert result.status == 404

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from layer_fakes import METHODS_DOCUMENT, status_document
+from pay1st._fields import _Response
 from pay1st.errors import ValidationError
 from pay1st.models import (
     FINAL_STATUSES,
     KNOWN_STATUSES,
     CreatedPayment,
+    CreatedRefund,
     FulfilmentItem,
     MetadataItem,
     PaymentDetails,
@@ -21,6 +25,7 @@ from pay1st.models import (
     PaymentRequest,
     PaymentStatus,
     Product,
+    RefundWebhookEvent,
     WebhookEvent,
     fulfilment_json_bytes,
 )
@@ -297,3 +302,69 @@ def test_required_parameters_nested_too_deeply_are_kept_as_the_string() -> None:
     document["data"]["groups"][0]["channels"][0]["paymentMethodType"]["requiredParameters"] = deep
     card = PaymentMethods.from_json(json.dumps(document)).channel(101)
     assert card is not None and card.required_parameters == deep
+
+
+# --- responses read from their declared fields ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sample(_Response):
+    partner_reference: str
+    order_amount: Decimal
+    refund_amount: Decimal | None
+    channel_name: str | None
+    full_refund: bool | None
+    raw: Mapping[str, Any]
+
+
+def test_a_response_reads_each_field_by_its_camel_case_name_and_declared_type() -> None:
+    """Given a document with camelCase keys, When a response model reads it, Then each field is read under
+    its camelCase name by its declared type (optional ones None when absent or empty), raw keeps it all."""
+    sample = _Sample.from_json(b'{"partnerReference": "o", "orderAmount": 1.10, "channelName": "", "x": 1}')
+    assert sample == _Sample("o", Decimal("1.10"), None, None, None, sample.raw)
+    assert sample.raw["x"] == 1
+    assert (
+        _Sample.from_dict({"partnerReference": "o", "orderAmount": 1, "fullRefund": "yes"}).full_refund
+        is None
+    )
+    assert field_of(
+        _Sample.from_dict, data={"partnerReference": "o", "orderAmount": 1, "refundAmount": ""}
+    ) == ("refundAmount")
+    # Fields are read in declared order: the first missing one is the one named.
+    assert field_of(_Sample.from_dict, data={}) == "partnerReference"
+
+
+def test_a_response_field_no_reader_knows_fails_loudly() -> None:
+    """Given a response model declaring a type no reader knows, When it reads a document, Then it raises
+    TypeError naming the field (never a silently missing value)."""
+
+    @dataclass(frozen=True)
+    class Odd(_Response):
+        count: int
+
+    with pytest.raises(TypeError, match=r"Odd\.count"):
+        Odd.from_dict({"count": 1})
+
+
+@pytest.mark.parametrize(
+    "model", [CreatedPayment, PaymentDetails, WebhookEvent, CreatedRefund, RefundWebhookEvent]
+)
+def test_every_gateway_response_model_is_readable(model: type[_Response]) -> None:
+    """Given a gateway response model, When it reads an empty document, Then it names a missing field
+    (a field no reader knows would raise TypeError instead)."""
+    assert field_of(model.from_dict, data={})
+
+
+def test_created_payment_reads_its_transaction_id_from_the_whole_document() -> None:
+    """Given a 201 answer carrying a ``C-…-T`` id under some field, When it is read, Then the field read from
+    the whole document (``_READ`` metadata) finds it; without one it is None."""
+    body = {
+        "reference": "C-1-P",
+        "partnerReference": "o",
+        "countryCode": "NG",
+        "currencyCode": "NGN",
+        "amount": 1,
+        "status": "NEW",
+    }
+    assert CreatedPayment.from_dict(body).transaction_id is None
+    assert CreatedPayment.from_dict({**body, "txn": "C-42-T"}).transaction_id == "C-42-T"

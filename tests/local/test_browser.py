@@ -83,7 +83,7 @@ def test_customer_pays_in_a_browser_and_lands_on_the_result_page(local_stack: Lo
 def test_customer_pays_by_card_with_an_otp_step_by_step(local_stack: LocalStack) -> None:
     """Given a Nigerian payment's checkout page in a real browser, when the customer chooses the card step by
     step, types the Visa test card and then its OTP, then the page asks each in turn (the payment is
-    SEND_OTP in between), the browser lands on the result page with SUCCESSFUL, and the sandbox announced
+    SEND_OTP in between, and the partner's status route shows NEW with step SEND_OTP), the browser lands on the result page with SUCCESSFUL, and the sandbox announced
     SEND_OTP then SUCCESSFUL."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
@@ -102,6 +102,9 @@ def test_customer_pays_by_card_with_an_otp_step_by_step(local_stack: LocalStack)
             sync_api.expect(page.locator("#step")).to_have_attribute("data-status", "SEND_OTP")
             reference = local_stack.sandbox.control.payment(created["partnerReference"])["reference"]
             assert local_stack.sandbox.control.payment(reference)["status"] == "SEND_OTP"
+            # The partner's status route shows the step on the way (§9): open, not paid, mid-payment
+            local_stack.sandbox.control.flush_webhooks(15)
+            assert payment_shown(local_stack, created["partnerReference"])[:2] == ("NEW", "SEND_OTP")
             page.fill("#otp", "123456")
             page.click("#submit-step")
             page.wait_for_url(f"{local_stack.result_page_url}*")
@@ -114,3 +117,14 @@ def test_customer_pays_by_card_with_an_otp_step_by_step(local_stack: LocalStack)
         d["status"] for d in local_stack.sandbox.control.webhook_deliveries() if d["reference"] == reference
     ]
     assert sent == ["SEND_OTP", "SUCCESSFUL"]
+    assert payment_shown(local_stack, created["partnerReference"]) == ("SUCCESSFUL", None, None)
+
+
+def payment_shown(stack: LocalStack, partner_reference: str) -> tuple[str, str | None, str | None]:
+    """What GET /payments/<ref> shows: its status, step and stepAt."""
+    response = partner_request(
+        urllib3.PoolManager(retries=False), "GET", f"{stack.api_url}/payments/{partner_reference}"
+    )
+    assert response.status == 200, response.data
+    shown = json.loads(response.data)
+    return shown["status"], shown.get("step"), shown.get("stepAt")

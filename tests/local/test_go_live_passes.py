@@ -50,5 +50,29 @@ def test_go_live_check_passes_against_a_local_stack_it_starts() -> None:
     # The checkout link is shown without its access token (the sandbox pays; nobody needs the token).
     assert "accessToken=<hidden>" in output
     assert output.count("accessToken=") == output.count("accessToken=<hidden>")
-    assert lines[-1].startswith("OK: 11 passed, 0 failed, 0 skipped, 2 not applicable")
+    summary = lines.index(next(line for line in lines if line.startswith("OK: ")))
+    assert lines[summary].startswith("OK: 11 passed, 0 failed, 0 skipped, 2 not applicable")
+    # It ends with what only Pay1st can confirm (§17): the scheme measured, the refund reference not (no
+    # --refund), and the questions the partner sends the Implementation Manager
+    closing = lines[summary + 1 :]
+    print("\n".join(closing))  # quoted in the closing note (pytest -s)
+    assert closing[:2] == [
+        "",
+        "What only Pay1st can confirm (send this to your Pay1st Implementation Manager):",
+    ]
+    assert closing[2].startswith(
+        " 1. [measured] webhook signature scheme (§10): Pay1st's payment webhook was signed with signing-key"
+    )
+    assert (
+        closing[3].startswith(" 2. [ask] refund reference (§15): ")
+        and "run with --refund on staging" in closing[3]
+    )
+    assert [line.split(":")[0] for line in closing[4:]] == [
+        " 3. [ask] refund and chargeback APIs (§15, §16)",
+        " 4. [ask] webhook retry policy (§10)",
+        " 5. [ask] source IPs",
+        " 6. [ask] rate limits",
+        " 7. [ask] production API base (§14)",
+    ]
+    assert "this stack's StatusQueriesPerSecond is 5: it must stay below" in closing[7]
     assert elapsed < 90, elapsed  # seconds on an idle machine; generous for a loaded CI runner

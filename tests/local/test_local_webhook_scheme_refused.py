@@ -47,5 +47,6 @@ def test_a_basic_auth_webhook_is_refused_and_the_rejection_kept_with_its_diagnos
     assert kept["diagnosis"].startswith("X-SIGNATURE without X-TIMESTAMP; signing-key refused it")
     assert kept["wouldAcceptWith"] == ["basic-auth", "any"]
     assert "X-SIGNATURE" in kept["headerNames"] and "X-TIMESTAMP" not in kept["headerNames"]
-    assert kept["rejectedCount"] == len(delivery["attempts"])
+    # (one write per container and hour: a retry of the same body to a warm container costs no write)
+    assert 1 <= kept["rejectedCount"] <= len(delivery["attempts"])
     assert "body" not in kept

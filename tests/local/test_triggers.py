@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from local_stack.stack import LocalStack
 from local_stack.template import PROJECT_ROOT
-from local_stack.triggers import SCENARIOS, Trigger, TriggerFailed
+from local_stack.triggers import SCENARIOS, Trigger
 
 from tests.local.local_kit import running_stack
 
@@ -22,10 +22,12 @@ QUERY_INTERVAL = 1.0
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The bundle's template; open payments are due for a check every second (not 1, 2, 5... minutes after
-    their creation: CHECK_SCHEDULE_SECONDS, read by every function that writes a status), and the webhook
+    their creation: CHECK_SCHEDULE_SECONDS, read by every function that writes a status), a payment's second
+    "Payment In Progress" waits 10 minutes (not 30 s: a slow machine must not tell a second step), and the webhook
     function queries a payment's status at most once a second (not every 15 s: the chargeback waits it out)."""
     env_vars = {
-        "Parameters": {"CHECK_SCHEDULE_SECONDS": "1"},
+        # One "Payment In Progress" per payment whatever the machine's load (method.*: the first step only).
+        "Parameters": {"CHECK_SCHEDULE_SECONDS": "1", "STEP_EVENT_MIN_INTERVAL_SECONDS": "600"},
         "WebhookIntakeFunction": {"STATUS_QUERY_MIN_INTERVAL_SECONDS": str(QUERY_INTERVAL)},
     }
     with running_stack(tmp_path_factory, "triggers", env_vars=env_vars) as running:
@@ -112,15 +114,22 @@ def test_chargeback(stack: LocalStack) -> None:
 
 
 def walked(stack: LocalStack, scenario: str, steps: list[str]) -> str:
-    """Then the sandbox walked these steps (one line each, in order, with its delivered webhooks), the partner
-    received one "Payment Succeeded" and the payment is SUCCESSFUL at the bundle; what was printed."""
-    reference, printed = trigger(stack, scenario)
-    assert partner_events(stack, reference) == ["Payment Succeeded"]
+    """Then the sandbox walked these steps (one line each, in order, with its delivered webhooks), the status
+    route showed each in-progress step as it happened (the payment NEW, with that ``step``), the partner
+    received one "Payment In Progress" (the first step: the next ones fall within the stack's interval) and
+    one "Payment Succeeded", and the payment is SUCCESSFUL at the bundle; what was printed."""
+    reference, printed = trigger(stack, scenario, status_route_shows_steps=True)
+    assert partner_events(stack, reference) == ["Payment In Progress", "Payment Succeeded"]
+    first = steps[0].split(" then ")[0]
+    assert f"Payment In Progress  eventId {reference}:step:{first}  step {first}" in printed
     positions = [printed.index(f"step {number}: ") for number in range(1, len(steps) + 1)]
     assert positions == sorted(positions)
     for number, step in enumerate(steps, start=1):
         line = next(line for line in printed.splitlines() if line.startswith(f"step {number}: "))
         assert f"-> sandbox {step}; status route: " in line, line
+        current = step.split(" then ")[-1]
+        shown = "SUCCESSFUL" if current == "SUCCESSFUL" else f"NEW, step {current}"
+        assert line.endswith(f"status route: {shown}"), line
     for status in " then ".join(steps).split(" then "):
         assert f"  webhook {status}: delivered, answers [200]" in printed
     assert f"GET /payments/{reference}: SUCCESSFUL" in printed
@@ -159,11 +168,15 @@ def test_method_voucher(stack: LocalStack) -> None:
 
 def test_method_steps_on_the_status_route_are_checked_when_asked(stack: LocalStack) -> None:
     """Given status_route_shows_steps (CLI --status-route-shows-steps), when a method is walked, then each
-    in-progress step must show on GET /payments/<ref>. This bundle still records the steps as its gateway's
-    latest word (the route shows NEW), so the check names the step it missed; once in-progress statuses are
-    open statuses on the route, this run passes: assert that, and pass the option in ``walked`` above."""
-    with pytest.raises(TriggerFailed, match="step 1: the status route shows NEW, not SEND_OTP"):
-        trigger(stack, "method.card-otp", status_route_shows_steps=True)
+    in-progress step must show on GET /payments/<ref>. Until issue 25 this bundle recorded the steps as an
+    unknown status (the route showed NEW) and this test pinned the failure; the route now shows each step
+    (``step``), so the check passes, and ``walked`` above passes the option for every method."""
+    reference, printed = trigger(stack, "method.card-otp", status_route_shows_steps=True)
+    assert (
+        "step 1: choose channel 101, type 4084084084084081 -> sandbox SEND_OTP; status route: NEW, step SEND_OTP"
+        in printed
+    )
+    assert f"GET /payments/{reference}: SUCCESSFUL" in printed
 
 
 def test_every_scenario_has_its_test() -> None:

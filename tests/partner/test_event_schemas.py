@@ -26,6 +26,7 @@ SCHEMAS = by_detail_type()
 CODE_DETAIL_TYPES = {
     *state.DETAIL_TYPES.values(),
     *REVERSAL_DETAIL_TYPES.values(),
+    state.STEP_DETAIL_TYPE,
     PAID_TWICE_DETAIL_TYPE,
     refund_state.REFUND_REQUESTED,
     refund_state.REFUND_SUCCEEDED,
@@ -73,6 +74,9 @@ def _drive_every_event(repo: PaymentRepository, refunds: RefundRepository) -> li
     keep(
         repo.apply_status("pay-pending", "SUCCESSFUL", source="poller").event
     )  # with a previousStatus PENDING
+    # An in-progress step (§9): told once, beside the payment's open status
+    _new(repo, "pay-step")
+    keep(repo.apply_status("pay-step", "SEND_OTP", source="webhook").event)
     # Reversals of paid payments, confirmed by a status query
     for kind, reference in (("CHARGEBACK", "pay-successful"), ("REFUND", "pay-pending")):
         record = refunds.get(reference)

@@ -13,8 +13,9 @@ from pay1st.webhook_credentials import webhook_credentials_from
 from pay1st.webhooks import basic_auth_signature
 from pay1st_partner.errors import WebhookRejected
 from pay1st_partner.events import EventPublisher
-from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler, current_payment
+from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler
 from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.payments.status_route import current_payment
 from pay1st_partner.webhooks.auth import WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import WebhookEventStore
 from pay1st_partner.webhooks.intake import WebhookIntake

@@ -108,7 +108,8 @@ def test_a_paid_superseded_attempt_whose_slot_was_taken_ends_successful(
     """Given a signed webhook naming the order with a foreign Pay1st reference took the query slot,
     When Pay1st's only webhook saying attempt 1 was paid comes within the interval,
     Then it is answered 2xx as owed (not query_throttled and forgotten), and the poller's run after the
-    interval queries attempt 1's own reference: the payment ends SUCCESSFUL, paid by attempt 1."""
+    interval queries attempt 1's own reference: the payment ends SUCCESSFUL, paid by attempt 1 (and the attempt
+    it displaced is asked about once, an interval later)."""
     assert deliver(intake, clock, "SUCCESSFUL", reference="C-FOREIGN").outcome == "gateway_rejected"
     gateway.set("C-1", "SUCCESSFUL")
     clock.advance(1)
@@ -121,9 +122,16 @@ def test_a_paid_superseded_attempt_whose_slot_was_taken_ends_successful(
     report = run_poller(repo, reconciler, publisher, clock)
     assert report.outcomes["applied"] == 1
     record = repo.get("order-1001")
-    assert record is not None and (record.status, record.reference, record.owed) == ("SUCCESSFUL", "C-1", {})
+    assert record is not None and (record.status, record.reference) == ("SUCCESSFUL", "C-1")
     assert gateway.queries == ["C-FOREIGN", "C-1"]
     assert detail_types(aws) == ["Payment Succeeded"]
+    # And the attempt it displaced (C-2, still NEW) is asked about once, an interval later
+    assert set(record.owed) == {"C-2"}
+    clock.advance(INTERVAL + 1)
+    assert run_poller(repo, reconciler, publisher, clock).outcomes["superseded_attempt"] == 1
+    record = repo.get("order-1001")
+    assert record is not None and record.owed == {} and not record.double_paid
+    assert gateway.queries == ["C-FOREIGN", "C-1", "C-2"]
 
 
 def test_two_attempts_paid_a_second_apart_end_double_paid_with_one_event(
@@ -225,6 +233,65 @@ def test_a_transition_of_a_payment_read_before_something_was_owed_keeps_it_on_th
     assert transition.applied and transition.record.owed == owed.owed
     clock.advance(1)
     assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["order-1001"]
+
+
+def test_a_current_attempt_paid_with_its_webhook_lost_and_displaced_by_a_superseded_one_ends_double_paid(
+    intake: WebhookIntake,
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    clock: Clock,
+    second_attempt: Any,
+    aws: Any,
+) -> None:
+    """Given attempt 2 (current) paid at Pay1st with every webhook of it lost, and attempt 1 (superseded) paid
+    out of band, When attempt 1's webhook comes first and is confirmed, Then the payment is paid by attempt 1
+    and the displaced attempt 2's confirmation is owed: the poller's run after the interval queries C-2 and
+    ends the payment doublePaid with one Payment Paid Twice event (the old code never queried C-2 again: the
+    schedule does not query superseded attempts). Found by the simulation (issue 22, F2)."""
+    gateway.set("C-2", "SUCCESSFUL", partner_reference="order-1001..2")  # its webhook never comes
+    gateway.set("C-1", "SUCCESSFUL")
+    assert deliver(intake, clock, "SUCCESSFUL", reference="C-1").outcome == "applied"
+    record = repo.get("order-1001")
+    assert record is not None and (record.status, record.reference) == ("SUCCESSFUL", "C-1")
+    assert set(record.owed) == {"C-2"} and record.owed["C-2"]["attemptReference"] == "order-1001..2"
+    assert not record.double_paid
+    clock.advance(INTERVAL + 1)
+    report = run_poller(repo, reconciler, publisher, clock)
+    assert report.outcomes["double_paid"] == 1
+    record = repo.get("order-1001")
+    assert record is not None and record.double_paid and record.owed == {}
+    assert gateway.queries == ["C-1", "C-2"]
+    assert detail_types(aws) == ["Payment Succeeded", "Payment Paid Twice"]
+    clock.advance(3600)
+    assert run_poller(repo, reconciler, publisher, clock).checked == 0
+
+
+def test_a_displaced_attempt_not_paid_is_queried_once_and_the_payment_leaves_the_schedule(
+    intake: WebhookIntake,
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    clock: Clock,
+    second_attempt: Any,
+    aws: Any,
+) -> None:
+    """Given attempt 2 (current) still NEW at Pay1st, When attempt 1 is paid and promoted, Then the poller
+    asks about C-2 once after the interval, finds it unpaid, and the payment stays SUCCESSFUL by attempt 1,
+    not doublePaid, off the schedule (no further query)."""
+    gateway.set("C-1", "SUCCESSFUL")
+    assert deliver(intake, clock, "SUCCESSFUL", reference="C-1").outcome == "applied"
+    clock.advance(INTERVAL + 1)
+    report = run_poller(repo, reconciler, publisher, clock)
+    assert report.outcomes["superseded_attempt"] == 1
+    record = repo.get("order-1001")
+    assert record is not None and record.status == "SUCCESSFUL" and not record.double_paid
+    assert record.owed == {} and gateway.queries == ["C-1", "C-2"]
+    assert detail_types(aws) == ["Payment Succeeded"]
+    clock.advance(3600)
+    assert run_poller(repo, reconciler, publisher, clock).checked == 0
 
 
 # ------------------------------------------------ owed confirmations and the watch list (issue 24 with issue 21)

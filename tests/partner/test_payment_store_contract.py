@@ -327,10 +327,12 @@ def test_final_vs_final_is_recorded_once_as_a_conflict(
 def test_unknown_status_is_recorded_not_applied(
     repo: PaymentRepository, new_payment: Callable[..., Any]
 ) -> None:
+    # PAY_OFFLINE was the example here until in-progress steps became open statuses (issue 25, §9: they are
+    # recorded as the payment's step, tests/partner/test_steps.py); a status nobody documents still is unknown.
     new_payment()
-    transition = repo.apply_status("order-1001", "PAY_OFFLINE", source="webhook")
+    transition = repo.apply_status("order-1001", "ON_HOLD", source="webhook")
     assert transition.verdict is Verdict.UNKNOWN and transition.event is None
-    assert transition.record.status == "NEW" and transition.record.last_unknown_status == "PAY_OFFLINE"
+    assert transition.record.status == "NEW" and transition.record.last_unknown_status == "ON_HOLD"
 
 
 def test_unknown_payment_raises_not_found(repo: PaymentRepository) -> None:
@@ -1183,3 +1185,20 @@ def test_a_superseded_attempt_paid_pays_the_open_payment_and_a_second_one_is_fla
     assert raw_item("order-1001")["doublePaid"] == {"BOOL": True}
     # And the same report again changes nothing
     assert repo.attempts().paid(twice, "order-1001..2", "C-2")[0] == "duplicate"
+
+
+def test_the_memory_stores_clone_copies_containers_and_shares_only_immutable_leaves() -> None:
+    """Given an item with nested dicts and lists, Decimal, None and a set, When it is cloned, Then changing
+    the clone's containers (a set too, copied by copy.deepcopy) leaves the original as it was."""
+    from decimal import Decimal
+
+    from pay1st_partner.store.memory.items import clone
+
+    original = {"a": {"b": [1, {"c": Decimal("1.50")}]}, "n": None, "tags": {"x"}, "t": (1, [2])}
+    copied = clone(original)
+    assert copied == original
+    copied["a"]["b"][1]["c"] = Decimal(0)
+    copied["a"]["b"].append(2)
+    copied["tags"].add("y")
+    copied["t"][1].append(3)
+    assert original == {"a": {"b": [1, {"c": Decimal("1.50")}]}, "n": None, "tags": {"x"}, "t": (1, [2])}

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from pay1st.errors import GatewayServerError, OutcomeUnknownError
 from pay1st_partner.errors import PaymentNotFound
+from pay1st_partner.events import EventPublisher
 from pay1st_partner.fingerprints import fingerprint
-from pay1st_partner.payments.reconcile import Reconciler, current_payment, is_stale
+from pay1st_partner.payments.reconcile import Reconciler
 from pay1st_partner.payments.repository import PaymentRepository
+from pay1st_partner.payments.status_route import current_payment, is_stale
 from pay1st_partner.payments.views import payment_view
 
 from tests.partner.helpers import Clock, FakeGateway, payment_request
@@ -150,6 +152,40 @@ def test_current_payment_refreshes_only_when_open_and_stale(
     assert gateway.queries == ["C-order-1001-P"]
     with pytest.raises(PaymentNotFound):
         current_payment("nope", **kwargs)
+
+
+def test_current_payment_answers_the_first_read_when_the_store_throttles_the_refresh_and_the_reread(
+    repo: PaymentRepository,
+    gateway: FakeGateway,
+    publisher: EventPublisher,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given a stale open payment and DynamoDB throttling both the query slot's claim and the read after it,
+    when the status route's use case runs, then it answers the payment as first read (no error, no query)."""
+    from botocore.exceptions import ClientError
+
+    new_payment()
+    clock.advance(30)
+    first = repo.get("order-1001")
+    error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}
+    reads = iter([first])
+
+    def throttled(*_: Any, **__: Any) -> Any:
+        raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+
+    def read_once(_: str) -> Any:
+        record = next(reads, None)
+        if record is None:
+            raise ClientError(error, "GetItem")  # type: ignore[arg-type]
+        return record
+
+    monkeypatch.setattr(repo, "claim_status_query", throttled)
+    monkeypatch.setattr(repo, "get", read_once)
+    rationed = Reconciler(repo, gateway, publisher, min_query_interval=15.0)
+    answer = current_payment("order-1001", payments=repo, reconciler=rationed, stale_after=30, clock=clock)
+    assert answer == first and gateway.queries == []
 
 
 def test_is_stale_never_for_final_or_unreferenced(

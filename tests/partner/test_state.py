@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import pytest
-from pay1st_partner import state
+from pay1st_partner import refund_state, state
 from pay1st_partner.state import Verdict, decide
 
 
@@ -45,7 +47,7 @@ def test_a_different_final_after_a_final_is_a_conflict() -> None:
             assert decide(current, reported).verdict is Verdict.CONFLICT
 
 
-@pytest.mark.parametrize("reported", ["PAY_OFFLINE", "REFUND", "CHARGEBACK", "successful", "", "CREATING"])
+@pytest.mark.parametrize("reported", ["ON_HOLD", "REFUND", "CHARGEBACK", "successful", "", "CREATING"])
 def test_unknown_statuses_never_apply(reported: str) -> None:
     # Internal statuses are not something the gateway may report either.
     for current in state.ALL_STATUSES:
@@ -82,6 +84,17 @@ def test_open_and_final() -> None:
     assert state.is_open("NEW") and state.is_open("PENDING") and state.is_open("CREATE_UNKNOWN")
     assert not state.is_open("SUCCESSFUL") and not state.is_open("REFUND")
     assert state.is_final("ABANDONED") and not state.is_final("PENDING")
+
+
+@pytest.mark.parametrize("module", [state, refund_state], ids=["payment", "refund"])
+def test_open_and_final_are_one_rule_for_payments_and_refunds(module: ModuleType) -> None:
+    """Given either status graph, When a status is asked about, Then it is open exactly when it is one of
+    the graph's statuses (internal ones included) and not final, and final exactly when in the finals."""
+    all_statuses: frozenset[str] = module.ALL_STATUSES
+    finals: frozenset[str] = module.FINAL_STATUSES
+    for status in all_statuses | {"REFUND", "PROCESSING", "PENDING_INVESTIGATION", "NOT_A_STATUS"}:
+        assert module.is_open(status) == (status in all_statuses and status not in finals)
+        assert module.is_final(status) == (status in finals)
 
 
 def test_every_status_reached_by_a_transition_has_an_event_type_except_new() -> None:

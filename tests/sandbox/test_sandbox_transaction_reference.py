@@ -100,3 +100,22 @@ def test_the_command_line_chooses_the_mode() -> None:
         from pay1st_sandbox import SandboxConfig
 
         SandboxConfig(refund_reference="both")
+
+
+def test_every_flag_sets_its_config_field() -> None:
+    """Given the sandbox's command line, When it becomes the config, Then each flag sets the SandboxConfig
+    field of its name (the webhook retry flags their longer names; --offline-settle-seconds 0 the config's
+    None, settling only through the control API)."""
+    from pay1st_sandbox.__main__ import config_from, parse_args
+
+    argv = ["--webhook-attempts", "3", "--webhook-backoff", "0.5", "--webhook-backoff-cap", "9"]
+    argv += ["--offline-settle-seconds", "0", "--seed", "7", "--refund-reference", "transaction"]
+    config = config_from(parse_args([*argv, "--token-lifetime", "20", "--refund-settle-seconds", "1"]))
+    assert (config.webhook_max_attempts, config.webhook_backoff_base, config.webhook_backoff_cap) == (
+        3,
+        0.5,
+        9.0,
+    )
+    assert (config.offline_settle_seconds, config.seed, config.refund_reference) == (None, 7, "transaction")
+    assert (config.token_lifetime, config.refund_settle_seconds) == (20.0, 1.0)
+    assert config_from(parse_args([])).offline_settle_seconds == 30.0

@@ -11,6 +11,7 @@ one did not, 2 when the stack could not be checked at all.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from aws_access import AccessError, add_arguments, explain, resolve
 from botocore.exceptions import BotoCoreError
 
 from go_live.context import Check, Options
+from go_live.open_questions import confirmations, confirmations_text, with_confirmations
 from go_live.report import Report, StepResult, header_lines, step_line
 from go_live.runner import run
 from go_live.target import Target, TargetError, deployed_target, parameters_of, stack_description
@@ -59,6 +61,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--currency", help="test payment currency (default: per first country)")
     parser.add_argument("--amount", help="test payment amount (default: a small one per currency)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (progress on stderr)")
+    parser.add_argument(
+        "--refund",
+        action="store_true",
+        help="staging only: refund the test payment and say which reference Pay1st accepted (§15)",
+    )
     parser.add_argument("--debug", action="store_true", help="log tracebacks of steps that raise")
     local = parser.add_argument_group("local stack only")
     local.add_argument(
@@ -79,6 +86,7 @@ def _options(args: argparse.Namespace) -> Options:
         currency=args.currency,
         amount=args.amount,
         compare_with=args.compare_with,
+        refund=args.refund,
     )
 
 
@@ -95,7 +103,12 @@ def check_target(target: Target, options: Options, *, as_json: bool, out: IO[str
             out.flush()
 
     report = run(Check(target, options, progress=progress), on_step=on_step)
-    out.write(report.json_text() if as_json else report.summary())
+    # It ends with what only Pay1st can confirm (§17): measured here, or to ask the Implementation Manager.
+    asked = confirmations(report, target.parameters)
+    if as_json:
+        out.write(json.dumps(with_confirmations(report.to_json(), asked), indent=2, default=str) + "\n")
+    else:
+        out.write(report.summary() + confirmations_text(asked))
     out.flush()
     return report
 

@@ -36,6 +36,7 @@ class Options:
     compare_with: str | None = None  # the sandbox stack a production stack is compared with
     compare_parameters: Mapping[str, str] | None = None  # that stack's parameters (read by the caller)
     poll_interval: float = 2.0
+    refund: bool = False  # --refund: refund the test payment (staging only) to learn Pay1st's reference (§15)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from go_live import partner_steps, placeholder_steps, steps
+from go_live import partner_steps, placeholder_steps, refund_check, steps
 from go_live.compare import production_configuration
 from go_live.context import Check
 from go_live.report import FAILED, PASSED, SKIPPED, Outcome, Report, StepResult, failed
@@ -41,12 +41,25 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+# --refund only (staging): after fulfilment, so the refund never meets the fulfilment of a refunded payment.
+REFUND_STEP = Step("refund", "refund reference (§15)", refund_check.refund_reference, needs=("fulfilment",))
+
+
+def steps_for(check: Check) -> tuple[Step, ...]:
+    """The checklist for this run: with ``--refund``, the refund step after fulfilment."""
+    if not check.options.refund:
+        return STEPS
+    at = next(n for n, step in enumerate(STEPS) if step.id == "fulfilment") + 1
+    return (*STEPS[:at], REFUND_STEP, *STEPS[at:])
+
+
 def run(
-    check: Check, *, on_step: Callable[[StepResult], None] | None = None, only: Sequence[Step] = STEPS
+    check: Check, *, on_step: Callable[[StepResult], None] | None = None, only: Sequence[Step] | None = None
 ) -> Report:
-    """Every step in order; one whose prerequisite did not pass is skipped, saying which and why."""
+    """Every step in order (``only``, else :func:`steps_for`); one whose prerequisite did not pass is skipped,
+    saying which and why."""
     results: dict[str, StepResult] = {}
-    for number, step in enumerate(only, start=1):
+    for number, step in enumerate(steps_for(check) if only is None else only, start=1):
         started = time.monotonic()
         blocking = [need for need in step.needs if need in results and results[need].outcome.status != PASSED]
         if blocking:

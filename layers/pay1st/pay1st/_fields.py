@@ -1,5 +1,6 @@
 """Field checks and JSON-document helpers shared by the models (:mod:`pay1st.models`,
-:mod:`pay1st.payment_methods`).
+:mod:`pay1st.payment_methods`, :mod:`pay1st.refund_models`), and :class:`_Response`, which reads a
+response model from its declared fields.
 
 Every check raises :class:`~pay1st.errors.ValidationError` naming the field (wire name where there is
 one). Private to the package: the models are the interface.
@@ -7,15 +8,22 @@ one). Private to the package: the models are the interface.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import functools
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self, get_type_hints
 
 from pay1st import _json
 from pay1st.errors import ValidationError
 from pay1st.iso import currency_minor_units, is_country_code, is_currency_code
+
+# What str.isspace() finds (re's \s on str is the same Unicode test), searched in C: a URL with a token is long,
+# and a generator over its characters cost 5% of the simulation.
+_WHITESPACE = re.compile(r"\s")
 
 # --- field checks -----------------------------------------------------------------------------------
 
@@ -82,7 +90,7 @@ def _url(value: object, name: str) -> str | None:
     if value is None:
         return None
     text = _text(value, name)
-    if not text.startswith(("https://", "http://")) or any(c.isspace() for c in text):
+    if not text.startswith(("https://", "http://")) or _WHITESPACE.search(text):
         raise ValidationError(name, "must be an absolute http(s) URL")
     return text
 
@@ -140,3 +148,76 @@ def _optional_text(value: object) -> str | None:
 
 def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(data))
+
+
+def _optional_decimal(data: Mapping[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    return None if value is None else _decimal(value, key)
+
+
+def _optional_bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    return value if isinstance(value, bool) else None
+
+
+# How a response field is read, by its declared type.
+_Reader = Callable[[Mapping[str, Any], str], Any]
+_READERS: dict[object, _Reader] = {
+    str: _required_text,
+    str | None: lambda data, key: _optional_text(data.get(key)),
+    Decimal: lambda data, key: _decimal(_required(data, key), key),
+    Decimal | None: _optional_decimal,
+    bool | None: _optional_bool,
+}
+
+
+def _wire_name(attribute: str) -> str:
+    first, *rest = attribute.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+# Field metadata key: a function of the whole document that reads this field (for a value with no one key).
+_READ = "pay1st.read"
+
+
+def _from_document(read: Callable[[Mapping[str, Any]], Any]) -> _Reader:
+    return lambda data, _wire: read(data)
+
+
+@functools.cache
+def _plan(model: type) -> tuple[tuple[str, str, _Reader | None], ...]:
+    """(attribute, wire name, reader) per field in declared order; ``raw`` (reader None) is the document."""
+    hints = get_type_hints(model)
+    plan: list[tuple[str, str, _Reader | None]] = []
+    for item in dataclasses.fields(model):
+        if item.name == "raw":
+            plan.append((item.name, "", None))
+            continue
+        reader = (
+            _from_document(item.metadata[_READ]) if _READ in item.metadata else _READERS.get(hints[item.name])
+        )
+        if reader is None:
+            raise TypeError(f"{model.__name__}.{item.name}: no reader for {hints[item.name]!r}")
+        plan.append((item.name, _wire_name(item.name), reader))
+    return tuple(plan)
+
+
+class _Response:
+    """A response model (a dataclass) read from its declared fields, in their order: each field's wire
+    name is its name in camelCase (``partner_reference``: ``partnerReference``), read by its declared
+    type (``str`` required text, ``str | None`` optional text, ``Decimal`` required money, ...); a field
+    named ``raw`` keeps the whole document, one with ``metadata={_READ: read}`` is ``read(document)``. A
+    model whose document does not map this way overrides :meth:`from_dict`."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        model: type = cls
+        values = {
+            name: _frozen(data) if reader is None else reader(data, wire)
+            for name, wire, reader in _plan(model)
+        }
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Self:
+        return cls.from_dict(_document(raw, "body"))

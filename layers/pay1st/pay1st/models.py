@@ -2,7 +2,8 @@
 
 Requests validate in ``__post_init__`` and raise :class:`~pay1st.errors.ValidationError` naming the field
 (wire name); responses are parsed from JSON read with ``parse_float=Decimal`` and keep the whole
-document in ``raw`` (unknown fields are kept, never dropped).
+document in ``raw`` (unknown fields are kept, never dropped). A response declares its fields and
+:class:`~pay1st._fields._Response` reads them: wire name in camelCase, read by the declared type.
 
 The field checks live in :mod:`pay1st._fields`, the §6 payment-methods models in :mod:`pay1st.payment_methods`
 and the §15 refund models in :mod:`pay1st.refund_models` (both re-exported here).
@@ -10,6 +11,7 @@ and the §15 refund models in :mod:`pay1st.refund_models` (both re-exported here
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,17 +20,14 @@ from typing import Any, Final
 
 from pay1st import _json
 from pay1st._fields import (
+    _READ,
     _aware,
     _country,
     _currency,
     _decimal,
-    _document,
     _fits_currency,
-    _frozen,
-    _optional_text,
     _positive_int,
-    _required,
-    _required_text,
+    _Response,
     _set,
     _text,
     _url,
@@ -247,9 +246,24 @@ def fulfilment_json_bytes(reference: str, items: Sequence[FulfilmentItem]) -> by
 
 # --- responses --------------------------------------------------------------------------------------
 
+# A Pay1st transaction id (§15): ``C-<digits>-T``, beside a payment's ``C-<digits>-P`` reference.
+_TRANSACTION_ID = re.compile(r"C-[0-9]+-T")
+
+
+def transaction_id(data: Mapping[str, Any]) -> str | None:
+    """The transaction id a §7/§9/§10 document carries, if any (§15: where Pay1st sends one is not public,
+    so ``transactionReference`` first, then any top-level field holding a ``C-…-T`` value)."""
+    named = data.get("transactionReference")
+    if isinstance(named, str) and _TRANSACTION_ID.fullmatch(named):
+        return named
+    for value in data.values():
+        if isinstance(value, str) and _TRANSACTION_ID.fullmatch(value):
+            return value
+    return None
+
 
 @dataclass(frozen=True)
-class CreatedPayment:
+class CreatedPayment(_Response):
     """The §7 201 response."""
 
     reference: str
@@ -258,25 +272,12 @@ class CreatedPayment:
     currency_code: str
     amount: Decimal
     status: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CreatedPayment:
-        return cls(
-            reference=_required_text(data, "reference"),
-            partner_reference=_required_text(data, "partnerReference"),
-            country_code=_required_text(data, "countryCode"),
-            currency_code=_required_text(data, "currencyCode"),
-            amount=_decimal(_required(data, "amount"), "amount"),
-            status=_required_text(data, "status"),
-        )
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> CreatedPayment:
-        return cls.from_dict(_document(raw, "body"))
+    # A ``C-…-T`` id, when the answer carries one (§15): read from the whole document, not one field.
+    transaction_id: str | None = field(default=None, metadata={_READ: transaction_id})
 
 
 @dataclass(frozen=True)
-class PaymentDetails:
+class PaymentDetails(_Response):
     """The §9 query response (``raw`` keeps everything, including ``partnerSettings``)."""
 
     reference: str
@@ -293,27 +294,14 @@ class PaymentDetails:
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PaymentDetails:
-        return cls(
-            reference=_required_text(data, "reference"),
-            partner_reference=_required_text(data, "partnerReference"),
-            status=_required_text(data, "status"),
-            amount=_decimal(_required(data, "amount"), "amount"),
-            currency_code=_required_text(data, "currencyCode"),
-            country_code=_required_text(data, "countryCode"),
-            channel_id=_optional_text(data.get("channelId")),
-            channel_name=_optional_text(data.get("channelName")),
-            raw=_frozen(data),
-        )
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> PaymentDetails:
-        return cls.from_dict(_document(raw, "body"))
+    @property
+    def transaction_id(self) -> str | None:
+        """A ``C-…-T`` transaction id, when the answer carries one (§15)."""
+        return transaction_id(self.raw)
 
 
 @dataclass(frozen=True)
-class WebhookEvent:
+class WebhookEvent(_Response):
     """A §10 payment webhook event. Unknown fields are kept in ``raw``; unknown statuses are accepted."""
 
     partner_reference: str
@@ -326,20 +314,7 @@ class WebhookEvent:
     partner_code: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvent:
-        return cls(
-            partner_reference=_required_text(data, "partnerReference"),
-            reference=_required_text(data, "reference"),
-            status=_required_text(data, "status"),
-            order_amount=_decimal(_required(data, "orderAmount"), "orderAmount"),
-            currency_code=_required_text(data, "currencyCode"),
-            country_code=_required_text(data, "countryCode"),
-            partner_id=_optional_text(data.get("partnerId")),
-            partner_code=_optional_text(data.get("partnerCode")),
-            raw=_frozen(data),
-        )
-
-    @classmethod
-    def from_json(cls, raw_body: bytes | str) -> WebhookEvent:
-        return cls.from_dict(_document(raw_body, "body"))
+    @property
+    def transaction_id(self) -> str | None:
+        """A ``C-…-T`` transaction id, when the event carries one (§15)."""
+        return transaction_id(self.raw)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pay1st import _json
-from pay1st._fields import _document, _frozen, _mapping, _optional_text, _required
+from pay1st._fields import _frozen, _mapping, _optional_text, _required, _Response
 from pay1st.errors import ValidationError
 
 __all__ = ["PaymentChannel", "PaymentMethodGroup", "PaymentMethods"]
@@ -91,7 +91,7 @@ class PaymentMethodGroup:
 
 
 @dataclass(frozen=True)
-class PaymentMethods:
+class PaymentMethods(_Response):
     """The §6 response: groups of channel entries. ``raw`` is the whole document, for passing through."""
 
     groups: tuple[PaymentMethodGroup, ...]
@@ -115,7 +115,3 @@ class PaymentMethods:
             groups=tuple(PaymentMethodGroup.from_dict(_mapping(group, "data.groups")) for group in groups),
             raw=_frozen(data),
         )
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> PaymentMethods:
-        return cls.from_dict(_document(raw, "body"))

@@ -15,11 +15,7 @@ from typing import Any, Final
 from pay1st import _json
 from pay1st._fields import (
     _decimal,
-    _document,
-    _frozen,
-    _optional_text,
-    _required,
-    _required_text,
+    _Response,
     _set,
     _text,
     _url,
@@ -91,7 +87,7 @@ class RefundRequest:
 
 
 @dataclass(frozen=True)
-class CreatedRefund:
+class CreatedRefund(_Response):
     """The §15 201 response; ``refund_reference`` is Pay1st's identifier of the refund."""
 
     refund_reference: str
@@ -104,28 +100,9 @@ class CreatedRefund:
     full_refund: bool | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CreatedRefund:
-        full = data.get("fullRefund")
-        return cls(
-            refund_reference=_required_text(data, "refundReference"),
-            transaction_reference=_required_text(data, "transactionReference"),
-            partner_refund_reference=_required_text(data, "partnerRefundReference"),
-            amount=_decimal(_required(data, "amount"), "amount"),
-            status=_required_text(data, "status"),
-            currency_code=_optional_text(data.get("currencyCode")),
-            handling_type=_optional_text(data.get("handlingType")),
-            full_refund=full if isinstance(full, bool) else None,
-            raw=_frozen(data),
-        )
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> CreatedRefund:
-        return cls.from_dict(_document(raw, "body"))
-
 
 @dataclass(frozen=True)
-class RefundWebhookEvent:
+class RefundWebhookEvent(_Response):
     """A refund status notification (§15 decision on its fields); unknown fields are kept in ``raw``."""
 
     partner_refund_reference: str
@@ -136,21 +113,3 @@ class RefundWebhookEvent:
     currency_code: str | None
     handling_type: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RefundWebhookEvent:
-        amount = data.get("amount")
-        return cls(
-            partner_refund_reference=_required_text(data, "partnerRefundReference"),
-            transaction_reference=_required_text(data, "transactionReference"),
-            status=_required_text(data, "status"),
-            refund_reference=_optional_text(data.get("refundReference")),
-            amount=None if amount is None else _decimal(amount, "amount"),
-            currency_code=_optional_text(data.get("currencyCode")),
-            handling_type=_optional_text(data.get("handlingType")),
-            raw=_frozen(data),
-        )
-
-    @classmethod
-    def from_json(cls, raw_body: bytes | str) -> RefundWebhookEvent:
-        return cls.from_dict(_document(raw_body, "body"))

@@ -14,7 +14,12 @@ detail-type            status         meaning for the partner
 
 There is no event for NEW: the partner learns of it synchronously from ``POST /payments``.
 ``Payment Under Investigation`` (PENDING_INVESTIGATION: held for a risk review, not paid yet) is one of
-these too. After SUCCESSFUL (contract §15, §16), each at most once:
+these too. ``Payment In Progress``: the customer is mid-payment (an in-progress step, §9: SEND_OTP,
+SEND_PIN, SEND_PHONE, SEND_BIRTHDAY, SEND_VALIDATION_TOKEN, PAY_OFFLINE, READY, VALIDATED); ``detail`` adds
+``step``, ``status`` is the payment's (still open, never paid); ``eventId`` is
+``"{partnerReference}:step:{step}"``. Rate-limited per payment (``pay1st_partner.payments.steps``): at most
+one per step, and at most one per ``STEP_EVENT_MIN_INTERVAL_SECONDS``; the status route's ``step`` always
+shows the latest. After SUCCESSFUL (contract §15, §16), each at most once:
 
 - ``Refund Requested`` / ``Refund Succeeded`` / ``Refund Failed`` (FAILED or REJECTED, in ``status``) per
   refund: ``detail`` adds ``refundReference``, ``pay1stRefundReference``, ``handlingType`` and the refund's
@@ -106,6 +111,28 @@ def payment_event(
         occurred_at=occurred_at,
     )
     return OutboxEvent(event_id, record.partner_reference, detail_type, detail)
+
+
+def standing_event(
+    record: PaymentRecord, event_id: str, detail_type: str, *, occurred_at: str, **extra: Any
+) -> OutboxEvent:
+    """An event about ``record`` that changes no status (a step reached, a second attempt paid): its detail
+    as the payment stands, then ``extra``."""
+    detail = payment_detail(
+        record,
+        event_id,
+        status=record.status,
+        previous_status=None,
+        reference=record.reference,
+        occurred_at=occurred_at,
+    )
+    return OutboxEvent(event_id, record.partner_reference, detail_type, {**detail, **extra})
+
+
+def step_event(record: PaymentRecord, step: str, *, occurred_at: str) -> OutboxEvent:
+    """``Payment In Progress`` for ``record`` reaching the in-progress ``step`` (its status unchanged)."""
+    event_id = f"{record.partner_reference}:step:{step}"
+    return standing_event(record, event_id, state.STEP_DETAIL_TYPE, occurred_at=occurred_at, step=step)
 
 
 REVERSAL_DETAIL_TYPES: Mapping[str, str] = {

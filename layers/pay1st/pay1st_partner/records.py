@@ -92,6 +92,20 @@ class PaymentRecord:
     # Confirmations owed (README "Owed confirmations", ``pay1st_partner.payments.owed``): by the Pay1st
     # reference to query, ``{attemptReference, reported, since}``: a reported status not yet confirmed.
     owed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # In-progress steps (contract §9, ``pay1st_partner.payments.steps``): the latest one the gateway reported
+    # (``{status, at, during}``, ``during`` = the payment's status then), and when each step was told.
+    step: Mapping[str, Any] | None = None
+    steps_told: Mapping[str, str] = field(default_factory=dict)
+    # The latest ``C-…-T`` transaction id Pay1st sent for the payment (§15: what a refund may have to name).
+    transaction_id: str | None = None
+
+    @property
+    def current_step(self) -> str | None:
+        """The gateway's latest in-progress step, while it is still the latest word: the payment is open and
+        has not changed status since (a step reported before PENDING says nothing once PENDING is known)."""
+        if self.step is None or not self.is_open or self.step.get("during") != self.status:
+            return None
+        return str(self.step["status"])
 
     @property
     def gateway_reference(self) -> str:

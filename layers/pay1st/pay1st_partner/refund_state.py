@@ -51,8 +51,11 @@ ALLOWED_TRANSITIONS: Mapping[str, frozenset[str]] = {
 }
 
 REFUND_GRAPH = StatusGraph(frozenset(GATEWAY_STATUSES), frozenset(FINAL_STATUSES), ALLOWED_TRANSITIONS)
+# The payment's rules, applied to the refund's graph.
+is_final = REFUND_GRAPH.is_final
+is_open = REFUND_GRAPH.is_open
 can_transition = REFUND_GRAPH.can_transition
-decide = REFUND_GRAPH.decide  # the payment's verdicts, by the same rule
+decide = REFUND_GRAPH.decide
 
 REFUND_REQUESTED = "Refund Requested"
 REFUND_SUCCEEDED = "Refund Succeeded"
@@ -62,15 +65,6 @@ _FINAL_DETAIL_TYPES: Mapping[str, str] = {
     FAILED: REFUND_FAILED,
     REJECTED: REFUND_FAILED,
 }
-
-
-def is_final(status: str) -> bool:
-    return status in FINAL_STATUSES
-
-
-def is_open(status: str) -> bool:
-    """Open = may still change (internal statuses too)."""
-    return status in ALL_STATUSES and status not in FINAL_STATUSES
 
 
 def counts_against_payment(status: str) -> bool:

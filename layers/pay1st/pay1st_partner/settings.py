@@ -38,6 +38,8 @@ _REQUIRED = (
 SIGNATURE_MODES = ("any", "signing-key", "basic-auth", "off")
 _MODE_ALIASES = {"required": "signing-key"}
 _ENVIRONMENTS = ("sandbox", "production")
+# What a refund's transactionReference names (§15): the payment's reference, or Pay1st's transaction id.
+REFUND_REFERENCE_MODES = ("payment-reference", "transaction-id")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Settings:
     # At most one §9 status query per payment per interval, whatever asks (webhooks, status route, poller).
     status_query_min_interval_seconds: float = 15.0
     status_stale_seconds: float = 30.0
+    # At most one "Payment In Progress" per payment per interval (and one per step): payments/steps.
+    step_event_min_interval_seconds: float = 30.0
     poll_batch_size: int = 25
     # The poller's gateway budget (status queries/s, the whole stack's), threads, and give-up age.
     status_queries_per_second: float = 5.0
@@ -74,6 +78,7 @@ class Settings:
     paid_not_fulfilled_hours: float = 2.0  # paid this long, fulfilment not delivered: PaidNotFulfilled
     # The fulfilment sender's only: where a notice Pay1st can never accept goes at once (payments.fulfilment).
     fulfilment_dead_letter_queue_url: str | None = None
+    refund_transaction_reference: str = "payment-reference"  # REFUND_REFERENCE_MODES
 
     @property
     def webhook_signature_required(self) -> bool:
@@ -100,6 +105,11 @@ class Settings:
             raise ConfigurationError(
                 f"WEBHOOK_SIGNATURE_MODE must be one of {SIGNATURE_MODES} (or 'required'), got {mode!r}"
             )
+        refund_reference = env.get("REFUND_TRANSACTION_REFERENCE", "").strip() or "payment-reference"
+        if refund_reference not in REFUND_REFERENCE_MODES:
+            raise ConfigurationError(
+                f"REFUND_TRANSACTION_REFERENCE must be one of {REFUND_REFERENCE_MODES}, got {refund_reference!r}"
+            )
         partner_id = env.get("PAY1ST_PARTNER_ID", "").strip() or None
         if partner_id is not None and not partner_id.isdigit():
             raise ConfigurationError(f"PAY1ST_PARTNER_ID must be a number, got {partner_id!r}")
@@ -123,6 +133,7 @@ class Settings:
             partner_id=partner_id,
             status_query_min_interval_seconds=_number(env, "STATUS_QUERY_MIN_INTERVAL_SECONDS", 15.0),
             status_stale_seconds=_number(env, "STATUS_STALE_SECONDS", 30.0),
+            step_event_min_interval_seconds=_number(env, "STEP_EVENT_MIN_INTERVAL_SECONDS", 30.0),
             poll_batch_size=int(_number(env, "POLL_BATCH_SIZE", 25, integer=True)),
             status_queries_per_second=_number(env, "STATUS_QUERIES_PER_SECOND", 5.0),
             poll_concurrency=int(_number(env, "POLL_CONCURRENCY", 8, integer=True)),
@@ -134,6 +145,7 @@ class Settings:
             refund_open_alarm_seconds=_number(env, "REFUND_OPEN_ALARM_SECONDS", 259200.0),
             paid_not_fulfilled_hours=_number(env, "PAID_NOT_FULFILLED_HOURS", 2.0),
             fulfilment_dead_letter_queue_url=env.get("FULFILMENT_DEAD_LETTER_QUEUE_URL", "").strip() or None,
+            refund_transaction_reference=refund_reference,
         )
 
     def __post_init__(self) -> None:

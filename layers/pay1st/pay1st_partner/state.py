@@ -15,8 +15,11 @@ The statuses of §9 beyond the six:
 
 - ``PENDING_INVESTIGATION`` (a risk review) is a transition: open, never paid, its event tells the partner
   the customer is waiting; it may still end in any final status.
-- The in-progress steps (``IN_PROGRESS_STATUSES``: PAY_OFFLINE, READY, SEND_OTP, ...) are recorded as the
-  gateway's latest word (``lastUnknownStatus``) and change nothing: the payment stays open, never paid.
+- The in-progress steps (``IN_PROGRESS_STATUSES``: PAY_OFFLINE, READY, SEND_OTP, ...) are open statuses
+  treated like PENDING: never a transition (they come in any order and repeat, so they cannot be nodes of an
+  acyclic graph), never paid, never final. :func:`decide` answers ``STEP`` for an open payment (the step is
+  recorded beside the status as the gateway's latest word: ``pay1st_partner.payments.steps``) and ``STALE``
+  for a final one (a late step says nothing about a settled payment).
 - ``REFUND`` and ``CHARGEBACK`` (``REVERSAL_STATUSES``) are not transitions either: they can only follow
   SUCCESSFUL and are recorded beside it as a *reversal*, once the gateway's status query confirms them
   (``pay1st_partner.payments.reconcile``); the payment stays SUCCESSFUL in its history and is never payable or
@@ -79,6 +82,7 @@ class Verdict(StrEnum):
     STALE = "stale"  # an earlier status arriving late (out of order): acknowledge, nothing to do
     CONFLICT = "conflict"  # a different final after a final: record it and alarm, never apply
     UNKNOWN = "unknown_status"  # not a status we know: record it, never apply
+    STEP = "in_progress"  # an in-progress step of an open payment: record it beside the status, never apply
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,14 @@ class StatusGraph:
     final_statuses: frozenset[str]
     transitions: Mapping[str, frozenset[str]]
 
+    def is_final(self, status: str) -> bool:
+        return status in self.final_statuses
+
+    def is_open(self, status: str) -> bool:
+        """Open = may still change; internal statuses are open too (they wait for the gateway)."""
+        known = status in INTERNAL_STATUSES or status in self.gateway_statuses
+        return known and status not in self.final_statuses
+
     def can_transition(self, current: str, target: str) -> bool:
         return target in self.transitions.get(current, frozenset())
 
@@ -125,17 +137,16 @@ class StatusGraph:
 PAYMENT_GRAPH = StatusGraph(frozenset(GATEWAY_STATUSES), frozenset(FINAL_STATUSES), ALLOWED_TRANSITIONS)
 
 
-def is_final(status: str) -> bool:
-    return status in FINAL_STATUSES
-
-
-def is_open(status: str) -> bool:
-    """Open = may still change; internal statuses are open too (they wait for the gateway)."""
-    return status in ALL_STATUSES and status not in FINAL_STATUSES
-
-
+is_final = PAYMENT_GRAPH.is_final
+is_open = PAYMENT_GRAPH.is_open
 can_transition = PAYMENT_GRAPH.can_transition
-decide = PAYMENT_GRAPH.decide
+
+
+def decide(current: str, reported: str) -> Decision:
+    """:meth:`StatusGraph.decide` for payments, with the in-progress steps (§9) beside the graph."""
+    if reported in IN_PROGRESS_STATUSES:
+        return Decision(Verdict.STALE if is_final(current) else Verdict.STEP, current, reported)
+    return PAYMENT_GRAPH.decide(current, reported)
 
 
 # EventBridge detail-type per status reached; NEW has none (see pay1st_partner.events).
@@ -151,3 +162,7 @@ DETAIL_TYPES: Mapping[str, str] = {
 
 def detail_type(status: str) -> str | None:
     return DETAIL_TYPES.get(status)
+
+
+# The one event for every in-progress step ("the customer is mid-payment"), rate-limited per payment.
+STEP_DETAIL_TYPE = "Payment In Progress"

@@ -53,7 +53,11 @@ class Services:
         from pay1st_partner.payments.repository import PaymentRepository
 
         schedule = CheckSchedule(self.settings.check_schedule_seconds)
-        return PaymentRepository(self.payments_store, schedule=schedule)
+        return PaymentRepository(
+            self.payments_store,
+            schedule=schedule,
+            step_event_interval=self.settings.step_event_min_interval_seconds,
+        )
 
     @functools.cached_property
     def refunds(self) -> RefundRepository:

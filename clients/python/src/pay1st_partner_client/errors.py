@@ -165,6 +165,19 @@ class TooManyRefunds(Pay1stPartnerError):
     code = "too_many_refunds"
 
 
+class RefundReferenceRefused(Pay1stPartnerError):
+    """Pay1st did not know the reference the refund named the payment by: the message names the stack's
+    ``RefundTransactionReference`` value that would work (nothing reserved; repeat once it is deployed)."""
+
+    code = "refund_reference_refused"
+
+
+class TransactionIdUnknown(Pay1stPartnerError):
+    """``RefundTransactionReference=transaction-id``, and Pay1st has sent no transaction id for the payment yet."""
+
+    code = "transaction_id_unknown"
+
+
 class RouteNotFound(Pay1stPartnerError):
     code = "not_found"
 
@@ -223,7 +236,8 @@ BY_CODE: dict[str, type[Pay1stPartnerError]] = {
         CreateInProgress, CreateOutcomeUnknown, AttemptsExhausted, GatewayRejected, GatewayUnavailable, PaymentNotSuccessful,
         PaymentRefunded, PaymentChargedBack, PaymentReversed,
         FulfilmentConflict, FulfilmentNotQueued, PaymentNotRefundable, AmountExceedsRefundable, RefundConflict,
-        RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RouteNotFound, InternalError,
+        RefundInProgress, RefundNotFound, RefundOutcomeUnknown, TooManyRefunds, RefundReferenceRefused,
+        TransactionIdUnknown, RouteNotFound, InternalError,
         MissingSignature, InvalidSignature, StaleTimestamp, NotRecorded, NotApplied,
     )
     if cls.code

@@ -11,6 +11,17 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _texts(document: dict[str, Any], *attributes: str) -> dict[str, Any]:
+    """The optional text fields ``attributes``, each read under its camelCase name (``created_at``:
+    ``createdAt``), None where absent."""
+    return {name: _text(document.get(_camel(name))) for name in attributes}
+
+
+def _camel(attribute: str) -> str:
+    first, *rest = attribute.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 @dataclass(frozen=True)
 class Product:
     """A product of a payment (create)."""
@@ -82,11 +93,9 @@ class Refund:
             amount=Decimal(str(document["amount"])),
             currency_code=str(document["currencyCode"]),
             status=str(document["status"]),
-            pay1st_refund_reference=_text(document.get("pay1stRefundReference")),
-            handling_type=_text(document.get("handlingType")),
-            reason=_text(document.get("reason")),
-            created_at=_text(document.get("createdAt")),
-            updated_at=_text(document.get("updatedAt")),
+            **_texts(
+                document, "pay1st_refund_reference", "handling_type", "reason", "created_at", "updated_at"
+            ),
             replayed=replayed,
         )
 
@@ -122,8 +131,7 @@ class Attempt:
             attempt_reference=str(document["attemptReference"]),
             current=bool(document.get("current")),
             paid=bool(document.get("paid")),
-            reference=_text(document.get("reference")),
-            superseded_at=_text(document.get("supersededAt")),
+            **_texts(document, "reference", "superseded_at"),
         )
 
 
@@ -146,6 +154,9 @@ class Payment:
     created_at: str | None = None
     updated_at: str | None = None
     last_checked_at: str | None = None
+    # While open: the in-progress step Pay1st reported last (SEND_OTP, PAY_OFFLINE, ...), and when.
+    step: str | None = None
+    step_at: str | None = None
     fulfilment: Fulfilment | None = None
     replayed: bool = False  # create answered from an earlier identical request (Idempotent-Replayed)
     # Once SUCCESSFUL: its refunds, the totals (None before), and any reversal Pay1st confirmed.
@@ -168,12 +179,17 @@ class Payment:
             amount=Decimal(str(document["amount"])),
             currency_code=str(document["currencyCode"]),
             country_code=str(document["countryCode"]),
-            reference=_text(document.get("reference")),
-            channel_id=_text(document.get("channelId")),
-            checkout_url=_text(document.get("checkoutUrl")),
-            created_at=_text(document.get("createdAt")),
-            updated_at=_text(document.get("updatedAt")),
-            last_checked_at=_text(document.get("lastCheckedAt")),
+            **_texts(
+                document,
+                "reference",
+                "channel_id",
+                "checkout_url",
+                "created_at",
+                "updated_at",
+                "last_checked_at",
+                "step",
+                "step_at",
+            ),
             fulfilment=Fulfilment(
                 status=str(fulfilment.get("status")),
                 recorded_at=_text(fulfilment.get("recordedAt")),

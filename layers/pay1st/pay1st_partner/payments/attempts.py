@@ -27,7 +27,12 @@ the payment, and one reported SUCCESSFUL (confirmed, or owed and confirmed by th
 The status poller does not query superseded attempts: their Pay1st reference never reached us (that is
 why they were superseded) and §9 queries by Pay1st reference only. Nobody holds their link, so they can
 only be paid by someone who got it out of band; Pay1st's webhook for such a payment is the one signal,
-and it is confirmed here.
+and it is confirmed here. One superseded attempt is different: the current attempt a paid superseded one
+displaces has a Pay1st reference and a link the customer holds, and may have been paid already with its
+webhook lost. Before the promotion its confirmation is owed (``DISPLACED``,
+:mod:`pay1st_partner.payments.owed`): the poller asks about it once, after the interval, and a paid answer
+ends the payment ``doublePaid``. Paid later still, with every webhook of it lost, it is not learnt (README
+"Reconciliation": what only a webhook can tell).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from typing import Any
 
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
-from pay1st_partner.events import payment_detail, payment_event
+from pay1st_partner.events import payment_event, standing_event
 from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
@@ -50,6 +55,7 @@ from pay1st_partner.store.port import AttemptChange, PaymentStore
 SUPERSEDED = "superseded_attempt"
 DOUBLE_PAID = "double_paid"
 PAID_AFTER_CLOSE = "paid_after_close"  # a superseded attempt paid after the current one FAILED/CANCELLED/…
+DISPLACED = "DISPLACED"  # what an owed confirmation of the attempt a paid superseded one displaced reports
 PAID_TWICE_DETAIL_TYPE = "Payment Paid Twice"
 
 
@@ -244,14 +250,11 @@ class PaymentAttempts:
 
 def _paid_twice_event(record: PaymentRecord, gateway_reference: str, reference: str, now: str) -> OutboxEvent:
     event_id = f"{record.partner_reference}:PAID_TWICE:{gateway_reference}"
-    detail = payment_detail(
+    return standing_event(
         record,
         event_id,
-        status=record.status,
-        previous_status=None,
-        reference=record.reference,
+        PAID_TWICE_DETAIL_TYPE,
         occurred_at=now,
+        doublePaid=True,
+        paidAttempt={"attemptReference": gateway_reference, "reference": reference},
     )
-    detail["doublePaid"] = True
-    detail["paidAttempt"] = {"attemptReference": gateway_reference, "reference": reference}
-    return OutboxEvent(event_id, record.partner_reference, PAID_TWICE_DETAIL_TYPE, detail)

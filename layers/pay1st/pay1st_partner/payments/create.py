@@ -166,6 +166,7 @@ def create_payment(
         )
     # The claim's record saves a read; if anything moved the payment since, the conditional write notices.
     record = repository.mark_created(request.partner_reference, created, current=current)
+    record = repository.note_transaction_id(record, created.transaction_id)  # §15, when Pay1st sends one
     count("PaymentsCreated")
     logger.info(
         "payment created",

@@ -20,14 +20,13 @@ Pay1st reference yet (neither writes a status check).
 
 A REFUND or CHARGEBACK the gateway's answer reports for a SUCCESSFUL payment is recorded as a reversal
 (once, with its event: ``Payment Refunded`` / ``Payment Charged Back``); it never changes the payment's
-status, so nothing can make the payment payable or fulfillable again (contract §9, §16).
+status, so nothing can make the payment payable or fulfillable again (contract §9, §16). A ``C-…-T``
+transaction id in an answer is kept on the payment (§15: what a refund may have to name).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -35,13 +34,35 @@ from pay1st.errors import InvalidRequestError, Pay1stError
 from pay1st.models import PaymentDetails
 
 from pay1st_partner import state
-from pay1st_partner.clock import age_seconds, utcnow
-from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.payments.outcomes import (
+    AMOUNT_MISMATCH as AMOUNT_MISMATCH,
+)
+from pay1st_partner.payments.outcomes import (
+    GATEWAY_REJECTED as GATEWAY_REJECTED,
+)
+from pay1st_partner.payments.outcomes import (
+    GATEWAY_UNAVAILABLE as GATEWAY_UNAVAILABLE,
+)
+from pay1st_partner.payments.outcomes import (
+    NO_REFERENCE as NO_REFERENCE,
+)
+from pay1st_partner.payments.outcomes import (
+    QUERY_THROTTLED as QUERY_THROTTLED,
+)
+from pay1st_partner.payments.outcomes import (
+    REFERENCE_MISMATCH as REFERENCE_MISMATCH,
+)
+from pay1st_partner.payments.outcomes import (
+    REVERSED as REVERSED,
+)
+from pay1st_partner.payments.outcomes import (
+    Outcome as Outcome,
+)
 from pay1st_partner.payments.repository import PaymentRepository
-from pay1st_partner.records import PaymentRecord, ReferenceMismatch, Transition
+from pay1st_partner.records import PaymentRecord, ReferenceMismatch
 from pay1st_partner.store.port import WebhookReceipt
 
 
@@ -67,30 +88,6 @@ class LazyStatusSource:
 
     def get_payment(self, reference: str, *, deadline: float | None = None) -> PaymentDetails:
         return self._factory().get_payment(reference, deadline=deadline)
-
-
-# Outcomes beyond the state verdicts ("applied", "duplicate", "stale", "conflict", "unknown_status").
-AMOUNT_MISMATCH = "amount_mismatch"
-REFERENCE_MISMATCH = "reference_mismatch"
-GATEWAY_UNAVAILABLE = "gateway_unavailable"
-GATEWAY_REJECTED = "gateway_rejected"
-NO_REFERENCE = "no_reference"
-QUERY_THROTTLED = "query_throttled"
-REVERSED = "reversed"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a report or a refresh did to a payment."""
-
-    outcome: str
-    record: PaymentRecord
-    transition: Transition | None = None
-    gateway_status: str | None = None
-
-    @property
-    def applied(self) -> bool:
-        return self.transition is not None and self.transition.applied
 
 
 class Reconciler:
@@ -147,8 +144,6 @@ class Reconciler:
                 extra={**log, "from": transition.previous_status, "to": status, "source": source},
             )
             count("StatusTransition", status=status)
-            if transition.event is not None:
-                self._publisher.publish([transition.event], self._payments)
         elif verdict is state.Verdict.CONFLICT:
             logger.error(
                 "conflicting final status recorded",
@@ -159,6 +154,8 @@ class Reconciler:
             logger.warning(
                 "unknown payment status recorded", extra={**log, "reported": status, "source": source}
             )
+        if transition.event is not None:  # a transition's, or an in-progress step told (payments.steps)
+            self._publisher.publish([transition.event], self._payments)
         return Outcome(verdict.value, transition.record, transition)
 
     def refresh(
@@ -225,6 +222,7 @@ class Reconciler:
             answered = {"by": source, "answer": details.status, "outcome": problem}
             return Outcome(problem, self._touch(record, answered), gateway_status=details.status)
 
+        record = self._payments.note_transaction_id(record, details.transaction_id)  # §15, when sent
         if details.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             return self._reverse(record, details.status, source=source)
         answered = {"by": source, "answer": details.status}
@@ -298,10 +296,29 @@ class Reconciler:
                 "superseded attempt not paid after all", extra={**log, "gateway_status": details.status}
             )
             return Outcome(SUPERSEDED, record, gateway_status=details.status)
+        record = self._owe_displaced(record)
         outcome, after, event = self._payments.attempts().paid(record, attempt_reference, reference)
         if event is not None:
             self._publisher.publish([event], self._payments)
         return Outcome(outcome, after, gateway_status=details.status)
+
+    def _owe_displaced(self, record: PaymentRecord) -> PaymentRecord:
+        """An open payment's current attempt is about to be displaced by a paid superseded one: it may be
+        paid too (the customer holds its link) with its webhooks lost, and the schedule never queries a
+        superseded attempt. So its confirmation is owed first, in its own write before the promotion (a crash
+        between them leaves a harmless owed query of the still current attempt): the poller asks about it
+        after the interval, and two attempts paid end ``doublePaid``."""
+        from pay1st_partner.payments.attempts import DISPLACED
+
+        if not record.is_open or record.reference is None:
+            return record
+        return self._payments.owed().owe(
+            record,
+            attempt_reference=record.gateway_reference,
+            reference=record.reference,
+            reported=DISPLACED,
+            due_in=self._min_query_interval,
+        )
 
     @property
     def min_query_interval(self) -> float:
@@ -368,32 +385,3 @@ def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:
     if details.amount != record.amount or details.currency_code != record.currency_code:
         return AMOUNT_MISMATCH
     return None
-
-
-# ------------------------------------------------------------------------------ payment status route
-
-
-def is_stale(record: PaymentRecord, *, now: datetime, stale_after: float) -> bool:
-    """Open, known to the gateway, and not written or checked for ``stale_after`` seconds."""
-    if not record.is_open or record.reference is None:
-        return False
-    return age_seconds(record.updated_at, now) >= stale_after
-
-
-def current_payment(
-    partner_reference: str,
-    *,
-    payments: PaymentRepository,
-    reconciler: Reconciler,
-    stale_after: float,
-    deadline: float | None = None,
-    clock: Callable[[], datetime] = utcnow,
-) -> PaymentRecord:
-    """The stored payment, refreshed from the gateway first when open and stale (404 when unknown)."""
-    record = payments.get(partner_reference)
-    if record is None:
-        raise PaymentNotFound()
-    if is_stale(record, now=clock(), stale_after=stale_after):
-        # If the gateway cannot be reached the stored status is still the best answer we have.
-        record = reconciler.refresh(record, source="status", deadline=deadline).record
-    return record

@@ -14,6 +14,7 @@ conditional claim on ``partnerReference`` is the idempotency key instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from pay1st_partner.events import payment_event
 from pay1st_partner.fingerprints import fulfilment_fingerprint, kept, same
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.payments.fulfilment_guard import refusal
+from pay1st_partner.payments.steps import StepRecorder
 from pay1st_partner.records import Claim, PaymentRecord, ReferenceMismatch, Transition, amount_text
 from pay1st_partner.store.items import (
     MAX_STATUS_QUERIES,
@@ -54,10 +56,12 @@ class PaymentRepository:
         *,
         clock: Callable[[], datetime] = utcnow,
         schedule: CheckSchedule = DEFAULT_SCHEDULE,
+        step_event_interval: float | None = None,  # between two "Payment In Progress" (payments.steps)
     ) -> None:
         self._store = store
         self._clock = clock
         self._schedule = schedule
+        self._steps = StepRecorder(store, clock=clock, event_interval=step_event_interval)
 
     def _now(self) -> str:
         return isoformat(self._clock())
@@ -194,6 +198,10 @@ class PaymentRepository:
             if reference is not None and record.reference is not None and record.reference != reference:
                 raise ReferenceMismatch(f"payment {partner_reference} has another Pay1st reference")
             decision = state.decide(record.status, status)
+            if decision.verdict is state.Verdict.STEP:
+                return self._steps.record(
+                    record, status, source=source, read=lambda: self._require(partner_reference)
+                )
             if decision.verdict is state.Verdict.UNKNOWN:
                 noted = self._store.note_unknown(partner_reference, status, self._now())
                 return Transition(decision.verdict, record.status, status, noted)
@@ -372,6 +380,13 @@ class PaymentRepository:
         raise PaymentConflict(
             "A different fulfilment is already recorded for this payment.", code="fulfilment_conflict"
         )
+
+    def note_transaction_id(self, record: PaymentRecord, transaction_id: str | None) -> PaymentRecord:
+        """Keep the ``C-…-T`` id Pay1st sent (§15; written only when new); the record after it."""
+        if transaction_id is None or transaction_id == record.transaction_id:
+            return record
+        noted = self._store.note_transaction_id(record.partner_reference, transaction_id)
+        return record if noted is None else replace(record, transaction_id=noted.transaction_id)
 
     def owed(self) -> OwedConfirmations:
         """The payment's owed confirmations (``pay1st_partner.payments.owed``), over the same store and clock."""

@@ -50,6 +50,10 @@ def payment_view(record: PaymentRecord) -> dict[str, Any]:
     }
     if record.channel_id is not None:
         view["channelId"] = record.channel_id
+    step = record.current_step
+    if step is not None:  # the customer is mid-payment (§9): the gateway's latest in-progress step
+        view["step"] = step
+        view["stepAt"] = record.step["at"] if record.step else None
     if record.attempts:  # more than one attempt at Pay1st (README "Attempts")
         from pay1st_partner.payments.attempts import attempts_view
 

@@ -28,10 +28,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pay1st.errors import Pay1stAPIError
 from pay1st.models import CreatedRefund, RefundRequest
 
 from pay1st_partner import refund_state
 from pay1st_partner.errors import (
+    GatewayRejected,
     InvalidRequest,
     PaymentConflict,
     RefundOutcomeUnknown,
@@ -40,6 +42,13 @@ from pay1st_partner.gateway_calls import ClaimActions, is_abandoned_claim, settl
 from pay1st_partner.observability import count, logger
 from pay1st_partner.payments.callbacks import refund_webhook_url
 from pay1st_partner.records import ReferenceMismatch
+from pay1st_partner.refunds.reference import (
+    PARAMETER,
+    PAYMENT_REFERENCE,
+    is_reference_refusal,
+    reference_refused,
+    refund_target,
+)
 from pay1st_partner.request_fields import reject_unknown, required_reference, required_string
 
 if TYPE_CHECKING:
@@ -101,7 +110,10 @@ def create_refund(
     gateway: Pay1stClient,
     publisher: EventPublisher,
     deadline: float | None = None,
+    reference_mode: str = PAYMENT_REFERENCE,
 ) -> RefundResult:
+    """``reference_mode``: what the request's ``transactionReference`` names (``RefundTransactionReference``,
+    :mod:`pay1st_partner.refunds.reference`)."""
     claim = refunds.claim(partner_reference, command.refund_reference, command.amount, command.reason)
     refund = claim.refund
     if not claim.created:
@@ -119,17 +131,33 @@ def create_refund(
             return RefundResult(claim.payment, refund, False)
         # CREATE_UNKNOWN (or an abandoned CREATING): ask again with the same partnerRefundReference.
 
-    assert claim.payment.reference is not None
+    try:
+        target = refund_target(claim.payment, reference_mode)
+    except PaymentConflict:
+        if claim.created:  # nothing was sent: free the claim (a repeat of an unknown one stays unknown)
+            refunds.release(partner_reference, refund)
+        raise
     request = RefundRequest(
-        transaction_reference=claim.payment.reference,
+        transaction_reference=target,
         partner_refund_reference=refund.refund_reference,
         amount=refund.amount,  # always explicit: what we reserved is what is refunded
         reason=refund.reason,
         refund_webhook_url=refund_webhook_url(base_url),
     )
-    created = _request_at_gateway(
-        request, refund, claim_is_new=claim.created, refunds=refunds, gateway=gateway, deadline=deadline
-    )
+    try:
+        created = _request_at_gateway(
+            request, refund, claim_is_new=claim.created, refunds=refunds, gateway=gateway, deadline=deadline
+        )
+    except GatewayRejected as refused:
+        cause = refused.__cause__
+        if isinstance(cause, Pay1stAPIError) and is_reference_refusal(cause):
+            logger.warning(
+                "refund refused because of its transactionReference",
+                extra={"partnerReference": partner_reference, PARAMETER: reference_mode},
+            )
+            count("RefundReferenceRefused", mode=reference_mode)
+            raise reference_refused(claim.payment, reference_mode, cause) from cause
+        raise
     # An answer in a status we do not know still means the gateway has the refund: it is PENDING to us.
     status = created.status if created.status in refund_state.GATEWAY_STATUSES else refund_state.PENDING
     try:

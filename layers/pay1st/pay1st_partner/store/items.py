@@ -44,6 +44,12 @@ Item layout (DynamoDB attribute names):
   ``attemptsExhaustedAt`` (when the last attempt was refused as a duplicate too: the payment ends there).
   Each derived reference also has a pointer item, key ``attempt#<reference>`` → ``attemptOf`` (as for
   refunds), so a webhook naming it finds the payment and a reference is never handed to two payments.
+- In-progress steps (§9, ``pay1st_partner.payments.steps``): ``step`` (map ``{status, at, during, source}``:
+  the gateway's latest step, ``during`` the payment's status when it was reported), ``stepsTold`` (map step →
+  when its ``Payment In Progress`` event was written) and ``stepToldAt`` (the newest of those: the condition
+  of the next one, so two writers never both tell within the interval).
+- ``transactionId``: the latest ``C-…-T`` transaction id Pay1st sent for the payment (create answer, status
+  query, webhook; §15), which a refund names instead of ``reference`` with ``RefundTransactionReference``.
 - Owed confirmations (``pay1st_partner.payments.owed``, DESIGN §9): ``owed`` (map Pay1st reference →
   ``{attemptReference, reported, since}``, at most ``MAX_OWED``): a status a signed webhook reported that
   could not be confirmed yet (query slot taken, or the query failed). While it holds anything the payment
@@ -313,6 +319,9 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         attempt_reference=data.get("attemptReference"),
         attempts=tuple(data.get("attempts", ())),
         double_paid=bool(data.get("doublePaid", False)),
+        step=data.get("step"),
+        steps_told=dict(data.get("stepsTold", {})),
+        transaction_id=data.get("transactionId"),
         attempts_exhausted_at=data.get("attemptsExhaustedAt"),
         owed={str(key): dict(entry) for key, entry in data.get("owed", {}).items()},
     )

@@ -83,6 +83,22 @@ class StatusQueryNote:
 
 
 @dataclass(frozen=True)
+class StepChange:
+    """Record an in-progress step (``pay1st_partner.payments.steps``) on an open payment, never its status.
+
+    Holds only while the stored status is still ``record.status``; with ``event`` (the step is told) also
+    while ``stepToldAt`` is still ``record``'s, so two writers never both tell within the interval.
+    """
+
+    record: PaymentRecord
+    step: str
+    source: str
+    at: str
+    event: OutboxEvent | None = None
+    told_at: str | None = None  # ``record``'s ``stepToldAt`` as read (None: never told)
+
+
+@dataclass(frozen=True)
 class RefundChange:
     """One refund status write, holding only while the refund's stored status is still ``current``.
 
@@ -217,6 +233,13 @@ class PaymentStore(StatusIndex, Protocol):
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
         """Remember the last status we could not interpret (never a transition)."""
+
+    def write_step(self, change: StepChange) -> PaymentRecord | None:
+        """Record ``change.step`` as the payment's latest step (with its event, when told); None when the
+        condition no longer holds."""
+
+    def note_transaction_id(self, partner_reference: str, transaction_id: str) -> PaymentRecord | None:
+        """Set ``transactionId`` unless it already holds that value; None when it did (or no payment)."""
 
     def add_conflict(self, partner_reference: str, conflict: Mapping[str, Any]) -> PaymentRecord:
         """Append a conflicting-final-status entry to the payment's ``conflicts``."""

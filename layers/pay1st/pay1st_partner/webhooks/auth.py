@@ -16,17 +16,21 @@ Previous credentials in the secret count until their ``acceptUntil`` (``pay1st.w
 A rejection is a 401 with a stable code (``missing_signature``, ``invalid_signature``, ``stale_timestamp``),
 a ``WebhookRejected`` metric per reason, and - when a :class:`RejectionLog` is given - a record kept a week
 with a diagnosis and the names (never values) of the authentication headers, plus the modes that would
-have accepted it. Secrets and header values never reach a log line, a record or an answer.
+have accepted it; one that looks like a misconfiguration (:func:`budget_share`) may use the share of
+the hour's records that anonymous junk cannot spend. Secrets and header values never reach a log line,
+a record or an answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pay1st.errors import SignatureVerificationError
-from pay1st.webhook_credentials import SigningKey, WebhookCredentials
+from pay1st.webhook_credentials import BasicAuthKey, SigningKey, WebhookCredentials
 from pay1st.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -39,7 +43,13 @@ from pay1st.webhooks import (
 from pay1st_partner.clock import utcnow
 from pay1st_partner.errors import WebhookRejected
 from pay1st_partner.observability import count, logger
-from pay1st_partner.webhooks.rejections import Rejection, RejectionLog, header_names
+from pay1st_partner.webhooks.rejections import (
+    ANONYMOUS,
+    MISCONFIGURATION,
+    Rejection,
+    RejectionLog,
+    header_names,
+)
 
 SIGNING_KEY_SCHEME = "signing-key"
 BASIC_AUTH_SCHEME = "basic-auth"
@@ -60,12 +70,31 @@ _REJECTION_MESSAGES = {
     "invalid_signature": "The webhook signature could not be verified.",
     "stale_timestamp": "The webhook timestamp is outside the accepted window.",
 }
+# What both schemes put in X-SIGNATURE: a hex HMAC-SHA256 (either case, as verification accepts it).
+_WELL_FORMED_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 # Header names worth reporting: what a gateway might authenticate with. Names only, never values.
 _AUTH_NAME_PARTS = ("signature", "timestamp", "auth", "hmac", "token", "digest", "key", "secret")
 _NOT_CONFIGURED = {
     SIGNING_KEY_SCHEME: "no signingKey in the credentials secret",
     BASIC_AUTH_SCHEME: "no webhookUsername/webhookPassword in the credentials secret",
 }
+
+
+def _held(scheme: str, credentials: WebhookCredentials, now: datetime) -> tuple[list[Any], list[Any]]:
+    """``scheme``'s current credentials and its previous ones still accepted at ``now``, as its verifier
+    takes them (signing keys; (username, password) pairs)."""
+    entries: Sequence[SigningKey | BasicAuthKey] = (
+        credentials.signing_keys if scheme == SIGNING_KEY_SCHEME else credentials.basic_auth
+    )
+
+    def value(entry: SigningKey | BasicAuthKey) -> Any:
+        return entry.key if isinstance(entry, SigningKey) else (entry.username, entry.password)
+
+    current = [value(entry) for entry in entries if entry.accept_until is None]
+    previous = [
+        value(entry) for entry in entries if entry.accept_until is not None and entry.accepted_at(now)
+    ]
+    return current, previous
 
 
 @dataclass(frozen=True)
@@ -139,7 +168,8 @@ class WebhookAuthenticator:
         reasons: set[str] = set()  # of the schemes that had credentials and refused
         for scheme in _MODE_SCHEMES[self._mode]:
             try:
-                accepted = self._try(scheme, raw_body, headers, credentials, now)
+                verify = self._verifier(scheme, raw_body, headers, now)
+                accepted = self._try(scheme, verify, _held(scheme, credentials, now))
             except SignatureVerificationError as exc:
                 refusals[scheme] = str(exc)
                 reasons.add(exc.reason)
@@ -155,43 +185,33 @@ class WebhookAuthenticator:
             code = "invalid_signature"
         raise self._reject(raw_body, headers, code, refusals, credentials=credentials, now=now)
 
-    def _try(
-        self,
-        scheme: str,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        credentials: WebhookCredentials,
-        now: datetime,
-    ) -> Authentication | None:
-        """The authentication under ``scheme``; None when it has no credentials; raises when refused."""
+    def _verifier(
+        self, scheme: str, raw_body: bytes, headers: Mapping[str, str], now: datetime
+    ) -> Callable[[Sequence[Any]], object]:
+        """Verifies the event under ``scheme`` against the credentials given; raises when refused."""
         if scheme == SIGNING_KEY_SCHEME:
-            current = [k.key for k in credentials.signing_keys if k.accept_until is None]
-            previous = [
-                k.key for k in credentials.signing_keys if k.accept_until is not None and k.accepted_at(now)
-            ]
-            if not current and not previous:
-                return None
-            try:
-                verify_webhook(raw_body, headers, current, tolerance_seconds=self._tolerance, now=now)
-                return Authentication(scheme)
-            except SignatureVerificationError as exc:
-                if exc.reason != SignatureVerificationError.BAD_SIGNATURE or not previous:
-                    raise
-            verify_webhook(raw_body, headers, previous, tolerance_seconds=self._tolerance, now=now)
-            return self._previous(scheme)
-        pairs = [(b.username, b.password) for b in credentials.basic_auth if b.accept_until is None]
-        old = [
-            (b.username, b.password) for b in credentials.basic_auth if b.accept_until and b.accepted_at(now)
-        ]
-        if not pairs and not old:
+            return lambda keys: verify_webhook(
+                raw_body, headers, keys, tolerance_seconds=self._tolerance, now=now
+            )
+        return lambda pairs: verify_basic_auth(raw_body, headers, pairs)
+
+    def _try(
+        self, scheme: str, verify: Callable[[Sequence[Any]], object], held: tuple[list[Any], list[Any]]
+    ) -> Authentication | None:
+        """The authentication under ``scheme``; None when it has no credentials; raises when refused.
+
+        The current credentials first; the previous ones (rotated out, still in their window) only when
+        the current ones give a bad signature."""
+        current, previous = held
+        if not current and not previous:
             return None
         try:
-            verify_basic_auth(raw_body, headers, pairs)
+            verify(current)
             return Authentication(scheme)
         except SignatureVerificationError as exc:
-            if exc.reason != SignatureVerificationError.BAD_SIGNATURE or not old:
+            if exc.reason != SignatureVerificationError.BAD_SIGNATURE or not previous:
                 raise
-        verify_basic_auth(raw_body, headers, old)
+        verify(previous)
         return self._previous(scheme)
 
     @staticmethod
@@ -218,6 +238,7 @@ class WebhookAuthenticator:
             mode=self._mode,
             header_names=auth_header_names(headers),
             would_accept_with=would,
+            share=budget_share(headers, code, would),
         )
         count("WebhookRejected", reason=code)
         logger.warning(
@@ -235,30 +256,15 @@ class WebhookAuthenticator:
         for scheme in SCHEMES:
             if scheme in _MODE_SCHEMES[self._mode]:
                 continue
+            current, previous = _held(scheme, credentials, now)
+            if not current and not previous:
+                continue
             try:
-                if self._quiet_try(scheme, raw_body, headers, credentials, now):
-                    return (scheme, "any")
+                self._verifier(scheme, raw_body, headers, now)(current + previous)
             except SignatureVerificationError:
                 continue
+            return (scheme, "any")
         return ()
-
-    def _quiet_try(
-        self,
-        scheme: str,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        credentials: WebhookCredentials,
-        now: datetime,
-    ) -> bool:
-        if scheme == SIGNING_KEY_SCHEME:
-            keys = credentials.signing_keys_at(now)
-            if keys:
-                verify_webhook(raw_body, headers, keys, tolerance_seconds=self._tolerance, now=now)
-            return bool(keys)
-        pairs = credentials.basic_auth_at(now)
-        if pairs:
-            verify_basic_auth(raw_body, headers, pairs)
-        return bool(pairs)
 
     def foreign_partner(self, partner_id: str | None, partner_code: str | None) -> str | None:
         """Why an event names another partner than the configured one (None: it names us, or nobody)."""
@@ -267,6 +273,22 @@ class WebhookAuthenticator:
         if self._partner_id is not None and partner_id is not None and partner_id != self._partner_id:
             return "partnerId is not ours"
         return None
+
+
+def budget_share(headers: Mapping[str, str], code: str, would: tuple[str, ...]) -> str:
+    """Which share of the hour's kept rejections this one may use (``rejections`` module docstring).
+
+    A misconfiguration: an authentic signature refused by our window or our mode, or a well-formed one that
+    fails (a wrong key, the other scheme, wrong basic-auth credentials). Anonymous: no signature, or one no
+    Pay1st scheme would produce. (A signed event for another partner is refused later, by the intake, and
+    recorded with the accepted events, outside this budget.)
+    """
+    if code == "stale_timestamp" or would:
+        return MISCONFIGURATION
+    signature = header(headers, SIGNATURE_HEADER)
+    if signature is not None and _WELL_FORMED_SIGNATURE.fullmatch(signature.strip()):
+        return MISCONFIGURATION
+    return ANONYMOUS
 
 
 def auth_header_names(headers: Mapping[str, str]) -> tuple[str, ...]:

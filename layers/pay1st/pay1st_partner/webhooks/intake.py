@@ -22,7 +22,8 @@ Order, and why:
    attempt's report is ignored (``superseded_attempt``) unless it is a SUCCESSFUL the gateway confirms;
 6. apply: SUCCESSFUL only after the gateway confirms it with a §9 status query; adopting a payment whose
    create answer was lost also goes through that query; other known statuses of a *signed* event are
-   applied directly (conditional, never regressing); unknown statuses are recorded and never applied.
+   applied directly (conditional, never regressing; an in-progress step beside the status: ``payments.steps``);
+   unknown statuses are recorded and never applied.
    An event that was not signature-verified (mode ``off``) could come from anyone, so whatever status it
    names only prompts a status query, and the gateway's answer is applied instead;
 7. answer.
@@ -42,9 +43,7 @@ delivers it again, which is harmless because processing is idempotent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pay1st.errors import ValidationError
 from pay1st.models import WebhookEvent
@@ -77,33 +76,15 @@ from pay1st_partner.request_fields import parse_json_object, require_text
 from pay1st_partner.store.port import WebhookReceipt
 from pay1st_partner.webhooks.auth import BASIC_AUTH_SCHEME, WRONG_PARTNER, WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import RecordedWebhook, WebhookEventStore, event_id
+from pay1st_partner.webhooks.results import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult
 
-MAX_WEBHOOK_BYTES = 64 * 1024
-UNMATCHED = "unmatched"
 # Outcomes after which processing the same event again cannot change anything (a replay is answered from
 # the record); absent: "received" (in progress or crashed), "not_applied", unconfirmed queries (a redelivery
 # or replay may confirm an owed one before the poller does), and invalid events (answered 400 again).
-_APPLIED = frozenset({"applied", "duplicate", "stale", "conflict"})
+_APPLIED = frozenset({"applied", "duplicate", "stale", "conflict", "in_progress"})
 _FINISHED = _APPLIED | {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status"}
 _FINISHED |= {"no_reference", SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
 _UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})  # a signed report's is then owed
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    event_id: str
-    duplicate: bool
-    matched: bool
-    outcome: str
-    status: str | None = None  # the payment's status after processing (when matched)
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"received": True, "matched": self.matched, "outcome": self.outcome}
-        if self.duplicate:
-            body["duplicate"] = True
-        if self.status is not None:
-            body["status"] = self.status
-        return body
 
 
 class WebhookIntake:
@@ -264,19 +245,9 @@ class WebhookIntake:
             count("StatusRejected", reason=AMOUNT_MISMATCH)
             return Outcome(AMOUNT_MISMATCH, record)
 
-        if not verified:
-            # Unsigned (WEBHOOK_SIGNATURE_MODE=off): anyone could have sent it. Applying its FAILED or
-            # CANCELLED directly would finalise the payment and block the real SUCCESSFUL, so the event
-            # only prompts a status query and the gateway's answer is what gets applied.
-            return self._reconciler.refresh(
-                record,
-                source="webhook",
-                reference=event.reference,
-                deadline=deadline,
-                authenticated=False,
-                receipt=receipt,
-            )
-        if event.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
+        if verified:  # a transaction id (§15) from Pay1st itself; an unsigned event's comes with the query
+            record = self._payments.note_transaction_id(record, event.transaction_id)
+        if verified and event.status in state.REVERSAL_STATUSES and record.status == state.SUCCESSFUL:
             if event.status in record.reversals:  # already recorded: a replay costs no status query
                 return Outcome(state.Verdict.SAME.value, record)
             # A reversal (§9, §16) counts only once the gateway's status query confirms it.
@@ -285,14 +256,17 @@ class WebhookIntake:
         needs_confirmation = decision.applies and (
             event.status == state.SUCCESSFUL or record.reference is None
         )
-        if needs_confirmation:
-            # The gateway's own answer is what gets applied (it may be further along, or not paid at all).
+        if not verified or needs_confirmation:
+            # The event only prompts a status query; the gateway's own answer is what gets applied. Unsigned
+            # (WEBHOOK_SIGNATURE_MODE=off), anyone could have sent it: applying its FAILED or CANCELLED directly
+            # would finalise the payment and block the real SUCCESSFUL. Signed, a SUCCESSFUL or an adoption
+            # is confirmed: the gateway may be further along, or not paid at all. (Unsigned, no slot is taken.)
             return self._reconciler.refresh(
                 record,
                 source="webhook",
                 reference=event.reference,
                 deadline=deadline,
-                authenticated=True,
+                authenticated=verified,
                 receipt=receipt,
                 slot_taken=slot_taken,
             )

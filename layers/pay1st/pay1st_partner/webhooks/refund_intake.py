@@ -37,7 +37,7 @@ from pay1st_partner.request_fields import parse_json_object, require_text
 from pay1st_partner.state import Verdict
 from pay1st_partner.webhooks.auth import WebhookAuthenticator
 from pay1st_partner.webhooks.event_store import WebhookEventStore
-from pay1st_partner.webhooks.intake import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult
+from pay1st_partner.webhooks.results import MAX_WEBHOOK_BYTES, UNMATCHED, IntakeResult
 
 UNSIGNED_IGNORED = "unsigned_ignored"
 
@@ -121,7 +121,8 @@ class RefundWebhookIntake:
             logger.info("refund webhook for a refund that is not ours", extra={"refundReference": reference})
             return UNMATCHED, None, None
         owner = payment.partner_reference
-        if payment.reference != event.transaction_reference:
+        # The refund named the payment by its reference or by its transaction id (§15, RefundTransactionReference).
+        if event.transaction_reference not in (payment.reference, payment.transaction_id):
             logger.warning("refund webhook names another payment", extra={"refundReference": reference})
             count("StatusRejected", reason=REFERENCE_MISMATCH)
             return REFERENCE_MISMATCH, None, owner

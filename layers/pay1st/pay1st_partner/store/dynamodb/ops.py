@@ -12,8 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
 from pay1st_partner.store.dynamodb.payment_item import PaymentItemAccess
+from pay1st_partner.store.items import record_from_item
 
 _MAX_AUDIT_ATTEMPTS = 5
 
@@ -50,6 +52,24 @@ class DynamoDBOperatorAccess(PaymentItemAccess):
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         items.sort(key=lambda item: str(item["createdAt"]), reverse=newest_first)
         return items[:limit]
+
+    def find_by_reference(self, reference: str) -> PaymentRecord | None:
+        # Operators only (pay1st_ops find --reference): a scan, not an index every payment's writes would pay for.
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "#ref = :ref",
+            "ExpressionAttributeNames": {"#ref": "reference"},
+            "ExpressionAttributeValues": {":ref": {"S": reference}},
+            "ProjectionExpression": "partnerReference",
+        }
+        while True:
+            response = self._client.scan(**query)
+            for item in response.get("Items", []):
+                data = self._read(item["partnerReference"]["S"])
+                return record_from_item(data) if data else None
+            if "LastEvaluatedKey" not in response:
+                return None
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
         key = self._key(partner_reference)

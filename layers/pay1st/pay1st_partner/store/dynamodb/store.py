@@ -21,6 +21,8 @@ from pay1st_partner.store.dynamodb.fulfilment import DynamoDBFulfilmentWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
 from pay1st_partner.store.dynamodb.owed import NO_OWED, DynamoDBOwedWrites, final_schedule
 from pay1st_partner.store.dynamodb.refunds import DynamoDBRefundWrites, outbox_sets
+from pay1st_partner.store.dynamodb.steps import DynamoDBStepWrites
+from pay1st_partner.store.dynamodb.transactions import DynamoDBTransactionWrites
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
     GAVE_UP_MARKER,
@@ -60,6 +62,8 @@ class DynamoDBPaymentStore(
     DynamoDBRefundWrites,
     DynamoDBOperatorAccess,
     DynamoDBAttemptWrites,
+    DynamoDBStepWrites,
+    DynamoDBTransactionWrites,
     DynamoDBOwedWrites,
     DynamoDBFulfilmentWrites,
 ):
@@ -72,23 +76,6 @@ class DynamoDBPaymentStore(
     def get(self, partner_reference: str) -> PaymentRecord | None:
         data = self._read(partner_reference)
         return record_from_item(data) if data else None
-
-    def find_by_reference(self, reference: str) -> PaymentRecord | None:
-        # Operators only (pay1st_ops find --reference): a scan, not an index every payment's writes would pay for.
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "FilterExpression": "#ref = :ref",
-            "ExpressionAttributeNames": {"#ref": "reference"},
-            "ExpressionAttributeValues": {":ref": {"S": reference}},
-            "ProjectionExpression": "partnerReference",
-        }
-        while True:
-            response = self._client.scan(**query)
-            for item in response.get("Items", []):
-                return self.get(item["partnerReference"]["S"])
-            if "LastEvaluatedKey" not in response:
-                return None
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _watched(self, markers: tuple[str, ...], below: str, limit: int) -> list[PaymentRecord]:
         """Up to ``limit`` payments of the watch list's ``markers`` shards, earliest ``nextCheckAt`` first, each

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from typing import Any
 
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import OPEN_MARKER, OWED_MARKER, record_from_item, sharded
+from pay1st_partner.store.memory.items import clone
 from pay1st_partner.store.port import OwedChange
 
 
@@ -41,10 +41,10 @@ class MemoryOwedWrites:
                 or has_owed(item) != bool(record.owed)
             ):
                 return None
-            item.setdefault("owed", {})[change.reference] = copy.deepcopy(dict(change.entry))
+            item.setdefault("owed", {})[change.reference] = clone(dict(change.entry))
             item["nextCheckAt"] = change.due_at
             item["openMarker"] = sharded(change.marker, record.partner_reference)
-            return record_from_item(copy.deepcopy(item))
+            return record_from_item(clone(item))
 
     def settle_owed(self, partner_reference: str, reference: str, since: str) -> PaymentRecord | None:
         with self._lock:
@@ -53,7 +53,7 @@ class MemoryOwedWrites:
             if item is None or entry is None or entry.get("since") != since:
                 return None
             del item["owed"][reference]
-            return record_from_item(copy.deepcopy(item))
+            return record_from_item(clone(item))
 
     def end_owed_schedule(self, partner_reference: str, *, next_check_at: str | None) -> None:
         with self._lock:

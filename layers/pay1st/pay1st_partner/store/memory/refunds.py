@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Mapping
 from decimal import Decimal
@@ -20,7 +19,7 @@ from pay1st_partner.store.items import (
     refund_pointer_key,
     sharded,
 )
-from pay1st_partner.store.memory.items import add_events, claim_pointer, own_claim, pointer_owner
+from pay1st_partner.store.memory.items import add_events, claim_pointer, clone, own_claim, pointer_owner
 from pay1st_partner.store.port import RefundChange, ReversalChange
 
 _ZERO = Decimal(0)
@@ -65,7 +64,7 @@ class MemoryRefundWrites:
                 or item["refundReserved"] > reserve_up_to
             ):
                 return None
-            refunds[entry["refundReference"]] = copy.deepcopy(dict(entry))
+            refunds[entry["refundReference"]] = clone(dict(entry))
             item["refundReserved"] += Decimal(entry["amount"])
             item["refundsOpen"] += 1
             item["refundOpenMarker"] = sharded(OPEN_MARKER, partner_reference)
@@ -106,12 +105,12 @@ class MemoryRefundWrites:
             return _copy(item)
 
     def open_refund_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
+        partitions = frozenset(marker_partitions(OPEN_MARKER))  # once, not once per item
         with self._lock:
             due = [
                 item
                 for item in self._items.values()
-                if item.get("refundOpenMarker") in marker_partitions(OPEN_MARKER)
-                and item["refundOpenSince"] < older_than
+                if item.get("refundOpenMarker") in partitions and item["refundOpenSince"] < older_than
             ]
             due.sort(key=lambda item: item["refundOpenSince"])
             return [_copy(item) for item in due[:limit]]
@@ -130,7 +129,7 @@ class MemoryRefundWrites:
 
 
 def _copy(item: Mapping[str, Any]) -> PaymentRecord:
-    return record_from_item(copy.deepcopy(item))
+    return record_from_item(clone(item))
 
 
 def _ensure_refund_totals(item: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ returns a copy, so nothing outside can change a stored item. Not used in Lambda.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Mapping
 from decimal import Decimal
@@ -29,15 +28,19 @@ from pay1st_partner.store.items import (
     stays_watched,
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
-from pay1st_partner.store.memory.items import add_events, own_claim
+from pay1st_partner.store.memory.items import add_events, clone, own_claim
 from pay1st_partner.store.memory.owed import MemoryOwedWrites, final_schedule, has_owed
 from pay1st_partner.store.memory.refunds import MemoryRefundWrites
+from pay1st_partner.store.memory.steps import MemoryStepWrites
+from pay1st_partner.store.memory.transactions import MemoryTransactionWrites
 from pay1st_partner.store.port import QueryWanted, StatusChange, StatusQueryNote
 
 _ZERO = Decimal(0)
 
 
-class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWrites):
+class InMemoryPaymentStore(
+    MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWrites, MemoryStepWrites, MemoryTransactionWrites
+):
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -48,10 +51,10 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWr
         """A copy of the raw stored item (what a test would read from the table)."""
         with self._lock:
             found = self._items.get(partner_reference)
-            return copy.deepcopy(found) if found is not None else None
+            return clone(found) if found is not None else None
 
     def _record(self, item: Mapping[str, Any]) -> PaymentRecord:
-        return record_from_item(copy.deepcopy(item))
+        return record_from_item(clone(item))
 
     def _existing(self, partner_reference: str) -> dict[str, Any]:
         item = self._items.get(partner_reference)
@@ -78,10 +81,11 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWr
     ) -> list[dict[str, Any]]:
         """What sparse GSI partitions (``marker`` in ``values``, merged by ``sort_key``) hold below ``below``;
         as in DynamoDB, an item without the sort key is in no index."""
+        partitions = frozenset(values)
         found = [
             item
             for item in self._items.values()
-            if item.get(marker) in values and sort_key in item and item[sort_key] < below
+            if item.get(marker) in partitions and sort_key in item and item[sort_key] < below
         ]
         return sorted(found, key=lambda item: item[sort_key])
 
@@ -131,7 +135,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWr
             existing = self._items.get(item["partnerReference"])
             if existing is not None:  # taken: by this very claim (a retried write), or by another request
                 return bool(item.get("claimId")) and existing.get("claimId") == item.get("claimId")
-            self._items[item["partnerReference"]] = copy.deepcopy(dict(item))
+            self._items[item["partnerReference"]] = clone(dict(item))
             return True
 
     def delete_claim(self, partner_reference: str) -> None:
@@ -286,7 +290,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWr
                 or item.get("refundReserved", _ZERO) >= amount
             ):
                 return None
-            item["fulfilment"] = copy.deepcopy(dict(fulfilment))
+            item["fulfilment"] = clone(dict(fulfilment))
             return self._record(item)
 
     def mark_fulfilment_delivered(
@@ -298,7 +302,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWr
                 return False
             item["fulfilment"].setdefault("deliveredAt", at)
             if attempt is not None:
-                item["fulfilment"].setdefault("attempts", []).append(copy.deepcopy(dict(attempt)))
+                item["fulfilment"].setdefault("attempts", []).append(clone(dict(attempt)))
             if not item.get("outbox") and not has_owed(item):
                 item.pop("openMarker", None)
                 item.pop("nextCheckAt", None)
@@ -354,7 +358,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWr
     ) -> list[Mapping[str, Any]]:
         with self._lock:
             found: list[Mapping[str, Any]] = [
-                copy.deepcopy(item)
+                clone(item)
                 for item in self._items.values()
                 if item.get("status") == status and created_after < item["createdAt"] < created_before
             ]
@@ -365,7 +369,7 @@ class InMemoryPaymentStore(MemoryAttemptWrites, MemoryOwedWrites, MemoryRefundWr
             item = self._items.get(partner_reference)
             if item is None:
                 return False
-            item["audit"] = [*item.get("audit", []), copy.deepcopy(dict(entry))][-keep:]
+            item["audit"] = [*item.get("audit", []), clone(dict(entry))][-keep:]
             item["auditCount"] = item.get("auditCount", 0) + 1
             return True
 
@@ -377,7 +381,7 @@ def _is_scheduled(item: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
 
 def _add_query(item: dict[str, Any], note: StatusQueryNote) -> None:
     queries = {} if note.create else item.setdefault("statusQueries", {})
-    queries[note.key] = copy.deepcopy(dict(note.entry))
+    queries[note.key] = clone(dict(note.entry))
     for key in note.drop:
         queries.pop(key, None)
     item["statusQueries"] = queries

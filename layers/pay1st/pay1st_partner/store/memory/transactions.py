@@ -1,0 +1,24 @@
+"""The in-memory store's transaction id write: the same contract as
+:mod:`pay1st_partner.store.dynamodb.transactions`."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store.items import record_from_item
+from pay1st_partner.store.memory.items import clone
+
+
+class MemoryTransactionWrites:
+    _items: dict[str, dict[str, Any]]
+    _lock: threading.Lock
+
+    def note_transaction_id(self, partner_reference: str, transaction_id: str) -> PaymentRecord | None:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if item is None or item.get("transactionId") == transaction_id:
+                return None
+            item["transactionId"] = transaction_id
+            return record_from_item(clone(item))

@@ -1,0 +1,52 @@
+"""``python -m sim [--payments N] [--seed S]``: run the simulation, print one line (and, on a violation, the
+seed, the trace of the payments involved and the command that replays it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from sim.mix import default_mix
+from sim.report import summarise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__)
+    parser.add_argument("--payments", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cohort", type=int, default=1000, help="payments per independent world")
+    parser.add_argument("--only-cohort", type=int, default=None, help="replay one cohort of the run")
+    parser.add_argument("--mutation", default=None, help="reintroduce a known bug (see sim/mutations.py)")
+    parser.add_argument(
+        "--without-issue21",
+        action="store_true",
+        help="without the two choices that reached issue 21's defects (the mix before it was merged)",
+    )
+    parser.add_argument("--trace", action="store_true", help="print the whole trace")
+    parser.add_argument("--no-shrink", action="store_true")
+    args = parser.parse_args(argv)
+    from sim.run import run_cohort
+
+    mix = default_mix(issue21=not args.without_issue21)
+    started = time.perf_counter()
+    results = []
+    cohorts = (args.payments + args.cohort - 1) // args.cohort
+    indexes = range(cohorts) if args.only_cohort is None else [args.only_cohort]
+    for index in indexes:
+        size = (
+            args.cohort
+            if args.only_cohort is not None
+            else min(args.cohort, args.payments - index * args.cohort)
+        )
+        result = run_cohort(args.seed, index, size, mix, mutation=args.mutation, keep_trace=True)
+        results.append(result)
+        if args.trace:
+            sys.stdout.write("\n".join(result.trace) + "\n")
+        result.trace = [] if not result.violations else result.trace
+    elapsed = time.perf_counter() - started
+    return summarise(results, args, mix, elapsed, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
