@@ -247,7 +247,7 @@ def warm_requests() -> None:
         measure(
             "webhook_intake",
             lambda: _webhook_event(build_http_event, payment, "SUCCESSFUL"),
-            "   (target: 1 status query, at most 5 AWS calls)",
+            "   (target: 1 status query, at most 6 AWS calls: no transaction, which bills its writes twice)",
         )
         fulfil_body = {"products": [{"sku": "GEM-500", "quantity": 1}]}
         measure(

@@ -26,6 +26,7 @@ _READS = frozenset(
         "due_payments",
         "gave_up_payments",
         "pending_events",
+        "outbox_events",
         "item",
         "refund_owner",
         "attempt_owner",

@@ -176,18 +176,7 @@ class World:
         inst.set_attr(pay1st.client, "random", wiring.seeded_random(self.rng))
         inst.set_attr(pay1st.tokens, "threading", _GreenThreading(sleep))
         inst.set_attr(pay1st_partner.poller, "ThreadPoolExecutor", wiring.SyncExecutor)
-        # The PaidNotFulfilled gauge only emits a metric, and on the in-memory store it copies every paid
-        # payment: the poller's runs call it at most once a simulated hour (what it reads, it changes nothing).
-        gauge = runtime.report_paid_not_fulfilled
-        last_gauge = {"at": -1e18}
-
-        def report_paid_not_fulfilled() -> int | None:
-            if self.clock.now - last_gauge["at"] < 3600.0:
-                return None
-            last_gauge["at"] = self.clock.now
-            return gauge()
-
-        inst.set_attr(runtime, "report_paid_not_fulfilled", report_paid_not_fulfilled)
+        # (The PaidNotFulfilled gauge is counted by the poller's own run from the watch list: nothing to patch.)
         for module in _modules_with(observability.count):
             inst.set_attr(module, "count", count)
         self._installation = inst

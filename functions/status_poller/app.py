@@ -1,4 +1,5 @@
-"""Scheduled (EventBridge): re-publish stuck payment events, then check open payments with the gateway."""
+"""Scheduled (EventBridge): re-publish stuck payment events, then check open payments with the gateway, and
+count paid payments not fulfilled (PaidNotFulfilled)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pay1st_partner import runtime
 
 
 def poll(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    runtime.report_paid_not_fulfilled()  # the PaidNotFulfilled gauge (fulfilment_watch), apart from the polling
     # The poller is built here, not at cold start (cold-start budget: <= 1.2x ``import boto3``).
     return runtime.poller().run(deadline=runtime.deadline_for(context)).as_dict()
 

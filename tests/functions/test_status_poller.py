@@ -129,7 +129,7 @@ def test_gateway_down_is_survived_and_reported(aws: Any, sandbox: Any, fast_sche
     assert runtime.payments().get("order-down").status == "NEW"  # type: ignore[union-attr]
 
 
-def test_a_payment_the_poller_confirms_costs_four_aws_calls_beyond_its_index_queries(
+def test_a_payment_the_poller_confirms_costs_five_aws_calls_beyond_its_index_queries(
     aws: Any, sandbox: Any, fast_schedule: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a warm poller (credentials and token cached) and a paid payment whose webhook was lost
@@ -141,13 +141,15 @@ def test_a_payment_the_poller_confirms_costs_four_aws_calls_beyond_its_index_que
     # When the poller confirms it
     with counting_aws_calls(monkeypatch) as calls:
         report = poll()
-    # Then the payment is SUCCESSFUL, announced and cleared from the outbox in four calls besides the index
-    # queries: the query slot, the transition with its event, the publication, and ONE outbox clear
+    # Then the payment is SUCCESSFUL, announced and cleared from the outbox in five calls besides the index
+    # queries: the read of the due payment (the watch list holds keys only), the query slot, the transition
+    # with its event, the publication, and ONE outbox clear
     assert report["outcomes"] == {"applied": 1}
     record = runtime.payments().get("order-poller-paid")
     assert record is not None and record.status == "SUCCESSFUL" and record.pending_event_ids == ()
     assert [e["detail-type"] for e in aws.published_events()] == ["Payment Succeeded"]
     assert [call for call in calls if not call.startswith("dynamodb:Query")] == [
+        "dynamodb:GetItem PaymentsTable",  # the due payment, by the key the watch list gave
         "dynamodb:UpdateItem PaymentsTable",  # the query slot
         "dynamodb:UpdateItem PaymentsTable",  # the transition with its event (no webhook receipt to add)
         "events:PutEvents",

@@ -301,13 +301,12 @@ AWS_CALLS: dict[str, set[tuple[str, ...]]] = {
     "CallbackRedirectFunction": _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
     | GATEWAY_CALLS,
-    # the sparse indexes and byStatus (the PaidNotFulfilled gauge); read, transition, touch, clear the outbox
+    # the sparse indexes (the watch list also feeds the PaidNotFulfilled gauge); read, transition, touch,
+    # clear the outbox
     "StatusPollerFunction": {
-        ("dynamodb:Query", "PAYMENTS_TABLE", "openPayments"),
-        ("dynamodb:Query", "PAYMENTS_TABLE", "duePayments"),
+        ("dynamodb:Query", "PAYMENTS_TABLE", "watchList"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "pendingEvents"),
         ("dynamodb:Query", "PAYMENTS_TABLE", "openRefunds"),
-        ("dynamodb:Query", "PAYMENTS_TABLE", "byStatus"),
     }
     | _dynamodb("PAYMENTS_TABLE", "GetItem", "UpdateItem")
     | PUBLISH_CALLS
@@ -720,7 +719,7 @@ def test_paid_not_fulfilled_is_alarmed_and_its_hours_are_a_parameter(template):
     poller_indexes = template["Resources"]["StatusPollerFunction"]["Properties"]["Policies"][0]["Statement"][
         0
     ]
-    assert {"Fn::Sub": "${PaymentsTable.Arn}/index/byStatus"} in poller_indexes["Resource"]
+    assert {"Fn::Sub": "${PaymentsTable.Arn}/index/watchList"} in poller_indexes["Resource"]
 
 
 def test_public_routes_are_throttled_below_the_partner_routes(template, monkeypatch):

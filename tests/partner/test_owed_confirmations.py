@@ -4,6 +4,7 @@ poller, with no redelivery from Pay1st. Each story runs on DynamoDB (moto) and o
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from tests.partner.helpers import (
     signed_headers,
     webhook_body,
 )
+from tests.partner.test_fulfilment_guard import ITEMS
 from tests.partner.test_poller import make_poller
 
 INTERVAL = 15.0
@@ -290,3 +292,87 @@ def test_a_displaced_attempt_not_paid_is_queried_once_and_the_payment_leaves_the
     assert detail_types(aws) == ["Payment Succeeded"]
     clock.advance(3600)
     assert run_poller(repo, reconciler, publisher, clock).checked == 0
+
+
+# ------------------------------------------------ owed confirmations and the watch list (issue 24 with issue 21)
+
+HOURS = 2 * 3600  # the poller's paid_not_fulfilled_after (its default)
+
+
+def test_a_payment_paid_through_an_owed_confirmation_stays_watched_until_its_fulfilment_is_delivered(
+    intake: WebhookIntake,
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Any,
+    clock: Clock,
+) -> None:
+    """Given a SUCCESSFUL owed while the gateway was down, When the poller pays it (the payment SUCCESSFUL,
+    under OWED#n while owed), Then it is back on the watch list once nothing is owed: counted PaidNotFulfilled
+    the hours after, with no query; and off the list once its fulfilment is delivered."""
+    new_payment()
+    gateway.error = Pay1stConnectionError("down")
+    assert deliver(intake, clock, "SUCCESSFUL").outcome == "confirmation_owed"
+    gateway.error = None
+    gateway.set("C-order-1001-P", "SUCCESSFUL")
+    clock.advance(INTERVAL + 1)
+    assert run_poller(repo, reconciler, publisher, clock).outcomes["applied"] == 1
+    clock.advance(HOURS + 60)
+    report = run_poller(repo, reconciler, publisher, clock)
+    assert (report.checked, report.paid_not_fulfilled) == (0, ["order-1001"])
+    assert gateway.queries == ["C-order-1001-P"] * 2  # the webhook's (failed) and the poller's, no more
+    repo.record_fulfilment("order-1001", ITEMS)
+    repo.mark_fulfilment_delivered("order-1001")
+    assert repo.due_payments(now=clock() + timedelta(days=30), limit=10) == []
+
+
+def test_a_refunded_payment_is_not_paid_not_fulfilled_and_leaves_the_watch_list(
+    intake: WebhookIntake,
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Any,
+    clock: Clock,
+) -> None:
+    """Given a paid payment whose REFUND reversal was owed and then paid by the poller, When the hours for
+    a fulfilment pass, Then it is not counted PaidNotFulfilled (the fulfilment guard refuses it for ever, so
+    nothing is missing) and the poller takes it off the watch list."""
+    new_payment()
+    gateway.set("C-order-1001-P", "SUCCESSFUL")
+    assert deliver(intake, clock, "SUCCESSFUL").outcome == "applied"
+    gateway.set("C-order-1001-P", "REFUND")
+    clock.advance(2)
+    assert deliver(intake, clock, "REFUND").outcome == "confirmation_owed"
+    clock.advance(INTERVAL + 1)
+    assert run_poller(repo, reconciler, publisher, clock).outcomes["reversed"] == 1
+    clock.advance(HOURS + 60)
+    assert run_poller(repo, reconciler, publisher, clock).paid_not_fulfilled == []
+    assert repo.due_payments(now=clock() + timedelta(days=30), limit=10) == []
+
+
+def test_a_fulfilment_delivered_while_a_confirmation_is_owed_keeps_the_payment_due(
+    intake: WebhookIntake,
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Any,
+    clock: Clock,
+) -> None:
+    """Given a paid, fulfilled payment owed a REFUND confirmation (slot taken), When its fulfilment is
+    delivered (the write that takes a delivered payment off the watch list), Then it stays due for the owed
+    confirmation, and the poller records the reversal."""
+    new_payment()
+    gateway.set("C-order-1001-P", "SUCCESSFUL")
+    assert deliver(intake, clock, "SUCCESSFUL").outcome == "applied"
+    repo.record_fulfilment("order-1001", ITEMS)
+    gateway.set("C-order-1001-P", "REFUND")
+    clock.advance(2)
+    assert deliver(intake, clock, "REFUND").outcome == "confirmation_owed"
+    repo.mark_fulfilment_delivered("order-1001")
+    clock.advance(INTERVAL + 1)
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["order-1001"]
+    assert run_poller(repo, reconciler, publisher, clock).outcomes["reversed"] == 1
+    assert repo.due_payments(now=clock() + timedelta(days=30), limit=10) == []

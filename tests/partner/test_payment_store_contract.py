@@ -23,10 +23,12 @@ from pay1st_partner.clock import isoformat
 from pay1st_partner.errors import InvalidRequest, PaymentConflict, PaymentNotFound
 from pay1st_partner.events import payment_event
 from pay1st_partner.fingerprints import fingerprint
+from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import ReferenceMismatch
 from pay1st_partner.refunds.repository import RefundRepository
 from pay1st_partner.state import Verdict
+from pay1st_partner.store.codec import from_item
 from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 from pay1st_partner.store.items import claim_item, record_from_item, sharded
 from pay1st_partner.store.memory.store import InMemoryPaymentStore
@@ -227,14 +229,17 @@ def test_release_claim_deletes_only_a_creating_item(
 
 
 def test_a_transition_writes_status_and_outbox_event_together(
-    repo: PaymentRepository, new_payment: Callable[..., Any], raw_item: Any, clock: Clock
+    store: PaymentStore, repo: PaymentRepository, new_payment: Callable[..., Any], raw_item: Any, clock: Clock
 ) -> None:
     # Given a NEW payment
     new_payment()
+    before = raw_item("order-1001")
     clock.advance(5)
     # When the gateway reports SUCCESSFUL
     transition = repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
-    # Then the status moved, the payment left the open index and the event waits in the outbox
+    # Then the status moved, the payment stays on the watch list with its keys unchanged (no index write: it
+    # leaves when its fulfilment is delivered) and the event waits in the outbox, with no pendingEvents marker
+    # (the watch list leads the poller to it), stored without what the item already holds
     assert transition.applied and transition.previous_status == "NEW"
     assert transition.record.status == "SUCCESSFUL" and transition.record.is_final
     assert transition.event is not None
@@ -252,10 +257,14 @@ def test_a_transition_writes_status_and_outbox_event_together(
         "occurredAt": "2026-01-15T10:30:05.000Z",
     }
     item = raw_item("order-1001")
-    assert "openMarker" not in item and "nextCheckAt" not in item
-    assert item["outboxMarker"] == {"S": "PENDING#1"}
-    assert json.loads(item["outbox"]["M"]["order-1001:SUCCESSFUL"]["S"])["detail"]["status"] == "SUCCESSFUL"
+    assert item["openMarker"] == {"S": "OPEN#1"} and item["nextCheckAt"] == before["nextCheckAt"]
+    assert "outboxMarker" not in item and "outboxSince" not in item
+    stored = json.loads(item["outbox"]["M"]["order-1001:SUCCESSFUL"]["S"])
+    assert stored["d"]["status"] == "SUCCESSFUL" and "amount" not in stored["d"]
     assert transition.record.pending_event_ids == ("order-1001:SUCCESSFUL",)
+    # And what is stored reads back as the event published
+    (waiting,) = store.outbox_events("order-1001")
+    assert waiting == transition.event
 
 
 def test_duplicates_and_late_statuses_change_nothing(
@@ -654,7 +663,8 @@ def paid(repo: PaymentRepository, new_payment: Callable[..., Any]) -> Callable[.
 
 
 def _outbox_types(raw: dict[str, Any]) -> list[str]:
-    return sorted(json.loads(e["S"])["detailType"] for e in raw.get("outbox", {}).get("M", {}).values())
+    item = from_item(raw)
+    return sorted(OutboxEvent.from_stored(item, text).detail_type for text in item.get("outbox", {}).values())
 
 
 def test_a_refund_claim_reserves_its_amount_and_a_repeat_returns_it(
@@ -960,12 +970,14 @@ def test_a_check_of_a_payment_that_settled_meanwhile_does_not_reopen_it(
     before = new_payment()
     repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
     clock.advance(5)
+    settled = raw_item("order-1001")
     # When a check made on the stale read is noted
     after = repo.note_check(before)
-    # Then the check is noted, and the payment stays out of the open indexes
+    # Then the check is noted, and the payment is not put back on the schedule: it stays on the watch list as
+    # the SUCCESSFUL transition left it (keys unchanged), which only its delivered fulfilment ends
     assert after is not None and after.status == "SUCCESSFUL" and after.last_checked_at is not None
     item = raw_item("order-1001")
-    assert "openMarker" not in item and "nextCheckAt" not in item
+    assert (item["openMarker"], item["nextCheckAt"]) == (settled["openMarker"], settled["nextCheckAt"])
 
 
 def test_markers_are_spread_over_shards_and_readers_merge_every_shard(
@@ -1063,23 +1075,20 @@ def test_items_written_before_sharding_are_still_found_and_move_to_a_shard_on_th
     assert store.put_claim(legacy)
     new_payment("order-new")
     clock.advance(120)
-    # Then every reader still finds the old one, beside the new one
-    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == [
-        "order-old",
-        "order-new",
-    ]
-    assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=10)] == [
-        "order-old",
-        "order-new",
-    ]
+    # Then the pendingEvents and openRefunds readers still find the old one; the watch list, keyed on
+    # nextCheckAt, never held it: the upgrade (CHANGELOG.md, multi-step) checks that no such item is left first
+    # (the duePayments release's poller moved every one to a shard within minutes, as below)
+    assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["order-new"]
+    assert [r.partner_reference for r in repo.open_payments(older_than=clock(), limit=10)] == ["order-new"]
     assert [e.event_id for e in repo.pending_events(older_than=clock(), limit=10)] == ["order-old:PENDING"]
     old_refunds = store.open_refund_payments(older_than="2026-01-15T11:00:00.000Z", limit=10)
     assert [r.partner_reference for r in old_refunds] == ["order-old"]
-    # And its first check moves it to its shard, on the schedule (hourly by now), out of the legacy partition
+    # And its first check moves it to its shard, on the schedule (every 80 s by now, half an hour old), out of the
+    # legacy partition
     repo.note_check(repo.get("order-old"))  # type: ignore[arg-type]
     item = raw_item("order-old")
     assert item["openMarker"] == {"S": sharded("OPEN", "order-old")}
-    assert item["nextCheckAt"] == {"S": "2026-01-15T11:00:00.000Z"}
+    assert item["nextCheckAt"] == {"S": "2026-01-15T10:33:20.000Z"}
     assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["order-new"]
     # And clearing its event drops the legacy outbox marker as before
     repo.clear_event("order-old", "order-old:PENDING")
@@ -1104,9 +1113,17 @@ def test_give_up_moves_an_open_payment_off_the_schedule_and_a_final_status_clear
     assert raw_item("order-1001")["openMarker"] == {"S": "GAVEUP#1"}
     assert repo.due_payments(now=clock() + timedelta(days=7), limit=10) == []
     assert [r.partner_reference for r in repo.gave_up_payments(limit=10)] == ["order-1001"]
-    # A late webhook still settles it, and then it is nowhere
+    # A late webhook still settles it, and then it is no longer given up: on the watch list until its
+    # fulfilment is delivered, and then nowhere
     repo.apply_status("order-1001", "SUCCESSFUL", source="webhook")
-    assert repo.gave_up_payments(limit=10) == [] and "openMarker" not in raw_item("order-1001")
+    assert repo.gave_up_payments(limit=10) == [] and raw_item("order-1001")["openMarker"] == {"S": "OPEN#1"}
+    repo.record_fulfilment("order-1001", [FulfilmentItem("GEM-500", 1, clock())])
+    repo.mark_fulfilment_delivered("order-1001")  # its event still waits: it stays for the poller
+    assert raw_item("order-1001")["openMarker"] == {"S": "OPEN#1"}
+    assert repo.unwatch("order-1001") is False
+    repo.clear_event("order-1001", "order-1001:SUCCESSFUL")  # published
+    assert repo.unwatch("order-1001") is True and repo.unwatch("order-1001") is False
+    assert "openMarker" not in raw_item("order-1001") and "nextCheckAt" not in raw_item("order-1001")
 
 
 # ---------------------------------------------------------------------------- attempts

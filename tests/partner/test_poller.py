@@ -92,16 +92,16 @@ def test_a_run_checks_every_due_payment_page_by_page_and_each_check_moves_it_on_
         new_payment(name)
         gateway.set(f"C-{name}-P", "NEW", partner_reference=name)
         clock.advance(1)
-    clock.advance(200)  # 201-203 s old: due at 60 s (and not yet at 300 s)
+    clock.advance(200)  # 201-203 s old: due at 60 s (and not yet at 240 s)
     poller = make_poller(repo, reconciler, publisher, clock, batch_size=2)
     # When it runs
     report = poller.run(deadline=time.monotonic() + 60)
     # Then every due one was checked, the most overdue first (work is bounded by time, not a count)
     assert gateway.queries == ["C-a-P", "C-b-P", "C-c-P"] and report.checked == 3
-    # And each is next due 5 minutes after it was created: a run now checks nothing
-    assert _raw(aws, "a")["nextCheckAt"] == {"S": "2026-01-15T10:35:00.000Z"}
+    # And each is next due 4 minutes after it was created (every minute at first): a run now checks nothing
+    assert _raw(aws, "a")["nextCheckAt"] == {"S": "2026-01-15T10:34:00.000Z"}
     assert poller.run(deadline=time.monotonic() + 60).checked == 0
-    clock.advance(98)  # a is past 5 minutes old, b and c not yet
+    clock.advance(37.5)  # a is past 4 minutes old, b and c not yet
     assert poller.run(deadline=time.monotonic() + 60).checked == 1 and gateway.queries[3:] == ["C-a-P"]
 
 
@@ -216,6 +216,81 @@ def test_a_run_stops_before_the_deadline(
     poller = make_poller(repo, reconciler, publisher, clock, monotonic=lambda: now[0])
     report = poller.run(deadline=103.0)
     assert report.checked == 2 and report.skipped_for_time == 1
+
+
+def test_a_run_uses_its_time_to_the_deadline_less_what_its_checks_take(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+) -> None:
+    """Given 80 due payments whose status queries take 0.2 s each (a fake monotonic clock), When a run has
+    10 s, Then it starts checks until about 0.5 s before its deadline (twice its longest check, at least
+    0.5 s): 47 or more, where a fixed 4 s reserve stopped it at 30 and left the rest of its time unused."""
+    for index in range(80):
+        new_payment(f"p-{index}")
+        gateway.set(f"C-p-{index}-P", "NEW", partner_reference=f"p-{index}")
+    clock.advance(61)
+    now = [0.0]
+    real_get = gateway.get_payment
+
+    def timed_get(reference: str, *, deadline: float | None = None) -> Any:
+        now[0] += 0.2
+        return real_get(reference, deadline=deadline)
+
+    gateway.get_payment = timed_get  # type: ignore[method-assign]
+    poller = make_poller(repo, reconciler, publisher, clock, monotonic=lambda: now[0], queries_per_second=20)
+    report = poller.run(deadline=10.0)
+    assert 47 <= report.checked <= 49 and report.skipped_for_time >= 1
+    assert now[0] <= 10.0  # and no check ran past the deadline
+
+
+def test_payments_a_run_confirms_paid_do_not_end_it_early(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+) -> None:
+    """Given 60 due payments paid at the gateway (their webhooks lost), When one run reads them 25 at a time,
+    Then it confirms all 60: the ones it confirmed stay due on the watch list (paid, not yet fulfilled, their
+    keys unchanged) and the next page reads past them, where the run stopped after 26."""
+    for index in range(60):
+        new_payment(f"p-{index}")
+        gateway.set(f"C-p-{index}-P", "SUCCESSFUL", partner_reference=f"p-{index}")
+    clock.advance(61)
+    report = make_poller(repo, reconciler, publisher, clock, batch_size=25).run(
+        deadline=time.monotonic() + 60
+    )
+    assert report.checked == 60 and report.outcomes["applied"] == 60
+
+
+def test_a_page_of_watched_paid_payments_does_not_end_the_run(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+) -> None:
+    """Given 30 paid payments on the watch list, due before 5 open ones (their webhooks came, their
+    fulfilments not yet), When a run reads 25 at a time, Then it moves the paid ones on without a query and
+    still checks the 5 open ones, where a first page of paid payments only ended the run with none checked."""
+    for index in range(30):
+        new_payment(f"paid-{index}")
+        repo.apply_status(f"paid-{index}", "SUCCESSFUL", source="webhook")
+    clock.advance(10)
+    for index in range(5):
+        new_payment(f"open-{index}")
+        gateway.set(f"C-open-{index}-P", "NEW", partner_reference=f"open-{index}")
+    clock.advance(120)
+    report = make_poller(repo, reconciler, publisher, clock, batch_size=25).run(
+        deadline=time.monotonic() + 60
+    )
+    assert report.checked == 5 and sorted(gateway.queries) == sorted(f"C-open-{i}-P" for i in range(5))
 
 
 def test_a_payment_still_open_at_the_give_up_age_is_reported_and_no_longer_checked(

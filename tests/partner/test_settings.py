@@ -30,7 +30,14 @@ def test_reads_required_settings_and_defaults():
     assert settings.poll_batch_size == 25
     assert settings.payment_methods_cache_seconds == 300.0
     assert (settings.status_queries_per_second, settings.poll_concurrency) == (5.0, 8)
-    assert settings.check_schedule_seconds == (60.0, 120.0, 300.0, 900.0, 3600.0)
+    assert settings.check_schedule_seconds[:2] == (60.0, 120.0) and settings.check_schedule_seconds[
+        19:22
+    ] == (
+        1200.0,
+        1280.0,
+        1360.0,
+    )
+    assert settings.check_schedule_seconds[-2:] == (3600.0, 7200.0)
     assert settings.reconcile_give_up_seconds == 172800.0
 
 
@@ -77,6 +84,9 @@ def test_a_missing_required_setting_is_named(missing):
         {"CHECK_SCHEDULE_SECONDS": "60,30"},
         {"CHECK_SCHEDULE_SECONDS": "0,60"},
         {"CHECK_SCHEDULE_SECONDS": "soon"},
+        {"CHECK_SCHEDULE_SECONDS": "60x"},
+        {"CHECK_SCHEDULE_SECONDS": "60x2.5"},
+        {"CHECK_SCHEDULE_SECONDS": "60x0"},
         {"RESULT_PAGE_URL": "javascript:alert(1)"},
         {"PUBLIC_BASE_URL": "ftp://x"},
     ],
@@ -127,3 +137,14 @@ def test_partner_identity_and_status_query_interval() -> None:
     )
     with pytest.raises(ConfigurationError):
         Settings.from_env({**BASE, "PAY1ST_PARTNER_ID": "nine"})
+
+
+def test_a_check_schedule_is_written_in_steps() -> None:
+    """``STEPxCOUNT``: COUNT offsets STEP apart after the previous one; the template's value is the default
+    (every minute for 20 minutes, every 80 s to the hour, then every 2 hours)."""
+    steps = Settings.from_env({**BASE, "CHECK_SCHEDULE_SECONDS": "30x2,600"}).check_schedule_seconds
+    assert steps == (30.0, 60.0, 600.0)
+    template = Settings.from_env(
+        {**BASE, "CHECK_SCHEDULE_SECONDS": "60x20,80x30,7200"}
+    ).check_schedule_seconds
+    assert template == Settings.from_env(BASE).check_schedule_seconds and len(template) == 51

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.payments.views import payment_view
 from pay1st_partner.state import IN_PROGRESS_STATUSES, Verdict, decide
@@ -38,7 +39,10 @@ def repo(store: PaymentStore, clock: Clock) -> PaymentRepository:
 def outbox(store: PaymentStore, partner_reference: str = "order-1001") -> list[dict[str, Any]]:
     item = store.item(partner_reference)
     assert item is not None
-    return [json.loads(text) for text in item.get("outbox", {}).values()]
+    # As published: the stored layout is compact (OutboxEvent.to_stored_json), read back as the publisher does.
+    return [
+        json.loads(OutboxEvent.from_stored(item, text).to_json()) for text in item.get("outbox", {}).values()
+    ]
 
 
 def test_steps_are_open_never_paid_never_final() -> None:

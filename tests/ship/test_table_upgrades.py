@@ -25,26 +25,41 @@ def previous() -> dict[str, dict[str, Any]]:
     return tables
 
 
+def test_the_snapshot_is_the_previous_release() -> None:
+    assert json.loads(SNAPSHOT.read_text(encoding="utf-8"))["release"].startswith(releases(CHANGELOG)[0])
+
+
 def test_the_upgrade_from_the_previous_release_is_allowed_or_documented() -> None:
+    # The changes since the snapshot's release are the next release's: its Upgrading part, Unreleased until then
     found = changes(previous(), current())
-    assert problems(found, upgrading(CHANGELOG, releases(CHANGELOG)[0])) == []
+    assert problems(found, upgrading(CHANGELOG, "Unreleased")) == []
 
 
 def test_the_snapshot_is_of_the_same_tables() -> None:
     assert previous().keys() == current().keys()
 
 
-def test_the_current_upgrade_is_one_index_on_one_table() -> None:
-    # What the Upgrading part of 1.0.0 describes: exactly duePayments is created
-    assert changes(previous(), current()) == [Change("PaymentsTable", "create", "duePayments", "added")]
+def test_the_current_upgrade_is_what_the_multi_step_paragraph_walks_through() -> None:
+    # What the Unreleased Upgrading part describes, step by step from 1.0.0: exactly these, two tables
+    assert changes(previous(), current()) == [
+        Change("PaymentsTable", "delete", "byReference", "removed"),
+        Change("PaymentsTable", "delete", "byStatus", "removed"),
+        Change("PaymentsTable", "delete", "duePayments", "removed"),
+        Change("PaymentsTable", "delete", "openPayments", "removed"),
+        Change("PaymentsTable", "create", "watchList", "added"),
+        Change("WebhookEventsTable", "delete", "byPartnerReference", "removed"),
+        Change("WebhookEventsTable", "create", "paymentWebhooks", "added"),
+    ]
+    # and undocumented, each table's part of it is a problem
+    assert len(problems(changes(previous(), current()), "Deploy it.")) == 2
 
 
 def test_two_new_indexes_on_one_table_need_a_documented_path() -> None:
-    # Given a release that adds two indexes to PaymentsTable
-    before = copy.deepcopy(current())
+    # Given a release that adds two indexes to PaymentsTable (1.0.0's, from a stack that had neither)
+    before = copy.deepcopy(previous())
     del before["PaymentsTable"]["GlobalSecondaryIndexes"]["byStatus"]
     del before["PaymentsTable"]["GlobalSecondaryIndexes"]["duePayments"]
-    found = changes(before, current())
+    found = changes(before, previous())
     # Then undocumented, it is a problem; a multi-step paragraph naming the table and both indexes answers it
     assert len(problems(found, "Deploy it.")) == 1
     assert problems(found, "Multi-step: PaymentsTable gets byStatus first, then duePayments.") == []
@@ -52,9 +67,9 @@ def test_two_new_indexes_on_one_table_need_a_documented_path() -> None:
 
 
 def test_a_projection_change_is_a_delete_and_a_create() -> None:
-    after = copy.deepcopy(current())
+    after = copy.deepcopy(previous())
     after["PaymentsTable"]["GlobalSecondaryIndexes"]["byStatus"]["Projection"] = {"ProjectionType": "ALL"}
-    found = changes(current(), after)
+    found = changes(previous(), after)
     assert [(change.kind, change.name) for change in found] == [
         ("delete", "byStatus"),
         ("create", "byStatus"),
@@ -63,11 +78,11 @@ def test_a_projection_change_is_a_delete_and_a_create() -> None:
 
 
 def test_one_change_per_table_on_two_tables_is_one_update() -> None:
-    before = copy.deepcopy(current())
+    before = copy.deepcopy(previous())
     del before["PaymentsTable"]["GlobalSecondaryIndexes"]["byStatus"]
     del before["WebhookEventsTable"]["GlobalSecondaryIndexes"]["byPartnerReference"]
-    assert len(changes(before, current())) == 2
-    assert problems(changes(before, current()), "") == []
+    assert len(changes(before, previous())) == 2
+    assert problems(changes(before, previous()), "") == []
 
 
 def test_a_key_schema_change_replaces_the_table() -> None:

@@ -76,9 +76,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
     find = commands.add_parser("find", help="payments by reference, or by status and age (indexes only)")
     find.add_argument("partner_reference", nargs="?", help="the partnerReference")
-    find.add_argument("--reference", help="Pay1st's reference (index byReference)")
+    find.add_argument("--reference", help="Pay1st's reference (a scan of PaymentsTable)")
     find.add_argument(
-        "--status", type=str.upper, help="a status (index byStatus), e.g. PENDING, CREATE_UNKNOWN"
+        "--status", type=str.upper, help="a status (a scan of PaymentsTable), e.g. PENDING, CREATE_UNKNOWN"
     )
     find.add_argument("--open", action="store_true", help="open payments, least recently checked first")
     find.add_argument("--older-than", type=float, metavar="HOURS", help="created (--open: checked) before")

@@ -43,7 +43,7 @@ from pay1st_partner.webhooks.rejections import REJECTED_PREFIX
 from pay1st_ops.history import KnownEvent, payment_events
 from pay1st_ops.wiring import Services
 
-WEBHOOKS_INDEX = "byPartnerReference"
+WEBHOOKS_INDEX = "paymentWebhooks"
 OPERATOR_SOURCE = "operator"
 
 
@@ -62,9 +62,11 @@ def payment_item(services: Services, partner_reference: str) -> Mapping[str, Any
 
 
 def webhooks_of(services: Services, partner_reference: str) -> list[dict[str, Any]]:
-    """The payment's accepted webhooks, oldest first (index ``byPartnerReference``; bodies left out)."""
+    """The payment's accepted webhooks, oldest first (index ``paymentWebhooks``, keys only: each is then read by
+    its key; bodies left out)."""
+    table = services.target.resource("WebhookEventsTable")
     kwargs: dict[str, Any] = {
-        "TableName": services.target.resource("WebhookEventsTable"),
+        "TableName": table,
         "IndexName": WEBHOOKS_INDEX,
         "KeyConditionExpression": "partnerReference = :ref",
         "ExpressionAttributeValues": {":ref": {"S": partner_reference}},
@@ -72,7 +74,10 @@ def webhooks_of(services: Services, partner_reference: str) -> list[dict[str, An
     found: list[dict[str, Any]] = []
     while True:
         response = services.dynamodb.query(**kwargs)
-        for item in response.get("Items", []):
+        for key in response.get("Items", []):
+            item = services.dynamodb.get_item(TableName=table, Key={"eventId": key["eventId"]}).get("Item")
+            if not item:
+                continue  # expired since the index was read
             data = from_item(item)
             data.pop("body", None)
             found.append(data)

@@ -34,9 +34,7 @@ def payment_events(item: Mapping[str, Any]) -> list[KnownEvent]:
     record = record_from_item(item)
     outbox = {
         event.event_id: event
-        for event in (
-            OutboxEvent.from_json(record.partner_reference, text) for text in item.get("outbox", {}).values()
-        )
+        for event in (OutboxEvent.from_stored(item, text) for text in item.get("outbox", {}).values())
     }
     rebuilt: list[OutboxEvent] = []
     history = item.get("statusHistory", [])

@@ -1,10 +1,10 @@
-"""``find`` and ``report``: payments by reference, by status and age, and what needs an operator, from keys
-and indexes only (never a scan).
+"""``find`` and ``report``: payments by reference, by status and age, and what needs an operator, from keys,
+the keys-only watch list and scans (operators can wait for a scan; an index would cost every payment's writes).
 
-- ``byStatus`` (status, createdAt): counts by status of payments created in the window, CREATE_UNKNOWN and
-  stuck CREATING, PENDING too long, SUCCESSFUL with their fulfilment (projected on the index);
-- ``openPayments``: open payments, least recently touched first (every shard, and the legacy partition);
-- ``duePayments``, its give-up shards: payments still open at the give-up age, no longer checked by the poller;
+- a scan by status and age: counts by status of payments created in the window, CREATE_UNKNOWN and stuck
+  CREATING, PENDING too long, SUCCESSFUL with their fulfilment (PaidNotFulfilled's rule);
+- ``watchList``: open payments, least recently touched first (every shard); its give-up shards: payments
+  still open at the give-up age, no longer checked by the poller;
 - the hourly rejection budget items of WebhookEventsTable (``rejected-budget#<hour>``, counts by reason).
 """
 
@@ -16,8 +16,7 @@ from typing import Any
 
 from pay1st_partner import state
 from pay1st_partner.clock import isoformat, utcnow
-from pay1st_partner.payments.fulfilment_watch import is_delivered
-from pay1st_partner.store.items import BY_STATUS_INDEX
+from pay1st_partner.payments.fulfilment_watch import awaits_fulfilment_item
 from pay1st_partner.webhooks.rejections import REASON_COUNT_PREFIX, budget_key
 
 from pay1st_ops.actions import dead_letter_depth
@@ -85,26 +84,24 @@ def gave_up(services: Services, *, limit: int) -> list[dict[str, Any]]:
 
 
 def count_by_status(services: Services, since: str) -> dict[str, int]:
+    """Payments created since ``since`` by status: one scan (operators' read; no index pays for it)."""
+    kwargs: dict[str, Any] = {
+        "TableName": services.target.resource("PaymentsTable"),
+        "FilterExpression": "createdAt > :since AND attribute_exists(#status)",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":since": {"S": since}},
+        "ProjectionExpression": "#status",
+    }
     counts: dict[str, int] = {}
-    for status in sorted(state.ALL_STATUSES):
-        kwargs: dict[str, Any] = {
-            "TableName": services.target.resource("PaymentsTable"),
-            "IndexName": BY_STATUS_INDEX,
-            "KeyConditionExpression": "#status = :status AND createdAt > :since",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":status": {"S": status}, ":since": {"S": since}},
-            "Select": "COUNT",
-        }
-        total = 0
-        while True:
-            response = services.dynamodb.query(**kwargs)
-            total += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        if total:
-            counts[status] = total
-    return counts
+    while True:
+        response = services.dynamodb.scan(**kwargs)
+        for item in response.get("Items", []):
+            status = item["status"]["S"]
+            counts[status] = counts.get(status, 0) + 1
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return dict(sorted(counts.items()))
 
 
 def rejections_by_reason(services: Services, now: datetime, hours: int = 24) -> dict[str, int]:
@@ -154,7 +151,7 @@ def report(
         created_before=isoformat(now - timedelta(hours=fulfilment_hours)),
         limit=10 * limit,
     )
-    undelivered = [row(i) for i in paid if not is_delivered(i)][:limit]  # PaidNotFulfilled's rule
+    undelivered = [row(i) for i in paid if awaits_fulfilment_item(i)][:limit]  # PaidNotFulfilled's rule
     return {
         "at": isoformat(now),
         "window": {"days": days, "since": since},

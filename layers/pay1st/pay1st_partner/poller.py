@@ -22,6 +22,7 @@ below the schedule's minute), so the budget holds for the stack.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -31,9 +32,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pay1st_partner.check_schedule import DEFAULT_GIVE_UP_AFTER
-from pay1st_partner.clock import age_seconds, utcnow
+from pay1st_partner.clock import age_seconds, isoformat, parse_iso, utcnow
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.fulfilment_watch import awaits_fulfilment, report_paid_not_fulfilled
 from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord
@@ -41,9 +43,36 @@ from pay1st_partner.refunds.repository import RefundRepository
 from pay1st_partner.request_budget import RequestBudget
 
 DEFAULT_OUTBOX_AGE = timedelta(seconds=60)
-# A status query needs a few seconds (connect + read timeouts, one retry); don't start one without them.
+# A status query may need a few seconds (connect + read timeouts, one retry): until a check of the run has
+# finished, none is started with less than this left. Then the run's own checks say how long one takes: a
+# check is started while twice the longest so far (at least MIN_RESERVE_SECONDS) fits before the deadline. The
+# gateway client never runs past the deadline, so a check that overruns its estimate is cut off and the payment
+# stays due; a fixed 4 s left ~4 s of every minute's budget unused (2,000 lost webhooks took 3 runs, not 2).
 DEFAULT_MIN_SECONDS_PER_CHECK = 4.0
+MIN_RESERVE_SECONDS = 0.5
 GAVE_UP = "gave_up"
+
+
+_Checked = tuple[str, bool]  # a check's outcome, and whether the payment may still be due (see _check)
+
+
+class _Reserve:
+    """The time a check is not started without (see DEFAULT_MIN_SECONDS_PER_CHECK), from this run's checks."""
+
+    def __init__(self, initial: float) -> None:
+        self._initial = initial
+        self._longest: float | None = None
+        self._lock = threading.Lock()
+
+    def seconds(self) -> float:
+        with self._lock:
+            if self._longest is None:
+                return self._initial
+            return min(self._initial, max(MIN_RESERVE_SECONDS, 2 * self._longest))
+
+    def note(self, took: float) -> None:
+        with self._lock:
+            self._longest = max(self._longest or 0.0, took)
 
 
 @dataclass
@@ -53,6 +82,7 @@ class PollReport:
     skipped_for_time: int = 0
     gave_up: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    paid_not_fulfilled: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +112,7 @@ class StatusPoller:
         concurrency: int = 8,
         give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER,
         sleep: Callable[[float], None] = time.sleep,
+        paid_not_fulfilled_after: timedelta = timedelta(hours=2),
     ) -> None:
         """``batch_size``: a page of the indexes (due payments are read a page at a time until the time is
         up). When a payment is first checked is the check schedule's (``nextCheckAt``), not the poller's."""
@@ -97,6 +128,7 @@ class StatusPoller:
         self._monotonic = monotonic
         self._concurrency = concurrency
         self._give_up_after = give_up_after.total_seconds()
+        self._paid_not_fulfilled_after = paid_not_fulfilled_after
         self._budget = RequestBudget(queries_per_second, monotonic=monotonic, sleep=sleep)
 
     def run(self, *, deadline: float) -> PollReport:
@@ -113,48 +145,65 @@ class StatusPoller:
         if self._refunds is not None:
             self._report_open_refunds(now)
         self._check_due(report, deadline)
+        report_paid_not_fulfilled(report.paid_not_fulfilled)
         logger.info("poll run finished", extra=report.as_dict())
         return report
 
     def _check_due(self, report: PollReport, deadline: float) -> None:
         """Check due payments, ``concurrency`` at a time within the budget, until ``deadline`` is near."""
-        last_start = deadline - self._min_seconds_per_check
+        reserve = _Reserve(self._min_seconds_per_check)
         seen: set[str] = set()
         throttled = 0  # checked this run but still due (another caller held the query slot)
-        running: set[Future[str | None]] = set()
+        # Still due on the watch list: final payments after _watch (PaidNotFulfilled, or a write refused), and
+        # payments a check made final (paid: watched, its keys unchanged, until the next run's _watch).
+        watched = 0
+        running: set[Future[_Checked | None]] = set()
 
-        def collect(done: set[Future[str | None]]) -> None:
-            nonlocal throttled
+        def collect(done: set[Future[_Checked | None]]) -> None:
+            nonlocal throttled, watched
             for future in done:
-                outcome = future.result()
-                if outcome is None:
+                checked = future.result()
+                if checked is None:
                     report.skipped_for_time += 1
                     continue
+                outcome, still_due = checked
                 report.checked += 1
                 report.outcomes[outcome] += 1
                 throttled += outcome == QUERY_THROTTLED
+                watched += still_due and outcome != QUERY_THROTTLED
                 report.gave_up += outcome == GAVE_UP
 
         exhausted = False  # a read returned every due payment: nothing more to read this run
         with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="poll") as pool:
             while True:
                 page: list[PaymentRecord] = []
+                fresh = 0  # payments this read found that the run had not seen: progress
                 if not exhausted:
                     # Payments in flight or throttled are still due in the index: read past them.
-                    limit = self._batch_size + len(running) + throttled
+                    limit = self._batch_size + len(running) + throttled + watched
                     due = self._payments.due_payments(now=self._clock(), limit=limit)
                     # Fewer than asked for is all there is; what falls due meanwhile is the next run's.
                     exhausted = len(due) < limit
-                    page = [record for record in due if record.partner_reference not in seen]
+                    for record in due:
+                        if record.partner_reference in seen:
+                            continue
+                        fresh += 1
+                        self._republish_stuck(record, report)
+                        if record.is_final and not record.owed:  # watched until its fulfilment is delivered
+                            seen.add(record.partner_reference)
+                            watched += self._watch(record, report)
+                        else:
+                            page.append(record)
                     page.sort(key=lambda record: not record.owed)  # owed confirmations first (stable)
-                if not page and not running:
+                # A read of watched payments only is progress too (they moved on): read again.
+                if not fresh and not running:
                     break
-                if self._monotonic() >= last_start:
+                if self._monotonic() >= deadline - reserve.seconds():
                     report.skipped_for_time += len(page)  # due, left for the next run
                     break
                 for record in page:
                     seen.add(record.partner_reference)
-                    running.add(pool.submit(self._check, record, last_start, deadline))
+                    running.add(pool.submit(self._timed_check, record, reserve, deadline))
                 # Keep the threads fed: read the next page once the queue is down to what is in flight.
                 while len(running) > self._concurrency or (running and not page):
                     done, running = wait(running, return_when=FIRST_COMPLETED)
@@ -164,13 +213,47 @@ class StatusPoller:
             done, running = wait(running)
             collect(done)
 
-    def _check(self, record: PaymentRecord, last_start: float, deadline: float) -> str | None:
-        """One payment: a gateway query within the budget (None: out of time), then the give-up rule."""
-        if not self._budget.acquire(until=last_start):
+    def _republish_stuck(self, record: PaymentRecord, report: PollReport) -> None:
+        """Events of a watched payment wait in its outbox with no pendingEvents marker (the watch list leads
+        here): publish them when their publisher has had its time."""
+        if record.pending_event_ids and record.updated_at < isoformat(self._clock() - self._outbox_age):
+            events = self._payments.outbox_events(record.partner_reference)
+            logger.warning(
+                "re-publishing events left in the outbox", extra={"event_ids": [e.event_id for e in events]}
+            )
+            report.republished += len(self._publisher.publish(events, self._payments))
+
+    def _watch(self, record: PaymentRecord, report: PollReport) -> int:
+        """A final payment on the watch list with nothing owed, no query. SUCCESSFUL without a delivered
+        fulfilment that may still be fulfilled: due again when ``paid_not_fulfilled_after`` has passed since it
+        was paid, then counted as PaidNotFulfilled every run until delivered; anything else leaves the list
+        once its outbox is empty.
+        1 when it is still due after this (the next read of the index must look past it), else 0."""
+        if awaits_fulfilment(record):  # refunded, charged back, reversed: never fulfilled, not waited for
+            limit = parse_iso(record.updated_at) + self._paid_not_fulfilled_after
+            if self._clock() >= limit:
+                report.paid_not_fulfilled.append(record.partner_reference)
+                return 1
+            return int(not self._payments.watch_until(record.partner_reference, limit))
+        return int(not self._payments.unwatch(record.partner_reference, amount=record.amount))
+
+    def _timed_check(self, record: PaymentRecord, reserve: _Reserve, deadline: float) -> _Checked | None:
+        """:meth:`_check` once the budget gives it a slot before ``deadline`` less the reserve (None: out of
+        time), its duration noted in the reserve."""
+        if not self._budget.acquire(until=deadline - reserve.seconds()):
             return None
+        started = self._monotonic()
+        try:
+            return self._check(record, deadline)
+        finally:
+            reserve.note(self._monotonic() - started)
+
+    def _check(self, record: PaymentRecord, deadline: float) -> _Checked:
+        """One payment: a gateway query, then the give-up rule; its outcome, and whether the payment may still be
+        due on the watch list (owed ones: perhaps, when paid and settled)."""
         if record.owed or not record.is_open or record.reference is None:
             # Owed confirmations first (DESIGN §9), final payments too; one query per payment per interval.
-            return self._payments.owed().pay(record, self._reconciler, deadline=deadline)
+            return self._payments.owed().pay(record, self._reconciler, deadline=deadline), True
         result = self._reconciler.refresh(record, source="poller", deadline=deadline)
         after = result.record
         if after.is_open and age_seconds(after.created_at, self._clock()) >= self._give_up_after:
@@ -185,8 +268,8 @@ class StatusPoller:
                     },
                 )
                 count("ReconcileGaveUp")
-                return GAVE_UP
-        return result.outcome
+                return GAVE_UP, False
+        return result.outcome, after.is_final
 
     def _report_open_refunds(self, now: datetime) -> None:
         assert self._refunds is not None

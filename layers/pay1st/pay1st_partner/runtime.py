@@ -252,15 +252,6 @@ def emit_token_metrics() -> None:
         _token_meter().emit(client.tokens.counters)
 
 
-def report_paid_not_fulfilled() -> int | None:
-    """The PaidNotFulfilled gauge (``fulfilment_watch``), for the status poller's scheduled run."""
-    from datetime import timedelta
-
-    from pay1st_partner.payments.fulfilment_watch import report_paid_not_fulfilled as report
-
-    return report(services().payments_store, older_than=timedelta(hours=settings().paid_not_fulfilled_hours))
-
-
 def lambda_entry_point(
     handler_fn: Callable[[_Event, LambdaContext], _Result], *, correlation_id_path: str | None = None
 ) -> Callable[[_Event, LambdaContext], _Result]:

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 from pay1st.errors import ConfigurationError
 
-from pay1st_partner.check_schedule import DEFAULT_GIVE_UP_AFTER, DEFAULT_OFFSETS_SECONDS, CheckSchedule
+from pay1st_partner.check_schedule import (
+    DEFAULT_GIVE_UP_AFTER,
+    DEFAULT_OFFSETS_SECONDS,
+    CheckSchedule,
+    parse_offsets,
+)
 
 # One ConfigurationError for the whole layer (a required setting missing or malformed: a deployment fault,
 # never the caller's); the gateway client's credentials loader raises the same one.
@@ -153,12 +158,12 @@ class Settings:
 
 
 def _schedule(env: Mapping[str, str], name: str) -> tuple[float, ...]:
-    """Comma-separated seconds, positive and increasing (the default when unset)."""
+    """Comma-separated seconds (or ``STEPxCOUNT``), positive and increasing (the default when unset)."""
     raw = env.get(name, "").strip()
     if not raw:
         return Settings.check_schedule_seconds
     try:
-        offsets = tuple(float(part) for part in raw.split(","))
+        offsets = parse_offsets(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be comma-separated seconds, got {raw!r}") from None
     try:

@@ -106,4 +106,5 @@ class Services:
             queries_per_second=settings.status_queries_per_second,
             concurrency=settings.poll_concurrency,
             give_up_after=timedelta(seconds=settings.reconcile_give_up_seconds),
+            paid_not_fulfilled_after=timedelta(hours=settings.paid_not_fulfilled_hours),
         )

@@ -98,7 +98,7 @@ def create_payment(
     methods_cache: PaymentMethodsCache | None = None,
     deadline: float | None = None,
 ) -> CreatePaymentResult:
-    from pay1st_partner.fingerprints import fingerprint
+    from pay1st_partner.fingerprints import fingerprint, same
     from pay1st_partner.payments.currency_fit import require_currency_fits
 
     if command.channel_id is not None:
@@ -119,7 +119,7 @@ def create_payment(
     claim = repository.claim(request, digest, command.channel_id)
     if not claim.created:
         existing = claim.record
-        if existing.fingerprint != digest:
+        if not same(existing.fingerprint, digest):
             raise PaymentConflict(
                 "This partnerReference is already used for a payment with a different amount, currency, "
                 "country or products.",

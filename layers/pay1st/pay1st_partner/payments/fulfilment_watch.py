@@ -1,27 +1,27 @@
 """The ``PaidNotFulfilled`` gauge: SUCCESSFUL payments whose fulfilment is not delivered after some hours.
 
 Carry1st is Merchant of Record and needs every fulfilment (contract §12), so a paid payment without a
-delivered fulfilment is money taken for nothing the gateway knows of. The status poller's scheduled run
-emits the gauge (alarmed in the template) every minute, read from the ``byStatus`` index (status,
-createdAt; the fulfilment is projected on it), never a scan: the SUCCESSFUL payments created between
-``lookback`` before the cut-off and the cut-off, ``older_than`` ago. The count is the same rule as
-``pay1st_ops report``'s "paidNotFulfilled" (a fulfilment without ``deliveredAt``), which lists them.
-
-A module of its own, called from the poller's handler in one line (``runtime.report_paid_not_fulfilled``): the
-gauge shares the poller's schedule, nothing of its reconciliation.
+delivered fulfilment is money taken for nothing the gateway knows of. A SUCCESSFUL payment stays on the watch
+list (index ``watchList``) until its fulfilment is delivered, at no write of its own (its keys do not change);
+the status poller's run meets it when it is due, moves it on to the hours after it was paid, and from then on
+counts it every run: the gauge (alarmed in the template) is emitted every minute from that count
+(:func:`report_paid_not_fulfilled`). ``pay1st_ops report``'s "paidNotFulfilled" lists them by the same rule
+(:func:`awaits_fulfilment`: no fulfilment delivered, and one still allowed), from :func:`paid_not_fulfilled`
+over the operators' status read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from pay1st_partner import state
-from pay1st_partner.clock import isoformat, utcnow
+from pay1st_partner.clock import isoformat
 from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.fulfilment_guard import refusal
+from pay1st_partner.records import PaymentRecord
+from pay1st_partner.store.items import record_from_item
 from pay1st_partner.store.port import StatusIndex
 
 # How far back before the cut-off payments are counted: the operators' report window (pay1st_ops report
@@ -36,6 +36,19 @@ _LOGGED_REFERENCES = 20
 
 def is_delivered(item: Mapping[str, Any]) -> bool:
     return bool((item.get("fulfilment") or {}).get("deliveredAt"))
+
+
+def awaits_fulfilment(record: PaymentRecord) -> bool:
+    """PaidNotFulfilled's rule: SUCCESSFUL, no fulfilment delivered, and one still allowed (a refunded, charged
+    back or reversed payment is never fulfilled, :mod:`pay1st_partner.payments.fulfilment_guard`: nothing is
+    missing there)."""
+    delivered = bool((record.fulfilment or {}).get("deliveredAt"))
+    return record.status == state.SUCCESSFUL and not delivered and refusal(record) is None
+
+
+def awaits_fulfilment_item(item: Mapping[str, Any]) -> bool:
+    """:func:`awaits_fulfilment` of a plain-valued payment item (the operators' status read)."""
+    return awaits_fulfilment(record_from_item(item))
 
 
 def paid_not_fulfilled(
@@ -56,38 +69,20 @@ def paid_not_fulfilled(
         limit=max_read,
         newest_first=True,  # past the read limit, the oldest are the ones left out (the report lists them)
     )
-    return [str(item["partnerReference"]) for item in paid if not is_delivered(item)], len(paid) >= max_read
+    undelivered = [str(item["partnerReference"]) for item in paid if awaits_fulfilment_item(item)]
+    return undelivered, len(paid) >= max_read
 
 
-def report_paid_not_fulfilled(
-    index: StatusIndex,
-    *,
-    older_than: timedelta,
-    clock: Callable[[], datetime] = utcnow,
-    lookback: timedelta = DEFAULT_LOOKBACK,
-    max_read: int = DEFAULT_MAX_READ,
-) -> int | None:
-    """Emit the gauge (a Count on the shared Metrics, like ``RefundsOpenTooLong``); its value, or None.
-
-    A failed read is logged and emits nothing rather than failing the poller's run: its reconciliation
-    matters more, and the alarm treats a missing value as breaching.
-    """
-    try:
-        undelivered, cut_short = paid_not_fulfilled(
-            index, older_than=older_than, now=clock(), lookback=lookback, max_read=max_read
-        )
-    except (ClientError, BotoCoreError):
-        logger.exception("PaidNotFulfilled not measured: the byStatus index could not be read")
-        return None
+def report_paid_not_fulfilled(undelivered: list[str]) -> int:
+    """Emit the gauge (a Count on the shared Metrics, like ``RefundsOpenTooLong``) for the paid payments the
+    status poller's run found past the hours without a delivered fulfilment, and name them in the log."""
     count("PaidNotFulfilled", len(undelivered))
     if undelivered:
         logger.warning(
             "paid payments without a delivered fulfilment: see `pay1st_ops report`",
             extra={
                 "paid_not_fulfilled": len(undelivered),
-                "older_than_hours": older_than.total_seconds() / 3600,
                 "partner_references": undelivered[:_LOGGED_REFERENCES],
-                "read_limit_reached": cut_short,
             },
         )
     return len(undelivered)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from pay1st_partner import state
 from pay1st_partner.check_schedule import DEFAULT_SCHEDULE, CheckSchedule
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import PaymentNotFound
@@ -161,11 +162,14 @@ class OwedConfirmations:
 
     def _end_schedule(self, partner_reference: str) -> None:
         """Nothing owed: a final payment (or one with no Pay1st reference) leaves the schedule; an open one is
-        next due on its own schedule."""
+        next due on its own schedule; a SUCCESSFUL one whose fulfilment is not delivered stays on the watch
+        list (the poller's, for PaidNotFulfilled), due now."""
         current = self._store.get(partner_reference)
         if current is None or current.owed:
             return
         next_check = None
         if current.is_open and current.reference is not None:
             next_check = self._schedule.next_check_text(current.created_at, self._clock())
+        elif current.status == state.SUCCESSFUL and not (current.fulfilment or {}).get("deliveredAt"):
+            next_check = isoformat(self._clock())
         self._store.end_owed_schedule(partner_reference, next_check_at=next_check)

@@ -26,7 +26,7 @@ from pay1st_partner.check_schedule import DEFAULT_SCHEDULE, CheckSchedule
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import PaymentConflict, PaymentNotFound
 from pay1st_partner.events import payment_event
-from pay1st_partner.fingerprints import fulfilment_fingerprint
+from pay1st_partner.fingerprints import fulfilment_fingerprint, kept, same
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.payments.fulfilment_guard import refusal
 from pay1st_partner.payments.steps import StepRecorder
@@ -85,8 +85,21 @@ class PaymentRepository:
         return self._store.open_payments(older_than=isoformat(older_than), limit=limit)
 
     def due_payments(self, *, now: datetime, limit: int) -> list[PaymentRecord]:
-        """Open payments due for a status check at ``now`` (``nextCheckAt``), the most overdue first."""
+        """Watched payments due at ``now`` (``nextCheckAt``), the most overdue first: open ones for a status
+        check, SUCCESSFUL ones whose fulfilment is not delivered (see the poller)."""
         return self._store.due_payments(due_before=isoformat(now), limit=limit)
+
+    def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
+        return self._store.outbox_events(partner_reference)
+
+    def watch_until(self, partner_reference: str, next_check_at: datetime) -> bool:
+        return self._store.watch_until(partner_reference, isoformat(next_check_at))
+
+    def unwatch(self, partner_reference: str, *, amount: Decimal | None = None) -> bool:
+        """Off the watch list, once nothing waits there (see the store's); ``amount``: the payment's, when the
+        caller read it (refunds covering it end the wait for a fulfilment, as they refuse one)."""
+        amount = amount if amount is not None else self._require(partner_reference).amount
+        return self._store.unwatch(partner_reference, amount=amount)
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         """Open payments no longer checked (past the give-up age), for operators."""
@@ -100,7 +113,7 @@ class PaymentRepository:
 
     def claim(self, request: PaymentRequest, fingerprint: str, channel_id: str | None) -> Claim:
         """Claim ``partnerReference`` for a create (conditional put of a CREATING item)."""
-        item = claim_item(request, fingerprint, channel_id, self._now())
+        item = claim_item(request, kept(fingerprint), channel_id, self._now())
         for _ in range(_MAX_WRITE_ATTEMPTS):
             if self._store.put_claim(item):
                 return Claim(created=True, record=record_from_item(item))
@@ -354,12 +367,12 @@ class PaymentRepository:
         payment as the caller read it (its amount bounds the refunds in the write's condition)."""
         digest = fulfilment_fingerprint(items)
         amount = (current or self._require(partner_reference)).amount
-        item = fulfilment_item(items, digest, self._now())
+        item = fulfilment_item(items, kept(digest), self._now())
         recorded = self._store.put_fulfilment(partner_reference, item, amount=amount)
         if recorded is not None:
             return recorded
         current = self._require(partner_reference)
-        if current.fulfilment is not None and current.fulfilment.get("fingerprint") == digest:
+        if current.fulfilment is not None and same(current.fulfilment.get("fingerprint"), digest):
             return current
         refused = refusal(current)
         if refused is not None:

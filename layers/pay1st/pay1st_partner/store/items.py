@@ -2,7 +2,7 @@
 
 Item layout (DynamoDB attribute names):
 
-- ``partnerReference`` (key), ``reference`` (Pay1st's id; GSI ``byReference``), ``status``, ``amount``,
+- ``partnerReference`` (key), ``reference`` (Pay1st's id; operators find it by a scan), ``status``, ``amount``,
   ``currencyCode``, ``countryCode``, ``products``, ``metadata``, ``fingerprint``, ``channelId``,
   ``createdAt``, ``updatedAt``, ``lastCheckedAt``, ``statusHistory``, ``lastUnknownStatus``, ``conflicts``,
   ``fulfilment``.
@@ -10,9 +10,10 @@ Item layout (DynamoDB attribute names):
   trailing zero of ``250.50``, and the partner should read back exactly what it sent.
 - ``openMarker = "OPEN#<n>"`` (a shard, see below) while the payment has a gateway reference and a non-final
   status, with ``nextCheckAt``: when the poller next asks the gateway about it (:mod:`pay1st_partner.
-  check_schedule`). Sparse GSIs ``duePayments`` (``openMarker``, ``nextCheckAt``: what the poller works
-  through, due first) and ``openPayments`` (``openMarker``, ``updatedAt``: operators, least recently
-  touched first). A payment still open at the give-up age moves to ``openMarker = "GAVEUP#<n>"`` with
+  check_schedule`). Sparse keys-only GSI ``watchList`` (``openMarker``, ``nextCheckAt``: what the poller works
+  through, due first). A SUCCESSFUL payment keeps both, unchanged, until its fulfilment is delivered (its event
+  then needs no ``outboxMarker``: the poller meets it here; ``PaidNotFulfilled`` is counted from it). A payment
+  still open at the give-up age moves to ``openMarker = "GAVEUP#<n>"`` with
   ``gaveUpAt`` (and ``nextCheckAt`` = that time): no longer checked, listed by ``pay1st_ops report``.
 - The transactional outbox: ``outbox`` (map event id → event JSON), ``outboxMarker = "PENDING#<n>"`` and
   ``outboxSince`` while it holds anything (sparse GSI ``pendingEvents``). A transition sets the status and
@@ -52,17 +53,19 @@ Item layout (DynamoDB attribute names):
 - Owed confirmations (``pay1st_partner.payments.owed``, DESIGN §9): ``owed`` (map Pay1st reference →
   ``{attemptReference, reported, since}``, at most ``MAX_OWED``): a status a signed webhook reported that
   could not be confirmed yet (query slot taken, or the query failed). While it holds anything the payment
-  stays on the ``duePayments`` schedule, ``nextCheckAt`` = when the slot frees: an open payment with its
-  ``OPEN#<n>`` marker, any other (final, or no Pay1st reference yet) with ``openMarker = "OWED#<n>"`` (same
-  index, its own partitions). Transitions and scheduled checks of a payment read without ``owed`` hold only
-  while it still has none, so neither can take an owed payment off the schedule or push its check later.
+  stays on the watch list (index ``watchList``), ``nextCheckAt`` = when the slot frees: an open payment with
+  its ``OPEN#<n>`` marker, any other (final, or no Pay1st reference yet) with ``openMarker = "OWED#<n>"``
+  (same index, its own partitions; a SUCCESSFUL payment's event is then marked ``pendingEvents``, and it goes
+  back to ``OPEN#<n>`` once nothing is owed if its fulfilment is not delivered). Transitions, scheduled
+  checks and the watch list's own writes of a payment read without ``owed`` hold only while it still has none,
+  so none can take an owed payment off the schedule or push its check later.
 - Claim ids (``claimId``, :func:`new_claim_id`) on every conditional claim: the payment item, each refund
   entry, each fulfilment, each attempt entry a new attempt adds. A claim whose condition fails is looked up
   by its id: found, it was this very write, applied before (a retried request), and it succeeds.
 - ``audit`` (list, oldest first, at most ``MAX_AUDIT_ENTRIES``): what operators did to the payment
   (``pay1st_ops``: reconcile, replay, republish, redrive), each ``{at, who, action, detail}``, and
-  ``auditCount`` (entries ever written: the condition of the next append). GSI
-  ``byStatus`` (``status``, ``createdAt``; not sparse) lets operators find payments by status and age.
+  ``auditCount`` (entries ever written: the condition of the next append). Operators find payments by status
+  and age with a scan (no index every transition would pay for).
 
 Sharded markers (no hot partition). A sparse index whose partition key is one constant puts every write of
 every open payment (or pending event) on ONE partition, and a partition takes at most 1,000 write units/s
@@ -75,20 +78,15 @@ written ~8 times while open (claim slot, transitions, scheduled checks); at 100 
 8 shards (4x headroom; ~400 payments/s before one shard saturates). A reader pays 8 queries instead of one
 (9 with the legacy partition) per poll: nothing at one poll a minute. ``SHARD_COUNT`` may only grow
 (readers query shards 0..SHARD_COUNT-1; an item on a higher shard would be missed).
-``byStatus`` is not sharded: its key is the status (a few values), written about once per transition
-(not on checks) with a small projection (< 1 KB, 1 WCU): ~3 writes per payment, so one status partition
-reaches its 1,000 WCU/s only near ~300 new payments/s; shard it (``status#<n>``, a new index) past that.
 
-Upgrade from unsharded markers: items written before hold ``openMarker = "OPEN"`` (no ``nextCheckAt``),
-``outboxMarker = "PENDING"``, ``refundOpenMarker = "OPEN"``. Every reader also queries that legacy
-partition (``LEGACY_*``), and a legacy open payment counts as due by its ``updatedAt``; its first check or
-transition rewrites its marker as a shard with ``nextCheckAt``, so the legacy partitions drain by
-themselves and nothing open or pending is missed meanwhile.
+Upgrade from unsharded markers: items written before hold ``outboxMarker = "PENDING"``, ``refundOpenMarker =
+"OPEN"``; their readers also query that legacy partition. Legacy ``openMarker = "OPEN"`` items (no
+``nextCheckAt``) are not on the watch list: the upgrade (CHANGELOG.md) checks none is left first.
 """
 
 from __future__ import annotations
 
-import uuid
+import secrets
 import zlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -108,12 +106,9 @@ OWED_MARKER = "OWED"
 MAX_OWED = 10
 # Partitions of every sparse index (see above); only ever raise it.
 SHARD_COUNT = 8
-OPEN_PAYMENTS_INDEX = "openPayments"
-DUE_PAYMENTS_INDEX = "duePayments"
+WATCH_LIST_INDEX = "watchList"
 PENDING_EVENTS_INDEX = "pendingEvents"
-BY_REFERENCE_INDEX = "byReference"
 OPEN_REFUNDS_INDEX = "openRefunds"
-BY_STATUS_INDEX = "byStatus"
 MAX_AUDIT_ENTRIES = 50
 MAX_STATUS_QUERIES = 20
 REFUND_POINTER_PREFIX = "refund#"
@@ -122,10 +117,18 @@ REQUESTED_ALL = "ALL"
 MAX_REFUNDS_PER_PAYMENT = 20
 
 
+def stays_watched(status: str, reference: str | None) -> bool:
+    """Whether a payment in ``status`` is on the watch list (``openMarker``/``nextCheckAt``, index ``watchList``):
+    open with a Pay1st reference (the poller checks it), or SUCCESSFUL (until its fulfilment is delivered)."""
+    return reference is not None and (not state.is_final(status) or status == state.SUCCESSFUL)
+
+
 def new_claim_id() -> str:
     """A claim's own id (``claimId``): a write retried after it was applied (an SDK retry after a lost answer)
-    finds its own claim in the item and counts as done, instead of taking it for someone else's."""
-    return uuid.uuid4().hex
+    finds its own claim in the item and counts as done, instead of taking it for someone else's. 96 random
+    bits in 16 characters (not a 32-digit uuid): two claims of one key never meet the same id, and the payment
+    item, which carries two (its own and its fulfilment's), stays under 1 KB: one write unit a write."""
+    return secrets.token_urlsafe(12)
 
 
 def shard_of(partner_reference: str) -> int:
@@ -199,6 +202,16 @@ def _product_item(product: Product) -> dict[str, Any]:
         "price": amount_text(product.price),
         "quantity": product.quantity,
         "currencyCode": product.currency_code,
+    }
+
+
+def payment_fields(record: PaymentRecord) -> dict[str, str]:
+    """The item's own ``amount``, ``currencyCode`` and ``countryCode``, as stored (an outbox entry leaves out
+    what equals them: ``OutboxEvent.to_stored_json``)."""
+    return {
+        "amount": amount_text(record.amount),
+        "currencyCode": record.currency_code,
+        "countryCode": record.country_code,
     }
 
 

@@ -174,7 +174,7 @@ class OwedChange:
 
 
 class StatusIndex(Protocol):
-    """The operators' read by status and age (``byStatus``): the paid-not-fulfilled gauge and ``pay1st_ops``."""
+    """The operators' read by status and age (a scan): ``pay1st_ops`` find and report."""
 
     def by_status(
         self,
@@ -200,8 +200,20 @@ class PaymentStore(StatusIndex, Protocol):
         """Open payments with a Pay1st reference not written since ``older_than``, oldest first."""
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
-        """Open payments whose next check (``nextCheckAt``; a legacy unsharded one: ``updatedAt``) is before
-        ``due_before``, the most overdue first, read from every shard."""
+        """Payments on the watch list (open ones, and SUCCESSFUL ones until their fulfilment is delivered) whose
+        ``nextCheckAt`` is before ``due_before``, the most overdue first, read from every shard."""
+
+    def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
+        """The events waiting in the payment's outbox (none when there is no such payment)."""
+
+    def watch_until(self, partner_reference: str, next_check_at: str) -> bool:
+        """Move a watched SUCCESSFUL payment whose fulfilment is not delivered to ``next_check_at``; False
+        when it is not one (any more)."""
+
+    def unwatch(self, partner_reference: str, *, amount: Decimal) -> bool:
+        """Take a final payment off the watch list once nothing waits (nothing owed, no outbox event, and a
+        SUCCESSFUL one's fulfilment delivered, or no longer possible: a reversal, or refunds reserving
+        ``amount``, the payment's, as :meth:`put_fulfilment` refuses); False otherwise."""
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         """Open payments the poller gave up on (see :meth:`give_up`), the earliest given up first."""
@@ -275,8 +287,8 @@ class PaymentStore(StatusIndex, Protocol):
     def mark_fulfilment_delivered(
         self, partner_reference: str, at: str, *, attempt: Mapping[str, Any] | None = None
     ) -> bool:
-        """Set ``fulfilment.deliveredAt`` once, and append ``attempt`` to ``fulfilment.attempts`` when given;
-        False when no fulfilment is recorded."""
+        """Set ``fulfilment.deliveredAt`` once, and append ``attempt`` to ``fulfilment.attempts`` when given, and
+        take the payment off the watch list when its outbox is empty; False when no fulfilment is recorded."""
 
     # ------------------------------------------------------------ refunds and reversals (§15, §16)
 

@@ -99,7 +99,7 @@ class RefundWebhookIntake:
             recorded.event_id,
             outcome,
             kind="refund",
-            # The payment that holds the refund: indexes the event (byPartnerReference) for operators.
+            # The payment that holds the refund: indexes the event (paymentWebhooks) for operators.
             partnerReference=owner,
             refundReference=event.partner_refund_reference,
             reference=event.transaction_reference,

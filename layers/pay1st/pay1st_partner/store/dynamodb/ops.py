@@ -1,7 +1,7 @@
 """What operators read and write on the DynamoDB payments store (``pay1st_ops``), kept apart for size.
 
-Mixed into :class:`pay1st_partner.store.dynamodb.store.DynamoDBPaymentStore`. Reads go through the key or the
-``byStatus`` index, never a scan. The audit trail is a bounded list on the payment item: appended with a
+Mixed into :class:`pay1st_partner.store.dynamodb.store.DynamoDBPaymentStore`. Reads go through the key, or scan
+by status (no index every write pays for). The audit trail is a bounded list on the payment item: appended with a
 read and a write conditional on ``auditCount`` (entries ever written) being as read, so two operators at once never lose an entry.
 """
 
@@ -12,9 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
 from pay1st_partner.store.dynamodb.payment_item import PaymentItemAccess
-from pay1st_partner.store.items import BY_STATUS_INDEX
+from pay1st_partner.store.items import record_from_item
 
 _MAX_AUDIT_ATTEMPTS = 5
 
@@ -32,28 +33,43 @@ class DynamoDBOperatorAccess(PaymentItemAccess):
         limit: int = 100,
         newest_first: bool = False,
     ) -> list[Mapping[str, Any]]:
-        items: list[Mapping[str, Any]] = []
+        # A scan: operators can wait for it, and no index (keyed on a status, every transition a delete and a
+        # put) costs every payment's writes for it.
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": BY_STATUS_INDEX,
-            "KeyConditionExpression": "#status = :status AND createdAt BETWEEN :after AND :before",
+            "FilterExpression": "#status = :status AND createdAt > :after AND createdAt < :before",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": to_item(
                 {":status": status, ":after": created_after, ":before": created_before}
             ),
-            "ScanIndexForward": not newest_first,
         }
-        while len(items) < limit:
-            response = self._client.query(**kwargs, Limit=limit - len(items))
-            items += [
-                from_item(found)
-                for found in response.get("Items", [])
-                if created_after < found["createdAt"]["S"] < created_before  # BETWEEN is inclusive
-            ]
+        items: list[Mapping[str, Any]] = []
+        while True:
+            response = self._client.scan(**kwargs)
+            items += [from_item(found) for found in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return items
+        items.sort(key=lambda item: str(item["createdAt"]), reverse=newest_first)
+        return items[:limit]
+
+    def find_by_reference(self, reference: str) -> PaymentRecord | None:
+        # Operators only (pay1st_ops find --reference): a scan, not an index every payment's writes would pay for.
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "#ref = :ref",
+            "ExpressionAttributeNames": {"#ref": "reference"},
+            "ExpressionAttributeValues": {":ref": {"S": reference}},
+            "ProjectionExpression": "partnerReference",
+        }
+        while True:
+            response = self._client.scan(**query)
+            for item in response.get("Items", []):
+                data = self._read(item["partnerReference"]["S"])
+                return record_from_item(data) if data else None
+            if "LastEvaluatedKey" not in response:
+                return None
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def add_audit(self, partner_reference: str, entry: Mapping[str, Any], *, keep: int) -> bool:
         key = self._key(partner_reference)

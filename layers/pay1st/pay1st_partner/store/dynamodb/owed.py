@@ -1,6 +1,6 @@
 """The payments store's owed confirmations on DynamoDB (``pay1st_partner.payments.owed``), mixed into the store.
 
-An owed confirmation is an entry of the payment's ``owed`` map plus the payment's place on the ``duePayments``
+An owed confirmation is an entry of the payment's ``owed`` map plus the payment's place on the ``watchList``
 schedule (``openMarker``, ``nextCheckAt``): no index of its own (a table takes one GSI change per update).
 ``NO_OWED`` is the condition the other schedule writers (transitions, scheduled checks, give-up) add when
 they read the payment with nothing owed, so none of them can drop an owed payment from the schedule.
@@ -78,19 +78,26 @@ class DynamoDBOwedWrites(PaymentItemAccess):
         )
 
     def end_owed_schedule(self, partner_reference: str, *, next_check_at: str | None) -> None:
-        values: dict[str, Any] = {":zero": 0}
+        values: dict[str, Any] = {":zero": 0, ":owed": OWED_MARKER + "#"}
         if next_check_at is None:
-            values[":prefix"] = OWED_MARKER + "#"
             update = "REMOVE openMarker, nextCheckAt"
-        else:
-            values.update({":prefix": OPEN_MARKER, ":next": next_check_at})
-            update = "SET nextCheckAt = :next"
+            marker = "begins_with(openMarker, :owed)"
+        else:  # open, or SUCCESSFUL and not delivered: on the watch list under OPEN#n
+            values.update(
+                {
+                    ":prefix": OPEN_MARKER,
+                    ":next": next_check_at,
+                    ":open": sharded(OPEN_MARKER, partner_reference),
+                }
+            )
+            update = "SET nextCheckAt = :next, openMarker = :open"
+            marker = "(begins_with(openMarker, :prefix) OR begins_with(openMarker, :owed))"
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(partner_reference),
                 UpdateExpression=update,
-                ConditionExpression=f"begins_with(openMarker, :prefix) AND {NO_OWED}",
+                ConditionExpression=f"{marker} AND {NO_OWED}",
                 ExpressionAttributeValues=to_item(values),
             )
         except ClientError as exc:

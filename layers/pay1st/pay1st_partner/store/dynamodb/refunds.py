@@ -209,15 +209,24 @@ class DynamoDBRefundWrites(PaymentItemAccess):
         )
 
 
-def outbox_sets(events: tuple[OutboxEvent, ...], names: dict[str, str], values: dict[str, Any]) -> list[str]:
+def outbox_sets(
+    events: tuple[OutboxEvent, ...],
+    names: dict[str, str],
+    values: dict[str, Any],
+    *,
+    marked: bool = True,
+    payment: Mapping[str, Any] | None = None,
+) -> list[str]:
     """SET clauses adding ``events`` to the payment's outbox (``values[":now"]`` must be set); every writer of
-    the outbox (status, refund, reversal and attempt writes) uses it, so the shard marker is written one way."""
+    the outbox (status, refund, reversal and attempt writes) uses it, so the shard marker is written one way.
+    ``marked=False``: no pendingEvents marker, for a write that leaves the payment on the watch list;
+    ``payment``: the item's amount, currency and country, which a stored event need not repeat."""
     sets: list[str] = []
     for index, event in enumerate(events):
         names[f"#eid{index}"] = event.event_id
-        values[f":event{index}"] = event.to_json()
+        values[f":event{index}"] = event.to_stored_json(payment)
         sets.append(f"outbox.#eid{index} = :event{index}")
-    if events:
+    if events and marked:
         values[":pending"] = sharded(OUTBOX_PENDING, events[0].partner_reference)
         sets += ["outboxMarker = :pending", "outboxSince = if_not_exists(outboxSince, :now)"]
     return sets

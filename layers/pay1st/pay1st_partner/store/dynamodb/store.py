@@ -12,9 +12,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pay1st_partner import state
+from pay1st_partner.observability import logger
 from pay1st_partner.outbox import OutboxEvent
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store.codec import from_item, is_condition_failure, to_item
+from pay1st_partner.store.codec import from_item, is_condition_failure, outcome_update, to_item
 from pay1st_partner.store.dynamodb.attempts import DynamoDBAttemptWrites
 from pay1st_partner.store.dynamodb.fulfilment import DynamoDBFulfilmentWrites
 from pay1st_partner.store.dynamodb.ops import DynamoDBOperatorAccess
@@ -24,18 +25,18 @@ from pay1st_partner.store.dynamodb.steps import DynamoDBStepWrites
 from pay1st_partner.store.dynamodb.transactions import DynamoDBTransactionWrites
 from pay1st_partner.store.dynamodb.webhook import DynamoDBWebhookWrites
 from pay1st_partner.store.items import (
-    BY_REFERENCE_INDEX,
-    DUE_PAYMENTS_INDEX,
     GAVE_UP_MARKER,
     OPEN_MARKER,
-    OPEN_PAYMENTS_INDEX,
     OUTBOX_PENDING,
     OWED_MARKER,
     PENDING_EVENTS_INDEX,
+    WATCH_LIST_INDEX,
     history_entry,
     marker_partitions,
+    payment_fields,
     record_from_item,
     sharded,
+    stays_watched,
 )
 from pay1st_partner.store.port import StatusChange, StatusQueryNote
 
@@ -76,41 +77,40 @@ class DynamoDBPaymentStore(
         data = self._read(partner_reference)
         return record_from_item(data) if data else None
 
-    def find_by_reference(self, reference: str) -> PaymentRecord | None:
-        response = self._client.query(
-            TableName=self._table,
-            IndexName=BY_REFERENCE_INDEX,
-            KeyConditionExpression="#ref = :ref",
-            ExpressionAttributeNames={"#ref": "reference"},
-            ExpressionAttributeValues={":ref": {"S": reference}},
-            Limit=1,
+    def _watched(self, markers: tuple[str, ...], below: str, limit: int) -> list[PaymentRecord]:
+        """Up to ``limit`` payments of the watch list's ``markers`` shards, earliest ``nextCheckAt`` first, each
+        read by its key (the index holds keys only; one vanished meanwhile is skipped)."""
+        shards = [shard for marker in markers for shard in marker_partitions(marker, legacy=False)]
+        keys = self._merged(
+            self._shards(WATCH_LIST_INDEX, "openMarker", shards, "nextCheckAt", below, limit), limit
         )
-        items = response.get("Items", [])
-        if not items:
-            return None
-        # The index is eventually consistent: re-read the item itself.
-        return self.get(items[0]["partnerReference"]["S"])
+        records = []
+        for key in keys:
+            data = self._read(key["partnerReference"]["S"])
+            if data is not None:
+                records.append(record_from_item(data))
+        return records
 
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
-        found = self._shards(
-            OPEN_PAYMENTS_INDEX, "openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than, limit
+        # Operators only: every watched payment, then the open ones not written since older_than.
+        records = self._watched((OPEN_MARKER,), "~", 1_000_000)
+        found = sorted(
+            (r for r in records if r.is_open and r.updated_at < older_than), key=lambda r: r.updated_at
         )
-        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+        return found[:limit]
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
         # Open payments, and those owed a confirmation that are not open (OWED#n: final, or no reference).
-        shards = marker_partitions(OPEN_MARKER, legacy=False) + marker_partitions(OWED_MARKER, legacy=False)
-        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", due_before, limit)
-        # Legacy items (no nextCheckAt, so not in duePayments): due by updatedAt, as the old poller read them.
-        found += self._shards(
-            OPEN_PAYMENTS_INDEX, "openMarker", [OPEN_MARKER], "updatedAt", due_before, limit
-        )
-        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+        return self._watched((OPEN_MARKER, OWED_MARKER), due_before, limit)
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
-        shards = marker_partitions(GAVE_UP_MARKER, legacy=False)
-        found = self._shards(DUE_PAYMENTS_INDEX, "openMarker", shards, "nextCheckAt", "~", limit)
-        return [record_from_item(from_item(item)) for item in self._merged(found, limit)]
+        return self._watched((GAVE_UP_MARKER,), "~", limit)
+
+    def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
+        data = self._read(partner_reference)
+        if data is None:
+            return []
+        return [OutboxEvent.from_stored(data, text) for text in data.get("outbox", {}).values()]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         found = self._shards(
@@ -129,7 +129,7 @@ class DynamoDBPaymentStore(
             if data is None:
                 continue
             for text in data.get("outbox", {}).values():
-                events.append(OutboxEvent.from_json(data["partnerReference"], text))
+                events.append(OutboxEvent.from_stored(data, text))
         return events
 
     # ---------------------------------------------------------------- writes
@@ -189,7 +189,14 @@ class DynamoDBPaymentStore(
         if not record.owed:  # read with nothing owed: still so (or the schedule below would drop it)
             values[":zero"] = 0
             condition += f" AND {NO_OWED}"
-        if state.is_final(status):
+        final = state.is_final(status)
+        paid = final and not record.owed and stays_watched(status, new_reference)
+        if paid:
+            # SUCCESSFUL stays on the watch list, its keys unchanged (no index write), until the fulfilment is
+            # delivered: the poller republishes its event if the publisher dies, and counts PaidNotFulfilled.
+            values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
+            sets += ["openMarker = :open", "nextCheckAt = if_not_exists(nextCheckAt, :now)"]
+        elif final:  # off the watch list, unless something is owed (then OWED#n)
             final_schedule(record, sets, removes, values)
         elif new_reference is not None:  # the poller can only query payments the gateway knows
             values[":open"] = sharded(OPEN_MARKER, record.partner_reference)
@@ -201,7 +208,9 @@ class DynamoDBPaymentStore(
             sets_, removes_ = _query_note(change.query, names, values)
             sets += sets_
             removes += removes_
-        sets += outbox_sets(() if change.event is None else (change.event,), names, values)
+        events = () if change.event is None else (change.event,)
+        # A SUCCESSFUL payment's event needs no pendingEvents marker: the watch list leads the poller to it.
+        sets += outbox_sets(events, names, values, marked=not paid, payment=payment_fields(record))
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
@@ -211,9 +220,18 @@ class DynamoDBPaymentStore(
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": to_item(values),
         }
-        if change.receipt is not None:
-            return self._write_with_receipt(change, update, new_reference)
-        return self._update(record.partner_reference, **update)
+        after = self._update(record.partner_reference, **update)
+        if after is not None and change.receipt is not None:
+            # Written after the transition, not in a transaction with it (which costs each write twice): a
+            # crash in between leaves the webhook "received", and its redelivery is processed again, harmlessly.
+            try:
+                self._client.update_item(**outcome_update(change.receipt))
+            except ClientError as exc:
+                logger.warning(
+                    "webhook outcome not saved",
+                    extra={"event_id": change.receipt.event_id, "error_type": type(exc).__name__},
+                )
+        return after
 
     def note_unknown(self, partner_reference: str, status: str, at: str) -> PaymentRecord:
         response = self._client.update_item(

@@ -28,10 +28,14 @@ def clone(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def add_events(item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str) -> None:
+def add_events(
+    item: dict[str, Any], events: tuple[OutboxEvent, ...], at: str, *, marked: bool = True
+) -> None:
     """Put ``events`` in the payment's outbox and mark it pending (as the DynamoDB store's outbox_sets)."""
     for event in events:
-        item.setdefault("outbox", {})[event.event_id] = event.to_json()
+        item.setdefault("outbox", {})[event.event_id] = event.to_stored_json(item)
+        if not marked:
+            continue
         item["outboxMarker"] = sharded(OUTBOX_PENDING, item["partnerReference"])
         item.setdefault("outboxSince", at)
 

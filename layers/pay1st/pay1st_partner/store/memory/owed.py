@@ -64,5 +64,6 @@ class MemoryOwedWrites:
             if next_check_at is None and marker.startswith(OWED_MARKER + "#"):
                 item.pop("openMarker", None)
                 item.pop("nextCheckAt", None)
-            elif next_check_at is not None and marker.startswith(OPEN_MARKER):
+            elif next_check_at is not None and marker.startswith((OPEN_MARKER, OWED_MARKER + "#")):
                 item["nextCheckAt"] = next_check_at
+                item["openMarker"] = sharded(OPEN_MARKER, partner_reference)

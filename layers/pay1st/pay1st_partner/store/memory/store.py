@@ -25,6 +25,7 @@ from pay1st_partner.store.items import (
     marker_partitions,
     record_from_item,
     sharded,
+    stays_watched,
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
 from pay1st_partner.store.memory.items import add_events, clone, own_claim
@@ -88,39 +89,41 @@ class InMemoryPaymentStore(
         ]
         return sorted(found, key=lambda item: item[sort_key])
 
+    def _watched(self, markers: tuple[str, ...], below: str) -> list[dict[str, Any]]:
+        shards = [shard for marker in markers for shard in marker_partitions(marker, legacy=False)]
+        return self._sparse_index("openMarker", shards, "nextCheckAt", below)
+
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            due = self._sparse_index("openMarker", marker_partitions(OPEN_MARKER), "updatedAt", older_than)
-            return [self._record(item) for item in due[:limit]]
+            found = [
+                item
+                for item in self._watched((OPEN_MARKER,), "~")
+                if state.is_open(item["status"]) and item["updatedAt"] < older_than
+            ]
+            found.sort(key=lambda item: item["updatedAt"])
+            return [self._record(item) for item in found[:limit]]
 
     def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            shards = marker_partitions(OPEN_MARKER, legacy=False) + marker_partitions(
-                OWED_MARKER, legacy=False
-            )
-            found = [
-                (i["nextCheckAt"], i)
-                for i in self._sparse_index("openMarker", shards, "nextCheckAt", due_before)
+            return [
+                self._record(item) for item in self._watched((OPEN_MARKER, OWED_MARKER), due_before)[:limit]
             ]
-            legacy = self._sparse_index("openMarker", [OPEN_MARKER], "updatedAt", due_before)
-            found += [(item["updatedAt"], item) for item in legacy]  # legacy: due by updatedAt
-            found.sort(key=lambda pair: pair[0])
-            return [self._record(item) for _, item in found[:limit]]
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         with self._lock:
-            shards = marker_partitions(GAVE_UP_MARKER, legacy=False)
-            return [
-                self._record(item)
-                for item in self._sparse_index("openMarker", shards, "nextCheckAt", "~")[:limit]
-            ]
+            return [self._record(item) for item in self._watched((GAVE_UP_MARKER,), "~")[:limit]]
+
+    def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
+        with self._lock:
+            item = self._items.get(partner_reference) or {}
+            return [OutboxEvent.from_stored(item, text) for text in item.get("outbox", {}).values()]
 
     def pending_events(self, *, older_than: str, limit: int) -> list[OutboxEvent]:
         with self._lock:
             pending = marker_partitions(OUTBOX_PENDING)
             waiting = self._sparse_index("outboxMarker", pending, "outboxSince", older_than)
             return [
-                OutboxEvent.from_json(item["partnerReference"], text)
+                OutboxEvent.from_stored(item, text)
                 for item in waiting[:limit]
                 for text in item.get("outbox", {}).values()
             ]
@@ -157,7 +160,13 @@ class InMemoryPaymentStore(
             )
             if adopting:
                 item["reference"] = change.adopt_reference
-            if state.is_final(change.status):
+            # A SUCCESSFUL payment with nothing owed stays on the watch list (its event unmarked), as on DynamoDB.
+            final = state.is_final(change.status)
+            paid = final and not record.owed and stays_watched(change.status, item.get("reference"))
+            if paid:
+                item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
+                item.setdefault("nextCheckAt", change.at)
+            elif final:
                 final_schedule(item, record)
             elif item.get("reference") is not None:
                 item["openMarker"] = sharded(OPEN_MARKER, record.partner_reference)
@@ -166,7 +175,7 @@ class InMemoryPaymentStore(
             if change.query is not None:
                 _add_query(item, change.query)
             if change.event is not None:
-                add_events(item, (change.event,), change.at)
+                add_events(item, (change.event,), change.at, marked=not paid)
             if change.receipt is not None:
                 receipt = change.receipt
                 self.receipts.setdefault(receipt.event_id, {}).update(
@@ -294,6 +303,46 @@ class InMemoryPaymentStore(
             item["fulfilment"].setdefault("deliveredAt", at)
             if attempt is not None:
                 item["fulfilment"].setdefault("attempts", []).append(clone(dict(attempt)))
+            if not item.get("outbox") and not has_owed(item):
+                item.pop("openMarker", None)
+                item.pop("nextCheckAt", None)
+            return True
+
+    def watch_until(self, partner_reference: str, next_check_at: str) -> bool:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            marker = str((item or {}).get("openMarker", ""))
+            if (
+                item is None
+                or not marker.startswith((OPEN_MARKER, OWED_MARKER + "#"))
+                or has_owed(item)
+                or item["status"] != state.SUCCESSFUL
+                or (item.get("fulfilment") or {}).get("deliveredAt")
+            ):
+                return False
+            item["nextCheckAt"] = next_check_at
+            item["openMarker"] = sharded(OPEN_MARKER, partner_reference)
+            return True
+
+    def unwatch(self, partner_reference: str, *, amount: Decimal) -> bool:
+        with self._lock:
+            item = self._items.get(partner_reference)
+            if (
+                item is None
+                or "openMarker" not in item
+                or not state.is_final(item["status"])
+                or item.get("outbox")
+                or has_owed(item)
+                or (
+                    item["status"] == state.SUCCESSFUL
+                    and not (item.get("fulfilment") or {}).get("deliveredAt")
+                    and not item.get("reversals")
+                    and item.get("refundReserved", _ZERO) < amount
+                )
+            ):
+                return False
+            item.pop("openMarker", None)
+            item.pop("nextCheckAt", None)
             return True
 
     # ------------------------------------------------------------------- operators (pay1st_ops)
