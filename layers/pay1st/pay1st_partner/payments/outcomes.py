@@ -1,12 +1,15 @@
 """What confirming a reported status did to a payment: the outcome every caller answers or counts by.
 
 Beyond the state verdicts ("applied", "duplicate", "stale", "conflict", "unknown_status"), these say why a
-report was not applied. ``reconcile`` produces them; the intakes, the poller and the operator tools read them.
+report was not applied (:func:`mismatch`: why a status answer does not describe a payment). ``reconcile``
+produces them; the intakes, the poller and the operator tools read them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from pay1st.models import PaymentDetails
 
 from pay1st_partner.records import PaymentRecord, Transition
 
@@ -31,3 +34,14 @@ class Outcome:
     @property
     def applied(self) -> bool:
         return self.transition is not None and self.transition.applied
+
+
+def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:
+    """Why a §9 answer does not describe ``record``'s current attempt (None when it does)."""
+    if details.partner_reference != record.gateway_reference:
+        return REFERENCE_MISMATCH
+    if record.reference is not None and details.reference != record.reference:
+        return REFERENCE_MISMATCH
+    if details.amount != record.amount or details.currency_code != record.currency_code:
+        return AMOUNT_MISMATCH
+    return None

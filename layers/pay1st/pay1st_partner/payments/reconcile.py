@@ -37,6 +37,7 @@ from pay1st_partner import state
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.outbox import OutboxEvent
+from pay1st_partner.payments.attempts import DISPLACED, SUPERSEDED, attempt_entry
 from pay1st_partner.payments.outcomes import (
     AMOUNT_MISMATCH as AMOUNT_MISMATCH,
 )
@@ -61,6 +62,7 @@ from pay1st_partner.payments.outcomes import (
 from pay1st_partner.payments.outcomes import (
     Outcome as Outcome,
 )
+from pay1st_partner.payments.outcomes import mismatch
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord, ReferenceMismatch
 from pay1st_partner.store.port import WebhookReceipt
@@ -234,6 +236,8 @@ class Reconciler:
             query={**answered, "outcome": state.Verdict.APPLY.value},
             receipt=receipt,
         )
+        if outcome.outcome == REFERENCE_MISMATCH and record.reference is None:  # an adoption refused
+            return self._superseded_meanwhile(record, details)
         noted = {**answered, "outcome": outcome.outcome}
         after = outcome.record if outcome.applied else self._touch(outcome.record, noted)
         return Outcome(outcome.outcome, after, outcome.transition, gateway_status=details.status)
@@ -272,8 +276,6 @@ class Reconciler:
         The query is rationed like :meth:`refresh` (``slot_taken``: the caller's read took the slot); its answer must name the attempt's reference, the
         Pay1st ``reference`` and our amount and currency. Confirmed paid → ``pay1st_partner.payments.attempts``.
         """
-        from pay1st_partner.payments.attempts import SUPERSEDED
-
         log = {"partnerReference": record.partner_reference, "attemptReference": attempt_reference}
         if not self._query_slot(record, slot_taken=slot_taken, priority=authenticated, log=log):
             return Outcome(QUERY_THROTTLED, record)
@@ -285,6 +287,25 @@ class Reconciler:
         except Pay1stError as exc:
             logger.warning("superseded attempt query failed", extra={**log, "error_type": type(exc).__name__})
             return Outcome(GATEWAY_UNAVAILABLE, record)
+        return self._attempt_answer(record, attempt_reference, reference, details)
+
+    def _superseded_meanwhile(self, record: PaymentRecord, details: PaymentDetails) -> Outcome:
+        """An adoption's write met another Pay1st reference: when a retried create superseded the adopted
+        attempt after our read, the answer is that superseded attempt's, applied as :meth:`confirm_attempt`
+        applies one (no second query). An attempt not superseded on the payment stays a mismatch."""
+        fresh = self._payments.get(record.partner_reference)
+        entry = None if fresh is None else attempt_entry(fresh, details.partner_reference)
+        if fresh is None or entry is None or entry.get("reference") not in (None, details.reference):
+            return Outcome(REFERENCE_MISMATCH, record, gateway_status=details.status)
+        log = {"partnerReference": record.partner_reference, "attemptReference": details.partner_reference}
+        logger.warning("the adopted attempt was superseded meanwhile", extra=log)
+        return self._attempt_answer(fresh, details.partner_reference, details.reference, details)
+
+    def _attempt_answer(
+        self, record: PaymentRecord, attempt_reference: str, reference: str, details: PaymentDetails
+    ) -> Outcome:
+        """The gateway's answer about a superseded attempt: only a SUCCESSFUL of that attempt counts."""
+        log = {"partnerReference": record.partner_reference, "attemptReference": attempt_reference}
         if details.partner_reference != attempt_reference or details.reference != reference:
             count("StatusRejected", reason=REFERENCE_MISMATCH)
             return Outcome(REFERENCE_MISMATCH, record, gateway_status=details.status)
@@ -308,8 +329,6 @@ class Reconciler:
         superseded attempt. So its confirmation is owed first, in its own write before the promotion (a crash
         between them leaves a harmless owed query of the still current attempt): the poller asks about it
         after the interval, and two attempts paid end ``doublePaid``."""
-        from pay1st_partner.payments.attempts import DISPLACED
-
         if not record.is_open or record.reference is None:
             return record
         return self._payments.owed().owe(
@@ -374,14 +393,3 @@ def _failed_query(source: str, outcome: str, exc: Pay1stError) -> dict[str, Any]
     if isinstance(status, int):
         entry["httpStatus"] = status
     return entry
-
-
-def mismatch(record: PaymentRecord, details: PaymentDetails) -> str | None:
-    """Why a §9 answer does not describe ``record``'s current attempt (None when it does)."""
-    if details.partner_reference != record.gateway_reference:
-        return REFERENCE_MISMATCH
-    if record.reference is not None and details.reference != record.reference:
-        return REFERENCE_MISMATCH
-    if details.amount != record.amount or details.currency_code != record.currency_code:
-        return AMOUNT_MISMATCH
-    return None
