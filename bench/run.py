@@ -18,6 +18,7 @@ SCRIPTS = (
     "idle_memory.py --quick",
     "volume.py",
     "recon.py",
+    "recon_scale.py",
     "rejected_webhooks.py",
     "demo.py",
 )

@@ -3,7 +3,7 @@
 Dense while the customer is likely to pay, sparse after: by default every minute for the first 20 minutes
 after the payment was created, every 80 s to the hour, then every 2 hours (``CHECK_SCHEDULE_SECONDS``:
 the offsets, ``60x20,80x30,7200``; after the last one, every last-offset). A webhook normally settles a
-payment within seconds, so these checks are for lost webhooks. Why this shape (``bench/recon.py``, simulated):
+payment within seconds, so these checks are for lost webhooks. Why this shape (``bench/recon_scale.py``, ``recon.py``):
 with 10,000 open payments, every webhook lost and 5 queries/s, a payment paid in its first hour is found
 within 2 minutes only if it is asked about about once a minute in that hour, and what is left of the budget
 for the ~98% of open payments older than an hour is one check each every 2 hours (hourly, the old tail, needs
