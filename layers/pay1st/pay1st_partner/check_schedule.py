@@ -1,13 +1,13 @@
 """When the poller next asks the gateway about an open payment (``nextCheckAt``), and when it gives up.
 
 Dense while the customer is likely to pay, sparse after: by default every minute for the first 20 minutes
-after the payment was created, every 80 s to the hour, then every 2 hours (``CHECK_SCHEDULE_SECONDS``:
-the offsets, ``60x20,80x30,7200``; after the last one, every last-offset). A webhook normally settles a
-payment within seconds, so these checks are for lost webhooks. Why this shape (``bench/recon_scale.py``, ``recon.py``):
-with 10,000 open payments, every webhook lost and 5 queries/s, a payment paid in its first hour is found
-within 2 minutes only if it is asked about about once a minute in that hour, and what is left of the budget
-for the ~98% of open payments older than an hour is one check each every 2 hours (hourly, the old tail, needs
-more queries a minute than a run can make). With 20 queries/s and 20 new payments a minute none of which
+after the payment was created, every 80 s to the hour, then every 2 hours (``CHECK_SCHEDULE_SECONDS``: the
+offsets, ``60x20,80x30,7200``; after the last one, every last-offset). A webhook normally settles a payment
+within seconds, so these checks are for lost webhooks. Why this shape (``bench/recon_scale.py``,
+``recon.py``): with 10,000 open payments, every webhook lost and 5 queries/s, a payment paid in its first hour
+is found within 2 minutes only if it is asked about about once a minute in that hour, and what is left of the
+budget for the ~98% of open payments older than an hour is one check each every 2 hours (hourly, the old tail,
+needs more queries a minute than a run can make). With 20 queries/s and 20 new payments a minute none of which
 settles, checks every minute for a whole hour would leave a new payment's first check waiting past 2 minutes;
 80 s after the first 20 minutes does not. A payment paid after its first hour waits up to 2 hours for its
 check (1 before); a never-paid payment costs about 74 checks over its 48 hours (52 before). A payment still
