@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from pay1st_partner import state
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import attempt_pointer_key, history_entry, record_from_item
-from pay1st_partner.store.memory.items import add_events, claim_pointer, clone, pointer_owner
+from pay1st_partner.store.memory.items import MemoryItems, add_events, claim_pointer, clone, pointer_owner
 from pay1st_partner.store.memory.owed import final_schedule, has_owed
 from pay1st_partner.store.port import AttemptChange
 
 
-class MemoryAttemptWrites:
-    _items: dict[str, dict[str, Any]]
-    _lock: threading.Lock
-
+class MemoryAttemptWrites(MemoryItems):
     def claim_attempt_reference(self, attempt_reference: str, partner_reference: str) -> str:
         with self._lock:
             return claim_pointer(

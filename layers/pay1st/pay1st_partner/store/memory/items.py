@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -54,3 +55,10 @@ def pointer_owner(items: dict[str, dict[str, Any]], key: str, field: str) -> str
 def own_claim(stored: Mapping[str, Any] | None, claim: Mapping[str, Any]) -> bool:
     """``stored`` is ``claim``, applied before (the same ``claimId``): a retried write succeeds."""
     return stored is not None and bool(claim.get("claimId")) and stored.get("claimId") == claim.get("claimId")
+
+
+class MemoryItems:
+    """What every part of the in-memory store works on: the items by partnerReference, under one lock."""
+
+    _items: dict[str, dict[str, Any]]
+    _lock: threading.Lock

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import OPEN_MARKER, OWED_MARKER, record_from_item, sharded
-from pay1st_partner.store.memory.items import clone
+from pay1st_partner.store.memory.items import MemoryItems, clone
 from pay1st_partner.store.port import OwedChange
 
 
@@ -26,10 +25,7 @@ def final_schedule(item: dict[str, Any], record: PaymentRecord) -> None:
     item.pop("nextCheckAt", None)
 
 
-class MemoryOwedWrites:
-    _items: dict[str, dict[str, Any]]
-    _lock: threading.Lock
-
+class MemoryOwedWrites(MemoryItems):
     def owe_confirmation(self, change: OwedChange) -> PaymentRecord | None:
         record = change.record
         with self._lock:

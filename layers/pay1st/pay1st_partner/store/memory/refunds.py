@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -19,16 +18,20 @@ from pay1st_partner.store.items import (
     refund_pointer_key,
     sharded,
 )
-from pay1st_partner.store.memory.items import add_events, claim_pointer, clone, own_claim, pointer_owner
+from pay1st_partner.store.memory.items import (
+    MemoryItems,
+    add_events,
+    claim_pointer,
+    clone,
+    own_claim,
+    pointer_owner,
+)
 from pay1st_partner.store.port import RefundChange, ReversalChange
 
 _ZERO = Decimal(0)
 
 
-class MemoryRefundWrites:
-    _items: dict[str, dict[str, Any]]
-    _lock: threading.Lock
-
+class MemoryRefundWrites(MemoryItems):
     def claim_refund_reference(self, refund_reference: str, partner_reference: str) -> str:
         with self._lock:
             return claim_pointer(

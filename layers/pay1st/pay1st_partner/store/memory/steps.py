@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import record_from_item
-from pay1st_partner.store.memory.items import add_events, clone
+from pay1st_partner.store.memory.items import MemoryItems, add_events, clone
 from pay1st_partner.store.port import StepChange
 
 
-class MemoryStepWrites:
-    _items: dict[str, dict[str, Any]]
-    _lock: threading.Lock
-
+class MemoryStepWrites(MemoryItems):
     def write_step(self, change: StepChange) -> PaymentRecord | None:
         record = change.record
         with self._lock:

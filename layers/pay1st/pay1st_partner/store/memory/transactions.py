@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import record_from_item
-from pay1st_partner.store.memory.items import clone
+from pay1st_partner.store.memory.items import MemoryItems, clone
 
 
-class MemoryTransactionWrites:
-    _items: dict[str, dict[str, Any]]
-    _lock: threading.Lock
-
+class MemoryTransactionWrites(MemoryItems):
     def note_transaction_id(self, partner_reference: str, transaction_id: str) -> PaymentRecord | None:
         with self._lock:
             item = self._items.get(partner_reference)
