@@ -170,7 +170,12 @@ def test_refunds_and_reversals_never_regress_never_double_emit_and_end_refunds(
     def check() -> None:
         record = refunds.get(partner_reference)
         assert record is not None and record.status == state.SUCCESSFUL  # paid stays paid
-        assert set(record.reversals) <= ({truth} & state.REVERSAL_STATUSES)  # only what the gateway bears out
+        # Only what the gateway bears out, or REFUND once our own refunds cover the amount (fully refunded by
+        # our books, before Pay1st's reversal arrives: issue 21's guard).
+        allowed = {truth} & state.REVERSAL_STATUSES
+        if record.refunded_amount >= record.amount:
+            allowed |= {state.REFUND}
+        assert set(record.reversals) <= allowed
         assert record.refunded_amount <= record.amount and 0 <= record.refundable_amount <= record.amount
         counted = sum(
             (r.amount for r in record.refunds if refund_state.counts_against_payment(r.status)), Decimal(0)
