@@ -13,13 +13,14 @@ Run: ``.venv/bin/python bench/functions.py`` (from the repository root).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,45 +143,55 @@ def _webhook_event(
     return http_event("POST", "/webhooks/pay1st", body=body, headers=headers)
 
 
-def warm_requests() -> None:
+@contextlib.contextmanager
+def handlers_world(
+    names: Sequence[str], extra_env: Mapping[str, str] | None = None
+) -> Iterator[tuple[Any, Any, dict[str, Any], Any]]:
+    """The functions' handlers on moto against a fresh Pay1st sandbox: (sandbox, sqs, handlers, context)."""
     import importlib
-    import logging
 
     from moto import mock_aws
     from pay1st_sandbox import SandboxConfig, SandboxServer
 
-    from tests.conftest import FakeLambdaContext, build_http_event
+    from tests.conftest import FakeLambdaContext
 
-    logging.disable(logging.WARNING)
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    counter = AwsCallCounter()
-    counter.install()
-
-    print("\nWarm request (after one that warmed the container): AWS API calls | gateway calls")
     with mock_aws(), SandboxServer(SandboxConfig(), host="127.0.0.1", port=0) as sandbox:
-        _sqs, env = _setup_aws()
+        sqs, env = _setup_aws()
+        env.update(extra_env or {})
         env.update({"PAY1ST_API_BASE_URL": sandbox.base_url, "PAY1ST_PAY_BASE_URL": sandbox.base_url})
         os.environ.update(env)
         from pay1st_partner import runtime
 
         runtime.reset()
-        context = FakeLambdaContext(timeout_seconds=30)
-        handlers = {
-            name: importlib.import_module(f"functions.{name}.app").lambda_handler
-            for name in (
-                "create_payment",
-                "payment_methods",
-                "callback_redirect",
-                "payment_status",
-                "webhook_intake",
-                "fulfilment",
-                "fulfilment_sender",
-                "status_poller",
-            )
-        }
+        handlers = {name: importlib.import_module(f"functions.{name}.app").lambda_handler for name in names}
+        yield sandbox, sqs, handlers, FakeLambdaContext(timeout_seconds=30)
+
+
+def warm_requests() -> None:
+    import logging
+
+    from tests.conftest import build_http_event
+
+    logging.disable(logging.WARNING)
+    counter = AwsCallCounter()
+    counter.install()
+
+    print("\nWarm request (after one that warmed the container): AWS API calls | gateway calls")
+    names = (
+        "create_payment",
+        "payment_methods",
+        "callback_redirect",
+        "payment_status",
+        "webhook_intake",
+        "fulfilment",
+        "fulfilment_sender",
+        "status_poller",
+    )
+    with handlers_world(names) as (sandbox, _sqs, handlers, context):
 
         def measure(name: str, make_event: Callable[[], dict[str, Any]], expect: str = "") -> Any:
             handler = handlers[name]

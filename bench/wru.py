@@ -47,40 +47,20 @@ def _bench_functions() -> Any:
 def measure() -> dict[str, Any]:
     """The units of each step, as ``{step: Units}``."""
     import boto3
-    from moto import mock_aws
-    from pay1st_sandbox import SandboxConfig, SandboxServer
 
-    from tests.conftest import FakeLambdaContext, build_http_event
+    from tests.conftest import build_http_event
     from tests.request_units import RequestUnitMeter
 
     helpers = _bench_functions()
     logging.disable(logging.DEBUG)  # the template's level is INFO: what a function logs is part of the bill
     logging.getLogger("pay1st_sandbox").setLevel(logging.ERROR)  # its webhooks go nowhere here
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": helpers.REGION}
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
     steps: dict[str, Any] = {}
-    with mock_aws(), SandboxServer(SandboxConfig(), host="127.0.0.1", port=0) as sandbox:
-        sqs, env = helpers._setup_aws()
-        env.update({"POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "false"})
-        env.update({"PAY1ST_API_BASE_URL": sandbox.base_url, "PAY1ST_PAY_BASE_URL": sandbox.base_url})
-        os.environ.update(env)
+    names = ("create_payment", "webhook_intake", "fulfilment", "fulfilment_sender", "status_poller")
+    logs = {"POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "false"}
+    with helpers.handlers_world(names, logs) as (sandbox, sqs, handler, context):
         from pay1st_partner import runtime
 
-        runtime.reset()
-        context = FakeLambdaContext(timeout_seconds=30)
-        handler = {
-            name: importlib.import_module(f"functions.{name}.app").lambda_handler
-            for name in (
-                "create_payment",
-                "webhook_intake",
-                "fulfilment",
-                "fulfilment_sender",
-                "status_poller",
-            )
-        }
         meter = RequestUnitMeter()
 
         def create(ref: str) -> dict[str, Any]:
@@ -103,9 +83,9 @@ def measure() -> dict[str, Any]:
             return result
 
         def sender_event() -> dict[str, Any]:
-            messages = sqs.receive_message(QueueUrl=env["FULFILMENT_QUEUE_URL"], MaxNumberOfMessages=10)[
-                "Messages"
-            ]
+            messages = sqs.receive_message(
+                QueueUrl=os.environ["FULFILMENT_QUEUE_URL"], MaxNumberOfMessages=10
+            )["Messages"]
             return {
                 "Records": [
                     {
@@ -152,7 +132,7 @@ def measure() -> dict[str, Any]:
             lost = create("wru-lost")
             sandbox.control.settle(lost["reference"], "pay")
             boto3.client("dynamodb", region_name=helpers.REGION).update_item(
-                TableName=env["PAYMENTS_TABLE"],
+                TableName=os.environ["PAYMENTS_TABLE"],
                 Key={"partnerReference": {"S": "wru-lost"}},
                 UpdateExpression="SET nextCheckAt = :past",
                 ExpressionAttributeValues={":past": {"S": "2000-01-01T00:00:00.000Z"}},
