@@ -4,11 +4,13 @@ seed, the trace of the payments involved and the command that replays it)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from sim.mix import default_mix
 from sim.report import summarise
+from sim.run import cohorts_in_order
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,22 +26,33 @@ def main(argv: list[str] | None = None) -> int:
         help="without the two choices that reached issue 21's defects (the mix before it was merged)",
     )
     parser.add_argument("--trace", action="store_true", help="print the whole trace")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="cohorts run at once, one process each (default: one per core; the results are the same)",
+    )
     parser.add_argument("--no-shrink", action="store_true")
     args = parser.parse_args(argv)
-    from sim.run import run_cohort
-
     mix = default_mix(issue21=not args.without_issue21)
     started = time.perf_counter()
     results = []
     cohorts = (args.payments + args.cohort - 1) // args.cohort
     indexes = range(cohorts) if args.only_cohort is None else [args.only_cohort]
-    for index in indexes:
-        size = (
+    tasks = [
+        (
+            args.seed,
+            index,
             args.cohort
             if args.only_cohort is not None
-            else min(args.cohort, args.payments - index * args.cohort)
+            else min(args.cohort, args.payments - index * args.cohort),
+            mix,
+            args.mutation,
+            args.trace,
         )
-        result = run_cohort(args.seed, index, size, mix, mutation=args.mutation, keep_trace=True)
+        for index in indexes
+    ]
+    for result in cohorts_in_order(tasks, args.jobs):
         results.append(result)
         if args.trace:
             sys.stdout.write("\n".join(result.trace) + "\n")

@@ -9,6 +9,8 @@ A run of N payments is a sequence of cohorts of at most ``cohort`` payments, eac
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,3 +249,25 @@ def run(seed: int, payments: int, mix: Mix, *, cohort: int = 1000, **kwargs: Any
         size = min(cohort, payments - index * cohort)
         results.append(run_cohort(seed, index, size, mix, **kwargs))
     return results
+
+
+def cohorts_in_order(tasks: list[tuple[Any, ...]], jobs: int) -> Iterator[CohortResult]:
+    """The cohorts' results in cohort order. Each cohort is a world of its own (its seed is the run's and its
+    number), so running them in separate processes changes nothing but the time: one worker per job, each
+    taking the next cohort as it finishes one (spawned, not forked: a fork copies whatever threads and patches
+    the parent holds)."""
+    if jobs <= 1 or len(tasks) <= 1:
+        yield from map(cohort_task, tasks)
+        return
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
+        yield from pool.imap(cohort_task, tasks)
+
+
+def cohort_task(task: tuple[Any, ...]) -> CohortResult:
+    """One cohort of ``python -m sim`` (seed, index, size, mix, mutation, whether the trace is printed)."""
+    seed, index, size, mix, mutation, trace = task
+    result = run_cohort(seed, index, size, mix, mutation=mutation, keep_trace=True)
+    # Only a failing cohort's trace is printed (or any, with --trace): the others' are not sent back.
+    if not (trace or result.violations):
+        result.trace, result.by_payment = [], {}
+    return result

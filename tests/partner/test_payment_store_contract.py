@@ -963,6 +963,24 @@ def test_due_payments_follow_the_check_schedule_most_overdue_first(
     assert [r.partner_reference for r in repo.due_payments(now=clock(), limit=10)] == ["c"]
 
 
+def test_due_payments_read_on_from_where_a_page_ended(
+    repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock
+) -> None:
+    # Given three open payments due 10 s apart
+    for name in ("a", "b", "c"):
+        new_payment(name)
+        clock.advance(10)
+    clock.advance(60)
+    first = repo.due_payments(now=clock(), limit=2)
+    assert [r.partner_reference for r in first] == ["a", "b"] and first[-1].next_check_at is not None
+    # When the next read starts at the last one read: it is read again (same instant), then the rest
+    after = repo.due_payments(now=clock(), limit=10, due_from=first[-1].next_check_at)
+    assert [r.partner_reference for r in after] == ["b", "c"]
+    # And none is due from a point after all of them, nor at the read's own instant (due before it, not at it)
+    late = repo.due_payments(now=clock(), limit=10, due_from=after[-1].next_check_at + "~")
+    assert late == [] and repo.due_payments(now=clock(), limit=10, due_from="9999") == []
+
+
 def test_a_check_of_a_payment_that_settled_meanwhile_does_not_reopen_it(
     repo: PaymentRepository, new_payment: Callable[..., Any], clock: Clock, raw_item: Any
 ) -> None:
@@ -1192,7 +1210,7 @@ def test_the_memory_stores_clone_copies_containers_and_shares_only_immutable_lea
     the clone's containers (a set too, copied by copy.deepcopy) leaves the original as it was."""
     from decimal import Decimal
 
-    from pay1st_partner.store.memory.items import clone
+    from pay1st_partner.store.items import clone
 
     original = {"a": {"b": [1, {"c": Decimal("1.50")}]}, "n": None, "tags": {"x"}, "t": (1, [2])}
     copied = clone(original)
@@ -1202,3 +1220,50 @@ def test_the_memory_stores_clone_copies_containers_and_shares_only_immutable_lea
     copied["tags"].add("y")
     copied["t"][1].append(3)
     assert original == {"a": {"b": [1, {"c": Decimal("1.50")}]}, "n": None, "tags": {"x"}, "t": (1, [2])}
+
+
+def test_a_record_shares_no_dict_or_list_with_the_item_it_was_read_from() -> None:
+    """Given a stored item with every nested part a record keeps (the memory store maps the item it holds, without
+    a copy of the whole), When it is mapped to a record, Then no dict or list the record reaches is the item's:
+    a caller changing what it read cannot change the store."""
+    import dataclasses
+    from decimal import Decimal
+
+    from pay1st_partner.store.items import record_from_item
+
+    at = "2026-01-15T10:30:00.000Z"
+    item = {
+        "partnerReference": "order-1", "reference": "C-1", "status": "SUCCESSFUL", "amount": Decimal("10.00"),
+        "currencyCode": "ZAR", "countryCode": "ZA", "createdAt": at, "updatedAt": at, "nextCheckAt": at,
+        "products": [{"title": "Gems", "sku": "g", "price": "10.00", "quantity": 1, "currencyCode": "ZAR"}],
+        "metadata": [{"key": "k", "value": "v"}],
+        "fulfilment": {"items": [{"sku": "g", "quantity": 1}], "attempts": [{"at": at, "error": {"code": 1}}]},
+        "conflicts": [{"status": "FAILED", "recordedStatus": "SUCCESSFUL", "at": at, "source": "webhook"}],
+        "reversals": {"REFUND": {"at": at, "amounts": [1]}},
+        "statusQueries": {"a": {"at": at, "by": ["poller"]}},
+        "attempts": [{"partnerReference": "order-1..2", "supersededAt": at, "reason": {"why": "x"}}],
+        "step": {"status": "OTP", "at": at, "during": "PENDING"},
+        "stepsTold": {"OTP": at},
+        "owed": {"C-2": {"attemptReference": "order-1..2", "reported": "SUCCESSFUL", "since": at}},
+        "refunds": {"r-1": {"refundReference": "r-1", "amount": "1.00", "currencyCode": "ZAR",
+                            "status": "PENDING", "createdAt": at, "updatedAt": at}},
+    }  # fmt: skip
+
+    def containers(value: object) -> list[object]:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return [c for f in dataclasses.fields(value) for c in containers(getattr(value, f.name))]
+        if isinstance(value, dict):
+            return [value, *(c for inner in value.values() for c in containers(inner))]
+        if isinstance(value, (list, tuple)):
+            return (
+                [value, *(c for inner in value for c in containers(inner))]
+                if isinstance(value, list)
+                else [c for inner in value for c in containers(inner)]
+            )
+        return []
+
+    stored = {id(c) for c in containers(item)}
+    record = record_from_item(item)
+    assert record.fulfilment and record.status_queries and record.attempts and record.owed and record.refunds
+    assert record.next_check_at == at
+    assert [c for c in containers(record) if id(c) in stored] == []

@@ -293,6 +293,46 @@ def test_a_page_of_watched_paid_payments_does_not_end_the_run(
     assert report.checked == 5 and sorted(gateway.queries) == sorted(f"C-open-{i}-P" for i in range(5))
 
 
+def test_a_run_reads_each_due_payment_once_however_many_paid_ones_wait_for_their_fulfilment(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given 60 paid payments past PaidNotFulfilled's hours (due before anything else, every run) and 5 open
+    ones, When a run reads pages of 5, Then it counts the 60, checks the 5 and reads 65 payments and a page's
+    overlap, where reading from the top of the index each time read 515 (the square of what was due: with a
+    few thousand unfulfilled payments a run's minute went on reading them, and no open payment was checked)."""
+    for index in range(60):
+        new_payment(f"paid-{index}")
+        repo.apply_status(f"paid-{index}", "SUCCESSFUL", source="webhook")
+        clock.advance(1)  # each its own nextCheckAt (payments due at one instant are read together)
+    poller = make_poller(repo, reconciler, publisher, clock, batch_size=5)
+    clock.advance(60)
+    assert poller.run(deadline=time.monotonic() + 60).checked == 0  # moved on to 2 hours after they were paid
+    clock.advance(2 * 3600)
+    for index in range(5):
+        new_payment(f"open-{index}")
+        gateway.set(f"C-open-{index}-P", "NEW", partner_reference=f"open-{index}")
+    clock.advance(120)
+    read: list[int] = []
+    due_payments = repo.due_payments
+
+    def counted(**kwargs: Any) -> Any:
+        found = due_payments(**kwargs)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(repo, "due_payments", counted)
+    report = poller.run(deadline=time.monotonic() + 60)
+    assert len(report.paid_not_fulfilled) == 60
+    assert report.checked == 5 and sorted(gateway.queries) == sorted(f"C-open-{i}-P" for i in range(5))
+    assert sum(read) <= 65 + len(read)  # each read repeats at most the one it started from
+
+
 def test_a_payment_still_open_at_the_give_up_age_is_reported_and_no_longer_checked(
     repo: PaymentRepository,
     reconciler: Reconciler,

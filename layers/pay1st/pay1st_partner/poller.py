@@ -36,7 +36,7 @@ from pay1st_partner.clock import age_seconds, isoformat, parse_iso, utcnow
 from pay1st_partner.events import EventPublisher
 from pay1st_partner.observability import count, logger
 from pay1st_partner.payments.fulfilment_watch import awaits_fulfilment, report_paid_not_fulfilled
-from pay1st_partner.payments.reconcile import QUERY_THROTTLED, Reconciler
+from pay1st_partner.payments.reconcile import Reconciler
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.refunds.repository import RefundRepository
@@ -51,9 +51,6 @@ DEFAULT_OUTBOX_AGE = timedelta(seconds=60)
 DEFAULT_MIN_SECONDS_PER_CHECK = 4.0
 MIN_RESERVE_SECONDS = 0.5
 GAVE_UP = "gave_up"
-
-
-_Checked = tuple[str, bool]  # a check's outcome, and whether the payment may still be due (see _check)
 
 
 class _Reserve:
@@ -153,37 +150,36 @@ class StatusPoller:
         """Check due payments, ``concurrency`` at a time within the budget, until ``deadline`` is near."""
         reserve = _Reserve(self._min_seconds_per_check)
         seen: set[str] = set()
-        throttled = 0  # checked this run but still due (another caller held the query slot)
-        # Still due on the watch list: final payments after _watch (PaidNotFulfilled, or a write refused), and
-        # payments a check made final (paid: watched, its keys unchanged, until the next run's _watch).
-        watched = 0
-        running: set[Future[_Checked | None]] = set()
+        running: set[Future[str | None]] = set()
 
-        def collect(done: set[Future[_Checked | None]]) -> None:
-            nonlocal throttled, watched
+        def collect(done: set[Future[str | None]]) -> None:
             for future in done:
-                checked = future.result()
-                if checked is None:
+                outcome = future.result()
+                if outcome is None:
                     report.skipped_for_time += 1
                     continue
-                outcome, still_due = checked
                 report.checked += 1
                 report.outcomes[outcome] += 1
-                throttled += outcome == QUERY_THROTTLED
-                watched += still_due and outcome != QUERY_THROTTLED
                 report.gave_up += outcome == GAVE_UP
 
         exhausted = False  # a read returned every due payment: nothing more to read this run
+        # Each read starts where the last one ended (its last nextCheckAt, which it read ``at_start`` payments
+        # at), so a run reads each due payment once. Reading from the top each time, past what the run had seen
+        # (in flight, throttled, still watched), read the index by the square of what was due: PaidNotFulfilled
+        # payments, due before any open one, took the run's time once there were a few thousand.
+        start, at_start = "", 0
         with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="poll") as pool:
             while True:
                 page: list[PaymentRecord] = []
                 fresh = 0  # payments this read found that the run had not seen: progress
                 if not exhausted:
-                    # Payments in flight or throttled are still due in the index: read past them.
-                    limit = self._batch_size + len(running) + throttled + watched
-                    due = self._payments.due_payments(now=self._clock(), limit=limit)
+                    limit = self._batch_size + at_start
+                    due = self._payments.due_payments(now=self._clock(), limit=limit, due_from=start)
                     # Fewer than asked for is all there is; what falls due meanwhile is the next run's.
                     exhausted = len(due) < limit
+                    if due:
+                        start = due[-1].next_check_at or start
+                        at_start = sum(record.next_check_at == start for record in due)
                     for record in due:
                         if record.partner_reference in seen:
                             continue
@@ -191,7 +187,7 @@ class StatusPoller:
                         self._republish_stuck(record, report)
                         if record.is_final and not record.owed:  # watched until its fulfilment is delivered
                             seen.add(record.partner_reference)
-                            watched += self._watch(record, report)
+                            self._watch(record, report)
                         else:
                             page.append(record)
                     page.sort(key=lambda record: not record.owed)  # owed confirmations first (stable)
@@ -223,21 +219,21 @@ class StatusPoller:
             )
             report.republished += len(self._publisher.publish(events, self._payments))
 
-    def _watch(self, record: PaymentRecord, report: PollReport) -> int:
+    def _watch(self, record: PaymentRecord, report: PollReport) -> None:
         """A final payment on the watch list with nothing owed, no query. SUCCESSFUL without a delivered
         fulfilment that may still be fulfilled: due again when ``paid_not_fulfilled_after`` has passed since it
         was paid, then counted as PaidNotFulfilled every run until delivered; anything else leaves the list
-        once its outbox is empty.
-        1 when it is still due after this (the next read of the index must look past it), else 0."""
+        once its outbox is empty."""
         if awaits_fulfilment(record):  # refunded, charged back, reversed: never fulfilled, not waited for
             limit = parse_iso(record.updated_at) + self._paid_not_fulfilled_after
             if self._clock() >= limit:
                 report.paid_not_fulfilled.append(record.partner_reference)
-                return 1
-            return int(not self._payments.watch_until(record.partner_reference, limit))
-        return int(not self._payments.unwatch(record.partner_reference, amount=record.amount))
+            else:
+                self._payments.watch_until(record.partner_reference, limit)
+        else:
+            self._payments.unwatch(record.partner_reference, amount=record.amount)
 
-    def _timed_check(self, record: PaymentRecord, reserve: _Reserve, deadline: float) -> _Checked | None:
+    def _timed_check(self, record: PaymentRecord, reserve: _Reserve, deadline: float) -> str | None:
         """:meth:`_check` once the budget gives it a slot before ``deadline`` less the reserve (None: out of
         time), its duration noted in the reserve."""
         if not self._budget.acquire(until=deadline - reserve.seconds()):
@@ -248,12 +244,11 @@ class StatusPoller:
         finally:
             reserve.note(self._monotonic() - started)
 
-    def _check(self, record: PaymentRecord, deadline: float) -> _Checked:
-        """One payment: a gateway query, then the give-up rule; its outcome, and whether the payment may still be
-        due on the watch list (owed ones: perhaps, when paid and settled)."""
+    def _check(self, record: PaymentRecord, deadline: float) -> str:
+        """One payment: a gateway query, then the give-up rule; its outcome."""
         if record.owed or not record.is_open or record.reference is None:
             # Owed confirmations first (DESIGN §9), final payments too; one query per payment per interval.
-            return self._payments.owed().pay(record, self._reconciler, deadline=deadline), True
+            return self._payments.owed().pay(record, self._reconciler, deadline=deadline)
         result = self._reconciler.refresh(record, source="poller", deadline=deadline)
         after = result.record
         if after.is_open and age_seconds(after.created_at, self._clock()) >= self._give_up_after:
@@ -268,8 +263,8 @@ class StatusPoller:
                     },
                 )
                 count("ReconcileGaveUp")
-                return GAVE_UP, False
-        return result.outcome, after.is_final
+                return GAVE_UP
+        return result.outcome
 
     def _report_open_refunds(self, now: datetime) -> None:
         assert self._refunds is not None

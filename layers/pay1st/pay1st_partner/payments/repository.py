@@ -81,10 +81,11 @@ class PaymentRepository(StatusChecks):
         """Open payments not written (or checked) since ``older_than``, least recently touched first."""
         return self._store.open_payments(older_than=isoformat(older_than), limit=limit)
 
-    def due_payments(self, *, now: datetime, limit: int) -> list[PaymentRecord]:
+    def due_payments(self, *, now: datetime, limit: int, due_from: str = "") -> list[PaymentRecord]:
         """Watched payments due at ``now`` (``nextCheckAt``), the most overdue first: open ones for a status
-        check, SUCCESSFUL ones whose fulfilment is not delivered (see the poller)."""
-        return self._store.due_payments(due_before=isoformat(now), limit=limit)
+        check, SUCCESSFUL ones whose fulfilment is not delivered (see the poller). ``due_from``: a
+        ``next_check_at`` read before; none due earlier (where the previous page ended)."""
+        return self._store.due_payments(due_before=isoformat(now), limit=limit, due_from=due_from)
 
     def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
         return self._store.outbox_events(partner_reference)

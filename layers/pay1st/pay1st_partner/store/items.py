@@ -86,6 +86,7 @@ Upgrade from unsharded markers: items written before hold ``outboxMarker = "PEND
 
 from __future__ import annotations
 
+import copy
 import secrets
 import zlib
 from collections.abc import Mapping, Sequence
@@ -179,6 +180,24 @@ def refund_entry(
     return entry
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, Decimal, bytes, type(None)})
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of an item's plain data (so no caller shares a stored item's dicts): dicts and lists
+    rebuilt, immutable leaves shared, anything else ``copy.deepcopy``'d. Three times as fast as
+    ``copy.deepcopy`` on items, which keeps a memo of every node (the simulation spent a third of its time
+    there)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: clone(inner) for key, inner in value.items()}
+    if kind is list:
+        return [clone(inner) for inner in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
 def _refund_record(partner_reference: str, data: Mapping[str, Any]) -> RefundRecord:
     return RefundRecord(
         refund_reference=data["refundReference"],
@@ -265,15 +284,17 @@ def conflict_entry(status: str, recorded_status: str, now: str, source: str) -> 
 
 
 def _status_queries(stored: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...] | None:
-    return None if stored is None else tuple(stored[key] for key in sorted(stored))
+    return None if stored is None else tuple(clone(stored[key]) for key in sorted(stored))
 
 
 def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
-    """Map a stored item to the domain record (DynamoDB numbers come back as Decimal)."""
+    """Map a stored item to the domain record (DynamoDB numbers come back as Decimal). The record shares no
+    dict or list with ``data``, so a store may map the item it holds (nothing it returns changes it), and
+    copies only what the record keeps (not the history, audit or outbox)."""
     fulfilment = data.get("fulfilment")
     if fulfilment is not None:
         fulfilment = {
-            **fulfilment,
+            **clone(fulfilment),
             "items": [{**item, "quantity": int(item["quantity"])} for item in fulfilment.get("items", [])],
         }
     return PaymentRecord(
@@ -301,7 +322,7 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         last_checked_at=data.get("lastCheckedAt"),
         fulfilment=fulfilment,
         last_unknown_status=data.get("lastUnknownStatus"),
-        conflicts=tuple(data.get("conflicts", [])),
+        conflicts=tuple(clone(data.get("conflicts", []))),
         pending_event_ids=tuple(sorted(data.get("outbox", {}))),
         refunds=tuple(
             sorted(
@@ -314,14 +335,15 @@ def record_from_item(data: Mapping[str, Any]) -> PaymentRecord:
         ),
         refund_reserved=Decimal(data.get("refundReserved", 0)),
         refunded_amount=Decimal(data.get("refundedAmount", 0)),
-        reversals=dict(data.get("reversals", {})),
+        reversals=clone(dict(data.get("reversals", {}))),
         status_queries=_status_queries(data.get("statusQueries")),
         attempt_reference=data.get("attemptReference"),
-        attempts=tuple(data.get("attempts", ())),
+        attempts=tuple(clone(list(data.get("attempts", ())))),
         double_paid=bool(data.get("doublePaid", False)),
-        step=data.get("step"),
+        step=clone(data.get("step")),
         steps_told=dict(data.get("stepsTold", {})),
         transaction_id=data.get("transactionId"),
         attempts_exhausted_at=data.get("attemptsExhaustedAt"),
-        owed={str(key): dict(entry) for key, entry in data.get("owed", {}).items()},
+        owed={str(key): clone(dict(entry)) for key, entry in data.get("owed", {}).items()},
+        next_check_at=data.get("nextCheckAt"),
     )

@@ -199,9 +199,10 @@ class PaymentStore(StatusIndex, Protocol):
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         """Open payments with a Pay1st reference not written since ``older_than``, oldest first."""
 
-    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+    def due_payments(self, *, due_before: str, limit: int, due_from: str = "") -> list[PaymentRecord]:
         """Payments on the watch list (open ones, and SUCCESSFUL ones until their fulfilment is delivered) whose
-        ``nextCheckAt`` is before ``due_before``, the most overdue first, read from every shard."""
+        ``nextCheckAt`` is before ``due_before`` and not before ``due_from``, the most overdue first, read from
+        every shard."""
 
     def outbox_events(self, partner_reference: str) -> list[OutboxEvent]:
         """The events waiting in the payment's outbox (none when there is no such payment)."""

@@ -59,10 +59,10 @@ class PaymentItemAccess:
         return record_from_item(data)
 
     def _sparse_index(
-        self, index: str, marker: str, value: str, sort_key: str, below: str, limit: int
+        self, index: str, marker: str, value: str, sort_key: str, below: str, limit: int, start: str = ""
     ) -> list[dict[str, Any]]:
-        """Up to ``limit`` items of a sparse GSI (``marker`` = ``value``) whose ``sort_key`` is below ``below``,
-        oldest first."""
+        """Up to ``limit`` items of a sparse GSI (``marker`` = ``value``) whose ``sort_key`` is below ``below``
+        (and not below ``start``), oldest first."""
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -70,10 +70,15 @@ class PaymentItemAccess:
             "ExpressionAttributeValues": {":marker": {"S": value}, ":below": {"S": below}},
             "ScanIndexForward": True,
         }
+        if start >= below:
+            return []  # DynamoDB refuses a BETWEEN whose bounds are the wrong way round
+        if start:  # a key condition takes one comparison per key: BETWEEN, then ``below`` itself left out
+            query["KeyConditionExpression"] = f"{marker} = :marker AND {sort_key} BETWEEN :start AND :below"
+            query["ExpressionAttributeValues"][":start"] = {"S": start}
         items: list[dict[str, Any]] = []
         while True:
             response = self._client.query(**query, Limit=limit - len(items))
-            items += response.get("Items", [])
+            items += [item for item in response.get("Items", []) if item[sort_key]["S"] != below]
             # DynamoDB may end a page at 1 MB, before the limit: read on, or a short page would look like the
             # end of the index (the status poller ends its run on one).
             if len(items) >= limit or "LastEvaluatedKey" not in response:
@@ -81,13 +86,20 @@ class PaymentItemAccess:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _shards(
-        self, index: str, marker: str, values: list[str], sort_key: str, below: str, limit: int
+        self,
+        index: str,
+        marker: str,
+        values: list[str],
+        sort_key: str,
+        below: str,
+        limit: int,
+        start: str = "",
     ) -> list[tuple[str, dict[str, Any]]]:
         """:meth:`_sparse_index` over every partition in ``values``, as (sort key, item) pairs."""
         return [
             (item[sort_key]["S"], item)
             for value in values
-            for item in self._sparse_index(index, marker, value, sort_key, below, limit)
+            for item in self._sparse_index(index, marker, value, sort_key, below, limit, start)
         ]
 
     @staticmethod

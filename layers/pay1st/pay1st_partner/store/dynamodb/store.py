@@ -77,12 +77,14 @@ class DynamoDBPaymentStore(
         data = self._read(partner_reference)
         return record_from_item(data) if data else None
 
-    def _watched(self, markers: tuple[str, ...], below: str, limit: int) -> list[PaymentRecord]:
-        """Up to ``limit`` payments of the watch list's ``markers`` shards, earliest ``nextCheckAt`` first, each
-        read by its key (the index holds keys only; one vanished meanwhile is skipped)."""
+    def _watched(
+        self, markers: tuple[str, ...], below: str, limit: int, start: str = ""
+    ) -> list[PaymentRecord]:
+        """Up to ``limit`` payments of the watch list's ``markers`` shards, earliest ``nextCheckAt`` (from
+        ``start``) first, each read by its key (the index holds keys only; one vanished meanwhile is skipped)."""
         shards = [shard for marker in markers for shard in marker_partitions(marker, legacy=False)]
         keys = self._merged(
-            self._shards(WATCH_LIST_INDEX, "openMarker", shards, "nextCheckAt", below, limit), limit
+            self._shards(WATCH_LIST_INDEX, "openMarker", shards, "nextCheckAt", below, limit, start), limit
         )
         records = []
         for key in keys:
@@ -99,9 +101,9 @@ class DynamoDBPaymentStore(
         )
         return found[:limit]
 
-    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+    def due_payments(self, *, due_before: str, limit: int, due_from: str = "") -> list[PaymentRecord]:
         # Open payments, and those owed a confirmation that are not open (OWED#n: final, or no reference).
-        return self._watched((OPEN_MARKER, OWED_MARKER), due_before, limit)
+        return self._watched((OPEN_MARKER, OWED_MARKER), due_before, limit, due_from)
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         return self._watched((GAVE_UP_MARKER,), "~", limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pay1st_partner import state
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import attempt_pointer_key, history_entry, record_from_item
-from pay1st_partner.store.memory.items import MemoryItems, add_events, claim_pointer, clone, pointer_owner
+from pay1st_partner.store.memory.items import MemoryItems, add_events, claim_pointer, pointer_owner
 from pay1st_partner.store.memory.owed import final_schedule, has_owed
 from pay1st_partner.store.port import AttemptChange
 
@@ -31,7 +31,7 @@ class MemoryAttemptWrites(MemoryItems):
                 and item.get("attemptReference") == change.attempt_reference
                 and any(e.get("claimId") == change.claim_id for e in item.get("attempts", ()))
             ):
-                return record_from_item(clone(item))  # this very write, applied before
+                return record_from_item(item)  # this very write, applied before
             if (
                 item is None
                 or item["status"] != record.status
@@ -55,4 +55,4 @@ class MemoryAttemptWrites(MemoryItems):
             if change.exhausted:
                 item["attemptsExhaustedAt"] = now
             add_events(item, () if change.event is None else (change.event,), now)
-            return record_from_item(clone(item))
+            return record_from_item(item)

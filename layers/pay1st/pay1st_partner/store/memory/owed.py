@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pay1st_partner.records import PaymentRecord
-from pay1st_partner.store.items import OPEN_MARKER, OWED_MARKER, record_from_item, sharded
-from pay1st_partner.store.memory.items import MemoryItems, clone
+from pay1st_partner.store.items import OPEN_MARKER, OWED_MARKER, clone, record_from_item, sharded
+from pay1st_partner.store.memory.items import MemoryItems
 from pay1st_partner.store.port import OwedChange
 
 
@@ -40,7 +40,7 @@ class MemoryOwedWrites(MemoryItems):
             item.setdefault("owed", {})[change.reference] = clone(dict(change.entry))
             item["nextCheckAt"] = change.due_at
             item["openMarker"] = sharded(change.marker, record.partner_reference)
-            return record_from_item(clone(item))
+            return record_from_item(item)
 
     def settle_owed(self, partner_reference: str, reference: str, since: str) -> PaymentRecord | None:
         with self._lock:
@@ -49,7 +49,7 @@ class MemoryOwedWrites(MemoryItems):
             if item is None or entry is None or entry.get("since") != since:
                 return None
             del item["owed"][reference]
-            return record_from_item(clone(item))
+            return record_from_item(item)
 
     def end_owed_schedule(self, partner_reference: str, *, next_check_at: str | None) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import (
     MAX_REFUNDS_PER_PAYMENT,
     OPEN_MARKER,
+    clone,
     history_entry,
     marker_partitions,
     record_from_item,
@@ -22,7 +23,6 @@ from pay1st_partner.store.memory.items import (
     MemoryItems,
     add_events,
     claim_pointer,
-    clone,
     own_claim,
     pointer_owner,
 )
@@ -132,7 +132,7 @@ class MemoryRefundWrites(MemoryItems):
 
 
 def _copy(item: Mapping[str, Any]) -> PaymentRecord:
-    return record_from_item(clone(item))
+    return record_from_item(item)
 
 
 def _ensure_refund_totals(item: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import record_from_item
-from pay1st_partner.store.memory.items import MemoryItems, add_events, clone
+from pay1st_partner.store.memory.items import MemoryItems, add_events
 from pay1st_partner.store.port import StepChange
 
 
@@ -27,4 +27,4 @@ class MemoryStepWrites(MemoryItems):
                 item.setdefault("stepsTold", {})[change.step] = change.at
                 item["stepToldAt"] = change.at
                 add_events(item, (change.event,), change.at)
-            return record_from_item(clone(item))
+            return record_from_item(item)

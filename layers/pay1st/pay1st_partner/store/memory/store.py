@@ -21,6 +21,7 @@ from pay1st_partner.store.items import (
     OPEN_MARKER,
     OUTBOX_PENDING,
     OWED_MARKER,
+    clone,
     history_entry,
     marker_partitions,
     record_from_item,
@@ -28,7 +29,7 @@ from pay1st_partner.store.items import (
     stays_watched,
 )
 from pay1st_partner.store.memory.attempts import MemoryAttemptWrites
-from pay1st_partner.store.memory.items import add_events, clone, own_claim
+from pay1st_partner.store.memory.items import add_events, own_claim
 from pay1st_partner.store.memory.owed import MemoryOwedWrites, final_schedule, has_owed
 from pay1st_partner.store.memory.refunds import MemoryRefundWrites
 from pay1st_partner.store.memory.steps import MemoryStepWrites
@@ -54,7 +55,7 @@ class InMemoryPaymentStore(
             return clone(found) if found is not None else None
 
     def _record(self, item: Mapping[str, Any]) -> PaymentRecord:
-        return record_from_item(clone(item))
+        return record_from_item(item)
 
     def _existing(self, partner_reference: str) -> dict[str, Any]:
         item = self._items.get(partner_reference)
@@ -77,21 +78,22 @@ class InMemoryPaymentStore(
         return None
 
     def _sparse_index(
-        self, marker: str, values: list[str], sort_key: str, below: str
+        self, marker: str, values: list[str], sort_key: str, below: str, start: str = ""
     ) -> list[dict[str, Any]]:
-        """What sparse GSI partitions (``marker`` in ``values``, merged by ``sort_key``) hold below ``below``;
-        as in DynamoDB, an item without the sort key is in no index."""
+        """What sparse GSI partitions (``marker`` in ``values``, merged by ``sort_key``) hold from ``start`` to
+        below ``below``; as in DynamoDB, an item without the sort key is in no index."""
         partitions = frozenset(values)
         found = [
             item
             for item in self._items.values()
-            if item.get(marker) in partitions and sort_key in item and item[sort_key] < below
+            # The sort key first: most items are in no index (a test for it is cheaper than a .get).
+            if sort_key in item and item.get(marker) in partitions and start <= item[sort_key] < below
         ]
         return sorted(found, key=lambda item: item[sort_key])
 
-    def _watched(self, markers: tuple[str, ...], below: str) -> list[dict[str, Any]]:
+    def _watched(self, markers: tuple[str, ...], below: str, start: str = "") -> list[dict[str, Any]]:
         shards = [shard for marker in markers for shard in marker_partitions(marker, legacy=False)]
-        return self._sparse_index("openMarker", shards, "nextCheckAt", below)
+        return self._sparse_index("openMarker", shards, "nextCheckAt", below, start)
 
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
         with self._lock:
@@ -103,11 +105,10 @@ class InMemoryPaymentStore(
             found.sort(key=lambda item: item["updatedAt"])
             return [self._record(item) for item in found[:limit]]
 
-    def due_payments(self, *, due_before: str, limit: int) -> list[PaymentRecord]:
+    def due_payments(self, *, due_before: str, limit: int, due_from: str = "") -> list[PaymentRecord]:
         with self._lock:
-            return [
-                self._record(item) for item in self._watched((OPEN_MARKER, OWED_MARKER), due_before)[:limit]
-            ]
+            due = self._watched((OPEN_MARKER, OWED_MARKER), due_before, due_from)
+            return [self._record(item) for item in due[:limit]]
 
     def gave_up_payments(self, *, limit: int) -> list[PaymentRecord]:
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.items import record_from_item
-from pay1st_partner.store.memory.items import MemoryItems, clone
+from pay1st_partner.store.memory.items import MemoryItems
 
 
 class MemoryTransactionWrites(MemoryItems):
@@ -15,4 +15,4 @@ class MemoryTransactionWrites(MemoryItems):
             if item is None or item.get("transactionId") == transaction_id:
                 return None
             item["transactionId"] = transaction_id
-            return record_from_item(clone(item))
+            return record_from_item(item)
