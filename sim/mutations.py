@@ -26,6 +26,10 @@ def apply(name: str, world: Any) -> Callable[[], None]:
 
 
 def _patch(owner: Any, name: str, value: Any) -> Callable[[], None]:
+    """Set ``owner.name``; the undo restores it, or (a method ``owner`` inherits) removes the override."""
+    if isinstance(owner, type) and name not in owner.__dict__:
+        setattr(owner, name, value)
+        return lambda: delattr(owner, name)
     old = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
     setattr(owner, name, value)
     return lambda: setattr(owner, name, old)
