@@ -187,6 +187,7 @@ class World:
     def stop(self) -> None:
         from pay1st_partner import runtime
 
+        self.sched.close()  # while the world is still installed: what unwinds runs in it
         if self._installation is not None:
             self._installation.uninstall()
             self._installation = None
