@@ -57,7 +57,7 @@ def test_a_known_bug_is_found() -> None:
 def test_a_cohort_leaves_nothing_of_its_world_behind() -> None:
     """Given a cohort whose run ends with invocations killed or still parked (suspended greenlets), when it has
     ended, then no part of its world is left alive: each cohort kept its whole world (25 MB a cohort), and a
-    million payments ran out of memory."""
+    million payments would have run out of memory."""
     import gc
 
     from sim.world import World
@@ -67,8 +67,7 @@ def test_a_cohort_leaves_nothing_of_its_world_behind() -> None:
         return sum(isinstance(o, World) for o in gc.get_objects())
 
     before = worlds()
-    result = run_cohort(2, 0, 40, default_mix(), keep_trace=False)
-    assert result.stats["crashes"] > 0 or result.stats["invocations"] > 0
+    run_cohort(2, 0, 40, default_mix(), keep_trace=False)
     assert worlds() == before
 
 
