@@ -12,6 +12,8 @@ from sim.mix import default_mix
 from sim.report import summarise
 from sim.run import cohorts_in_order
 
+PROGRESS_EVERY = 50  # cohorts between the progress lines on stderr (the summary is stdout's last line)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__)
@@ -52,11 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         for index in indexes
     ]
+    done = violations = 0
     for result in cohorts_in_order(tasks, args.jobs):
         results.append(result)
         if args.trace:
             sys.stdout.write("\n".join(result.trace) + "\n")
         result.trace = [] if not result.violations else result.trace
+        done, violations = done + result.payments, violations + len(result.violations)
+        if len(results) % PROGRESS_EVERY == 0 and len(results) < len(tasks):  # a long run shows it is alive
+            seconds = time.perf_counter() - started
+            sys.stderr.write(f"... {done} payments, {violations} invariant violations, {seconds:.0f} s\n")
     elapsed = time.perf_counter() - started
     return summarise(results, args, mix, elapsed, sys.stdout)
 
