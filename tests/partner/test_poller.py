@@ -26,6 +26,21 @@ def _raw(aws: Any, partner_reference: str) -> dict[str, Any]:
     return item
 
 
+@pytest.fixture
+def due_reads(repo: PaymentRepository, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(limit asked for, payments found) of every read of the due payments, in order."""
+    reads: list[tuple[int, int]] = []
+    due_payments = repo.due_payments
+
+    def counted(**kwargs: Any) -> Any:
+        found = due_payments(**kwargs)
+        reads.append((kwargs["limit"], len(found)))
+        return found
+
+    monkeypatch.setattr(repo, "due_payments", counted)
+    return reads
+
+
 def make_poller(
     repo: PaymentRepository,
     reconciler: Reconciler,
@@ -112,33 +127,26 @@ def test_a_run_reads_the_index_again_only_while_its_pages_come_back_full(
     gateway: FakeGateway,
     new_payment: Callable[..., Any],
     clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
+    due_reads: list[tuple[int, int]],
 ) -> None:
     # Given five due payments, checked four at a time
     for index in range(5):
         new_payment(f"p-{index}")
         gateway.set(f"C-p-{index}-P", "NEW", partner_reference=f"p-{index}")
     clock.advance(61)
-    limits: list[int] = []
-    due_payments = repo.due_payments
-
-    def counted(**kwargs: Any) -> Any:
-        limits.append(kwargs["limit"])
-        return due_payments(**kwargs)
-
-    monkeypatch.setattr(repo, "due_payments", counted)
     # When a run reads pages of 25: one read returns all five, fewer than asked for
     assert make_poller(repo, reconciler, publisher, clock, concurrency=4).run(deadline=1e9).checked == 5
     # Then it read the index once, not again as each check finished
-    assert limits == [25]
+    assert [limit for limit, _ in due_reads] == [25]
     # And with pages of two, it reads on while the pages come back full, then stops
-    limits.clear()
+    due_reads.clear()
     clock.advance(240)  # all five due again (their next check was 5 minutes after creation)
     report = make_poller(repo, reconciler, publisher, clock, batch_size=2, concurrency=1).run(deadline=1e9)
     assert report.checked == 5 and sorted(gateway.queries[5:]) == sorted(gateway.queries[:5])
     # (the second read starts at the first's last nextCheckAt, which all five share: it asks for the two read
     # again plus a page and finds the three left, fewer than asked for, and the run reads no more; or, with a
     # check still in flight (its payment not yet moved on), four, and one more read finds the rest)
+    limits = [limit for limit, _ in due_reads]
     assert limits[:2] == [2, 4] and len(limits) <= 3
 
 
@@ -303,7 +311,7 @@ def test_a_run_reads_each_due_payment_once_however_many_paid_ones_wait_for_their
     gateway: FakeGateway,
     new_payment: Callable[..., Any],
     clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
+    due_reads: list[tuple[int, int]],
 ) -> None:
     """Given 60 paid payments past PaidNotFulfilled's hours (due before anything else, every run) and 5 open
     ones, When a run reads pages of 5, Then it counts the 60, checks the 5 and reads 65 payments and a page's
@@ -322,19 +330,12 @@ def test_a_run_reads_each_due_payment_once_however_many_paid_ones_wait_for_their
         gateway.set(f"C-open-{index}-P", "NEW", partner_reference=f"open-{index}")
         clock.advance(1)
     clock.advance(120)
-    read: list[int] = []
-    due_payments = repo.due_payments
-
-    def counted(**kwargs: Any) -> Any:
-        found = due_payments(**kwargs)
-        read.append(len(found))
-        return found
-
-    monkeypatch.setattr(repo, "due_payments", counted)
+    due_reads.clear()
     report = poller.run(deadline=time.monotonic() + 60)
     assert len(report.paid_not_fulfilled) == 60
     assert report.checked == 5 and sorted(gateway.queries) == sorted(f"C-open-{i}-P" for i in range(5))
-    assert sum(read) <= 65 + len(read)  # each read repeats at most the one it started from
+    found = [count for _, count in due_reads]
+    assert sum(found) <= 65 + len(found)  # each read repeats at most the one it started from
 
 
 def test_a_payment_still_open_at_the_give_up_age_is_reported_and_no_longer_checked(
