@@ -36,7 +36,7 @@ help:
 	@echo "make sync ENV=sandbox                sam sync --watch (development stacks only)"
 	@echo "make logs ENV=sandbox [FN=CreatePaymentFunction]   tail a stack's logs"
 	@echo "make delete ENV=sandbox              sam delete, after saying what it keeps"
-	@echo "make simulate [PAYMENTS=N] [SEED=S]"
+	@echo "make simulate [PAYMENTS=N] [SEED=S] [JOBS=J]"
 	@echo "                the seeded simulation of the whole bundle (sim/): N payments through every fault"
 	@echo "make lint | format | typecheck | validate | build"
 	@echo "sam itself is .venv/bin/sam (make venv installs it): these targets use it"
@@ -131,8 +131,10 @@ bench: venv build
 # a virtual clock and one scheduler. The last line says how many invariant violations it found.
 PAYMENTS ?= 1000
 SEED ?= 1
+# JOBS: cohorts at once, one process each (default: one per core; the result is the same).
+JOBS ?=
 simulate: venv
-	PYTHONPATH=layers/pay1st:tools $(BIN)/python -m sim --payments $(PAYMENTS) --seed $(SEED)
+	PYTHONPATH=layers/pay1st:tools $(BIN)/python -m sim --payments $(PAYMENTS) --seed $(SEED) $(if $(JOBS),--jobs $(JOBS))
 
 # A release: build, the release checks (versions, changelog, upgrade of the tables, the built layer's bytecode)
 # and dist/<name>-<version>/ (release/dist.py says what it holds). Offline: sam build --cached reuses what it
