@@ -9,6 +9,7 @@ import sys
 import time
 
 from sim.mix import default_mix
+from sim.mutations import MUTATIONS
 from sim.report import summarise
 from sim.run import cohorts_in_order
 
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-shrink", action="store_true")
     args = parser.parse_args(argv)
+    if (
+        args.mutation is not None and args.mutation not in MUTATIONS
+    ):  # before any worker starts (it would hang)
+        parser.error(f"unknown mutation {args.mutation!r}; known: {', '.join(sorted(MUTATIONS))}")
     mix = default_mix(issue21=not args.without_issue21)
     started = time.perf_counter()
     results = []

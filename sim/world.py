@@ -187,14 +187,16 @@ class World:
     def stop(self) -> None:
         from pay1st_partner import runtime
 
-        self.sched.close()  # while the world is still installed: what unwinds runs in it
-        if self._installation is not None:
-            self._installation.uninstall()
-            self._installation = None
-        runtime.reset()
-        wiring.quiet_logs(False)
-        wiring.restore_environment(self._saved_environment)
-        self.clock.park = None
+        try:
+            self.sched.close()  # while the world is still installed: what unwinds runs in it
+        finally:
+            if self._installation is not None:
+                self._installation.uninstall()
+                self._installation = None
+            runtime.reset()
+            wiring.quiet_logs(False)
+            wiring.restore_environment(self._saved_environment)
+            self.clock.park = None
 
     def peek(self, partner_reference: str) -> dict[str, Any] | None:
         """The stored item of a payment, to read only (the checker looks after every write). On the in-memory

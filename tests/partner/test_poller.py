@@ -338,6 +338,45 @@ def test_a_run_reads_each_due_payment_once_however_many_paid_ones_wait_for_their
     assert sum(found) <= 65 + len(found)  # each read repeats at most the one it started from
 
 
+def test_a_webhook_between_a_page_and_its_reads_does_not_end_the_run(
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    publisher: EventPublisher,
+    gateway: FakeGateway,
+    new_payment: Callable[..., Any],
+    clock: Clock,
+    aws: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given 10 due payments read 5 at a time, When a webhook moves the page's last one on (its nextCheckAt a
+    minute ahead) after the index was queried and before its item is read, Then the run still checks all 10: the
+    next page starts where the index had it, where starting from the item's new value skipped the other five
+    (found in review)."""
+    for index in range(10):
+        new_payment(f"p-{index}")
+        gateway.set(f"C-p-{index}-P", "NEW", partner_reference=f"p-{index}")
+        clock.advance(1)
+    clock.advance(120)
+    query = aws.dynamodb.query
+    raced: list[bool] = []
+
+    def racing(**kwargs: Any) -> Any:
+        found = query(**kwargs)
+        if kwargs.get("IndexName") == "watchList" and not raced:
+            raced.append(True)
+            aws.dynamodb.update_item(
+                TableName="PaymentsTable",
+                Key={"partnerReference": {"S": "p-4"}},
+                UpdateExpression="SET nextCheckAt = :next",
+                ExpressionAttributeValues={":next": {"S": "2026-01-15T12:00:00.000Z"}},
+            )
+        return found
+
+    monkeypatch.setattr(aws.dynamodb, "query", racing)
+    report = make_poller(repo, reconciler, publisher, clock, batch_size=5).run(deadline=time.monotonic() + 60)
+    assert raced and report.checked == 10
+
+
 def test_a_payment_still_open_at_the_give_up_age_is_reported_and_no_longer_checked(
     repo: PaymentRepository,
     reconciler: Reconciler,

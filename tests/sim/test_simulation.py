@@ -71,6 +71,16 @@ def test_a_cohort_leaves_nothing_of_its_world_behind() -> None:
     assert worlds() == before
 
 
+def test_an_unknown_mutation_is_refused_before_any_worker_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    """Given a misspelt mutation and two jobs, when the command starts, then it stops at once with the known
+    ones named, where a worker exiting on it left the run waiting for ever (found in review)."""
+    from sim.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--payments", "2000", "--jobs", "2", "--mutation", "typo"])
+    assert stopped.value.code == 2 and "unknown mutation 'typo'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_every_mutation_applies_and_is_undone(name: str) -> None:
     """Given each known bug, when a small world runs with it, then the run ends (the patch still fits the layer's

@@ -98,8 +98,8 @@ class PaymentRecord:
     steps_told: Mapping[str, str] = field(default_factory=dict)
     # The latest ``C-…-T`` transaction id Pay1st sent for the payment (§15: what a refund may have to name).
     transaction_id: str | None = None
-    # When it is next due on the watch list (``nextCheckAt``; None: not watched): where a poll run's next
-    # read of the list starts.
+    # When it is next due on the watch list (``nextCheckAt``; None: not watched); from a read of the list, the
+    # index's value it was found at: where a poll run's next read of the list starts.
     next_check_at: str | None = None
 
     @property

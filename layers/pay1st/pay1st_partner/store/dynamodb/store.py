@@ -81,7 +81,9 @@ class DynamoDBPaymentStore(
         self, markers: tuple[str, ...], below: str, limit: int, start: str = ""
     ) -> list[PaymentRecord]:
         """Up to ``limit`` payments of the watch list's ``markers`` shards, earliest ``nextCheckAt`` (from
-        ``start``) first, each read by its key (the index holds keys only; one vanished meanwhile is skipped)."""
+        ``start``) first, each read by its key (the index holds keys only; one vanished meanwhile is skipped).
+        Each record's ``next_check_at`` is the index's, where the read found it: a write between the query and
+        the item's read (a webhook moving it on) must not move where the next page starts."""
         shards = [shard for marker in markers for shard in marker_partitions(marker, legacy=False)]
         keys = self._merged(
             self._shards(WATCH_LIST_INDEX, "openMarker", shards, "nextCheckAt", below, limit, start), limit
@@ -90,7 +92,7 @@ class DynamoDBPaymentStore(
         for key in keys:
             data = self._read(key["partnerReference"]["S"])
             if data is not None:
-                records.append(record_from_item(data))
+                records.append(record_from_item({**data, "nextCheckAt": key["nextCheckAt"]["S"]}))
         return records
 
     def open_payments(self, *, older_than: str, limit: int) -> list[PaymentRecord]:
