@@ -180,3 +180,74 @@ def test_a_report_the_payment_holds_no_attempt_for_is_still_a_mismatch(
     assert deliver(intake, clock, "SUCCESSFUL", reference="C-9").outcome == "reference_mismatch"
     record = repo.get("order-1001")
     assert record is not None and (record.status, record.reference, record.attempts) == ("NEW", "C-1", ())
+
+
+def test_attempt_1_adopted_after_a_retried_create_moved_on_is_promoted_and_attempt_2_paid_is_paid_twice(
+    intake: WebhookIntake, repo: PaymentRepository, gateway: Pay1st, clock: Clock, aws: Any, answer_lost: Any
+) -> None:
+    """Given attempt 1 (C-1, answer lost) paid at Pay1st,
+    When, during its signed SUCCESSFUL's status query, the partner's retried create makes attempt 2 (C-2) and
+    loses that answer too (the payment follows attempt 2, still without a Pay1st reference),
+    Then the adopting write does not put C-1 on attempt 2: attempt 1 is promoted as a superseded attempt paid
+    (SUCCESSFUL by attempt 1, attempt 2 superseded); And when attempt 2 is paid as well, its report flags the
+    payment paid twice. The old write adopted C-1 under attempt 2 and answered attempt 2's report
+    ``reference_mismatch``: a second payment lost (the million-payment simulation, cohort 86 of seed 20261206)."""
+    gateway.set("C-1", "SUCCESSFUL")
+    gateway.answers_lost = 1
+
+    def retried_create() -> None:
+        with pytest.raises(CreateOutcomeUnknown):
+            create(repo, gateway)
+
+    gateway.during_query = retried_create
+    result = deliver(intake, clock, "SUCCESSFUL", reference="C-1")
+    assert (result.outcome, result.status) == ("applied", "SUCCESSFUL")
+    record = repo.get("order-1001")
+    assert record is not None
+    assert (record.status, record.reference, record.gateway_reference) == ("SUCCESSFUL", "C-1", "order-1001")
+    assert [e["partnerReference"] for e in record.attempts] == ["order-1001..2"]
+    # And attempt 2 is paid too
+    gateway.set("C-2", "SUCCESSFUL", partner_reference="order-1001..2")
+    clock.advance(INTERVAL + 1)
+    second = deliver(intake, clock, "SUCCESSFUL", reference="C-2", partner_reference="order-1001..2")
+    assert second.outcome == "double_paid"
+    record = repo.get("order-1001")
+    assert record is not None and record.double_paid and record.status == "SUCCESSFUL"
+    assert [e["detail-type"] for e in aws.published_events()] == ["Payment Succeeded", "Payment Paid Twice"]
+
+
+def test_a_superseded_attempt_paid_whose_write_loses_a_race_is_decided_again(
+    intake: WebhookIntake,
+    repo: PaymentRepository,
+    payment_store: PaymentStore,
+    gateway: Pay1st,
+    clock: Clock,
+    aws: Any,
+    answer_lost: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given order-1001 on attempt 2 (C-2, NEW) and attempt 1 (C-1) paid at Pay1st,
+    When attempt 1's signed SUCCESSFUL is confirmed and, just before its promotion is written, attempt 2 moves
+    to PENDING (another webhook's write),
+    Then the promotion, refused by its write's condition, is decided again on a fresh read: the payment is
+    SUCCESSFUL by attempt 1. The old code answered 200 ``stale`` and nothing ever asked about attempt 1 again:
+    paid at Pay1st, FAILED here once attempt 2 failed (the million-payment simulation, cohorts 372 and 928 of
+    seed 20261206)."""
+    assert create(repo, gateway).record.reference == "C-2"
+    gateway.set("C-1", "SUCCESSFUL")
+    write_attempts = payment_store.write_attempts
+    raced: list[bool] = []
+
+    def racing(change: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            current = repo.get("order-1001")
+            repo.apply_status("order-1001", "PENDING", source="webhook", reference="C-2", current=current)
+        return write_attempts(change)
+
+    monkeypatch.setattr(payment_store, "write_attempts", racing)
+    result = deliver(intake, clock, "SUCCESSFUL", reference="C-1")
+    assert raced and (result.outcome, result.status) == ("applied", "SUCCESSFUL")
+    record = repo.get("order-1001")
+    assert record is not None and (record.reference, record.gateway_reference) == ("C-1", "order-1001")
+    assert [e["detail-type"] for e in aws.published_events()][-1] == "Payment Succeeded"

@@ -133,3 +133,35 @@ def test_a_first_attempt_paid_after_the_current_one_failed_is_recorded_for_a_ref
     assert record is not None and not record.double_paid
     assert [(a["partnerReference"], a.get("reference")) for a in record.attempts] == [("order-1001", "C-1")]
     assert any(r.levelname == "ERROR" and "one needs a refund" in r.getMessage() for r in caplog.records)
+
+
+def test_two_superseded_attempts_paid_after_the_current_one_failed_are_a_payment_paid_twice(
+    intake: WebhookIntake, clock: Clock, gateway: FakeGateway, repo: PaymentRepository, aws: Any
+) -> None:
+    """Given a payment on its third attempt (the first two' answers lost), FAILED,
+    When both superseded attempts are confirmed paid, one after the other,
+    Then the first is recorded paid after close (a refund), and the second flags the payment paid twice with its
+    event: money was taken twice for one order, where both were only "paid after close" and no PaymentPaidTwice
+    signal came (the million-payment simulation, cohort 303 of seed 20261206)."""
+    request = payment_request("order-1001")
+    repo.claim(request, fingerprint(request), None)
+    for _ in range(2):
+        repo.mark_outcome_unknown("order-1001")
+        record = repo.get("order-1001")
+        assert (
+            record is not None and repo.attempts().start_next(record, reason="duplicate_refused") is not None
+        )
+    repo.mark_created("order-1001", created_payment(payment_request("order-1001..3"), "C-3"))
+    assert (
+        deliver(intake, clock, "FAILED", partner_reference="order-1001..3", reference="C-3").status
+        == "FAILED"
+    )
+    gateway.set("C-1", "SUCCESSFUL")
+    gateway.set("C-2", "SUCCESSFUL", partner_reference="order-1001..2")
+    assert deliver(intake, clock, "SUCCESSFUL", reference="C-1").outcome == "paid_after_close"
+    clock.advance(60)
+    twice = deliver(intake, clock, "SUCCESSFUL", partner_reference="order-1001..2", reference="C-2")
+    assert (twice.outcome, twice.status) == ("double_paid", "FAILED")
+    record = repo.get("order-1001")
+    assert record is not None and record.double_paid and record.status == "FAILED"
+    assert [e["detail-type"] for e in aws.published_events()][-1] == "Payment Paid Twice"

@@ -191,8 +191,9 @@ class PaymentAttempts:
             "reference": reference,
         }
         if not record.is_open:
-            # Paid already by another attempt (or closed by it): this attempt's money must go back.
-            twice = record.status == state.SUCCESSFUL
+            # Paid already by another attempt (or closed by it): this attempt's money must go back. Twice: the
+            # payment is SUCCESSFUL, or it closed unpaid but another superseded attempt was paid after it.
+            twice = record.status == state.SUCCESSFUL or any(e.get("paidAt") for e in others)
             attempts = tuple(
                 mine if e["partnerReference"] == gateway_reference else e for e in record.attempts
             )

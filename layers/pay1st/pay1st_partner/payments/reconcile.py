@@ -92,6 +92,9 @@ class LazyStatusSource:
         return self._factory().get_payment(reference, deadline=deadline)
 
 
+_ATTEMPT_RACES = 3  # reads of a payment a superseded attempt's confirmed payment is decided on
+
+
 class Reconciler:
     def __init__(
         self,
@@ -317,8 +320,17 @@ class Reconciler:
                 "superseded attempt not paid after all", extra={**log, "gateway_status": details.status}
             )
             return Outcome(SUPERSEDED, record, gateway_status=details.status)
-        record = self._owe_displaced(record)
-        outcome, after, event = self._payments.attempts().paid(record, attempt_reference, reference)
+        # A lost race (another write between our read and ours) is decided again on a fresh read: answered
+        # "stale", the report was acknowledged and nobody would ever ask about this attempt again.
+        for _ in range(_ATTEMPT_RACES):
+            record = self._owe_displaced(record)
+            outcome, after, event = self._payments.attempts().paid(record, attempt_reference, reference)
+            if outcome != state.Verdict.STALE.value:
+                break
+            fresh = self._payments.get(record.partner_reference)
+            if fresh is None or attempt_entry(fresh, attempt_reference) is None:
+                break
+            record = fresh
         if event is not None:
             self._publisher.publish([event], self._payments)
         return Outcome(outcome, after, gateway_status=details.status)

@@ -190,11 +190,20 @@ class PaymentRepository(StatusChecks):
         if current is not None and current.partner_reference != partner_reference:
             raise ValueError("current is another payment")
         record = current
+        attempt = None if current is None else current.gateway_reference  # the attempt the report is about
         for _ in range(_MAX_WRITE_ATTEMPTS):
             if record is None:
                 record = self._require(partner_reference)
             if reference is not None and record.reference is not None and record.reference != reference:
                 raise ReferenceMismatch(f"payment {partner_reference} has another Pay1st reference")
+            if (
+                reference is not None
+                and record.reference is None
+                and attempt not in (None, record.gateway_reference)
+            ):
+                # A retried create superseded the attempt since it was read: its reference is that attempt's
+                # (the caller decides on it as a superseded attempt's), never the new current one's.
+                raise ReferenceMismatch(f"payment {partner_reference} has moved on to another attempt")
             decision = state.decide(record.status, status)
             if decision.verdict is state.Verdict.STEP:
                 return self._steps.record(

@@ -188,6 +188,12 @@ class DynamoDBPaymentStore(
             values[":ref"] = change.adopt_reference
             sets.append("#ref = :ref")
             condition += " AND attribute_not_exists(#ref)"
+            # The reference is the answer for the attempt read: not adopted once a retried create moved on.
+            if record.attempt_reference is None:
+                condition += " AND attribute_not_exists(attemptReference)"
+            else:
+                values[":attempt"] = record.attempt_reference
+                condition += " AND attemptReference = :attempt"
             new_reference = change.adopt_reference
         removes: list[str] = []
         if not record.owed:  # read with nothing owed: still so (or the schedule below would drop it)

@@ -152,7 +152,9 @@ class InMemoryPaymentStore(
             if item is None or item["status"] != record.status or (has_owed(item) and not record.owed):
                 return None
             adopting = record.reference is None and change.adopt_reference is not None
-            if adopting and item.get("reference") is not None:
+            if adopting and (
+                item.get("reference") is not None or item.get("attemptReference") != record.attempt_reference
+            ):
                 return None
             item["status"] = change.status
             item["updatedAt"] = change.at
