@@ -11,6 +11,7 @@ from pay1st_partner.fingerprints import fingerprint
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.webhooks.intake import WebhookIntake
 
+from release.event_schemas import by_detail_type
 from tests.partner.helpers import (
     Clock,
     FakeGateway,
@@ -19,6 +20,7 @@ from tests.partner.helpers import (
     signed_headers,
     webhook_body,
 )
+from tests.partner.test_event_schemas import validate
 
 
 @pytest.fixture
@@ -164,4 +166,6 @@ def test_two_superseded_attempts_paid_after_the_current_one_failed_are_a_payment
     assert (twice.outcome, twice.status) == ("double_paid", "FAILED")
     record = repo.get("order-1001")
     assert record is not None and record.double_paid and record.status == "FAILED"
-    assert [e["detail-type"] for e in aws.published_events()][-1] == "Payment Paid Twice"
+    published = aws.published_events()[-1]
+    assert published["detail-type"] == "Payment Paid Twice" and published["detail"]["status"] == "FAILED"
+    validate(by_detail_type()["Payment Paid Twice"], published["detail"], detail_only=True)  # closed: allowed
