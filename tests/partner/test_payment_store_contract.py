@@ -1267,3 +1267,34 @@ def test_a_record_shares_no_dict_or_list_with_the_item_it_was_read_from() -> Non
     assert record.fulfilment and record.status_queries and record.attempts and record.owed and record.refunds
     assert record.next_check_at == at
     assert [c for c in containers(record) if id(c) in stored] == []
+
+
+def test_two_earlier_attempts_confirmed_paid_at_once_on_a_closed_payment_are_both_kept_and_flagged(
+    repo: PaymentRepository,
+) -> None:
+    """Given a payment FAILED on its third attempt, read once by two webhook runs,
+    When each confirms one of the two earlier attempts paid from that same read,
+    Then the second write is refused (the list changed since it was read) and nothing is erased; decided again on
+    a fresh read it is a payment paid twice with both attempts paid. The write held only on status, attempt and
+    reference, none of which changes on a closed payment: both answered "paid after close" and the second
+    erased the first's paidAt (found in review)."""
+    record = _unknown_payment(repo)
+    started = repo.attempts().start_next(record, reason="duplicate_refused")
+    assert started is not None
+    repo.mark_outcome_unknown("order-1001")
+    again = repo.get("order-1001")
+    assert again is not None and repo.attempts().start_next(again, reason="duplicate_refused") is not None
+    created = repo.mark_created("order-1001", created_payment(payment_request("order-1001..3"), "C-3"))
+    closed = repo.apply_status(
+        "order-1001", "FAILED", source="webhook", reference="C-3", current=created
+    ).record
+    assert closed.status == "FAILED"
+    first = repo.attempts().paid(closed, "order-1001", "C-1")
+    second = repo.attempts().paid(closed, "order-1001..2", "C-2")
+    assert (first[0], second[0]) == ("paid_after_close", "stale")
+    fresh = repo.get("order-1001")
+    assert fresh is not None
+    assert repo.attempts().paid(fresh, "order-1001..2", "C-2")[0] == "double_paid"
+    after = repo.get("order-1001")
+    assert after is not None and after.double_paid and after.status == "FAILED"
+    assert all(entry.get("paidAt") for entry in after.attempts)

@@ -35,7 +35,8 @@ at-least-once: a publisher may die after EventBridge accepted an event and befor
 A payment with more than one attempt (``pay1st_partner.payments.attempts``) adds ``attemptReference`` and
 ``supersededAttempts`` to its events' ``detail``. ``Payment Paid Twice`` (``eventId``
 ``"{partnerReference}:PAID_TWICE:{attemptReference}"``, with ``doublePaid`` and ``paidAttempt``): a superseded
-attempt of a SUCCESSFUL payment was paid too; one of them needs a refund.
+attempt of a SUCCESSFUL payment was paid too (one of them needs a refund), or a second superseded attempt of a
+payment closed unpaid was (``status`` the closed one).
 
 How nothing is lost: the transition and its event are written in one conditional update (the item's
 ``outbox``, see ``pay1st_partner.store.items``). :meth:`EventPublisher.publish` then sends the events and

@@ -49,6 +49,7 @@ class DynamoDBAttemptWrites(PaymentItemAccess):
         else:
             values[":was_ref"] = record.reference
             conditions.append("#ref = :was_ref")
+        conditions += _attempts_as_read(record, values)
         removes: list[str] = []
         if change.status is not None:
             values.update(
@@ -93,3 +94,19 @@ class DynamoDBAttemptWrites(PaymentItemAccess):
         if not any(entry.get("claimId") == change.claim_id for entry in data.get("attempts", ())):
             return None
         return record_from_item(data)
+
+
+def _attempts_as_read(record: PaymentRecord, values: dict[str, Any]) -> list[str]:
+    """Conditions that the attempts list is as ``record`` read it: as many entries, each paid or not as read.
+    The write replaces the whole list, and two attempts confirmed paid at once on a closed payment change
+    nothing else (status, attempt, reference): without these, each decided "not paid twice" and the second
+    write erased the first one's ``paidAt``. A write refused here is decided again on a fresh read."""
+    if not record.attempts:
+        values[":no_attempts"] = 0
+        return ["(attribute_not_exists(attempts) OR size(attempts) = :no_attempts)"]
+    values[":n_attempts"] = len(record.attempts)
+    conditions = ["size(attempts) = :n_attempts"]
+    for index, entry in enumerate(record.attempts):
+        test = "attribute_exists" if entry.get("paidAt") else "attribute_not_exists"
+        conditions.append(f"{test}(attempts[{index}].paidAt)")
+    return conditions

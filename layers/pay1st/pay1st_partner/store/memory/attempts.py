@@ -37,6 +37,10 @@ class MemoryAttemptWrites(MemoryItems):
                 or item["status"] != record.status
                 or item.get("attemptReference") != record.attempt_reference
                 or item.get("reference") != record.reference
+                or [bool(e.get("paidAt")) for e in item.get("attempts", ())]
+                != [
+                    bool(e.get("paidAt")) for e in record.attempts
+                ]  # the list as read (DynamoDB: its conditions)
                 or (change.status in state.FINAL_STATUSES and has_owed(item) and not record.owed)
             ):
                 return None
