@@ -251,3 +251,36 @@ def test_a_superseded_attempt_paid_whose_write_loses_a_race_is_decided_again(
     record = repo.get("order-1001")
     assert record is not None and (record.reference, record.gateway_reference) == ("C-1", "order-1001")
     assert [e["detail-type"] for e in aws.published_events()][-1] == "Payment Succeeded"
+
+
+def test_a_superseded_attempt_paid_whose_writes_keep_losing_races_is_owed_not_dropped(
+    intake: WebhookIntake,
+    repo: PaymentRepository,
+    reconciler: Reconciler,
+    payment_store: PaymentStore,
+    gateway: Pay1st,
+    clock: Clock,
+    answer_lost: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given order-1001 on attempt 2 (C-2) and attempt 1 (C-1) paid at Pay1st,
+    When attempt 1's confirmed SUCCESSFUL loses every write it tries (three fresh reads),
+    Then the report is owed, not answered done (it was 200 ``stale``, and nobody asked again); And once the writes
+    go through, the poller's owed queries (attempt 2's displaced one, then attempt 1's) promote attempt 1."""
+    assert create(repo, gateway).record.reference == "C-2"
+    gateway.set("C-1", "SUCCESSFUL")
+    write_attempts = payment_store.write_attempts
+    monkeypatch.setattr(payment_store, "write_attempts", lambda change: None)
+    assert deliver(intake, clock, "SUCCESSFUL", reference="C-1").outcome == "confirmation_owed"
+    owed = repo.get("order-1001")
+    assert owed is not None and owed.status == "NEW" and owed.owed["C-1"]["attemptReference"] == "order-1001"
+    monkeypatch.setattr(payment_store, "write_attempts", write_attempts)
+    outcomes = []
+    for _ in range(2):  # attempt 2's displaced confirmation (owed first, oldest), then attempt 1's
+        clock.advance(INTERVAL + 1)
+        current = repo.get("order-1001")
+        assert current is not None
+        outcomes.append(repo.owed().pay(current, reconciler, deadline=None))
+    assert outcomes == ["duplicate", "applied"]
+    record = repo.get("order-1001")
+    assert record is not None and (record.status, record.reference) == ("SUCCESSFUL", "C-1")

@@ -20,6 +20,11 @@ GATEWAY_REJECTED = "gateway_rejected"
 NO_REFERENCE = "no_reference"
 QUERY_THROTTLED = "query_throttled"
 REVERSED = "reversed"
+# A confirmed answer whose write kept losing races to other writes (decided again on fresh reads, in vain).
+WRITE_RACED = "write_raced"
+# A report that could not be confirmed or recorded now: a signed webhook's is owed (and the poller's stays
+# owed), so the poller confirms it later; never answered as done.
+UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE, WRITE_RACED})
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from pay1st_partner.check_schedule import DEFAULT_SCHEDULE, CheckSchedule
 from pay1st_partner.clock import isoformat, utcnow
 from pay1st_partner.errors import PaymentNotFound
 from pay1st_partner.observability import count, logger
+from pay1st_partner.payments.outcomes import UNCONFIRMED
 from pay1st_partner.payments.reconcile import (
-    GATEWAY_UNAVAILABLE,
     QUERY_THROTTLED,
     REFERENCE_MISMATCH,
     Reconciler,
@@ -137,7 +137,7 @@ class OwedConfirmations:
                 authenticated=True,
                 slot_taken=True,
             ).outcome
-        if outcome in (QUERY_THROTTLED, GATEWAY_UNAVAILABLE):  # still owed: due when the slot frees again
+        if outcome in UNCONFIRMED:  # still owed: due when the slot frees again
             self.owe(
                 record,
                 attempt_reference=attempt,

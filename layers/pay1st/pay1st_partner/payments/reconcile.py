@@ -59,10 +59,10 @@ from pay1st_partner.payments.outcomes import (
 from pay1st_partner.payments.outcomes import (
     REVERSED as REVERSED,
 )
+from pay1st_partner.payments.outcomes import WRITE_RACED, mismatch
 from pay1st_partner.payments.outcomes import (
     Outcome as Outcome,
 )
-from pay1st_partner.payments.outcomes import mismatch
 from pay1st_partner.payments.repository import PaymentRepository
 from pay1st_partner.records import PaymentRecord, ReferenceMismatch
 from pay1st_partner.store.port import WebhookReceipt
@@ -328,9 +328,15 @@ class Reconciler:
             if outcome != state.Verdict.STALE.value:
                 break
             fresh = self._payments.get(record.partner_reference)
-            if fresh is None or attempt_entry(fresh, attempt_reference) is None:
+            if fresh is None:
+                break
+            if attempt_entry(fresh, attempt_reference) is None:  # promoted meanwhile (another report of it)
+                if fresh.gateway_reference == attempt_reference:
+                    outcome, after = state.Verdict.SAME.value, fresh
                 break
             record = fresh
+        else:
+            outcome = WRITE_RACED  # still losing: owed (UNCONFIRMED), confirmed again by the poller
         if event is not None:
             self._publisher.publish([event], self._payments)
         return Outcome(outcome, after, gateway_status=details.status)

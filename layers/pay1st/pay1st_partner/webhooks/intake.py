@@ -60,11 +60,10 @@ from pay1st_partner.payments.attempts import (
     attempt_entry,
     attempt_references,
 )
+from pay1st_partner.payments.outcomes import UNCONFIRMED
 from pay1st_partner.payments.owed import CONFIRMATION_OWED
 from pay1st_partner.payments.reconcile import (
     AMOUNT_MISMATCH,
-    GATEWAY_UNAVAILABLE,
-    QUERY_THROTTLED,
     REFERENCE_MISMATCH,
     Outcome,
     Reconciler,
@@ -84,7 +83,6 @@ from pay1st_partner.webhooks.results import MAX_WEBHOOK_BYTES, UNMATCHED, Intake
 _APPLIED = frozenset({"applied", "duplicate", "stale", "conflict", "in_progress"})
 _FINISHED = _APPLIED | {UNMATCHED, AMOUNT_MISMATCH, REFERENCE_MISMATCH, WRONG_PARTNER, "unknown_status"}
 _FINISHED |= {"no_reference", SUPERSEDED, DOUBLE_PAID, PAID_AFTER_CLOSE}
-_UNCONFIRMED = frozenset({QUERY_THROTTLED, GATEWAY_UNAVAILABLE})  # a signed report's is then owed
 
 
 class WebhookIntake:
@@ -170,7 +168,7 @@ class WebhookIntake:
         receipt = self._store.receipt(recorded.event_id, state.Verdict.APPLY.value, **details)
         try:
             result = self._process(event, verified=verified, deadline=deadline, receipt=receipt)
-            if verified and result is not None and result.outcome in _UNCONFIRMED:
+            if verified and result is not None and result.outcome in UNCONFIRMED:
                 result = self._owe(event, result.record)  # recorded before the 2xx, or a 503
         except Exception as exc:  # whatever failed, the event is recorded but not applied: ask for a retry
             logger.exception(
