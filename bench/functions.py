@@ -274,25 +274,30 @@ def warm_requests() -> None:
         sqs = boto3.client("sqs", region_name=REGION)
         messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
         counter.take()
-        sqs_event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": {"ApproximateReceiveCount": "1"},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:FulfilmentQueue",
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-        }
-        measure("fulfilment_sender", lambda: sqs_event)
+        sender_event = sqs_event(messages)
+        measure("fulfilment_sender", lambda: sender_event)
         measure(
             "status_poller", lambda: {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
         )
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fulfilment sender's SQS event for ``messages`` as ``receive_message`` returned them (first receipt)."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:FulfilmentQueue",
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
 
 
 def main() -> int:

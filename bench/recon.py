@@ -257,6 +257,26 @@ def _open_payment(store: InMemoryPaymentStore, name: str, created: datetime, sch
     )
 
 
+def virtual_poller(
+    store: InMemoryPaymentStore, gateway: Any, time_: Any, schedule: Any, budget: float, **options: Any
+) -> StatusPoller:
+    """The status poller on ``store`` and ``gateway`` in virtual time (``time_``), ``budget`` queries a second."""
+    payments = PaymentRepository(store, clock=time_.now, schedule=schedule)
+    reconciler = Reconciler(payments, gateway, NoEvents(), min_query_interval=QUERY_INTERVAL)  # type: ignore[arg-type]
+    return StatusPoller(
+        payments=payments,
+        reconciler=reconciler,
+        publisher=NoEvents(),  # type: ignore[arg-type]
+        batch_size=25,
+        queries_per_second=budget,
+        concurrency=1,  # one thread keeps the virtual clock deterministic; the budget sets the pace
+        clock=time_.now,
+        monotonic=time_.monotonic,
+        sleep=time_.sleep,
+        **options,
+    )
+
+
 def freshness(schedule: Any = None) -> bool:
     from pay1st_partner.check_schedule import DEFAULT_SCHEDULE
     from pay1st_partner.clock import parse_iso
@@ -273,19 +293,7 @@ def freshness(schedule: Any = None) -> bool:
         created[name] = start - timedelta(seconds=age)
         _open_payment(store, name, created[name], schedule)
     gateway = OpenForever(store, time_)
-    payments = PaymentRepository(store, clock=time_.now, schedule=schedule)
-    reconciler = Reconciler(payments, gateway, NoEvents(), min_query_interval=QUERY_INTERVAL)  # type: ignore[arg-type]
-    poller = StatusPoller(
-        payments=payments,
-        reconciler=reconciler,
-        publisher=NoEvents(),  # type: ignore[arg-type]
-        batch_size=25,
-        queries_per_second=BUDGET,
-        concurrency=1,  # one thread keeps the virtual clock deterministic; the budget sets the pace
-        clock=time_.now,
-        monotonic=time_.monotonic,
-        sleep=time_.sleep,
-    )
+    poller = virtual_poller(store, gateway, time_, schedule, BUDGET)
     arrivals = 0
     for minute in range(60):
         tick = minute * SCHEDULE_PERIOD

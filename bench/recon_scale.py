@@ -26,19 +26,16 @@ for entry in (str(REPO / "bench"), str(REPO / "layers" / "pay1st"), str(REPO / "
         sys.path.insert(0, entry)
 
 from pay1st.models import PaymentDetails  # noqa: E402
-from pay1st_partner.payments.reconcile import Reconciler  # noqa: E402
 from pay1st_partner.payments.repository import PaymentRepository  # noqa: E402
-from pay1st_partner.poller import StatusPoller  # noqa: E402
 from pay1st_partner.store.memory.store import InMemoryPaymentStore  # noqa: E402
 from recon import (  # noqa: E402 - the freshness benchmark's virtual clock and set-up, shared
     LATENCY,
-    QUERY_INTERVAL,
     RUN_SECONDS,
     SCHEDULE_PERIOD,
-    NoEvents,
     VirtualTime,
     _open_payment,
     quiet,
+    virtual_poller,
 )
 
 SCALE_OPEN = 10_000
@@ -95,19 +92,8 @@ def at_scale(schedule: Any = None) -> bool:
         _open_payment(store, name, start - timedelta(minutes=index / per_minute), schedule)
         placed.note_check(placed.get(name))  # type: ignore[arg-type]
     gateway = PaidAt(time_)
-    payments = PaymentRepository(store, clock=time_.now, schedule=schedule)
-    reconciler = Reconciler(payments, gateway, NoEvents(), min_query_interval=QUERY_INTERVAL)  # type: ignore[arg-type]
-    poller = StatusPoller(
-        payments=payments,
-        reconciler=reconciler,
-        publisher=NoEvents(),  # type: ignore[arg-type]
-        batch_size=25,
-        queries_per_second=SCALE_BUDGET,
-        concurrency=1,
-        clock=time_.now,
-        monotonic=time_.monotonic,
-        sleep=time_.sleep,
-        give_up_after=timedelta(hours=GIVE_UP_HOURS),
+    poller = virtual_poller(
+        store, gateway, time_, schedule, SCALE_BUDGET, give_up_after=timedelta(hours=GIVE_UP_HOURS)
     )
     arrivals = 0
     logging.disable(logging.ERROR)  # the oldest reach the give-up age: one ERROR line each, expected here

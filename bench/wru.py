@@ -86,21 +86,7 @@ def measure() -> dict[str, Any]:
             messages = sqs.receive_message(
                 QueueUrl=os.environ["FULFILMENT_QUEUE_URL"], MaxNumberOfMessages=10
             )["Messages"]
-            return {
-                "Records": [
-                    {
-                        "messageId": m["MessageId"],
-                        "receiptHandle": m["ReceiptHandle"],
-                        "body": m["Body"],
-                        "attributes": {"ApproximateReceiveCount": "1"},
-                        "messageAttributes": {},
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:FulfilmentQueue",
-                        "awsRegion": helpers.REGION,
-                    }
-                    for m in messages
-                ]
-            }
+            return helpers.sqs_event(messages)
 
         with meter.installed():
             # Warm-up: credentials, token, clients; a payment through every step once.

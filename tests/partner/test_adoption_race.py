@@ -28,11 +28,10 @@ from pay1st_partner.records import PaymentRecord
 from pay1st_partner.store.dynamodb.store import DynamoDBPaymentStore
 from pay1st_partner.store.memory.store import InMemoryPaymentStore
 from pay1st_partner.store.port import PaymentStore
-from pay1st_partner.webhooks.event_store import WebhookEventStore
 from pay1st_partner.webhooks.intake import WebhookIntake
 
 from tests.functions.outbound import create_body
-from tests.partner.helpers import SIGNING_KEY, Clock, FakeGateway, signed_headers, webhook_body
+from tests.partner.helpers import Clock, FakeGateway, created_payment, signed_headers, webhook_body
 
 INTERVAL = 15.0
 
@@ -54,14 +53,7 @@ class Pay1st(FakeGateway):
         if self.answers_lost > 0:
             self.answers_lost -= 1
             raise OutcomeUnknownError("the answer was lost")
-        return CreatedPayment(
-            reference=reference,
-            partner_reference=request.partner_reference,
-            country_code=request.country_code,
-            currency_code=request.currency_code,
-            amount=request.amount,
-            status="NEW",
-        )
+        return created_payment(request, reference)
 
     def checkout_url(self, reference: str, channel_id: Any = None, *, deadline: float | None = None) -> str:
         return f"https://pay.example/{reference}"
@@ -94,15 +86,6 @@ def repo(payment_store: PaymentStore, clock: Clock) -> PaymentRepository:
 @pytest.fixture
 def reconciler(repo: PaymentRepository, gateway: Pay1st, publisher: EventPublisher) -> Reconciler:
     return Reconciler(repo, gateway, publisher, min_query_interval=INTERVAL)
-
-
-@pytest.fixture
-def intake(
-    store: WebhookEventStore, repo: PaymentRepository, reconciler: Reconciler, clock: Clock
-) -> WebhookIntake:
-    return WebhookIntake(
-        store=store, payments=repo, reconciler=reconciler, signing_key=lambda: SIGNING_KEY, clock=clock
-    )
 
 
 def create(repo: PaymentRepository, gateway: Pay1st) -> Any:
